@@ -1,0 +1,47 @@
+"""Turning every error a request can meet into a clear JSON answer, never a 500."""
+
+import logging
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.db.models import ProtectedError, RestrictedError
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from apps.core.exceptions import ServiceError
+from apps.providers.drivers import ProviderError
+
+logger = logging.getLogger(__name__)
+
+
+def _protected(exc: ProtectedError | RestrictedError) -> Response:
+    blockers = sorted({f"{obj._meta.verbose_name} {obj}" for obj in list(exc.protected_objects)[:5]})
+    return Response(
+        {"detail": f"Cannot delete: still used by {', '.join(blockers)}. Remove or move those first."},
+        status=status.HTTP_409_CONFLICT,
+    )
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus service errors, protected deletes, provider errors and integrity races."""
+    if isinstance(exc, ServiceError):
+        return Response(exc.as_data(), status=exc.status)
+    if isinstance(exc, (ProtectedError, RestrictedError)):
+        return _protected(exc)
+    if isinstance(exc, DjangoValidationError):
+        data = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        return Response(data, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, ProviderError):
+        code = status.HTTP_503_SERVICE_UNAVAILABLE if exc.retryable else status.HTTP_400_BAD_REQUEST
+        return Response({"detail": f"provider said: {exc.message}"}, status=code)
+    if isinstance(exc, ObjectDoesNotExist):
+        return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, IntegrityError):
+        logger.info("integrity error answered 409: %s", type(exc).__name__)
+        return Response(
+            {"detail": "This conflicts with an object that already exists or was changed meanwhile; retry."},
+            status=status.HTTP_409_CONFLICT,
+        )
+    return drf_exception_handler(exc, context)

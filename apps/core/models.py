@@ -1,0 +1,68 @@
+"""Base model and the audit log of every change made through the API or console."""
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+from apps.core.querysets import RestrictedQuerySet
+
+
+class BaseModel(models.Model):
+    """Abstract base: creation/update times and a restricted default manager."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    # How this model reaches its cluster, for restrict(); None means global.
+    cluster_path: str | None = None
+
+    class Meta:
+        abstract = True
+
+
+class AuditAction:
+    """What an audit entry records."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    SCALE = "scale"
+    CANCEL = "cancel"
+    CHOICES = ((CREATE, "Create"), (UPDATE, "Update"), (DELETE, "Delete"), (SCALE, "Scale"), (CANCEL, "Cancel"))
+
+
+class AuditEntry(models.Model):
+    """One change a person or script made: who, what, when, to which object, before and after.
+
+    Secrets never reach ``before``/``after``: snapshots leave out encrypted fields.
+    """
+
+    time = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries"
+    )
+    username = models.CharField(max_length=150, help_text="Kept when the user is deleted.")
+    action = models.CharField(max_length=20, choices=AuditAction.CHOICES)
+    object_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="audit_entries")
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=200)
+    cluster = models.ForeignKey(
+        "inventory.Cluster", on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries"
+    )
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    request_id = models.CharField(max_length=36, blank=True)
+    via = models.CharField(max_length=20, default="api", help_text="api, console or system")
+
+    objects = RestrictedQuerySet.as_manager()
+    cluster_path = "cluster"
+
+    class Meta:
+        ordering = ("-time", "-pk")
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=("object_type", "object_id"), name="audit_object_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.action} {self.object_repr}"

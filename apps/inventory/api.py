@@ -1,0 +1,330 @@
+"""REST API of the inventory app: clusters, pools (and scaling), hosts, physical machines."""
+
+from django.db import transaction
+from django.db.models import Count, Q
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+
+from apps.core import audit
+from apps.core.api.parsers import CSVParser
+from apps.core.api.serializers import RestrictedModelSerializer
+from apps.core.api.views import ModelViewSet, ReadOnlyModelViewSet
+from apps.core.choices import Action
+from apps.core.models import AuditAction
+from apps.inventory import machines
+from apps.inventory.choices import HostStatus, MachineState
+from apps.inventory.filtersets import HostFilterSet, PhysicalMachineFilterSet, ServicePoolFilterSet
+from apps.inventory.models import Cluster, Host, PhysicalMachine, PoolTemplate, ServicePool
+from apps.providers.choices import ProviderKind
+from apps.providers.models import CloudAccount, MachineTemplate
+from apps.provisioning import services
+from apps.provisioning.api import JobSerializer, ScaleSerializer
+
+MAX_POOL_SIZE = 100_000
+
+
+class ClusterSerializer(RestrictedModelSerializer):
+    """A business line."""
+
+    class Meta:
+        model = Cluster
+        fields = ("id", "name", "description", "created_at", "updated_at")
+
+
+class ClusterViewSet(ModelViewSet):
+    """Clusters the user is a member of; system administrators create them, cluster admins edit them."""
+
+    queryset = Cluster.objects.all()
+    serializer_class = ClusterSerializer
+    filterset_fields = ("name",)
+
+
+class TemplateOrderField(serializers.ListField):
+    """The pool's template ids in priority order (read from its ordered links)."""
+
+    def get_attribute(self, pool):
+        """Ids in priority order."""
+        return [link.template_id for link in pool.template_links.all()]
+
+
+class ServicePoolSerializer(RestrictedModelSerializer):
+    """A service pool. ``templates`` is the placement order; sizes other than min/max are read-only."""
+
+    templates = TemplateOrderField(child=serializers.IntegerField(min_value=1), required=False, max_length=50)
+    size = serializers.IntegerField(read_only=True, help_text="Hosts not terminated.")
+    ready = serializers.IntegerField(read_only=True, help_text="Hosts ready.")
+
+    class Meta:
+        model = ServicePool
+        fields = (
+            "id",
+            "cluster",
+            "name",
+            "description",
+            "templates",
+            "min_size",
+            "max_size",
+            "desired_size",
+            "size",
+            "ready",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = ("desired_size",)
+        extra_kwargs = {"min_size": {"max_value": MAX_POOL_SIZE}, "max_size": {"max_value": MAX_POOL_SIZE}}
+
+    def to_representation(self, pool):
+        """Counts from annotations when present (lists), else counted for this pool."""
+        data = super().to_representation(pool)
+        if not hasattr(pool, "size"):
+            counts = pool_counts(ServicePool.objects.filter(pk=pool.pk)).get()
+            data["size"], data["ready"] = counts.size, counts.ready
+        return data
+
+    def validate_cluster(self, cluster):
+        """A pool stays in the cluster it was made in."""
+        if self.instance is not None and cluster.pk != self.instance.cluster_id:
+            raise serializers.ValidationError("A pool cannot move to another cluster.")
+        return cluster
+
+    def validate_templates(self, ids):
+        """Known templates, each once."""
+        if len(set(ids)) != len(ids):
+            raise serializers.ValidationError("Each template may appear only once.")
+        found = set(MachineTemplate.objects.filter(pk__in=ids).values_list("pk", flat=True))
+        missing = [str(i) for i in ids if i not in found]
+        if missing:
+            raise serializers.ValidationError(f"No template with id {', '.join(missing)}.")
+        return ids
+
+    def validate(self, attrs):
+        """min <= max, the current desired size within them, templates for a non-empty pool."""
+        current = self.instance
+        min_size = attrs.get("min_size", current.min_size if current else 0)
+        max_size = attrs.get("max_size", current.max_size if current else 10)
+        if min_size > max_size:
+            raise serializers.ValidationError({"min_size": [f"min_size {min_size} is above max_size {max_size}."]})
+        if current is not None:
+            if current.desired_size > max_size:
+                raise serializers.ValidationError(
+                    {"max_size": [f"desired_size is {current.desired_size}: scale in first, then lower max_size."]}
+                )
+            if current.desired_size < min_size:
+                raise serializers.ValidationError(
+                    {"min_size": [f"desired_size is {current.desired_size}: scale out first, then raise min_size."]}
+                )
+        templates = attrs.get("templates", None if current else [])
+        if templates is not None and min_size > 0 and not templates:
+            raise serializers.ValidationError({"templates": ["A pool with min_size above 0 needs templates."]})
+        if current is None and "cluster" in attrs:
+            name = attrs.get("name")
+            if ServicePool.objects.filter(cluster=attrs["cluster"], name=name).exists():
+                raise serializers.ValidationError({"name": [f"Cluster {attrs['cluster']} already has a pool {name}."]})
+        return attrs
+
+    def create(self, validated_data):
+        """Create at desired_size = min_size."""
+        templates = validated_data.pop("templates", [])
+        pool = ServicePool.objects.create(desired_size=validated_data.get("min_size", 0), **validated_data)
+        _set_templates(pool, templates)
+        return pool
+
+    def update(self, pool, validated_data):
+        """Update; a templates list replaces the order."""
+        templates = validated_data.pop("templates", None)
+        pool = super().update(pool, validated_data)
+        if templates is not None:
+            _set_templates(pool, templates)
+        return pool
+
+
+def _set_templates(pool: ServicePool, ids: list[int]) -> None:
+    pool.template_links.all().delete()
+    PoolTemplate.objects.bulk_create(
+        [PoolTemplate(pool=pool, template_id=template_id, priority=i) for i, template_id in enumerate(ids)]
+    )
+
+
+def pool_counts(queryset):
+    """Annotate pools with size (hosts not terminated) and ready."""
+    return queryset.annotate(
+        size=Count("hosts", filter=~Q(hosts__status=HostStatus.TERMINATED)),
+        ready=Count("hosts", filter=Q(hosts__status=HostStatus.READY)),
+    )
+
+
+class ServicePoolViewSet(ModelViewSet):
+    """Pools of the user's clusters; admins manage them, developers and admins scale them."""
+
+    queryset = pool_counts(ServicePool.objects.select_related("cluster")).prefetch_related("template_links")
+    serializer_class = ServicePoolSerializer
+    filterset_class = ServicePoolFilterSet
+
+    def get_object_action(self):
+        """Scaling needs the scale role; other writes the admin role."""
+        return Action.SCALE if self.action == "scale" else Action.CHANGE
+
+    object_action = property(get_object_action)
+
+    def perform_create(self, serializer):
+        """Create the pool and, if it has a min_size, the job that fills it."""
+        with transaction.atomic():
+            super().perform_create(serializer)
+            services.start_pool(serializer.instance, self.request.user)
+
+    @extend_schema(
+        request=ScaleSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
+        responses={202: JobSerializer, 200: OpenApiResponse(description="dry run: the plan, nothing changed")},
+    )
+    @action(detail=True, methods=["post"])
+    def scale(self, request, pk=None):
+        """Change the pool's size; answers 202 with the job at once."""
+        pool = self.get_object()
+        serializer = ScaleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 255:
+            raise ValidationError({"Idempotency-Key": ["At most 255 characters."]})
+        result = services.scale(
+            pool.pk,
+            request.user,
+            serializer.to_request(),
+            idempotency_key=key,
+            dry=serializer.validated_data["dry_run"],
+        )
+        if result.dry_run is not None:
+            return Response(result.dry_run, status=status.HTTP_200_OK)
+        data = JobSerializer(result.job, context=self.get_serializer_context()).data
+        headers = {"Location": f"/api/v1/jobs/{result.job.pk}/"}
+        if result.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(data, status=status.HTTP_202_ACCEPTED, headers=headers)
+
+
+class HostSerializer(serializers.ModelSerializer):
+    """A host. Hosts are made and removed by scaling, so every field is read-only."""
+
+    cluster = serializers.IntegerField(source="pool.cluster_id", read_only=True)
+
+    class Meta:
+        model = Host
+        fields = (
+            "id",
+            "hostname",
+            "pool",
+            "cluster",
+            "provider",
+            "template",
+            "job",
+            "instance_id",
+            "private_ip",
+            "public_ip",
+            "cpu",
+            "memory_gb",
+            "zone",
+            "status",
+            "status_message",
+            "hourly_price",
+            "created_at",
+            "ready_at",
+            "terminated_at",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+
+class HostViewSet(ReadOnlyModelViewSet):
+    """Hosts of the user's clusters."""
+
+    queryset = Host.objects.select_related("pool")
+    serializer_class = HostSerializer
+    filterset_class = HostFilterSet
+
+
+class PhysicalMachineSerializer(RestrictedModelSerializer):
+    """A physical machine. ``state`` may be set to free or maintenance; allocation is done by scaling."""
+
+    provider = serializers.PrimaryKeyRelatedField(queryset=CloudAccount.objects.filter(kind=ProviderKind.PHYSICAL))
+
+    class Meta:
+        model = PhysicalMachine
+        fields = (
+            "id",
+            "provider",
+            "hostname",
+            "ip",
+            "cpu",
+            "memory_gb",
+            "machine_class",
+            "idc",
+            "rack",
+            "monthly_cost",
+            "state",
+            "tags",
+            "allocated_at",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = ("tags", "allocated_at")
+        extra_kwargs = {"cpu": {"max_value": 4096}}
+
+    def validate_state(self, state):
+        """Allocation belongs to the engine."""
+        return machines.check_state_change(self.instance, state)
+
+    def validate(self, attrs):
+        """An allocated machine keeps its class and provider until it is freed."""
+        if self.instance is not None and self.instance.state == MachineState.ALLOCATED:
+            changed = [
+                k
+                for k in ("provider", "machine_class", "cpu", "memory_gb", "ip")
+                if k in attrs and attrs[k] != getattr(self.instance, k)
+            ]
+            if changed:
+                raise serializers.ValidationError(
+                    {changed[0]: ["This machine is allocated to a pool; scale that host in before changing it."]}
+                )
+        return attrs
+
+
+class PhysicalMachineViewSet(ModelViewSet):
+    """The physical inventory: every user may list it, system administrators manage it."""
+
+    queryset = PhysicalMachine.objects.select_related("provider")
+    serializer_class = PhysicalMachineSerializer
+    filterset_class = PhysicalMachineFilterSet
+
+    def perform_destroy(self, instance):
+        """An allocated machine cannot be deleted."""
+        if instance.state == MachineState.ALLOCATED:
+            raise ValidationError({"state": ["This machine is allocated to a pool; scale that host in first."]})
+        super().perform_destroy(instance)
+
+    @extend_schema(
+        request=PhysicalMachineSerializer(many=True),
+        responses={201: PhysicalMachineSerializer(many=True)},
+        description="Register many machines at once (JSON list or CSV with a header row); all or nothing.",
+    )
+    @action(detail=False, methods=["post"], url_path="import", parser_classes=[JSONParser, CSVParser])
+    def bulk_import(self, request):
+        """Import machines from a JSON list or a CSV body; every row is checked before any is saved."""
+        rows = machines.rows_from_request(request)
+        serializers_ = [PhysicalMachineSerializer(data=row, context=self.get_serializer_context()) for row in rows]
+        errors = {str(i + 1): s.errors for i, s in enumerate(serializers_) if not s.is_valid()}
+        names = [row.get("hostname") for row in rows]
+        dupes = sorted({n for n in names if n and names.count(n) > 1})
+        if dupes:
+            errors["hostname"] = [f"Listed more than once: {', '.join(map(str, dupes))}."]
+        if errors:
+            raise ValidationError({"rows": errors})
+        with transaction.atomic():
+            created = [s.save() for s in serializers_]
+            for machine in created:
+                audit.record(request.user, AuditAction.CREATE, machine, None, audit.snapshot(machine))
+        data = PhysicalMachineSerializer(created, many=True, context=self.get_serializer_context()).data
+        return Response(data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,35 @@
+"""Filters of the inventory lists: by foreign key and status."""
+
+import django_filters
+
+from apps.inventory.choices import HostStatus, MachineState
+from apps.inventory.models import Host, PhysicalMachine, ServicePool
+
+
+class ServicePoolFilterSet(django_filters.FilterSet):
+    """?cluster=&name=."""
+
+    class Meta:
+        model = ServicePool
+        fields = ("cluster", "name")
+
+
+class HostFilterSet(django_filters.FilterSet):
+    """?pool=&cluster=&provider=&template=&job=&status=."""
+
+    cluster = django_filters.NumberFilter(field_name="pool__cluster")
+    status = django_filters.MultipleChoiceFilter(choices=HostStatus.CHOICES)
+
+    class Meta:
+        model = Host
+        fields = ("pool", "cluster", "provider", "template", "job", "status", "instance_id", "hostname")
+
+
+class PhysicalMachineFilterSet(django_filters.FilterSet):
+    """?provider=&state=&machine_class=&idc=."""
+
+    state = django_filters.MultipleChoiceFilter(choices=MachineState.CHOICES)
+
+    class Meta:
+        model = PhysicalMachine
+        fields = ("provider", "state", "machine_class", "idc")

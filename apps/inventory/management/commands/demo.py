@@ -1,0 +1,76 @@
+"""manage.py demo: load a demo cluster, pool, physical provider and machines; print admin credentials."""
+
+import secrets
+from decimal import Decimal
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from apps.accounts.models import Membership, Token, User
+from apps.core.choices import Role
+from apps.inventory.models import Cluster, PhysicalMachine, PoolTemplate, ServicePool
+from apps.providers.models import CloudAccount, MachineTemplate
+
+MACHINE_CLASSES = (
+    # class, count, cores, memory GB, monthly cost: old light boxes and core boxes.
+    ("c12m16", 12, 12, 16, "180.00"),
+    ("c32m64", 8, 32, 64, "520.00"),
+)
+
+
+class Command(BaseCommand):
+    """Idempotent: running it again changes nothing that exists, but resets the admin password if asked."""
+
+    help = "Load demo data (a physical provider with machines, a template, a cluster and a pool)."
+
+    def add_arguments(self, parser):
+        """--reset-password."""
+        parser.add_argument("--reset-password", action="store_true", help="Give the admin user a new password.")
+
+    @transaction.atomic
+    def handle(self, reset_password, **options):
+        """Create what is missing and print how to log in."""
+        admin, created = User.objects.get_or_create(username="admin", defaults={"is_superuser": True, "is_staff": True})
+        password = None
+        if created or reset_password:
+            password = secrets.token_urlsafe(12)
+            admin.set_password(password)
+            admin.save()
+        provider, _ = CloudAccount.objects.get_or_create(
+            name="idc-physical", defaults={"kind": "physical", "region": "bj"}
+        )
+        for machine_class, count, cpu, memory, cost in MACHINE_CLASSES:
+            for i in range(1, count + 1):
+                PhysicalMachine.objects.get_or_create(
+                    hostname=f"{machine_class}-{i:02d}.bj.idc",
+                    defaults={
+                        "provider": provider,
+                        "ip": f"10.1{cpu}.0.{i}",
+                        "cpu": cpu,
+                        "memory_gb": Decimal(memory),
+                        "machine_class": machine_class,
+                        "idc": "bj-1",
+                        "rack": f"r{i % 4 + 1}",
+                        "monthly_cost": Decimal(cost),
+                    },
+                )
+        light, _ = MachineTemplate.objects.get_or_create(
+            name="physical-light",
+            defaults={"provider": provider, "instance_type": "c12m16", "cpu": 12, "memory_gb": 16},
+        )
+        core, _ = MachineTemplate.objects.get_or_create(
+            name="physical-core", defaults={"provider": provider, "instance_type": "c32m64", "cpu": 32, "memory_gb": 64}
+        )
+        cluster, _ = Cluster.objects.get_or_create(name="demo", defaults={"description": "Demo business line"})
+        Membership.objects.get_or_create(cluster=cluster, user=admin, defaults={"role": Role.ADMIN})
+        for name, template in (("web", light), ("core-api", core)):
+            pool, made = ServicePool.objects.get_or_create(cluster=cluster, name=name, defaults={"max_size": 20})
+            if made:
+                PoolTemplate.objects.create(pool=pool, template=template, priority=0)
+        self.stdout.write("Demo data loaded: cluster 'demo' with pools 'web' (c12m16) and 'core-api' (c32m64).")
+        if password:
+            _, key = Token.issue(admin, description="demo token")
+            self.stdout.write(f"Admin login: admin / {password}")
+            self.stdout.write(f"API token:   {key}")
+        else:
+            self.stdout.write("Admin user exists already (run 'manage.py demo --reset-password' for a new password).")

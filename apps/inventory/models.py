@@ -1,0 +1,171 @@
+"""Clusters (business lines), service pools, hosts, and the physical machine inventory."""
+
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from apps.core.models import BaseModel
+from apps.inventory.choices import HostStatus, MachineState
+
+HOURS_PER_MONTH = Decimal("730")
+
+
+class Cluster(BaseModel):
+    """A business line. Members have a role on it; it owns service pools."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    description = models.CharField(max_length=500, blank=True)
+
+    cluster_path = "pk"
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ServicePool(BaseModel):
+    """A set of interchangeable hosts, sized between min_size and max_size.
+
+    ``desired_size`` changes only through scale requests; the reconciler makes
+    the real hosts follow it. The ordered templates are the placement policy.
+    """
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="pools")
+    name = models.SlugField(max_length=64)
+    description = models.CharField(max_length=500, blank=True)
+    min_size = models.PositiveIntegerField(default=0)
+    max_size = models.PositiveIntegerField(default=10)
+    desired_size = models.PositiveIntegerField(default=0)
+    templates = models.ManyToManyField(
+        "providers.MachineTemplate", through="PoolTemplate", related_name="pools", blank=True
+    )
+
+    cluster_path = "cluster"
+
+    class Meta:
+        ordering = ("cluster__name", "name")
+        constraints = [
+            models.UniqueConstraint(fields=("cluster", "name"), name="pool_unique_name_per_cluster"),
+            models.CheckConstraint(condition=Q(min_size__lte=models.F("max_size")), name="pool_min_le_max"),
+            models.CheckConstraint(
+                condition=Q(desired_size__gte=models.F("min_size")) & Q(desired_size__lte=models.F("max_size")),
+                name="pool_desired_within_bounds",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster}/{self.name}"
+
+    def ordered_templates(self):
+        """The pool's templates in priority order."""
+        return [link.template for link in self.template_links.select_related("template__provider")]
+
+
+class PoolTemplate(models.Model):
+    """A template's place in a pool's placement order (lower priority value first)."""
+
+    pool = models.ForeignKey(ServicePool, on_delete=models.CASCADE, related_name="template_links")
+    template = models.ForeignKey("providers.MachineTemplate", on_delete=models.PROTECT, related_name="pool_links")
+    priority = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ("pool", "priority")
+        constraints = [
+            models.UniqueConstraint(fields=("pool", "template"), name="pooltemplate_unique_template"),
+            models.UniqueConstraint(fields=("pool", "priority"), name="pooltemplate_unique_priority"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pool} #{self.priority}: {self.template}"
+
+
+class PhysicalMachine(BaseModel):
+    """A company-owned machine. The physical driver allocates free ones to pools and frees them again."""
+
+    provider = models.ForeignKey("providers.CloudAccount", on_delete=models.PROTECT, related_name="machines")
+    hostname = models.CharField(max_length=253, unique=True)
+    ip = models.GenericIPAddressField(unique=True)
+    cpu = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    memory_gb = models.DecimalField(max_digits=8, decimal_places=2, validators=[MinValueValidator(Decimal("0.5"))])
+    machine_class = models.CharField(max_length=64, db_index=True)
+    idc = models.CharField(max_length=64, help_text="Data centre.")
+    rack = models.CharField(max_length=64, blank=True)
+    monthly_cost = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
+    state = models.CharField(max_length=20, choices=MachineState.CHOICES, default=MachineState.FREE)
+    # Set while allocated: the create call's idempotency token and DCP's tags.
+    client_token = models.CharField(max_length=64, blank=True, db_index=True)
+    tags = models.JSONField(default=dict, blank=True)
+    allocated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("hostname",)
+        indexes = [models.Index(fields=("provider", "state", "machine_class"), name="machine_alloc_idx")]
+
+    def __str__(self) -> str:
+        return self.hostname
+
+    @property
+    def hourly_cost(self) -> Decimal:
+        """Amortised monthly cost as an hourly rate."""
+        return (self.monthly_cost / HOURS_PER_MONTH).quantize(Decimal("0.000001"))
+
+
+class Host(BaseModel):
+    """One machine in one pool, from whichever provider placed it."""
+
+    hostname = models.CharField(max_length=253)
+    pool = models.ForeignKey(ServicePool, on_delete=models.PROTECT, related_name="hosts")
+    provider = models.ForeignKey("providers.CloudAccount", on_delete=models.PROTECT, related_name="hosts")
+    template = models.ForeignKey("providers.MachineTemplate", on_delete=models.PROTECT, related_name="hosts")
+    job = models.ForeignKey(
+        "provisioning.Job",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="hosts",
+        help_text="The job that made this host.",
+    )
+    removal_job = models.ForeignKey(
+        "provisioning.Job",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="removed_hosts",
+        help_text="The job that removed this host.",
+    )
+    status = models.CharField(max_length=20, choices=HostStatus.CHOICES, default=HostStatus.PENDING)
+    status_message = models.CharField(max_length=1000, blank=True)
+    instance_id = models.CharField(max_length=255, blank=True)
+    batch_token = models.CharField(max_length=64, blank=True, db_index=True)
+    private_ip = models.GenericIPAddressField(null=True, blank=True)
+    public_ip = models.GenericIPAddressField(null=True, blank=True)
+    cpu = models.PositiveIntegerField(null=True, blank=True)
+    memory_gb = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    zone = models.CharField(max_length=64, blank=True)
+    hourly_price = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
+    ready_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    terminated_at = models.DateTimeField(null=True, blank=True)
+
+    cluster_path = "pool__cluster"
+
+    class Meta:
+        ordering = ("pool", "pk")
+        indexes = [
+            models.Index(fields=("pool", "status"), name="host_pool_status_idx"),
+            models.Index(fields=("template", "status"), name="host_template_status_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=("provider", "instance_id"),
+                condition=~Q(instance_id="") & ~Q(status=HostStatus.TERMINATED),
+                name="host_unique_live_instance",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.hostname

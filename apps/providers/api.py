@@ -1,0 +1,185 @@
+"""REST API of the providers app: provider accounts (write-only credentials) and templates."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apps.configuration.runners import available_methods
+from apps.core.api.serializers import RestrictedModelSerializer
+from apps.core.api.views import ModelViewSet
+from apps.providers.choices import ProviderKind
+from apps.providers.drivers import AuthError, ProviderError, get_driver
+from apps.providers.drivers.registry import available_kinds
+from apps.providers.models import CloudAccount, MachineTemplate
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}, "writeOnly": True})
+class CredentialsField(serializers.JSONField):
+    """A write-only JSON object of strings."""
+
+
+class CloudAccountSerializer(RestrictedModelSerializer):
+    """A provider account. ``credentials`` can be written, never read back."""
+
+    credentials = CredentialsField(write_only=True, required=False)
+    has_credentials = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CloudAccount
+        fields = (
+            "id",
+            "name",
+            "kind",
+            "region",
+            "endpoint_url",
+            "credentials",
+            "has_credentials",
+            "options",
+            "created_at",
+            "updated_at",
+        )
+
+    def get_has_credentials(self, account) -> bool:
+        """Whether credentials are stored (their values are never shown)."""
+        return bool(account.credentials)
+
+    def validate_kind(self, kind):
+        """Only kinds with a driver; the kind of an existing account does not change."""
+        if self.instance is not None and kind != self.instance.kind:
+            raise serializers.ValidationError("The kind of a provider account cannot change; create a new account.")
+        if kind not in available_kinds():
+            raise serializers.ValidationError(
+                f"Provider kind {kind!r} has no driver in this version; available: {', '.join(available_kinds())}."
+            )
+        return kind
+
+    def validate_options(self, options):
+        """Options are a JSON object."""
+        if not isinstance(options, dict):
+            raise serializers.ValidationError("Options must be a JSON object.")
+        return options
+
+    def validate(self, attrs):
+        """Credentials carry exactly the keys the kind needs; they must work."""
+        kind = attrs.get("kind") or (self.instance.kind if self.instance else None)
+        creds = attrs.get("credentials")
+        if creds is None and self.instance is None:
+            creds = {}
+            attrs["credentials"] = creds
+        if creds is not None:
+            _check_credential_keys(kind, creds)
+            probe = CloudAccount(**{**_current(self.instance), **attrs})
+            try:
+                get_driver(probe).check_credentials()
+            except AuthError as exc:
+                raise serializers.ValidationError(
+                    {"credentials": [f"The provider refused them: {exc.message}"]}
+                ) from None
+            except ProviderError as exc:
+                raise serializers.ValidationError({"credentials": [f"Could not check them: {exc.message}"]}) from None
+        return attrs
+
+
+def _current(instance) -> dict:
+    if instance is None:
+        return {}
+    return {f.name: getattr(instance, f.name) for f in CloudAccount._meta.concrete_fields if f.name != "id"}
+
+
+def _check_credential_keys(kind: str, creds) -> None:
+    if not isinstance(creds, dict):
+        raise serializers.ValidationError({"credentials": ["Credentials must be a JSON object."]})
+    required, optional = ProviderKind.CREDENTIALS[kind]
+    unknown = sorted(set(creds) - set(required) - set(optional))
+    missing = [key for key in required if not creds.get(key)]
+    problems = []
+    if missing:
+        problems.append(f"missing for {kind}: {', '.join(missing)}")
+    if unknown:
+        allowed = ", ".join((*required, *optional)) or "none"
+        problems.append(f"not known for {kind}: {', '.join(unknown)} (allowed: {allowed})")
+    if any(not isinstance(value, str) for value in creds.values()):
+        problems.append("every value must be a string")
+    if problems:
+        raise serializers.ValidationError({"credentials": ["; ".join(problems)]})
+
+
+class CloudAccountViewSet(ModelViewSet):
+    """Provider accounts: every user may list them, system administrators manage them."""
+
+    queryset = CloudAccount.objects.all()
+    serializer_class = CloudAccountSerializer
+    filterset_fields = ("kind", "region")
+
+
+class MachineTemplateSerializer(RestrictedModelSerializer):
+    """A machine template, checked against its provider's catalog."""
+
+    init_method = serializers.ChoiceField(choices=available_methods(), required=False)
+
+    class Meta:
+        model = MachineTemplate
+        fields = (
+            "id",
+            "name",
+            "provider",
+            "region",
+            "zone",
+            "instance_type",
+            "image",
+            "cpu",
+            "memory_gb",
+            "network",
+            "subnet",
+            "security_groups",
+            "key_name",
+            "init_method",
+            "init_profile",
+            "max_hosts",
+            "hourly_price",
+            "created_at",
+            "updated_at",
+        )
+        extra_kwargs = {"max_hosts": {"max_value": 1_000_000}, "cpu": {"max_value": 4096}}
+
+    def validate_security_groups(self, value):
+        """A list of names."""
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise serializers.ValidationError("Give a list of security group names.")
+        return value
+
+    def validate(self, attrs):
+        """The instance type (machine class) and zone must exist at the provider."""
+        merged = {**_template_values(self.instance), **attrs}
+        provider = merged["provider"]
+        template = MachineTemplate(**merged)
+        driver = get_driver(provider)
+        try:
+            sizes = {size.id: size for size in driver.list_sizes()}
+            zones = {location.id for location in driver.list_locations()}
+        except ProviderError as exc:
+            raise serializers.ValidationError({"provider": [f"Could not read its catalog: {exc.message}"]}) from None
+        if template.instance_type not in sizes:
+            known = ", ".join(sorted(sizes)[:20]) or "none yet"
+            raise serializers.ValidationError(
+                {"instance_type": [f"{provider.name} has no {template.instance_type!r}; known: {known}."]}
+            )
+        if template.zone and template.zone not in zones:
+            known = ", ".join(sorted(zones)[:20]) or "none yet"
+            raise serializers.ValidationError(
+                {"zone": [f"{provider.name} has no zone {template.zone!r}; known: {known}."]}
+            )
+        return attrs
+
+
+def _template_values(instance) -> dict:
+    if instance is None:
+        return {}
+    return {f.name: getattr(instance, f.name) for f in MachineTemplate._meta.concrete_fields if f.name != "id"}
+
+
+class MachineTemplateViewSet(ModelViewSet):
+    """Machine templates: every user may list them, system administrators manage them."""
+
+    queryset = MachineTemplate.objects.select_related("provider")
+    serializer_class = MachineTemplateSerializer
+    filterset_fields = ("provider", "init_method", "instance_type")

@@ -1,0 +1,203 @@
+"""The driver contract every provider implements, its data types and its error tree.
+
+Modelled on Apache Libcloud's NodeDriver: a uniform node state, sizes in GB and
+price per hour, provider-only data in ``extra``. ``create_nodes`` returns at
+once and takes an idempotency token; waiting for a node to run is a separate
+step (``get_nodes``); ``destroy_nodes`` treats "already gone" as success.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from apps.providers.models import CloudAccount
+
+
+class NodeState(StrEnum):
+    """A node's state, the same words for every provider."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    TERMINATED = "terminated"
+    ERROR = "error"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One instance or machine as its provider reports it."""
+
+    id: str
+    name: str
+    state: NodeState
+    private_ip: str | None = None
+    public_ip: str | None = None
+    cpu: int | None = None
+    memory_gb: Decimal | None = None
+    zone: str = ""
+    instance_type: str = ""
+    hourly_price: Decimal | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Size:
+    """An instance type, flavor or machine class, in normalised units."""
+
+    id: str
+    name: str
+    cpu: int
+    memory_gb: Decimal
+    hourly_price: Decimal | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Image:
+    """A boot image."""
+
+    id: str
+    name: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Location:
+    """A zone (or IDC) nodes can be placed in."""
+
+    id: str
+    name: str
+    region: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """What to create: taken from a machine template."""
+
+    instance_type: str
+    image: str = ""
+    region: str = ""
+    zone: str = ""
+    cpu: int | None = None
+    memory_gb: Decimal | None = None
+    network: str = ""
+    subnet: str = ""
+    security_groups: tuple[str, ...] = ()
+    key_name: str = ""
+    name_prefix: str = "dcp"
+
+    @classmethod
+    def from_template(cls, template, name_prefix: str = "dcp") -> NodeSpec:
+        """Build the spec a template describes."""
+        return cls(
+            instance_type=template.instance_type,
+            image=template.image,
+            region=template.region or template.provider.region,
+            zone=template.zone,
+            cpu=template.cpu,
+            memory_gb=template.memory_gb,
+            network=template.network,
+            subnet=template.subnet,
+            security_groups=tuple(template.security_groups or ()),
+            key_name=template.key_name,
+            name_prefix=name_prefix,
+        )
+
+
+class ProviderError(Exception):
+    """A provider call failed. ``retryable`` says whether the same call may succeed later."""
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, code: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class AuthError(ProviderError):
+    """The credentials are wrong, expired, or lack a permission."""
+
+
+class InvalidRequestError(ProviderError):
+    """The request is wrong (unknown image, bad parameter): fix the template."""
+
+
+class NotFoundError(ProviderError):
+    """The named object does not exist."""
+
+
+class QuotaExceededError(ProviderError):
+    """The account's quota would be exceeded."""
+
+
+class CapacityError(ProviderError):
+    """The provider has no stock of this type in this zone right now."""
+
+
+class ThrottledError(ProviderError):
+    """The provider's API rate limit was hit: back off and retry."""
+
+    retryable = True
+
+
+class TransientError(ProviderError):
+    """A passing fault (5xx, timeout, connection reset): retry."""
+
+    retryable = True
+
+
+class Driver(ABC):
+    """The interface every provider driver implements."""
+
+    kind: ClassVar[str]
+    #: The most nodes one create call may ask for; larger batches are split by the engine.
+    max_batch: ClassVar[int] = 100
+
+    def __init__(self, account: CloudAccount):
+        self.account = account
+
+    @abstractmethod
+    def create_nodes(self, spec: NodeSpec, count: int, *, client_token: str, tags: dict[str, str]) -> list[Node]:
+        """Start creating count nodes and return at once; the same token again creates nothing new."""
+
+    @abstractmethod
+    def get_nodes(self, ids: list[str]) -> list[Node]:
+        """The nodes with these ids that still exist."""
+
+    @abstractmethod
+    def list_nodes(self, tags: dict[str, str] | None = None) -> list[Node]:
+        """Every live node carrying all of these tags."""
+
+    @abstractmethod
+    def destroy_nodes(self, ids: list[str]) -> None:
+        """Destroy these nodes; ids already gone are not an error."""
+
+    @abstractmethod
+    def list_sizes(self) -> list[Size]:
+        """Instance types, flavors or machine classes on offer."""
+
+    @abstractmethod
+    def list_images(self) -> list[Image]:
+        """Images nodes can boot from."""
+
+    @abstractmethod
+    def list_locations(self) -> list[Location]:
+        """Zones nodes can be placed in."""
+
+    @abstractmethod
+    def check_credentials(self) -> None:
+        """Raise AuthError if the account's credentials do not work."""
+
+    def available_capacity(self, spec: NodeSpec) -> int | None:
+        """How many more nodes of this spec can be had now; None when the provider cannot tell."""
+        return None

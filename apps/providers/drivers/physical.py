@@ -1,0 +1,144 @@
+"""The physical provider: "creating" a node allocates a free company machine, destroying frees it.
+
+Allocation happens under row locks with SKIP LOCKED, so two jobs running at
+once can never be handed the same machine. A machine matches a spec only if its
+class is the spec's instance type and it has at least the spec's cores and
+memory: an old 12-core box never stands in for a 32-core class.
+"""
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Count, Min, QuerySet
+from django.utils import timezone
+
+from apps.inventory.choices import MachineState
+from apps.inventory.models import PhysicalMachine
+from apps.providers.drivers.base import (
+    CapacityError,
+    Driver,
+    Image,
+    InvalidRequestError,
+    Location,
+    Node,
+    NodeSpec,
+    NodeState,
+    Size,
+)
+
+
+class PhysicalDriver(Driver):
+    """Allocates and frees machines of the physical inventory held in DCP's database."""
+
+    kind = "physical"
+    max_batch = 1000
+
+    def _machines(self) -> QuerySet:
+        return PhysicalMachine.objects.filter(provider=self.account)
+
+    def _matching_free(self, spec: NodeSpec) -> QuerySet:
+        machines = self._machines().filter(state=MachineState.FREE, machine_class=spec.instance_type)
+        if spec.cpu:
+            machines = machines.filter(cpu__gte=spec.cpu)
+        if spec.memory_gb:
+            machines = machines.filter(memory_gb__gte=spec.memory_gb)
+        if spec.zone:
+            machines = machines.filter(idc=spec.zone)
+        return machines
+
+    def _node(self, machine: PhysicalMachine) -> Node:
+        state = NodeState.RUNNING if machine.state == MachineState.ALLOCATED else NodeState.TERMINATED
+        return Node(
+            id=machine.hostname,
+            name=machine.hostname,
+            state=state,
+            private_ip=machine.ip,
+            cpu=machine.cpu,
+            memory_gb=machine.memory_gb,
+            zone=machine.idc,
+            instance_type=machine.machine_class,
+            hourly_price=machine.hourly_cost,
+            tags=dict(machine.tags or {}),
+            extra={"rack": machine.rack, "machine_id": machine.pk},
+        )
+
+    def create_nodes(self, spec: NodeSpec, count: int, *, client_token: str, tags: dict[str, str]) -> list[Node]:
+        """Allocate count free machines of the spec's class, all or none."""
+        if count < 1:
+            raise InvalidRequestError("count must be at least 1")
+        if not client_token:
+            raise InvalidRequestError("a client token is required")
+        with transaction.atomic():
+            earlier = list(self._machines().filter(client_token=client_token, state=MachineState.ALLOCATED))
+            if earlier:
+                return [self._node(machine) for machine in earlier]
+            free = list(
+                self._matching_free(spec).select_for_update(skip_locked=True).order_by("monthly_cost", "pk")[:count]
+            )
+            if len(free) < count:
+                raise CapacityError(
+                    f"only {len(free)} free machine(s) of class {spec.instance_type!r}"
+                    f"{' in ' + spec.zone if spec.zone else ''} on {self.account.name}; {count} needed",
+                    code="NoFreeMachine",
+                )
+            now = timezone.now()
+            for machine in free:
+                machine.state = MachineState.ALLOCATED
+                machine.client_token = client_token
+                machine.tags = dict(tags)
+                machine.allocated_at = now
+            PhysicalMachine.objects.bulk_update(free, ["state", "client_token", "tags", "allocated_at", "updated_at"])
+        return [self._node(machine) for machine in free]
+
+    def get_nodes(self, ids: list[str]) -> list[Node]:
+        """Allocated machines among these hostnames."""
+        machines = self._machines().filter(hostname__in=ids, state=MachineState.ALLOCATED)
+        return [self._node(machine) for machine in machines]
+
+    def list_nodes(self, tags: dict[str, str] | None = None) -> list[Node]:
+        """Allocated machines carrying all these tags."""
+        wanted = (tags or {}).items()
+        machines = self._machines().filter(state=MachineState.ALLOCATED)
+        return [self._node(m) for m in machines if all((m.tags or {}).get(k) == v for k, v in wanted)]
+
+    def destroy_nodes(self, ids: list[str]) -> None:
+        """Return these machines to the free pool; ones already free are left as they are."""
+        self._machines().filter(hostname__in=ids, state=MachineState.ALLOCATED).update(
+            state=MachineState.FREE, client_token="", tags={}, allocated_at=None, updated_at=timezone.now()
+        )
+
+    def list_sizes(self) -> list[Size]:
+        """One size per machine class: its smallest cores and memory, its mean hourly cost."""
+        rows = (
+            self._machines()
+            .values("machine_class")
+            .annotate(cpu=Min("cpu"), memory=Min("memory_gb"), machines=Count("pk"), cost=Min("monthly_cost"))
+            .order_by("machine_class")
+        )
+        return [
+            Size(
+                id=row["machine_class"],
+                name=row["machine_class"],
+                cpu=row["cpu"],
+                memory_gb=row["memory"],
+                hourly_price=(row["cost"] / Decimal("730")).quantize(Decimal("0.000001")),
+                extra={"machines": row["machines"]},
+            )
+            for row in rows
+        ]
+
+    def list_images(self) -> list[Image]:
+        """Physical machines keep the operating system they were installed with."""
+        return []
+
+    def list_locations(self) -> list[Location]:
+        """The data centres (IDCs) machines stand in."""
+        idcs = self._machines().values_list("idc", flat=True).distinct().order_by("idc")
+        return [Location(id=idc, name=idc, region=self.account.region) for idc in idcs]
+
+    def check_credentials(self) -> None:
+        """The inventory is DCP's own database: there is nothing to check."""
+
+    def available_capacity(self, spec: NodeSpec) -> int | None:
+        """Free machines matching the spec right now."""
+        return self._matching_free(spec).count()

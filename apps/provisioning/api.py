@@ -1,0 +1,154 @@
+"""REST API of the provisioning app: scale requests and jobs."""
+
+from django.db.models import Count, Q
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from apps.core.api.views import ReadOnlyModelViewSet
+from apps.core.choices import Action
+from apps.inventory.choices import HostStatus
+from apps.provisioning import services
+from apps.provisioning.choices import JobKind
+from apps.provisioning.models import Job, JobEvent
+
+MAX_DELTA = 100_000
+
+
+class ScaleSerializer(serializers.Serializer):
+    """A scale request: exactly one of delta, desired_size or hosts."""
+
+    delta = serializers.IntegerField(required=False, min_value=-MAX_DELTA, max_value=MAX_DELTA)
+    desired_size = serializers.IntegerField(required=False, min_value=0, max_value=MAX_DELTA)
+    hosts = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, allow_empty=False, max_length=10_000
+    )
+    dry_run = serializers.BooleanField(required=False, default=False)
+
+    def validate_delta(self, value):
+        """Zero changes nothing."""
+        if value == 0:
+            raise serializers.ValidationError(
+                "delta must not be 0: give a positive number to add hosts, negative to remove."
+            )
+        return value
+
+    def validate_hosts(self, value):
+        """Each host once."""
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Each host id may appear only once.")
+        return value
+
+    def validate(self, attrs):
+        """Exactly one way of saying the new size."""
+        given = [key for key in ("delta", "desired_size", "hosts") if key in attrs]
+        if len(given) != 1:
+            raise serializers.ValidationError(
+                {"non_field_errors": ['Give exactly one of "delta", "desired_size" or "hosts".']}
+            )
+        return attrs
+
+    def to_request(self) -> services.ScaleRequest:
+        """The service-level request."""
+        data = self.validated_data
+        return services.ScaleRequest(
+            delta=data.get("delta"), desired_size=data.get("desired_size"), hosts=tuple(data.get("hosts", ()))
+        )
+
+
+class JobEventSerializer(serializers.ModelSerializer):
+    """One step of a job's timeline."""
+
+    hostname = serializers.CharField(source="host.hostname", default=None, read_only=True)
+
+    class Meta:
+        model = JobEvent
+        fields = ("time", "kind", "host", "hostname", "message")
+
+
+class ProgressSerializer(serializers.Serializer):
+    """How far a job is: hosts asked for, done, failed."""
+
+    total = serializers.IntegerField()
+    ready = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+def with_progress(queryset):
+    """Annotate jobs with the counts their progress is made of."""
+    return queryset.annotate(
+        n_ready=Count("hosts", filter=Q(hosts__ready_at__isnull=False), distinct=True),
+        n_failed=Count("hosts", filter=Q(hosts__failed_at__isnull=False), distinct=True),
+        n_removed=Count("removed_hosts", filter=Q(removed_hosts__status=HostStatus.TERMINATED), distinct=True),
+    )
+
+
+class JobSerializer(serializers.ModelSerializer):
+    """A scale job with progress and, in detail, its event log."""
+
+    cluster = serializers.IntegerField(source="pool.cluster_id", read_only=True)
+    requested_by = serializers.CharField(source="requested_by.username", default=None, read_only=True)
+    progress = serializers.SerializerMethodField()
+    events = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = (
+            "id",
+            "pool",
+            "cluster",
+            "kind",
+            "delta",
+            "status",
+            "progress",
+            "desired_before",
+            "desired_after",
+            "message",
+            "plan",
+            "requested_by",
+            "idempotency_key",
+            "events",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(ProgressSerializer)
+    def get_progress(self, job) -> dict:
+        """total / ready / failed; for a scale-in, ready counts hosts removed."""
+        if not hasattr(job, "n_ready"):
+            job = with_progress(Job.objects.filter(pk=job.pk)).get()
+        if job.kind == JobKind.SCALE_IN:
+            return {"total": job.size, "ready": min(job.n_removed, job.size), "failed": 0}
+        return {"total": job.size, "ready": min(job.n_ready, job.size), "failed": job.n_failed}
+
+    @extend_schema_field(JobEventSerializer(many=True))
+    def get_events(self, job) -> list:
+        """The job's timeline (detail views only; lists leave it empty to stay light)."""
+        if not self.context.get("with_events", True):
+            return []
+        return JobEventSerializer(job.events.select_related("host"), many=True).data
+
+
+class JobViewSet(ReadOnlyModelViewSet):
+    """Scale jobs of the pools the user may see; developers and admins may cancel them."""
+
+    queryset = with_progress(Job.objects.select_related("pool", "requested_by"))
+    serializer_class = JobSerializer
+    filterset_fields = ("pool", "pool__cluster", "kind", "status")
+    object_action = Action.SCALE
+
+    def get_serializer_context(self):
+        """Events only in detail views."""
+        return {**super().get_serializer_context(), "with_events": self.action != "list"}
+
+    @extend_schema(request=None, responses=JobSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel a pending or running job."""
+        job = self.get_object()
+        job = services.cancel(job.pk, request.user)
+        return Response(JobSerializer(job, context=self.get_serializer_context()).data)

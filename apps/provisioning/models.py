@@ -1,0 +1,69 @@
+"""Scale jobs and their event log."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from apps.core.models import BaseModel
+from apps.provisioning.choices import EventKind, JobKind, JobStatus
+
+
+class Job(BaseModel):
+    """One scale request on one pool, with its outcome and event log.
+
+    ``delta`` is what was asked; ``desired_before``/``desired_after`` are the
+    pool's desired size around the request; ``plan`` is the placement decided.
+    """
+
+    pool = models.ForeignKey("inventory.ServicePool", on_delete=models.CASCADE, related_name="jobs")
+    kind = models.CharField(max_length=20, choices=JobKind.CHOICES)
+    status = models.CharField(max_length=20, choices=JobStatus.CHOICES, default=JobStatus.PENDING)
+    delta = models.IntegerField()
+    desired_before = models.PositiveIntegerField()
+    desired_after = models.PositiveIntegerField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs"
+    )
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    plan = models.JSONField(default=list, blank=True)
+    message = models.CharField(max_length=2000, blank=True, help_text="Why the job ended as it did.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    cluster_path = "pool__cluster"
+
+    class Meta:
+        ordering = ("-created_at", "-pk")
+        indexes = [models.Index(fields=("pool", "status"), name="job_pool_status_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=("requested_by", "idempotency_key"),
+                condition=~Q(idempotency_key=""),
+                name="job_unique_idempotency_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} {self.kind} {self.delta:+d} on {self.pool_id}"
+
+    @property
+    def size(self) -> int:
+        """How many hosts the job adds or removes."""
+        return abs(self.delta)
+
+
+class JobEvent(models.Model):
+    """One step in a job's timeline, for the job or one of its hosts."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
+    host = models.ForeignKey("inventory.Host", on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
+    time = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=20, choices=EventKind.CHOICES)
+    message = models.CharField(max_length=2000, blank=True)
+
+    class Meta:
+        ordering = ("time", "pk")
+
+    def __str__(self) -> str:
+        return f"{self.time:%H:%M:%S} {self.kind} {self.message}"

@@ -1,0 +1,199 @@
+"""The reconciler: compare a pool's desired size with its hosts and act.
+
+One pass runs under the pool's row lock, reads everything from the database
+and only queues work (tasks are sent after commit), so it may run any number
+of times, from any worker, and a killed worker loses nothing: the next pass,
+started by the next event or the periodic tick, carries on.
+"""
+
+import secrets
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from apps.inventory.choices import HostStatus as H
+from apps.inventory.models import Host, ServicePool
+from apps.providers.drivers import get_driver_class
+from apps.provisioning import transitions
+from apps.provisioning.choices import EventKind, JobKind, JobStatus
+from apps.provisioning.dispatch import after_commit
+from apps.provisioning.models import Job
+from apps.provisioning.placement import plan_scale_out, scale_in_order
+
+
+def reconcile(pool_id: int) -> None:
+    """One reconciliation pass over a pool."""
+    with transaction.atomic():
+        pool = ServicePool.objects.select_for_update().filter(pk=pool_id).first()
+        if pool is None:
+            return
+        jobs = list(pool.jobs.select_for_update().filter(status__in=JobStatus.ACTIVE).order_by("created_at", "pk"))
+        for job in jobs:
+            if job.status == JobStatus.PENDING:
+                transitions.move_job(job, JobStatus.RUNNING)
+        _retire_failed(pool)
+        diff = pool.desired_size - pool.hosts.filter(status__in=H.ACTIVE).count()
+        if diff > 0:
+            _scale_out(pool, [j for j in jobs if j.kind == JobKind.SCALE_OUT], diff)
+        elif diff < 0:
+            _scale_in(pool, [j for j in jobs if j.kind == JobKind.SCALE_IN], -diff)
+        _redispatch_stuck(pool)
+        _finish_jobs(pool, jobs)
+
+
+def _retire_failed(pool: ServicePool) -> None:
+    """Failed and lost hosts stop costing money: terminate them (they are replaced by the pass)."""
+    doomed = list(pool.hosts.select_for_update().filter(status__in=(H.FAILED, H.LOST)))
+    for host in doomed:
+        transitions.move_host(host, H.TERMINATING, host.status_message)
+    if doomed:
+        after_commit("terminate_hosts", [host.pk for host in doomed])
+
+
+def _needs(jobs: list[Job], counts: dict[int, int]) -> list[tuple[Job, int]]:
+    """How many more hosts each job still wants, oldest job first."""
+    return [(job, job.size - counts.get(job.pk, 0)) for job in jobs if job.size > counts.get(job.pk, 0)]
+
+
+def _give_up(pool: ServicePool, jobs: list[Job], count: int, reason: str) -> None:
+    """Lower desired_size by hosts that cannot be had, so the pool stays consistent; tell the jobs."""
+    lowered = min(count, pool.desired_size - pool.min_size)
+    if lowered > 0:
+        pool.desired_size -= lowered
+        pool.save(update_fields=["desired_size", "updated_at"])
+    for job in jobs:
+        transitions.add_reason(job, reason)
+        transitions.log(job.pk, EventKind.ERROR, f"{count} host(s) not placed: {reason}")
+
+
+def _exhausted(job: Job) -> bool:
+    """Whether a job has used up its retries: failures past DCP_HOST_RETRIES per host asked."""
+    failures = job.hosts.filter(failed_at__isnull=False).count()
+    return failures > settings.DCP_HOST_RETRIES * job.size
+
+
+def _scale_out(pool: ServicePool, jobs: list[Job], count: int) -> None:
+    """Plan and record count new hosts, attributed to the jobs that asked for them."""
+    done = dict(Host.objects.filter(job__in=jobs, status__in=H.ACTIVE).values_list("job").annotate(n=Count("pk")))
+    spent = [job for job in jobs if _exhausted(job)]
+    if spent:
+        _give_up(pool, spent, count, "too many hosts failed; see the failed hosts' messages")
+        return
+    plan = plan_scale_out(pool, count)
+    if plan.shortfall:
+        reason = "; ".join(plan.notes) or "no template could place them"
+        _give_up(pool, [job for job, _ in _needs(jobs, done)] or jobs, plan.shortfall, reason)
+    if not plan.placements:
+        return
+    owners = [job for job, need in _needs(jobs, done) for _ in range(need)]
+    templates = {t.pk: t for t in pool.ordered_templates()}
+    hosts = []
+    for item in plan.placements:
+        template = templates[item.template]
+        batch = min(get_driver_class(template.provider.kind).max_batch, settings.DCP_CREATE_BATCH_SIZE)
+        for start in range(0, item.count, batch):
+            token = uuid.uuid4().hex
+            for _ in range(min(batch, item.count - start)):
+                owner = owners.pop(0) if owners else None
+                hosts.append(_new_host(pool, template, owner, token))
+    Host.objects.bulk_create(hosts)
+    for job in {host.job for host in hosts if host.job}:
+        job.plan = job.plan + [plan.as_json()] if isinstance(job.plan, list) else [plan.as_json()]
+        job.save(update_fields=["plan", "updated_at"])
+        summary = ", ".join(f"{p.count} on {p.template_name}" for p in plan.placements)
+        transitions.log(job.pk, EventKind.PLANNED, f"placing {summary}")
+    for token in dict.fromkeys(host.batch_token for host in hosts):
+        after_commit("create_hosts", token)
+
+
+def _new_host(pool: ServicePool, template, job: Job | None, token: str) -> Host:
+    return Host(
+        hostname=f"{pool.name}-{secrets.token_hex(4)}",
+        pool=pool,
+        provider=template.provider,
+        template=template,
+        job=job,
+        status=H.PENDING,
+        batch_token=token,
+        zone=template.zone,
+        hourly_price=template.hourly_price or 0,
+    )
+
+
+def _scale_in(pool: ServicePool, jobs: list[Job], count: int) -> None:
+    """Mark count hosts for termination, in scale-in order, attributed to the scale-in jobs."""
+    removed = dict(Host.objects.filter(removal_job__in=jobs).values_list("removal_job").annotate(n=Count("pk")))
+    owners = [job for job, need in _needs(jobs, removed) for _ in range(need)]
+    victims = list(scale_in_order(pool).select_for_update(of=("self",))[:count])
+    for host in victims:
+        host.removal_job = owners.pop(0) if owners else None
+        host.save(update_fields=["removal_job", "updated_at"])
+        transitions.move_host(host, H.TERMINATING, "scale-in")
+    if victims:
+        after_commit("terminate_hosts", [host.pk for host in victims])
+
+
+def _redispatch_stuck(pool: ServicePool) -> None:
+    """Queue again the work of hosts that have not moved for a while (a worker died, a message was lost)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.DCP_STUCK_AFTER_SECONDS)
+    stuck = list(pool.hosts.select_for_update().filter(status__in=(*H.IN_FLIGHT, H.TERMINATING), updated_at__lt=cutoff))
+    if not stuck:
+        return
+    Host.objects.filter(pk__in=[h.pk for h in stuck]).update(updated_at=timezone.now())
+    for token in dict.fromkeys(h.batch_token for h in stuck if h.status in (H.PENDING, H.CREATING)):
+        after_commit("create_hosts", token)
+    for host in stuck:
+        if host.status == H.INITIALIZING:
+            after_commit("initialize_host", host.pk)
+    terminating = [h.pk for h in stuck if h.status == H.TERMINATING]
+    if terminating:
+        after_commit("terminate_hosts", terminating)
+
+
+def _finish_jobs(pool: ServicePool, jobs: list[Job]) -> None:
+    """End every job whose work is over, as succeeded, partial or failed."""
+    settled = pool.desired_size == pool.hosts.filter(status__in=H.ACTIVE).count()
+    for job in jobs:
+        if job.status != JobStatus.RUNNING:
+            continue
+        if job.kind == JobKind.SCALE_OUT:
+            _finish_scale_out(job, settled)
+        else:
+            _finish_scale_in(job, settled)
+
+
+def _finish_scale_out(job: Job, settled: bool) -> None:
+    counts = job.hosts.aggregate(
+        in_flight=Count("pk", filter=Q(status__in=H.IN_FLIGHT)),
+        active=Count("pk", filter=Q(status__in=H.ACTIVE)),
+        ready=Count("pk", filter=Q(ready_at__isnull=False)),
+    )
+    # job.message is set when hosts could not be had (see _give_up): then the job ends with what it got.
+    if counts["in_flight"] or (counts["active"] < job.size and not settled and not job.message):
+        return
+    ready = min(counts["ready"], job.size)
+    if ready >= job.size:
+        transitions.move_job(job, JobStatus.SUCCEEDED)
+    elif ready == 0:
+        transitions.move_job(job, JobStatus.FAILED, job.message or "no host became ready")
+    else:
+        transitions.move_job(job, JobStatus.PARTIAL, f"{ready} of {job.size} hosts ready; {job.message}".rstrip("; "))
+
+
+def _finish_scale_in(job: Job, settled: bool) -> None:
+    counts = job.removed_hosts.aggregate(
+        terminating=Count("pk", filter=Q(status=H.TERMINATING)),
+        terminated=Count("pk", filter=Q(status=H.TERMINATED)),
+    )
+    if counts["terminating"] or (counts["terminated"] < job.size and not settled):
+        return
+    if counts["terminated"] >= job.size:
+        transitions.move_job(job, JobStatus.SUCCEEDED)
+    else:
+        reason = job.message or "a later scale request changed the pool's desired size"
+        status = JobStatus.PARTIAL if counts["terminated"] else JobStatus.FAILED
+        transitions.move_job(job, status, f"{counts['terminated']} of {job.size} hosts removed; {reason}")

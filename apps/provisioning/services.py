@@ -1,0 +1,192 @@
+"""Scale requests, job cancellation and pool sizing: what the API and the console call.
+
+A scale request only changes the pool's desired size under its row lock and
+records a job; the reconciler, queued on commit, does the work.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from apps.core import audit
+from apps.core.exceptions import Conflict, ServiceError
+from apps.core.models import AuditAction
+from apps.inventory.choices import HostStatus as H
+from apps.inventory.models import ServicePool
+from apps.provisioning import transitions
+from apps.provisioning.choices import EventKind, JobKind, JobStatus
+from apps.provisioning.dispatch import after_commit
+from apps.provisioning.models import Job
+from apps.provisioning.placement import plan_scale_out, scale_in_order
+
+
+@dataclass(frozen=True)
+class ScaleRequest:
+    """Exactly one of delta, desired_size or hosts; validated by the API serializer."""
+
+    delta: int | None = None
+    desired_size: int | None = None
+    hosts: tuple[int, ...] = ()
+
+    def fingerprint(self, pool_id: int) -> str:
+        """Identifies the request, so an Idempotency-Key reused for another request is caught."""
+        body = {"pool": pool_id, "delta": self.delta, "desired_size": self.desired_size, "hosts": sorted(self.hosts)}
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class ScaleResult:
+    """The job a scale request made (or replayed), or a dry run's plan."""
+
+    job: Job | None = None
+    replayed: bool = False
+    dry_run: dict | None = None
+
+
+def _target(pool: ServicePool, request: ScaleRequest) -> tuple[int, str]:
+    """The desired size a request asks for, and the input field it came from."""
+    if request.hosts:
+        return pool.desired_size - len(request.hosts), "hosts"
+    if request.desired_size is not None:
+        return request.desired_size, "desired_size"
+    return pool.desired_size + request.delta, "delta"
+
+
+def _check_target(pool: ServicePool, request: ScaleRequest, target: int, field: str) -> None:
+    if target == pool.desired_size:
+        raise ServiceError(f"pool {pool} is already at desired_size {target}: nothing to change.", field=field)
+    if target > pool.max_size:
+        raise ServiceError(
+            f"this would take pool {pool} to desired_size {target}, past its max_size {pool.max_size} "
+            f"(now {pool.desired_size}); ask for at most {pool.max_size - pool.desired_size} more.",
+            field=field,
+        )
+    if target < pool.min_size:
+        raise ServiceError(
+            f"this would take pool {pool} to desired_size {target}, below its min_size {pool.min_size} "
+            f"(now {pool.desired_size}); remove at most {pool.desired_size - pool.min_size}.",
+            field=field,
+        )
+    if target > pool.desired_size and not pool.template_links.exists():
+        raise ServiceError(f"pool {pool} has no templates to create hosts from: add one first.", field=field)
+
+
+def _named_hosts(pool: ServicePool, ids: tuple[int, ...]) -> list:
+    hosts = list(pool.hosts.select_for_update().filter(pk__in=ids, status__in=H.ACTIVE))
+    missing = sorted(set(ids) - {host.pk for host in hosts})
+    if missing:
+        raise ServiceError(f"host(s) {', '.join(map(str, missing))} are not live hosts of pool {pool}.", field="hosts")
+    return hosts
+
+
+def dry_run(pool: ServicePool, request: ScaleRequest) -> dict:
+    """What a scale request would do, changing nothing."""
+    target, field = _target(pool, request)
+    _check_target(pool, request, target, field)
+    result = {"dry_run": True, "pool": pool.pk, "desired_before": pool.desired_size, "desired_after": target}
+    if target > pool.desired_size:
+        plan = plan_scale_out(pool, target - pool.desired_size)
+        result.update(kind=JobKind.SCALE_OUT, delta=target - pool.desired_size, plan=plan.as_json())
+    else:
+        removed = (
+            _named_hosts(pool, request.hosts) if request.hosts else scale_in_order(pool)[: pool.desired_size - target]
+        )
+        result.update(
+            kind=JobKind.SCALE_IN,
+            delta=target - pool.desired_size,
+            plan={"remove": [{"host": h.pk, "hostname": h.hostname, "status": h.status} for h in removed]},
+        )
+    return result
+
+
+def scale(pool_id: int, user, request: ScaleRequest, *, idempotency_key: str = "", dry: bool = False) -> ScaleResult:
+    """Change a pool's desired size and record the job; the reconciler acts after commit."""
+    with transaction.atomic():
+        pool = ServicePool.objects.select_for_update().get(pk=pool_id)
+        fingerprint = request.fingerprint(pool.pk)
+        if idempotency_key:
+            earlier = Job.objects.filter(requested_by=user, idempotency_key=idempotency_key).first()
+            if earlier is not None:
+                if earlier.request_fingerprint != fingerprint:
+                    raise Conflict(
+                        f"Idempotency-Key {idempotency_key!r} was already used for a different request "
+                        f"(job {earlier.pk}); use a new key for a new request."
+                    )
+                return ScaleResult(job=earlier, replayed=True)
+        if dry:
+            return ScaleResult(dry_run=dry_run(pool, request))
+        target, field = _target(pool, request)
+        _check_target(pool, request, target, field)
+        named = _named_hosts(pool, request.hosts) if request.hosts else []
+        before = {"desired_size": pool.desired_size}
+        job = Job.objects.create(
+            pool=pool,
+            kind=JobKind.SCALE_OUT if target > pool.desired_size else JobKind.SCALE_IN,
+            delta=target - pool.desired_size,
+            desired_before=pool.desired_size,
+            desired_after=target,
+            requested_by=user,
+            idempotency_key=idempotency_key,
+            request_fingerprint=fingerprint,
+        )
+        pool.desired_size = target
+        pool.save(update_fields=["desired_size", "updated_at"])
+        transitions.log(
+            job.pk, EventKind.REQUESTED, f"{user} asked for {job.delta:+d}: {before['desired_size']} → {target}"
+        )
+        for host in named:
+            host.removal_job = job
+            host.save(update_fields=["removal_job", "updated_at"])
+            transitions.move_host(host, H.TERMINATING, f"removed by name in job {job.pk}")
+        if named:
+            after_commit("terminate_hosts", [host.pk for host in named])
+        audit.record(user, AuditAction.SCALE, pool, before, {"desired_size": target, "job": job.pk})
+        after_commit("reconcile_pool", pool.pk)
+    return ScaleResult(job=job)
+
+
+def cancel(job_id: int, user) -> Job:
+    """Stop a job; the pool's desired size drops (or rises) by what the job had not yet done."""
+    with transaction.atomic():
+        job = Job.objects.select_related("pool").get(pk=job_id)
+        pool = ServicePool.objects.select_for_update().get(pk=job.pool_id)
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if job.status in JobStatus.TERMINAL:
+            raise Conflict(f"job {job.pk} already ended {job.status}; there is nothing to cancel.")
+        before = {"desired_size": pool.desired_size, "status": job.status}
+        if job.kind == JobKind.SCALE_OUT:
+            unfinished = list(job.hosts.select_for_update().filter(status__in=H.IN_FLIGHT))
+            ready = job.hosts.filter(status=H.READY).count()
+            undo = job.size - ready
+            for host in unfinished:
+                transitions.move_host(host, H.TERMINATING, f"job {job.pk} cancelled")
+            if unfinished:
+                after_commit("terminate_hosts", [host.pk for host in unfinished])
+            pool.desired_size = max(pool.min_size, pool.desired_size - undo)
+        else:
+            removed = job.removed_hosts.count()
+            pool.desired_size = min(pool.max_size, pool.desired_size + job.size - removed)
+        pool.save(update_fields=["desired_size", "updated_at"])
+        transitions.move_job(job, JobStatus.CANCELLED, f"cancelled by {user}")
+        audit.record(user, AuditAction.CANCEL, job, before, {"desired_size": pool.desired_size, "status": job.status})
+        after_commit("reconcile_pool", pool.pk)
+    return job
+
+
+def start_pool(pool: ServicePool, user) -> Job | None:
+    """A new pool is created at desired_size = min_size: record the job that brings its hosts there."""
+    if pool.desired_size == 0:
+        return None
+    job = Job.objects.create(
+        pool=pool,
+        kind=JobKind.SCALE_OUT,
+        delta=pool.desired_size,
+        desired_before=0,
+        desired_after=pool.desired_size,
+        requested_by=user,
+    )
+    transitions.log(job.pk, EventKind.REQUESTED, f"pool created with min_size {pool.min_size}")
+    after_commit("reconcile_pool", pool.pk)
+    return job

@@ -1,0 +1,67 @@
+"""Celery tasks of the engine: thin wrappers that call the reconciler and the host steps.
+
+Each is short and idempotent. Retryable provider errors (throttled, transient)
+are retried with exponential back-off and jitter; waiting for instances is done
+by re-queueing with a countdown, never by sleeping in a worker.
+"""
+
+from celery import shared_task
+from django.db.models import Count, F, Q
+
+from apps.inventory.choices import HostStatus
+from apps.inventory.models import ServicePool
+from apps.providers.drivers import ThrottledError, TransientError
+from apps.provisioning import reconciler, work
+from apps.provisioning.choices import JobStatus
+
+PROVIDER_RETRY = {
+    "autoretry_for": (ThrottledError, TransientError),
+    "retry_backoff": 2,
+    "retry_backoff_max": 120,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
+
+
+@shared_task
+def reconcile_pool(pool_id: int) -> None:
+    """One reconciliation pass over a pool."""
+    reconciler.reconcile(pool_id)
+
+
+@shared_task
+def reconcile_all() -> None:
+    """The periodic tick: reconcile every pool with work in progress or a size to correct."""
+    pools = ServicePool.objects.annotate(
+        active=Count("hosts", filter=Q(hosts__status__in=HostStatus.ACTIVE), distinct=True),
+        moving=Count(
+            "hosts", filter=Q(hosts__status__in=(*HostStatus.IN_FLIGHT, HostStatus.TERMINATING)), distinct=True
+        ),
+        jobs_open=Count("jobs", filter=Q(jobs__status__in=JobStatus.ACTIVE), distinct=True),
+    ).filter(Q(moving__gt=0) | Q(jobs_open__gt=0) | ~Q(active=F("desired_size")))
+    for pool_id in pools.values_list("pk", flat=True):
+        reconcile_pool.delay(pool_id)
+
+
+@shared_task(**PROVIDER_RETRY)
+def create_hosts(batch_token: str) -> None:
+    """Create one batch of hosts with a single provider call."""
+    work.create_batch(batch_token)
+
+
+@shared_task(**PROVIDER_RETRY)
+def poll_batch(batch_token: str) -> None:
+    """See whether a batch's instances run yet."""
+    work.poll_batch(batch_token)
+
+
+@shared_task
+def initialize_host(host_id: int) -> None:
+    """Bring one running host to its base state."""
+    work.initialize(host_id)
+
+
+@shared_task(**PROVIDER_RETRY)
+def terminate_hosts(host_ids: list[int]) -> None:
+    """Destroy the instances of terminating hosts."""
+    work.terminate(host_ids)

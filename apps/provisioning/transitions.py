@@ -1,0 +1,92 @@
+"""Every host and job state change goes through here; illegal moves are refused.
+
+Callers hold the row lock (select_for_update) on what they move.
+"""
+
+from django.utils import timezone
+
+from apps.inventory.choices import HostStatus as H
+from apps.provisioning.choices import EventKind, JobStatus
+from apps.provisioning.models import Job, JobEvent
+
+HOST_MOVES: dict[str, set[str]] = {
+    H.PENDING: {H.CREATING, H.FAILED, H.TERMINATING},
+    H.CREATING: {H.INITIALIZING, H.FAILED, H.TERMINATING},
+    H.INITIALIZING: {H.READY, H.FAILED, H.TERMINATING},
+    H.READY: {H.TERMINATING, H.LOST, H.FAILED},
+    H.FAILED: {H.TERMINATING},
+    H.LOST: {H.TERMINATING},
+    H.TERMINATING: {H.TERMINATED},
+    H.TERMINATED: set(),
+}
+
+HOST_EVENTS = {
+    H.CREATING: EventKind.CREATING,
+    H.INITIALIZING: EventKind.RUNNING,
+    H.READY: EventKind.READY,
+    H.FAILED: EventKind.FAILED,
+    H.LOST: EventKind.ERROR,
+    H.TERMINATING: EventKind.TERMINATING,
+    H.TERMINATED: EventKind.TERMINATED,
+}
+
+JOB_MOVES: dict[str, set[str]] = {
+    JobStatus.PENDING: {JobStatus.RUNNING, JobStatus.CANCELLED},
+    JobStatus.RUNNING: set(JobStatus.TERMINAL),
+}
+
+
+class IllegalTransition(Exception):
+    """A state change that the life cycle does not allow."""
+
+
+def move_host(host, to: str, message: str = "") -> None:
+    """Move a locked host to a new status, stamping times and logging an event on its job."""
+    if to not in HOST_MOVES[host.status]:
+        raise IllegalTransition(f"host {host.pk}: {host.status} → {to} is not allowed")
+    now = timezone.now()
+    host.status = to
+    fields = ["status", "updated_at"]
+    if message or to == H.READY:
+        host.status_message = message[:1000]
+        fields.append("status_message")
+    stamp = {H.READY: "ready_at", H.FAILED: "failed_at", H.TERMINATED: "terminated_at"}.get(to)
+    if stamp:
+        setattr(host, stamp, now)
+        fields.append(stamp)
+    host.save(update_fields=fields)
+    job_id = host.removal_job_id if to in (H.TERMINATING, H.TERMINATED) and host.removal_job_id else host.job_id
+    if job_id:
+        since = (now - host.created_at).total_seconds()
+        text = f"{host.hostname}: {to} after {since:.1f}s" + (f": {message}" if message else "")
+        JobEvent.objects.create(job_id=job_id, host=host, kind=HOST_EVENTS[to], message=text[:2000])
+
+
+def move_job(job: Job, to: str, message: str = "") -> None:
+    """Move a locked job to a new status, stamping start/finish times."""
+    if to not in JOB_MOVES.get(job.status, set()):
+        raise IllegalTransition(f"job {job.pk}: {job.status} → {to} is not allowed")
+    now = timezone.now()
+    job.status = to
+    if to == JobStatus.RUNNING:
+        job.started_at = now
+    if to in JobStatus.TERMINAL:
+        job.finished_at = now
+        job.started_at = job.started_at or now
+        if message:
+            job.message = message[:2000]
+        JobEvent.objects.create(job=job, kind=EventKind.FINISHED, message=f"{to}" + (f": {message}" if message else ""))
+    job.save(update_fields=["status", "started_at", "finished_at", "message", "updated_at"])
+
+
+def log(job_id: int | None, kind: str, message: str, host=None) -> None:
+    """Add an event to a job's timeline."""
+    if job_id:
+        JobEvent.objects.create(job_id=job_id, host=host, kind=kind, message=message[:2000])
+
+
+def add_reason(job: Job, reason: str) -> None:
+    """Remember why a job may not fully succeed; shown as its message when it ends."""
+    if reason and reason not in job.message:
+        job.message = (f"{job.message}; {reason}" if job.message else reason)[:2000]
+        job.save(update_fields=["message", "updated_at"])

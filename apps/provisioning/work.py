@@ -1,0 +1,182 @@
+"""Host-level steps: create a batch, wait for it to run, initialize, terminate.
+
+Each step reads its state from the database and may run twice: a batch is
+created with its own idempotency token, so a repeated call returns the same
+nodes; a host that has moved on since the step was queued is left alone.
+"""
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.configuration.runners import get_runner
+from apps.inventory.choices import HostStatus as H
+from apps.inventory.models import Host
+from apps.providers.drivers import CapacityError, Node, NodeSpec, NodeState, ProviderError, get_driver
+from apps.provisioning import transitions
+from apps.provisioning.choices import EventKind
+from apps.provisioning.dispatch import after_commit
+
+logger = logging.getLogger(__name__)
+
+
+def batch_tags(host: Host) -> dict[str, str]:
+    """Tags every instance of a batch carries, so the reconciler can trace it back."""
+    return {
+        "dcp": "1",
+        "dcp-cluster": host.pool.cluster.name,
+        "dcp-pool": str(host.pool_id),
+        "dcp-job": str(host.job_id or ""),
+        "dcp-batch": host.batch_token,
+    }
+
+
+def create_batch(token: str) -> None:
+    """Create the instances of one batch with a single provider call."""
+    hosts = list(Host.objects.filter(batch_token=token).select_related("template__provider", "pool__cluster"))
+    if not hosts or all(h.instance_id or h.status not in (H.PENDING, H.CREATING) for h in hosts):
+        return
+    with transaction.atomic():
+        for host in Host.objects.select_for_update().filter(batch_token=token, status=H.PENDING):
+            transitions.move_host(host, H.CREATING)
+    first = hosts[0]
+    driver = get_driver(first.template.provider)
+    spec = NodeSpec.from_template(first.template, name_prefix=first.pool.name)
+    try:
+        nodes = driver.create_nodes(spec, len(hosts), client_token=token, tags=batch_tags(first))
+    except ProviderError as exc:
+        if exc.retryable:
+            raise
+        fail_batch(token, exc)
+        return
+    record_nodes(token, nodes, names_nodes=driver.kind == "physical")
+
+
+def fail_batch(token: str, exc: ProviderError) -> None:
+    """Mark a batch's hosts failed with the provider's reason; the reconciler replaces or gives up."""
+    kind = "capacity" if isinstance(exc, CapacityError) else type(exc).__name__
+    with transaction.atomic():
+        hosts = list(Host.objects.select_for_update().filter(batch_token=token, status=H.CREATING, instance_id=""))
+        for host in hosts:
+            transitions.move_host(host, H.FAILED, f"{kind}: {exc.message}")
+        if hosts and not exc.retryable and not isinstance(exc, CapacityError):
+            # Auth and invalid-request errors will not fix themselves: tell the job plainly.
+            job = hosts[0].job
+            if job:
+                transitions.add_reason(job, f"{hosts[0].provider.name}: {exc.message}")
+        if hosts:
+            after_commit("reconcile_pool", hosts[0].pool_id)
+
+
+def _apply_node(host: Host, node: Node, names_nodes: bool) -> None:
+    host.instance_id = node.id
+    host.private_ip = node.private_ip
+    host.public_ip = node.public_ip
+    host.cpu = node.cpu
+    host.memory_gb = node.memory_gb
+    host.zone = node.zone or host.zone
+    if names_nodes and node.name:
+        host.hostname = node.name
+    if node.hourly_price is not None and not host.template.hourly_price:
+        host.hourly_price = node.hourly_price
+    host.save()
+
+
+def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) -> None:
+    """Match created nodes to the batch's hosts and move the running ones on."""
+    orphans: list[str] = []
+    with transaction.atomic():
+        hosts = list(
+            Host.objects.select_for_update().filter(batch_token=token).select_related("template").order_by("pk")
+        )
+        known = {h.instance_id for h in hosts if h.instance_id}
+        fresh = sorted((n for n in nodes if n.id not in known), key=lambda n: n.id)
+        by_id = {n.id: n for n in nodes}
+        waiting = False
+        for host in hosts:
+            if not host.instance_id and fresh:
+                node = fresh.pop(0)
+                if host.status == H.TERMINATED:
+                    orphans.append(node.id)
+                    continue
+                _apply_node(host, node, names_nodes)
+                transitions.log(host.job_id, EventKind.CREATED, f"{host.hostname}: instance {node.id}", host)
+                if host.status == H.TERMINATING:
+                    after_commit("terminate_hosts", [host.pk])
+            node = by_id.get(host.instance_id)
+            if host.status == H.CREATING and node is not None:
+                waiting |= not _advance(host, node)
+        orphans.extend(n.id for n in fresh)
+        if waiting:
+            after_commit("poll_batch", token, countdown=settings.DCP_POLL_INTERVAL)
+    if orphans:
+        # More nodes than hosts, or hosts removed while their nodes were being made: never leave them running.
+        get_driver(hosts[0].provider).destroy_nodes(orphans)
+
+
+def _advance(host: Host, node: Node) -> bool:
+    """Move a creating host on if its node runs (or failed); False while it is still booting."""
+    if node.state == NodeState.RUNNING:
+        transitions.move_host(host, H.INITIALIZING)
+        after_commit("initialize_host", host.pk)
+        return True
+    if node.state in (NodeState.ERROR, NodeState.TERMINATED, NodeState.STOPPED):
+        transitions.move_host(host, H.FAILED, f"instance {node.id} is {node.state.value} instead of running")
+        after_commit("reconcile_pool", host.pool_id)
+        return True
+    if (timezone.now() - host.created_at).total_seconds() > settings.DCP_BOOT_TIMEOUT:
+        transitions.move_host(host, H.FAILED, f"instance {node.id} not running after {settings.DCP_BOOT_TIMEOUT}s")
+        after_commit("reconcile_pool", host.pool_id)
+        return True
+    return False
+
+
+def poll_batch(token: str) -> None:
+    """Check whether a batch's booting instances run yet; queue itself again while some boot."""
+    hosts = list(
+        Host.objects.filter(batch_token=token, status=H.CREATING).exclude(instance_id="").select_related("provider")
+    )
+    if not hosts:
+        return
+    nodes = get_driver(hosts[0].provider).get_nodes([h.instance_id for h in hosts])
+    found = {n.id for n in nodes}
+    vanished = [
+        Node(id=h.instance_id, name=h.hostname, state=NodeState.TERMINATED) for h in hosts if h.instance_id not in found
+    ]
+    record_nodes(token, nodes + vanished)
+
+
+def initialize(host_id: int) -> None:
+    """Run the host's initialization; ready on success, failed (and replaced) otherwise."""
+    host = Host.objects.select_related("template", "pool").filter(pk=host_id, status=H.INITIALIZING).first()
+    if host is None:
+        return
+    result = get_runner(host.template.init_method).initialize([host])[host.pk]
+    with transaction.atomic():
+        host = Host.objects.select_for_update().filter(pk=host_id, status=H.INITIALIZING).first()
+        if host is None:
+            return
+        transitions.log(host.job_id, EventKind.INITIALIZED, f"{host.hostname}: {result.message}", host)
+        transitions.move_host(host, H.READY if result.ok else H.FAILED, "" if result.ok else result.message)
+        after_commit("reconcile_pool", host.pool_id)
+
+
+def terminate(host_ids: list[int]) -> None:
+    """Destroy the instances of terminating hosts, then mark them terminated."""
+    hosts = list(Host.objects.filter(pk__in=host_ids, status=H.TERMINATING).select_related("provider"))
+    by_provider: dict[int, list[Host]] = {}
+    for host in hosts:
+        by_provider.setdefault(host.provider_id, []).append(host)
+    for group in by_provider.values():
+        ids = [h.instance_id for h in group if h.instance_id]
+        if ids:
+            get_driver(group[0].provider).destroy_nodes(ids)
+    with transaction.atomic():
+        pools = set()
+        for host in Host.objects.select_for_update().filter(pk__in=[h.pk for h in hosts], status=H.TERMINATING):
+            transitions.move_host(host, H.TERMINATED)
+            pools.add(host.pool_id)
+        for pool_id in sorted(pools):
+            after_commit("reconcile_pool", pool_id)

@@ -1,0 +1,130 @@
+"""Reading settings from environment variables, failing fast with the variable's name.
+
+Every error names the variable and what a valid value looks like, so a
+misconfigured deployment stops at start instead of failing on the first request.
+"""
+
+import base64
+import binascii
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off", ""}
+
+
+def get(name: str, default: str | None = None, *, required: bool = False) -> str | None:
+    """Return the variable's value, or default; raise if required and unset."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        if required:
+            raise ImproperlyConfigured(f"{name} must be set (DCP_ENV=production requires it).")
+        return default
+    return value
+
+
+def get_bool(name: str, default: bool) -> bool:
+    """Parse a boolean variable; anything but yes/no words is an error."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    if value.strip().lower() in TRUE:
+        return True
+    if value.strip().lower() in FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean: use 1/0, true/false, yes/no.")
+
+
+def get_int(name: str, default: int, *, minimum: int = 0) -> int:
+    """Parse an integer variable no smaller than minimum."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number.") from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name}={number} must be at least {minimum}.")
+    return number
+
+
+def get_list(name: str, default: list[str]) -> list[str]:
+    """Parse a comma-separated list variable."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def check_url(name: str, value: str, schemes: set[str]) -> str:
+    """Check that value is a URL with one of the given schemes."""
+    parts = urlsplit(value)
+    if parts.scheme not in schemes:
+        allowed = ", ".join(sorted(schemes))
+        raise ImproperlyConfigured(
+            f"{name}={redact_url(value)!r} is not a valid URL: the scheme must be one of {allowed}."
+        )
+    return value
+
+
+def redact_url(value: str) -> str:
+    """Hide a password inside a URL so it can be printed in an error."""
+    parts = urlsplit(value)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return value
+
+
+def check_fernet_keys(name: str, value: str) -> list[str]:
+    """Parse a comma-separated list of Fernet keys (newest first, for rotation)."""
+    keys = [key.strip() for key in value.split(",") if key.strip()]
+    if not keys:
+        raise ImproperlyConfigured(f"{name} is empty: give at least one Fernet key.")
+    for key in keys:
+        try:
+            raw = base64.urlsafe_b64decode(key.encode())
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            raise ImproperlyConfigured(
+                f"{name} holds a key that is not a Fernet key (32 url-safe base64 bytes). "
+                'Make one with: python3 -c "import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())"'
+            )
+    return keys
+
+
+def local_secret(path: Path, make) -> str:
+    """Read a secret kept in a file of the embedded setup, creating it on first use.
+
+    The file is written under a temporary name and linked into place, so two
+    processes starting at once (web and worker) agree on one value.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(make())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
+def new_secret_key() -> str:
+    """A fresh Django SECRET_KEY."""
+    return secrets.token_urlsafe(50)
+
+
+def new_fernet_key() -> str:
+    """A fresh Fernet key."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()

@@ -1,0 +1,31 @@
+"""URL map: REST API v1, its schema and docs, the console."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from apps.accounts.api import MembershipViewSet, ObtainTokenView, UserViewSet
+from apps.core.api.audit import AuditEntryViewSet
+from apps.inventory.api import ClusterViewSet, HostViewSet, PhysicalMachineViewSet, ServicePoolViewSet
+from apps.providers.api import CloudAccountViewSet, MachineTemplateViewSet
+from apps.provisioning.api import JobViewSet
+
+router = DefaultRouter()
+router.register("providers", CloudAccountViewSet, basename="provider")
+router.register("physical-machines", PhysicalMachineViewSet, basename="physicalmachine")
+router.register("templates", MachineTemplateViewSet, basename="template")
+router.register("clusters", ClusterViewSet, basename="cluster")
+router.register(r"clusters/(?P<cluster_pk>[0-9]+)/members", MembershipViewSet, basename="member")
+router.register("pools", ServicePoolViewSet, basename="pool")
+router.register("jobs", JobViewSet, basename="job")
+router.register("hosts", HostViewSet, basename="host")
+router.register("users", UserViewSet, basename="user")
+router.register("audit", AuditEntryViewSet, basename="audit")
+
+urlpatterns = [
+    path("api/v1/auth/token/", ObtainTokenView.as_view(), name="auth-token"),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include("apps.console.urls")),
+]
