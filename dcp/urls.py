@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from apps.accounts.api import MembershipViewSet, ObtainTokenView, UserViewSet
 from apps.core.api.audit import AuditEntryViewSet
+from apps.core.health import healthz
 from apps.inventory.api import ClusterViewSet, HostViewSet, PhysicalMachineViewSet, ServicePoolViewSet
 from apps.providers.api import CloudAccountViewSet, MachineTemplateViewSet
 from apps.provisioning.api import JobViewSet
@@ -23,6 +24,7 @@ router.register("users", UserViewSet, basename="user")
 router.register("audit", AuditEntryViewSet, basename="audit")
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("api/v1/auth/token/", ObtainTokenView.as_view(), name="auth-token"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

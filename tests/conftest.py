@@ -1,0 +1,160 @@
+"""Shared fixtures: users by role, API clients with tokens, and a real Celery worker process."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.accounts.models import Token
+from apps.core.choices import Role
+from tests.factories import ClusterFactory, MembershipFactory, UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _clear_throttles():
+    """Throttle counters live in the cache; tests start from zero."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+def client_for(user) -> APIClient:
+    """An API client that sends a fresh token for user (anonymous if None)."""
+    client = APIClient()
+    if user is not None:
+        _, key = Token.issue(user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def cluster(db):
+    """A cluster."""
+    return ClusterFactory()
+
+
+@pytest.fixture
+def sysadmin(db):
+    """A system administrator."""
+    return UserFactory(username="root-admin", is_superuser=True)
+
+
+@pytest.fixture
+def users(db, cluster):
+    """One user per role on `cluster`, plus one who is not a member."""
+    made = {}
+    for role in Role.values():
+        user = UserFactory(username=f"{role}-user")
+        MembershipFactory(cluster=cluster, user=user, role=role)
+        made[role] = user
+    made["outsider"] = UserFactory(username="outsider")
+    return made
+
+
+@pytest.fixture
+def clients(users, sysadmin):
+    """API clients by role: admin, developer, guest, outsider, sysadmin, anonymous."""
+    found = {role: client_for(user) for role, user in users.items()}
+    found["sysadmin"] = client_for(sysadmin)
+    found["anonymous"] = client_for(None)
+    return found
+
+
+def wait_for(predicate, timeout: float = 60, interval: float = 0.2, message: str = "condition"):
+    """Poll until predicate() is truthy; fail the test with message after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {message}")
+
+
+class Worker:
+    """A real Celery worker process consuming DCP's queues against the test database."""
+
+    def __init__(self, env: dict, log_path: Path):
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        """Start the worker and wait until it says it is ready."""
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the process keeps it open
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "dcp",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--queues",
+                "engine,provider,init",
+                "--concurrency",
+                "2",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--pool",
+                "prefork",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(lambda: b"ready." in self.log_path.read_bytes(), timeout=60, message="the Celery worker to start")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the worker (and its pool processes)."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.process = None
+
+
+@pytest.fixture(scope="session")
+def worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real worker process on a real broker (CELERY_BROKER_URL) and the PostgreSQL test database."""
+    from django.conf import settings
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.fail("worker tests need PostgreSQL: set DATABASE_URL (see README)")
+    if not settings.CELERY_BROKER_URL.startswith(("redis", "amqp", "pyamqp")):
+        pytest.fail("worker tests need a real broker: set CELERY_BROKER_URL (see README)")
+    params = connection.settings_dict
+    env = dict(os.environ)
+    env["DATABASE_URL"] = (
+        f"postgres://{params['USER']}:{params['PASSWORD'] or ''}@{params['HOST'] or 'localhost'}:"
+        f"{params['PORT'] or 5432}/{params['NAME']}"
+    )
+    env["DCP_STUCK_AFTER_SECONDS"] = env.get("DCP_STUCK_AFTER_SECONDS", "30")
+    subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "dcp", "purge", "-f", "-Q", "engine,provider,init"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    process = Worker(env, tmp_path_factory.mktemp("worker") / "worker.log")
+    process.start()
+    yield process
+    process.stop()
+    sys.stdout.write(f"\nworker log: {process.log_path}\n")
