@@ -1,10 +1,25 @@
-"""Console pages. Every page needs a login and shows only what restrict() allows."""
+"""Console pages. Every page needs a login and shows only what restrict() allows.
 
+Changes go through the same services as the API (so they are checked and
+audited the same way); the console adds nothing of its own to the rules.
+"""
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
+from apps.core.choices import Action
+from apps.core.exceptions import ServiceError
 from apps.inventory.api import pool_counts
 from apps.inventory.models import ServicePool
+from apps.provisioning import services
+from apps.provisioning.models import Job
+
+
+def _visible_pool(user, pool_id: int) -> ServicePool:
+    return get_object_or_404(pool_counts(ServicePool.objects.restrict(user).select_related("cluster")), pk=pool_id)
 
 
 @login_required
@@ -12,3 +27,54 @@ def home(request):
     """The pools the user may see, with their sizes."""
     pools = pool_counts(ServicePool.objects.restrict(request.user).select_related("cluster"))
     return render(request, "console/home.html", {"pools": pools})
+
+
+@login_required
+def pool_detail(request, pool_id: int):
+    """A pool: its hosts, its recent jobs, and a scale form for those allowed to scale."""
+    pool = _visible_pool(request.user, pool_id)
+    can_scale = ServicePool.objects.restrict(request.user, Action.SCALE).filter(pk=pool.pk).exists()
+    context = {
+        "pool": pool,
+        "hosts": pool.hosts.exclude(status="terminated").order_by("pk"),
+        "jobs": pool.jobs.order_by("-created_at")[:20],
+        "templates": pool.ordered_templates(),
+        "can_scale": can_scale,
+    }
+    return render(request, "console/pool.html", context)
+
+
+@login_required
+@require_POST
+def pool_scale(request, pool_id: int):
+    """Scale a pool by a delta from the console form."""
+    pool = _visible_pool(request.user, pool_id)
+    if not ServicePool.objects.restrict(request.user, Action.SCALE).filter(pk=pool.pk).exists():
+        messages.error(request, "Your role on this cluster does not allow scaling.")
+        return redirect("console:pool", pool_id=pool.pk)
+    try:
+        delta = int(request.POST.get("delta", ""))
+    except ValueError:
+        messages.error(request, "Give the number of hosts to add (or a negative number to remove).")
+        return redirect("console:pool", pool_id=pool.pk)
+    if delta == 0:
+        messages.error(request, "A delta of 0 changes nothing.")
+        return redirect("console:pool", pool_id=pool.pk)
+    try:
+        job = services.scale(pool.pk, request.user, services.ScaleRequest(delta=delta)).job
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("console:pool", pool_id=pool.pk)
+    messages.success(request, f"Job {job.pk} started: {job.delta:+d} hosts.")
+    return redirect("console:job", job_id=job.pk)
+
+
+@login_required
+def job_detail(request, job_id: int):
+    """A job with its progress and event timeline."""
+    job = Job.objects.restrict(request.user).select_related("pool__cluster").filter(pk=job_id).first()
+    if job is None:
+        raise Http404("No such job.")
+    events = job.events.select_related("host")
+    hosts = job.hosts.all() if job.kind == "scale_out" else job.removed_hosts.all()
+    return render(request, "console/job.html", {"job": job, "events": events, "hosts": hosts})

@@ -1,0 +1,81 @@
+"""The web console: login required, the same role rules as the API, scaling audited as 'console'."""
+
+import pytest
+from django.test import Client
+
+from apps.core.models import AuditEntry
+from apps.provisioning.models import Job
+from tests.factories import PoolFactory, TemplateFactory, with_template
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def pool(cluster):
+    """A pool with one template."""
+    return with_template(PoolFactory(cluster=cluster, name="web"), TemplateFactory())
+
+
+def login(user) -> Client:
+    """A browser session signed in as user."""
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_pages_need_login(pool):
+    """Anonymous visitors are sent to the login page."""
+    for url in ("/", f"/pools/{pool.pk}/", "/jobs/1/"):
+        answer = Client().get(url)
+        assert answer.status_code == 302
+        assert answer["Location"].startswith("/login/")
+
+
+def test_login_page_signs_in(users):
+    """The login form accepts the right password and refuses a wrong one."""
+    client = Client()
+    assert client.post("/login/", {"username": "guest-user", "password": "wrong"}).status_code == 200
+    answer = client.post("/login/", {"username": "guest-user", "password": "correct horse battery"})
+    assert answer.status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_non_member_gets_404(pool, users):
+    """A pool of another cluster does not exist for an outsider, and is not listed."""
+    client = login(users["outsider"])
+    assert client.get(f"/pools/{pool.pk}/").status_code == 404
+    assert b"web" not in client.get("/").content
+
+
+def test_guest_sees_pool_without_scale_form_and_cannot_scale(pool, users):
+    """A guest reads the pool; the form is not shown and a forged POST changes nothing."""
+    client = login(users["guest"])
+    page = client.get(f"/pools/{pool.pk}/")
+    assert page.status_code == 200 and b"Placement order" in page.content
+    assert b'name="delta"' not in page.content
+    answer = client.post(f"/pools/{pool.pk}/scale/", {"delta": 1}, follow=True)
+    assert b"does not allow scaling" in answer.content
+    assert not Job.objects.exists()
+
+
+def test_developer_scales_from_console(pool, users):
+    """A developer's scale creates the job, shows it, and is audited as made through the console."""
+    client = login(users["developer"])
+    answer = client.post(f"/pools/{pool.pk}/scale/", {"delta": 2})
+    job = Job.objects.get()
+    assert answer.status_code == 302 and answer["Location"] == f"/jobs/{job.pk}/"
+    page = client.get(f"/jobs/{job.pk}/")
+    assert page.status_code == 200 and b"requested" in page.content
+    entry = AuditEntry.objects.get(action="scale")
+    assert entry.via == "console" and entry.username == "developer-user"
+    assert entry.before == {"desired_size": 0} and entry.after["desired_size"] == 2
+
+
+def test_console_scale_errors_are_shown(pool, users):
+    """Past max_size, or not a number: a message, and nothing changes."""
+    client = login(users["developer"])
+    page = client.post(f"/pools/{pool.pk}/scale/", {"delta": 99}, follow=True)
+    assert b"max_size 10" in page.content
+    page = client.post(f"/pools/{pool.pk}/scale/", {"delta": "lots"}, follow=True)
+    assert b"Give the number of hosts" in page.content
+    assert not Job.objects.exists()
