@@ -120,7 +120,7 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = Path(env.get("DCP_STATIC_ROOT", str(DATA_DIR / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = not PRODUCTION
 
@@ -196,7 +196,8 @@ CELERY_TASK_DEFAULT_QUEUE = "engine"
 CELERY_TASK_ROUTES = {
     "apps.provisioning.tasks.create_hosts": {"queue": "provider"},
     "apps.provisioning.tasks.terminate_hosts": {"queue": "provider"},
-    "apps.provisioning.tasks.initialize_host": {"queue": "init"},
+    "apps.provisioning.tasks.poll_batch": {"queue": "provider"},
+    "apps.provisioning.tasks.initialize_hosts": {"queue": "init"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

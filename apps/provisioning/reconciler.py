@@ -146,9 +146,9 @@ def _redispatch_stuck(pool: ServicePool) -> None:
     Host.objects.filter(pk__in=[h.pk for h in stuck]).update(updated_at=timezone.now())
     for token in dict.fromkeys(h.batch_token for h in stuck if h.status in (H.PENDING, H.CREATING)):
         after_commit("create_hosts", token)
-    for host in stuck:
-        if host.status == H.INITIALIZING:
-            after_commit("initialize_host", host.pk)
+    initializing = [h.pk for h in stuck if h.status == H.INITIALIZING]
+    if initializing:
+        after_commit("initialize_hosts", initializing)
     terminating = [h.pk for h in stuck if h.status == H.TERMINATING]
     if terminating:
         after_commit("terminate_hosts", terminating)

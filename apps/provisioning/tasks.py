@@ -56,9 +56,9 @@ def poll_batch(batch_token: str) -> None:
 
 
 @shared_task
-def initialize_host(host_id: int) -> None:
-    """Bring one running host to its base state."""
-    work.initialize(host_id)
+def initialize_hosts(host_ids: list[int]) -> None:
+    """Bring running hosts (one batch) to their base state in one runner call."""
+    work.initialize(host_ids)
 
 
 @shared_task(**PROVIDER_RETRY)

@@ -95,6 +95,7 @@ def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) ->
         fresh = sorted((n for n in nodes if n.id not in known), key=lambda n: n.id)
         by_id = {n.id: n for n in nodes}
         waiting = False
+        running: list[int] = []
         for host in hosts:
             if not host.instance_id and fresh:
                 node = fresh.pop(0)
@@ -107,7 +108,12 @@ def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) ->
                     after_commit("terminate_hosts", [host.pk])
             node = by_id.get(host.instance_id)
             if host.status == H.CREATING and node is not None:
-                waiting |= not _advance(host, node)
+                moved = _advance(host, node)
+                waiting |= not moved
+                if moved and host.status == H.INITIALIZING:
+                    running.append(host.pk)
+        if running:
+            after_commit("initialize_hosts", running)
         orphans.extend(n.id for n in fresh)
         if waiting:
             after_commit("poll_batch", token, countdown=settings.DCP_POLL_INTERVAL)
@@ -120,7 +126,6 @@ def _advance(host: Host, node: Node) -> bool:
     """Move a creating host on if its node runs (or failed); False while it is still booting."""
     if node.state == NodeState.RUNNING:
         transitions.move_host(host, H.INITIALIZING)
-        after_commit("initialize_host", host.pk)
         return True
     if node.state in (NodeState.ERROR, NodeState.TERMINATED, NodeState.STOPPED):
         transitions.move_host(host, H.FAILED, f"instance {node.id} is {node.state.value} instead of running")
@@ -148,19 +153,24 @@ def poll_batch(token: str) -> None:
     record_nodes(token, nodes + vanished)
 
 
-def initialize(host_id: int) -> None:
-    """Run the host's initialization; ready on success, failed (and replaced) otherwise."""
-    host = Host.objects.select_related("template", "pool").filter(pk=host_id, status=H.INITIALIZING).first()
-    if host is None:
-        return
-    result = get_runner(host.template.init_method).initialize([host])[host.pk]
+def initialize(host_ids: list[int]) -> None:
+    """Initialize running hosts in one runner call; each becomes ready, or failed (and is replaced)."""
+    hosts = list(Host.objects.select_related("template", "pool").filter(pk__in=host_ids, status=H.INITIALIZING))
+    by_method: dict[str, list[Host]] = {}
+    for host in hosts:
+        by_method.setdefault(host.template.init_method, []).append(host)
+    results = {}
+    for method, group in by_method.items():
+        results.update(get_runner(method).initialize(group))
     with transaction.atomic():
-        host = Host.objects.select_for_update().filter(pk=host_id, status=H.INITIALIZING).first()
-        if host is None:
-            return
-        transitions.log(host.job_id, EventKind.INITIALIZED, f"{host.hostname}: {result.message}", host)
-        transitions.move_host(host, H.READY if result.ok else H.FAILED, "" if result.ok else result.message)
-        after_commit("reconcile_pool", host.pool_id)
+        pools = set()
+        for host in Host.objects.select_for_update().filter(pk__in=list(results), status=H.INITIALIZING):
+            result = results[host.pk]
+            transitions.log(host.job_id, EventKind.INITIALIZED, f"{host.hostname}: {result.message}", host)
+            transitions.move_host(host, H.READY if result.ok else H.FAILED, "" if result.ok else result.message)
+            pools.add(host.pool_id)
+        for pool_id in sorted(pools):
+            after_commit("reconcile_pool", pool_id)
 
 
 def terminate(host_ids: list[int]) -> None:

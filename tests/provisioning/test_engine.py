@@ -42,8 +42,9 @@ def run_engine(pool) -> None:
         ):
             work.create_batch(token)
             moved = True
-        for host_id in hosts.filter(status=HostStatus.INITIALIZING).values_list("pk", flat=True):
-            work.initialize(host_id)
+        initializing = list(hosts.filter(status=HostStatus.INITIALIZING).values_list("pk", flat=True))
+        if initializing:
+            work.initialize(initializing)
             moved = True
         terminating = list(hosts.filter(status=HostStatus.TERMINATING).values_list("pk", flat=True))
         if terminating:
