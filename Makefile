@@ -28,6 +28,11 @@ lint: setup
 check: setup
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
+	DCP_ENV=production SECRET_KEY=deploy-check-$$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n') \
+	  DCP_ENCRYPTION_KEY=$$($(BIN)/python -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())') \
+	  DATABASE_URL=postgres://localhost/unused CELERY_BROKER_URL=redis://localhost:6379/0 ALLOWED_HOSTS=dcp.example.com \
+	  DCP_DATA_DIR=$$(mktemp -d) DCP_STATIC_ROOT=$$(mktemp -d) \
+	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 test: setup lint check
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)

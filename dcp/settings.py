@@ -136,6 +136,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 if env.get_bool("DCP_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env.get_int("DCP_HSTS_SECONDS", 0)
+# TLS, and redirecting plain HTTP to it, belong to the proxy or load balancer in front of DCP;
+# HSTS is opt-in (DCP_HSTS_SECONDS) because a wrong value locks browsers out for its duration.
+SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008"]
 X_FRAME_OPTIONS = "DENY"
 
 REST_FRAMEWORK = {
