@@ -38,6 +38,12 @@ class Command(BaseCommand):
             ]
         )
         self.stdout.write(f"Celery worker started (pid {worker.pid}); serving on http://{addr}/")
+
+        def stop(signum, frame):
+            # Turn SIGTERM into a normal exit, so the worker below is stopped too, not orphaned.
+            raise SystemExit(0)
+
+        signal.signal(signal.SIGTERM, stop)
         try:
             call_command("runserver", addr, use_reloader=False, use_threading=True)
         finally:
