@@ -18,6 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Hash passwords at test speed: role fixtures make several users per test; no test depends on the hasher."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _clear_throttles():
     """Throttle counters live in the cache; tests start from zero."""
     from django.core.cache import cache

@@ -106,3 +106,25 @@ def with_template(pool: ServicePool, template: MachineTemplate, priority: int = 
     """Add a template to a pool's placement order."""
     PoolTemplate.objects.create(pool=pool, template=template, priority=priority)
     return pool
+
+
+def ready_hosts(pool: ServicePool, template: MachineTemplate, machines: list[PhysicalMachine]) -> list:
+    """Ready hosts of pool placed on these machines, which become allocated (no engine run needed)."""
+    from apps.inventory.choices import HostStatus, MachineState
+    from apps.inventory.models import Host
+
+    hosts = []
+    for i, machine in enumerate(machines):
+        machine.state = MachineState.ALLOCATED
+        machine.save()
+        hosts.append(
+            Host.objects.create(
+                hostname=f"{pool.name}-{i}",
+                pool=pool,
+                provider=template.provider,
+                template=template,
+                status=HostStatus.READY,
+                instance_id=machine.hostname,
+            )
+        )
+    return hosts

@@ -6,11 +6,10 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from apps.core import audit
-from apps.core.api.parsers import CSVParser
+from apps.core.api.parsers import CSVParser, JSONParser
 from apps.core.api.serializers import RestrictedModelSerializer
 from apps.core.api.views import ModelViewSet, ReadOnlyModelViewSet
 from apps.core.choices import Action
@@ -76,6 +75,8 @@ class ServicePoolSerializer(RestrictedModelSerializer):
         )
         read_only_fields = ("desired_size",)
         extra_kwargs = {"min_size": {"max_value": MAX_POOL_SIZE}, "max_size": {"max_value": MAX_POOL_SIZE}}
+        # The name's uniqueness in its cluster is checked in validate(), with a message on "name".
+        validators: list = []
 
     def to_representation(self, pool):
         """Counts from annotations when present (lists), else counted for this pool."""
@@ -120,10 +121,13 @@ class ServicePoolSerializer(RestrictedModelSerializer):
         templates = attrs.get("templates", None if current else [])
         if templates is not None and min_size > 0 and not templates:
             raise serializers.ValidationError({"templates": ["A pool with min_size above 0 needs templates."]})
-        if current is None and "cluster" in attrs:
-            name = attrs.get("name")
-            if ServicePool.objects.filter(cluster=attrs["cluster"], name=name).exists():
-                raise serializers.ValidationError({"name": [f"Cluster {attrs['cluster']} already has a pool {name}."]})
+        cluster = attrs.get("cluster", current.cluster if current else None)
+        name = attrs.get("name", current.name if current else None)
+        taken = ServicePool.objects.filter(cluster=cluster, name=name)
+        if current is not None:
+            taken = taken.exclude(pk=current.pk)
+        if cluster is not None and taken.exists():
+            raise serializers.ValidationError({"name": [f"Cluster {cluster} already has a pool {name}."]})
         return attrs
 
     def create(self, validated_data):
@@ -188,8 +192,8 @@ class ServicePoolViewSet(ModelViewSet):
         serializer = ScaleSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > 255:
-            raise ValidationError({"Idempotency-Key": ["At most 255 characters."]})
+        if len(key) > 255 or not key.isprintable():
+            raise ValidationError({"Idempotency-Key": ["Use at most 255 printable characters (e.g. a UUID)."]})
         result = services.scale(
             pool.pk,
             request.user,
@@ -249,7 +253,7 @@ class HostViewSet(ReadOnlyModelViewSet):
 class PhysicalMachineSerializer(RestrictedModelSerializer):
     """A physical machine. ``state`` may be set to free or maintenance; allocation is done by scaling."""
 
-    provider = serializers.PrimaryKeyRelatedField(queryset=CloudAccount.objects.filter(kind=ProviderKind.PHYSICAL))
+    provider = serializers.PrimaryKeyRelatedField(queryset=CloudAccount.objects.all())
 
     class Meta:
         model = PhysicalMachine
@@ -272,6 +276,14 @@ class PhysicalMachineSerializer(RestrictedModelSerializer):
         )
         read_only_fields = ("tags", "allocated_at")
         extra_kwargs = {"cpu": {"max_value": 4096}}
+
+    def validate_provider(self, provider):
+        """Machines belong to a physical provider account."""
+        if provider.kind != ProviderKind.PHYSICAL:
+            raise serializers.ValidationError(
+                f"Provider {provider.name} is a {provider.kind} account; machines belong to a physical one."
+            )
+        return provider
 
     def validate_state(self, state):
         """Allocation belongs to the engine."""
@@ -316,10 +328,11 @@ class PhysicalMachineViewSet(ModelViewSet):
         rows = machines.rows_from_request(request)
         serializers_ = [PhysicalMachineSerializer(data=row, context=self.get_serializer_context()) for row in rows]
         errors = {str(i + 1): s.errors for i, s in enumerate(serializers_) if not s.is_valid()}
-        names = [row.get("hostname") for row in rows]
-        dupes = sorted({n for n in names if n and names.count(n) > 1})
-        if dupes:
-            errors["hostname"] = [f"Listed more than once: {', '.join(map(str, dupes))}."]
+        for field in ("hostname", "ip"):
+            values = [str(row.get(field)) for row in rows if row.get(field) not in (None, "")]
+            dupes = sorted({value for value in values if values.count(value) > 1})
+            if dupes:
+                errors[field] = [f"Listed more than once: {', '.join(dupes)}."]
         if errors:
             raise ValidationError({"rows": errors})
         with transaction.atomic():

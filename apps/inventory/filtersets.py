@@ -2,11 +2,12 @@
 
 import django_filters
 
+from apps.core.api.filters import BaseFilterSet
 from apps.inventory.choices import HostStatus, MachineState
 from apps.inventory.models import Host, PhysicalMachine, ServicePool
 
 
-class ServicePoolFilterSet(django_filters.FilterSet):
+class ServicePoolFilterSet(BaseFilterSet):
     """?cluster=&name=."""
 
     class Meta:
@@ -14,7 +15,7 @@ class ServicePoolFilterSet(django_filters.FilterSet):
         fields = ("cluster", "name")
 
 
-class HostFilterSet(django_filters.FilterSet):
+class HostFilterSet(BaseFilterSet):
     """?pool=&cluster=&provider=&template=&job=&status=."""
 
     cluster = django_filters.NumberFilter(field_name="pool__cluster")
@@ -25,7 +26,7 @@ class HostFilterSet(django_filters.FilterSet):
         fields = ("pool", "cluster", "provider", "template", "job", "status", "instance_id", "hostname")
 
 
-class PhysicalMachineFilterSet(django_filters.FilterSet):
+class PhysicalMachineFilterSet(BaseFilterSet):
     """?provider=&state=&machine_class=&idc=."""
 
     state = django_filters.MultipleChoiceFilter(choices=MachineState.CHOICES)

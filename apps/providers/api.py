@@ -111,10 +111,17 @@ class CloudAccountViewSet(ModelViewSet):
     filterset_fields = ("kind", "region")
 
 
+UNAVAILABLE_METHOD = '"{input}" is not available in this version; available: ' + ", ".join(available_methods()) + "."
+
+
 class MachineTemplateSerializer(RestrictedModelSerializer):
     """A machine template, checked against its provider's catalog."""
 
-    init_method = serializers.ChoiceField(choices=available_methods(), required=False)
+    init_method = serializers.ChoiceField(
+        choices=available_methods(),
+        required=False,
+        error_messages={"invalid_choice": UNAVAILABLE_METHOD},
+    )
 
     class Meta:
         model = MachineTemplate

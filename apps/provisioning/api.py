@@ -1,16 +1,18 @@
 """REST API of the provisioning app: scale requests and jobs."""
 
+import django_filters
 from django.db.models import Count, Q
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from apps.core.api.filters import BaseFilterSet
 from apps.core.api.views import ReadOnlyModelViewSet
 from apps.core.choices import Action
 from apps.inventory.choices import HostStatus
 from apps.provisioning import services
-from apps.provisioning.choices import JobKind
+from apps.provisioning.choices import JobKind, JobStatus
 from apps.provisioning.models import Job, JobEvent
 
 MAX_DELTA = 100_000
@@ -133,12 +135,23 @@ class JobSerializer(serializers.ModelSerializer):
         return JobEventSerializer(job.events.select_related("host"), many=True).data
 
 
+class JobFilterSet(BaseFilterSet):
+    """?pool=&cluster=&kind=&status=."""
+
+    cluster = django_filters.NumberFilter(field_name="pool__cluster")
+    status = django_filters.MultipleChoiceFilter(choices=JobStatus.CHOICES)
+
+    class Meta:
+        model = Job
+        fields = ("pool", "cluster", "kind", "status")
+
+
 class JobViewSet(ReadOnlyModelViewSet):
     """Scale jobs of the pools the user may see; developers and admins may cancel them."""
 
     queryset = with_progress(Job.objects.select_related("pool", "requested_by"))
     serializer_class = JobSerializer
-    filterset_fields = ("pool", "pool__cluster", "kind", "status")
+    filterset_class = JobFilterSet
     object_action = Action.SCALE
 
     def get_serializer_context(self):

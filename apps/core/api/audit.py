@@ -3,6 +3,7 @@
 import django_filters
 from rest_framework import serializers
 
+from apps.core.api.filters import BaseFilterSet
 from apps.core.api.views import ReadOnlyModelViewSet
 from apps.core.models import AuditAction, AuditEntry
 
@@ -36,7 +37,7 @@ class AuditEntrySerializer(serializers.ModelSerializer):
         return f"{entry.object_type.app_label}.{entry.object_type.model}"
 
 
-class AuditEntryFilterSet(django_filters.FilterSet):
+class AuditEntryFilterSet(BaseFilterSet):
     """?user=&cluster=&action=&object_type=app.model&object_id=."""
 
     action = django_filters.ChoiceFilter(choices=AuditAction.CHOICES)

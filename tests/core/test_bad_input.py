@@ -1,0 +1,848 @@
+"""Bad input to the REST API: every case gets a 4xx JSON answer naming what to fix, and changes nothing.
+
+Each test sends one kind of wrong request to one endpoint and checks three
+things: the status code, that the body is JSON whose message names the field
+at fault (or says clearly what is wrong), and that every table a request could
+touch holds exactly what it held before. No request may produce a 500.
+"""
+
+import json
+from contextlib import contextmanager
+from decimal import Decimal
+
+import pytest
+from django.apps import apps
+from django.conf import settings
+from django.db import connection, transaction
+from psycopg2.extensions import TRANSACTION_STATUS_INERROR
+
+from apps.accounts.models import Token
+from apps.inventory.choices import HostStatus
+from apps.inventory.models import Host, PhysicalMachine, ServicePool
+from apps.providers.models import CloudAccount
+from apps.provisioning.choices import JobKind, JobStatus
+from apps.provisioning.models import Job
+from tests.factories import (
+    ClusterFactory,
+    MachineFactory,
+    MembershipFactory,
+    PhysicalProviderFactory,
+    PoolFactory,
+    TemplateFactory,
+    ready_hosts,
+    with_template,
+)
+
+pytestmark = pytest.mark.django_db
+
+JSON = "application/json"
+APP_LABELS = ("accounts", "core", "inventory", "providers", "provisioning")
+# Bookkeeping that authentication itself writes; not a change the request asked for.
+IGNORED_COLUMNS = {Token: {"last_used_at"}}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def db_state() -> dict:
+    """Every row of every DCP table, as plain values, ordered by primary key."""
+    state = {}
+    for model in apps.get_models():
+        if model._meta.app_label not in APP_LABELS:
+            continue
+        ignored = IGNORED_COLUMNS.get(model, set())
+        columns = [f.attname for f in model._meta.concrete_fields if f.attname not in ignored]
+        state[model._meta.label] = list(model._base_manager.order_by("pk").values(*columns))
+    return state
+
+
+@contextmanager
+def unchanged():
+    """Assert that the block leaves the database exactly as it found it."""
+    before = db_state()
+    yield
+    after = db_state()
+    changed = sorted(label for label in before if before[label] != after[label])
+    assert not changed, f"the request changed {', '.join(changed)}"
+
+
+def _transaction_failed() -> bool:
+    """Whether PostgreSQL refuses further statements in the current transaction."""
+    if connection.vendor != "postgresql":
+        return False
+    return connection.connection.get_transaction_status() == TRANSACTION_STATUS_INERROR
+
+
+def send(client, method: str, url: str, body=None, content_type: str = JSON, **extra):
+    """Send one request inside a savepoint; ``body`` is JSON-encoded unless it is raw bytes.
+
+    The savepoint is rolled back when the request failed with a 500, and when a
+    query failed inside the request even though the answer was a 4xx: DRF's
+    uniqueness check looks up a value the column type refuses (an ``inet``
+    column given "not-an-ip"), PostgreSQL fails that query and DRF treats it
+    as "no duplicate". Outside tests every statement commits on its own, so
+    that is harmless there; here the test's enclosing transaction must be
+    rescued to compare the tables afterwards.
+    """
+    if body is not None and not isinstance(body, bytes):
+        body = json.dumps(body)
+    with transaction.atomic():
+        if body is None:
+            response = getattr(client, method)(url, **extra)
+        else:
+            response = getattr(client, method)(url, body, content_type=content_type, **extra)
+        if response.status_code >= 500 or _transaction_failed():
+            transaction.set_rollback(True)
+    return response
+
+
+def error_text(data) -> str:
+    """Keys and messages of an error body, flattened into one lower-case string."""
+    if isinstance(data, dict):
+        return " ".join(f"{key} {error_text(value)}" for key, value in data.items()).lower()
+    if isinstance(data, list):
+        return " ".join(error_text(item) for item in data)
+    return str(data).lower()
+
+
+def assert_error(response, status: int, *words: str) -> dict:
+    """The response has this status, a JSON body, and a message mentioning every one of words."""
+    content = response.content.decode(errors="replace")[:500]
+    assert response.status_code == status, f"expected {status}, got {response.status_code}: {content}"
+    assert response["Content-Type"].startswith(JSON), f"not JSON: {response['Content-Type']}: {content}"
+    body = json.loads(response.content)
+    assert body, "the error body is empty"
+    text = error_text(body)
+    for word in words:
+        assert word.lower() in text, f"the message does not mention {word!r}: {body}"
+    return body
+
+
+@pytest.fixture
+def api(clients):
+    """The role clients, answering 500s as responses instead of raising, so tests can assert on them."""
+    for client in clients.values():
+        client.raise_request_exception = False
+    return clients
+
+
+@pytest.fixture
+def world(cluster, users):
+    """A physical provider with three c32 machines in bj-1, a template, and pools on `cluster`.
+
+    ``pool`` (min 1, max 5, desired 2) has the template and two ready hosts;
+    ``bare_pool`` has no templates; ``other_pool`` is in a cluster none of the
+    role users belong to.
+    """
+    provider = PhysicalProviderFactory(name="idc-main")
+    machines = MachineFactory.create_batch(3, provider=provider)
+    template = TemplateFactory(provider=provider, name="tpl-main")
+    pool = with_template(PoolFactory(cluster=cluster, name="web", min_size=1, max_size=5, desired_size=2), template)
+    hosts = ready_hosts(pool, template, machines[:2])
+    bare_pool = PoolFactory(cluster=cluster, name="bare", max_size=5)
+    other_cluster = ClusterFactory(name="elsewhere")
+    other_pool = with_template(PoolFactory(cluster=other_cluster, name="hidden", max_size=5), template)
+    return {
+        "provider": provider,
+        "machines": machines,
+        "template": template,
+        "pool": pool,
+        "hosts": hosts,
+        "bare_pool": bare_pool,
+        "other_cluster": other_cluster,
+        "other_pool": other_pool,
+    }
+
+
+# ---------------------------------------------------------------- scale
+
+
+SCALE_CASES = [
+    # (id, body: JSON value or raw bytes, a word the message must contain)
+    ("empty-body", b"", "delta"),
+    ("empty-object", {}, "delta"),
+    ("not-json", b"delta=5", "json"),
+    ("nan", b'{"delta": NaN}', "json"),
+    ("json-list", [{"delta": 1}], "dictionary"),
+    ("json-string", "five", "dictionary"),
+    ("delta-word", {"delta": "five"}, "delta"),
+    ("delta-fraction", {"delta": 1.5}, "delta"),
+    ("delta-zero", {"delta": 0}, "delta"),
+    ("delta-huge", {"delta": 10**30}, "delta"),
+    ("delta-5000-digits", b'{"delta": 1' + b"0" * 5000 + b"}", "json"),
+    ("delta-boolean", {"delta": True}, "delta"),
+    ("delta-and-desired", {"delta": 1, "desired_size": 3}, "exactly one"),
+    ("desired-negative", {"desired_size": -1}, "desired_size"),
+    ("desired-unchanged", {"desired_size": 2}, "already"),
+    ("past-max", {"delta": 4}, "max_size"),
+    ("below-min", {"delta": -2}, "min_size"),
+    ("hosts-empty", {"hosts": []}, "hosts"),
+    ("hosts-unknown", {"hosts": [999999]}, "hosts"),
+    ("hosts-not-ids", {"hosts": ["x"]}, "hosts"),
+    ("hosts-repeated", {"hosts": ["HOST0", "HOST0"]}, "hosts"),
+    ("dry-run-maybe", {"delta": 1, "dry_run": "maybe"}, "dry_run"),
+]
+
+
+def _encode(body, world) -> tuple[bytes, str]:
+    """The scale body as bytes; "HOSTn" stands for the id of the pool's n-th host."""
+    if isinstance(body, bytes):
+        return body, JSON
+    text = json.dumps(body)
+    for i, host in enumerate(world["hosts"]):
+        text = text.replace(f'"HOST{i}"', str(host.pk))
+    return text.encode(), JSON
+
+
+@pytest.mark.parametrize(("body", "word"), [case[1:] for case in SCALE_CASES], ids=[case[0] for case in SCALE_CASES])
+def test_scale_bad_body(api, world, body, word):
+    """Each malformed or out-of-bounds scale body is refused with 400 naming the problem; the pool keeps its size."""
+    data, content_type = _encode(body, world)
+    with unchanged():
+        response = send(api["developer"], "post", f"/api/v1/pools/{world['pool'].pk}/scale/", data, content_type)
+    assert_error(response, 400, word)
+
+
+def test_scale_boolean_delta_does_not_scale(api, world):
+    """`{"delta": true}` is not read as 1: it is refused and no job is made."""
+    with unchanged():
+        response = send(api["developer"], "post", f"/api/v1/pools/{world['pool'].pk}/scale/", {"delta": True})
+    assert_error(response, 400, "delta", "integer")
+    assert ServicePool.objects.get(pk=world["pool"].pk).desired_size == 2
+
+
+def test_scale_host_of_another_pool(api, world):
+    """A host id that exists but belongs to another pool is refused like an unknown one."""
+    stranger = Host.objects.create(
+        hostname="other-0",
+        pool=world["bare_pool"],
+        provider=world["provider"],
+        template=world["template"],
+        status=HostStatus.READY,
+    )
+    with unchanged():
+        response = send(api["developer"], "post", f"/api/v1/pools/{world['pool'].pk}/scale/", {"hosts": [stranger.pk]})
+    assert_error(response, 400, "hosts", str(stranger.pk))
+
+
+def test_scale_past_max_names_max_size(api, world):
+    """A delta past max_size says how many more hosts the pool may take."""
+    with unchanged():
+        response = send(api["developer"], "post", f"/api/v1/pools/{world['pool'].pk}/scale/", {"delta": 10})
+    assert_error(response, 400, "delta", "max_size 5", "at most 3")
+
+
+@pytest.mark.parametrize("pool_ref", ["999999", "99999999999999999999", "abc"])
+def test_scale_unknown_pool(api, world, pool_ref):
+    """A pool id that does not exist, or is not a number, is answered 404 JSON."""
+    with unchanged():
+        response = send(api["developer"], "post", f"/api/v1/pools/{pool_ref}/scale/", {"delta": 1})
+    assert_error(response, 404, "detail")
+
+
+def test_scale_pool_of_another_cluster(api, world):
+    """A pool in a cluster the user does not belong to is answered 404, as if it did not exist."""
+    with unchanged():
+        response = send(api["developer"], "post", f"/api/v1/pools/{world['other_pool'].pk}/scale/", {"delta": 1})
+    assert_error(response, 404, "detail")
+
+
+def test_scale_out_pool_without_templates(api, world):
+    """Scaling out a pool with no templates is refused with a message about templates."""
+    with unchanged():
+        response = send(api["developer"], "post", f"/api/v1/pools/{world['bare_pool'].pk}/scale/", {"delta": 1})
+    assert_error(response, 400, "templates")
+
+
+def test_scale_idempotency_key_too_long(api, world):
+    """An Idempotency-Key over 255 characters is refused with 400 naming the header."""
+    with unchanged():
+        response = send(
+            api["developer"],
+            "post",
+            f"/api/v1/pools/{world['pool'].pk}/scale/",
+            {"delta": 1},
+            HTTP_IDEMPOTENCY_KEY="k" * 256,
+        )
+    assert_error(response, 400, "idempotency-key", "255")
+
+
+def test_scale_idempotency_key_reused_for_another_body(api, world):
+    """The same Idempotency-Key with a different body is a 409 that says to use a new key; nothing more changes."""
+    url = f"/api/v1/pools/{world['pool'].pk}/scale/"
+    first = send(api["developer"], "post", url, {"delta": 1}, HTTP_IDEMPOTENCY_KEY="deploy-7")
+    assert first.status_code == 202, first.content
+    with unchanged():
+        second = send(api["developer"], "post", url, {"delta": 2}, HTTP_IDEMPOTENCY_KEY="deploy-7")
+    assert_error(second, 409, "idempotency-key", "new key")
+    assert ServicePool.objects.get(pk=world["pool"].pk).desired_size == 3
+
+
+# ---------------------------------------------------------------- pools
+
+
+def _pool_body(in_cluster, **changes) -> dict:
+    """A valid new pool in in_cluster, with changes applied."""
+    return {"cluster": in_cluster.pk, "name": "api", "min_size": 0, "max_size": 10, **changes}
+
+
+@pytest.mark.parametrize(
+    ("changes", "word"),
+    [
+        ({"min_size": 5, "max_size": 2}, "min_size"),
+        ({"max_size": 100_001}, "max_size"),
+        ({"cluster": 999999}, "cluster"),
+        ({"templates": [999999]}, "templates"),
+        ({"templates": ["TPL", "TPL"]}, "templates"),
+        ({"templates": "1,2"}, "templates"),
+        ({"name": "web"}, "name"),
+        ({"min_size": 1}, "templates"),
+        ({"min_size": -1}, "min_size"),
+        ({"name": "not a slug!"}, "name"),
+    ],
+    ids=[
+        "min-above-max",
+        "max-too-big",
+        "unknown-cluster",
+        "unknown-template",
+        "repeated-template",
+        "templates-string",
+        "name-taken",
+        "min-without-templates",
+        "min-negative",
+        "name-not-slug",
+    ],
+)
+def test_pool_create_bad(api, world, cluster, changes, word):
+    """Each invalid pool is refused with 400 naming the field; no pool, link or job is made."""
+    body = json.loads(json.dumps(_pool_body(cluster, **changes)).replace('"TPL"', str(world["template"].pk)))
+    with unchanged():
+        response = send(api["admin"], "post", "/api/v1/pools/", body)
+    assert_error(response, 400, word)
+
+
+def test_pool_create_in_hidden_cluster_looks_like_missing(api, world):
+    """A cluster the user cannot see is answered exactly like a cluster id that does not exist."""
+    hidden = world["other_cluster"].pk
+    missing = hidden + 1000
+    with unchanged():
+        seen = send(api["admin"], "post", "/api/v1/pools/", _pool_body(world["other_cluster"]))
+        unseen = send(
+            api["admin"], "post", "/api/v1/pools/", {**_pool_body(world["other_cluster"]), "cluster": missing}
+        )
+    body_seen = assert_error(seen, 400, "cluster")
+    body_unseen = assert_error(unseen, 400, "cluster")
+    assert json.dumps(body_seen).replace(str(hidden), "ID") == json.dumps(body_unseen).replace(str(missing), "ID")
+
+
+def test_pool_lower_max_below_desired(api, world):
+    """Lowering max_size under desired_size is refused with 400 saying to scale in first."""
+    with unchanged():
+        response = send(api["admin"], "patch", f"/api/v1/pools/{world['pool'].pk}/", {"max_size": 1})
+    assert_error(response, 400, "max_size", "scale in first")
+
+
+def test_pool_raise_min_above_desired(api, world):
+    """Raising min_size above desired_size is refused with 400 saying to scale out first."""
+    with unchanged():
+        response = send(api["admin"], "patch", f"/api/v1/pools/{world['pool'].pk}/", {"min_size": 4})
+    assert_error(response, 400, "min_size", "scale out first")
+
+
+def test_pool_move_to_another_cluster(api, world, users):
+    """A pool cannot move to another cluster, even one the user administers too."""
+    second = ClusterFactory(name="second")
+    MembershipFactory(cluster=second, user=users["admin"], role="admin")
+    with unchanged():
+        response = send(api["admin"], "patch", f"/api/v1/pools/{world['pool'].pk}/", {"cluster": second.pk})
+    assert_error(response, 400, "cluster", "cannot move")
+
+
+def test_pool_move_to_hidden_cluster(api, world):
+    """Moving a pool to a cluster the user cannot see is refused like a cluster that does not exist."""
+    with unchanged():
+        response = send(
+            api["admin"], "patch", f"/api/v1/pools/{world['pool'].pk}/", {"cluster": world["other_cluster"].pk}
+        )
+    assert_error(response, 400, "cluster", "does not exist")
+
+
+def test_pool_delete_with_hosts(api, world):
+    """Deleting a pool that still has hosts is a 409 that names what holds it; pool, links and hosts stay."""
+    with unchanged():
+        response = send(api["admin"], "delete", f"/api/v1/pools/{world['pool'].pk}/")
+    assert_error(response, 409, "cannot delete", "host")
+
+
+# ---------------------------------------------------------------- providers
+
+
+def _provider_body(**changes) -> dict:
+    """A valid new physical provider account, with changes applied."""
+    return {"name": "idc-new", "kind": "physical", "region": "bj", **changes}
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"kind": "gcp"}, ("kind",)),
+        ({"kind": "aws"}, ("kind", "no driver", "available: physical")),
+        ({"credentials": "secret"}, ("credentials", "object")),
+        ({"credentials": ["a", "b"]}, ("credentials", "object")),
+        ({"credentials": {"access_key_id": "x"}}, ("credentials", "access_key_id", "not known for physical")),
+        ({"options": ["a"]}, ("options", "object")),
+        ({"options": "a=1"}, ("options", "object")),
+        ({"endpoint_url": "not a url"}, ("endpoint_url",)),
+        ({"name": "idc-main"}, ("name", "exists")),
+        ({"options": {"note": "a\u0000b"}}, ("options",)),
+    ],
+    ids=[
+        "unknown-kind",
+        "kind-without-driver",
+        "credentials-string",
+        "credentials-list",
+        "credentials-unknown-keys",
+        "options-list",
+        "options-string",
+        "endpoint-not-url",
+        "name-taken",
+        "options-nul-character",
+    ],
+)
+def test_provider_create_bad(api, world, changes, words):
+    """Each invalid provider account is refused with 400 naming the field; no account is made."""
+    with unchanged():
+        response = send(api["sysadmin"], "post", "/api/v1/providers/", _provider_body(**changes))
+    assert_error(response, 400, *words)
+
+
+def test_provider_change_kind(api, world):
+    """The kind of an existing provider account cannot change: 400 saying to create a new account."""
+    with unchanged():
+        response = send(api["sysadmin"], "patch", f"/api/v1/providers/{world['provider'].pk}/", {"kind": "aws"})
+    assert_error(response, 400, "kind", "cannot change")
+
+
+# ---------------------------------------------------------------- templates
+
+
+def _template_body(world, **changes) -> dict:
+    """A valid new template on the shared provider, with changes applied."""
+    return {"name": "tpl-new", "provider": world["provider"].pk, "instance_type": "c32", **changes}
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"provider": 999999}, ("provider",)),
+        ({"instance_type": "c96"}, ("instance_type", "c96", "known: c32")),
+        ({"zone": "mars-1"}, ("zone", "mars-1", "known: bj-1")),
+        ({"init_method": "ansible"}, ("init_method", "ansible")),
+        ({"security_groups": "default"}, ("security_groups",)),
+        ({"security_groups": [1, 2]}, ("security_groups",)),
+        ({"security_groups": [["web"]]}, ("security_groups",)),
+        ({"max_hosts": -1}, ("max_hosts",)),
+        ({"cpu": "lots"}, ("cpu",)),
+        ({"name": "tpl-main"}, ("name", "exists")),
+        ({"security_groups": ["web\u0000"]}, ("security_groups",)),
+    ],
+    ids=[
+        "unknown-provider",
+        "unknown-instance-type",
+        "unknown-zone",
+        "init-ansible-unavailable",
+        "security-groups-string",
+        "security-groups-numbers",
+        "security-groups-nested",
+        "max-hosts-negative",
+        "cpu-word",
+        "name-taken",
+        "security-group-nul-character",
+    ],
+)
+def test_template_create_bad(api, world, changes, words):
+    """Each invalid template is refused with 400 naming the field (and the known values); none is made."""
+    with unchanged():
+        response = send(api["sysadmin"], "post", "/api/v1/templates/", _template_body(world, **changes))
+    assert_error(response, 400, *words)
+
+
+# ---------------------------------------------------------------- physical machines
+
+
+def _machine_body(world, **changes) -> dict:
+    """A valid new physical machine, with changes applied."""
+    return {
+        "provider": world["provider"].pk,
+        "hostname": "pm-new.idc.test",
+        "ip": "10.99.0.1",
+        "cpu": 32,
+        "memory_gb": "64",
+        "machine_class": "c32",
+        "idc": "bj-1",
+        **changes,
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"ip": "10.0.0.300"}, ("ip",)),
+        ({"ip": "not-an-ip"}, ("ip",)),
+        ({"cpu": 0}, ("cpu",)),
+        ({"memory_gb": "x"}, ("memory_gb",)),
+        ({"state": "allocated"}, ("state", "scaling")),
+        ({"hostname": "DUP-HOST"}, ("hostname", "exists")),
+        ({"ip": "DUP-IP"}, ("ip", "exists")),
+        ({"provider": "NON-PHYSICAL"}, ("provider",)),
+    ],
+    ids=[
+        "ip-out-of-range",
+        "ip-word",
+        "cpu-zero",
+        "memory-word",
+        "state-allocated-by-hand",
+        "hostname-taken",
+        "ip-taken",
+        "provider-not-physical",
+    ],
+)
+def test_machine_create_bad(api, world, changes, words):
+    """Each invalid physical machine is refused with 400 naming the field; none is made."""
+    existing = world["machines"][2]
+    aws = CloudAccount.objects.create(name="aws-legacy", kind="aws", region="us-east-1")
+    substitutes = {"DUP-HOST": existing.hostname, "DUP-IP": existing.ip, "NON-PHYSICAL": aws.pk}
+    changes = {
+        key: substitutes.get(value, value) if isinstance(value, str) else value for key, value in changes.items()
+    }
+    with unchanged():
+        response = send(api["sysadmin"], "post", "/api/v1/physical-machines/", _machine_body(world, **changes))
+    assert_error(response, 400, *words)
+
+
+def test_machine_set_allocated_by_hand_on_update(api, world):
+    """A free machine cannot be marked allocated by an update either."""
+    machine = world["machines"][2]
+    with unchanged():
+        response = send(api["sysadmin"], "patch", f"/api/v1/physical-machines/{machine.pk}/", {"state": "allocated"})
+    assert_error(response, 400, "state", "scaling")
+
+
+def test_machine_delete_allocated(api, world):
+    """Deleting an allocated machine is refused (400) saying to scale the host in first; it stays."""
+    machine = world["machines"][0]
+    with unchanged():
+        response = send(api["sysadmin"], "delete", f"/api/v1/physical-machines/{machine.pk}/")
+    assert_error(response, 400, "state", "scale that host in")
+
+
+IMPORT_URL = "/api/v1/physical-machines/import/"
+
+
+def _row(world, n: int, **changes) -> dict:
+    """Import row n: a valid machine with its own hostname and IP, with changes applied."""
+    return {**_machine_body(world, hostname=f"imp-{n}.idc.test", ip=f"10.98.0.{n}"), **changes}
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "words"),
+    [
+        ([], JSON, ("non-empty",)),
+        ({"hostname": "a"}, JSON, ("list",)),
+        ("machines", JSON, ("list",)),
+        ([1, 2], JSON, ("object",)),
+        ([["pm1", "10.0.0.1"]], JSON, ("object",)),
+        (b"\r\n", "text/csv", ("header",)),
+        (b"hostname,ip\npm1,10.0.0.1,extra\n", "text/csv", ("more cells than the header",)),
+        (b"hostname,ip\n\xff\xfepm1,10.0.0.1\n", "text/csv", ("utf-8",)),
+        (b"hostname,ip\n", "text/csv", ("non-empty",)),
+        (b"hostname,ip\npm\r1,10.0.0.1\n", "text/csv", ("csv", "malformed")),
+        (b"host\rname,ip\npm1,10.0.0.1\n", "text/csv", ("csv", "malformed")),
+    ],
+    ids=[
+        "empty-list",
+        "object-not-list",
+        "string-not-list",
+        "list-of-numbers",
+        "list-of-lists",
+        "csv-no-header",
+        "csv-extra-cells",
+        "csv-not-utf8",
+        "csv-header-only",
+        "csv-carriage-return-in-row",
+        "csv-carriage-return-in-header",
+    ],
+)
+def test_import_bad_shape(api, world, body, content_type, words):
+    """An import body of the wrong shape is refused with 400 saying what shape is wanted; nothing is created."""
+    with unchanged():
+        response = send(api["sysadmin"], "post", IMPORT_URL, body, content_type)
+    assert_error(response, 400, *words)
+
+
+def test_import_one_bad_row(api, world):
+    """One bad row among good ones: 400 naming the row and field, and none of the rows is created."""
+    rows = [_row(world, 1), _row(world, 2, cpu=0), _row(world, 3)]
+    with unchanged():
+        response = send(api["sysadmin"], "post", IMPORT_URL, rows)
+    body = assert_error(response, 400, "rows", "cpu")
+    assert list(body["rows"]) == ["2"]
+
+
+def test_import_one_bad_csv_row(api, world):
+    """The same through CSV: the bad row is named and nothing is created."""
+    pk = world["provider"].pk
+    csv = (
+        "provider,hostname,ip,cpu,memory_gb,machine_class,idc\n"
+        f"{pk},imp-1.idc.test,10.98.0.1,32,64,c32,bj-1\n"
+        f"{pk},imp-2.idc.test,10.98.0.999,32,64,c32,bj-1\n"
+    )
+    with unchanged():
+        response = send(api["sysadmin"], "post", IMPORT_URL, csv.encode(), "text/csv")
+    body = assert_error(response, 400, "rows", "ip")
+    assert list(body["rows"]) == ["2"]
+
+
+def test_import_same_hostname_twice(api, world):
+    """The same hostname twice in one import is refused with 400 naming it; nothing is created."""
+    rows = [_row(world, 1), _row(world, 2, hostname="imp-1.idc.test")]
+    with unchanged():
+        response = send(api["sysadmin"], "post", IMPORT_URL, rows)
+    assert_error(response, 400, "hostname", "imp-1.idc.test")
+
+
+def test_import_same_ip_twice(api, world):
+    """The same IP twice in one import is refused with 400 naming the ip (not a vague conflict); nothing is created."""
+    rows = [_row(world, 1), _row(world, 2, ip="10.98.0.1")]
+    with unchanged():
+        response = send(api["sysadmin"], "post", IMPORT_URL, rows)
+    assert_error(response, 400, "ip", "10.98.0.1")
+
+
+@pytest.mark.parametrize(
+    "hostnames",
+    [[["a"], ["a"]], [{"h": 1}, {"h": 1}], [1, 1, "a", "a"]],
+    ids=["lists", "objects", "mixed-types"],
+)
+def test_import_repeated_odd_hostnames(api, world, hostnames):
+    """Repeated hostnames that are not strings are refused with 400 naming hostname, not a 500."""
+    rows = [_row(world, i, hostname=name) for i, name in enumerate(hostnames, start=1)]
+    with unchanged():
+        response = send(api["sysadmin"], "post", IMPORT_URL, rows)
+    assert_error(response, 400, "hostname")
+
+
+# ---------------------------------------------------------------- members
+
+
+def test_member_unknown_username(api, world, cluster):
+    """Adding a username that does not exist is refused with 400 naming it."""
+    with unchanged():
+        response = send(
+            api["admin"], "post", f"/api/v1/clusters/{cluster.pk}/members/", {"username": "nobody", "role": "guest"}
+        )
+    assert_error(response, 400, "username", "nobody")
+
+
+def test_member_unknown_role(api, world, cluster):
+    """Role "owner" is not a role: 400 naming role."""
+    with unchanged():
+        response = send(
+            api["admin"], "post", f"/api/v1/clusters/{cluster.pk}/members/", {"username": "outsider", "role": "owner"}
+        )
+    assert_error(response, 400, "role", "owner")
+
+
+def test_member_added_twice(api, world, cluster):
+    """Adding someone who is already a member is a 409 naming them."""
+    with unchanged():
+        response = send(
+            api["admin"],
+            "post",
+            f"/api/v1/clusters/{cluster.pk}/members/",
+            {"username": "guest-user", "role": "developer"},
+        )
+    assert_error(response, 409, "guest-user", "already a member")
+
+
+def test_member_change_username(api, world, cluster):
+    """A membership's username cannot change: 400 saying to remove it and add a new one."""
+    with unchanged():
+        response = send(
+            api["admin"], "patch", f"/api/v1/clusters/{cluster.pk}/members/guest-user/", {"username": "outsider"}
+        )
+    assert_error(response, 400, "username", "remove it")
+
+
+# ---------------------------------------------------------------- users
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"username": "newbie", "password": "short"}, ("password", "too short")),
+        ({"username": "newbie", "password": "password123"}, ("password", "common")),
+        ({"username": "guest-user", "password": "correct horse battery"}, ("username", "exists")),
+        ({"username": "newbie"}, ("password",)),
+        ({"username": "newbie", "password": ""}, ("password",)),
+        ({"username": "new bie!", "password": "correct horse battery"}, ("username",)),
+        ({"username": "newbie", "password": "correct horse battery", "email": "nope"}, ("email",)),
+    ],
+    ids=["too-short", "common", "username-taken", "no-password", "blank-password", "bad-username", "bad-email"],
+)
+def test_user_create_bad(api, world, body, words):
+    """Each invalid new user is refused with 400 naming the field; no user is made."""
+    with unchanged():
+        response = send(api["sysadmin"], "post", "/api/v1/users/", body)
+    assert_error(response, 400, *words)
+
+
+def test_user_update_weak_password(api, world, users):
+    """Changing a password to a weak one is refused too."""
+    with unchanged():
+        response = send(api["sysadmin"], "patch", f"/api/v1/users/{users['guest'].pk}/", {"password": "short"})
+    assert_error(response, 400, "password", "too short")
+
+
+# ---------------------------------------------------------------- jobs
+
+
+@pytest.mark.parametrize("ended", JobStatus.TERMINAL)
+def test_cancel_ended_job(api, world, ended):
+    """Cancelling a job that already ended is a 409 that says so; job and pool stay as they are."""
+    job = Job.objects.create(
+        pool=world["pool"],
+        kind=JobKind.SCALE_OUT,
+        status=ended,
+        delta=1,
+        desired_before=1,
+        desired_after=2,
+    )
+    with unchanged():
+        response = send(api["developer"], "post", f"/api/v1/jobs/{job.pk}/cancel/")
+    assert_error(response, 409, "already ended", ended)
+
+
+def test_cancel_unknown_job(api, world):
+    """Cancelling a job id that does not exist is a 404 JSON."""
+    with unchanged():
+        response = send(api["developer"], "post", "/api/v1/jobs/99999999999999999999/cancel/")
+    assert_error(response, 404, "detail")
+
+
+# ---------------------------------------------------------------- token
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({}, ("username", "password", "required")),
+        ({"username": "guest-user"}, ("password", "required")),
+        ({"password": "correct horse battery"}, ("username", "required")),
+        ({"username": "guest-user", "password": "wrong horse battery"}, ("wrong username or password",)),
+        ({"username": "nobody", "password": "correct horse battery"}, ("wrong username or password",)),
+        ([{"username": "guest-user"}], ("dictionary",)),
+    ],
+    ids=["nothing", "no-password", "no-username", "wrong-password", "unknown-user", "list"],
+)
+def test_token_bad(api, world, body, words):
+    """A token request with missing fields or wrong credentials is a 400 and issues no token."""
+    with unchanged():
+        response = send(api["anonymous"], "post", "/api/v1/auth/token/", body)
+    assert_error(response, 400, *words)
+
+
+# ---------------------------------------------------------------- query strings
+
+
+@pytest.mark.parametrize("path", ["pools", "hosts", "jobs", "physical-machines", "providers", "audit"])
+@pytest.mark.parametrize(
+    "query", ["limit=abc", "limit=-1", "offset=zzz", "offset=-5", "limit=1000000000", "ordering=zzz"]
+)
+def test_list_bad_paging(api, world, path, query):
+    """Paging and ordering values that make no sense fall back to the defaults: 200 with a normal page."""
+    with unchanged():
+        response = send(api["sysadmin"], "get", f"/api/v1/{path}/?{query}")
+    assert response.status_code == 200, response.content
+    assert set(response.json()) == {"count", "next", "previous", "results"}
+
+
+@pytest.mark.parametrize(
+    ("url", "word"),
+    [
+        ("/api/v1/hosts/?pool=abc", "pool"),
+        ("/api/v1/jobs/?pool=abc", "pool"),
+        ("/api/v1/hosts/?status=bogus", "status"),
+        ("/api/v1/jobs/?status=bogus", "status"),
+        ("/api/v1/physical-machines/?state=bogus", "state"),
+        ("/api/v1/hosts/?cluster=abc", "cluster"),
+        ("/api/v1/audit/?since=yesterday", "since"),
+        ("/api/v1/hosts/?hostname=%00", "hostname"),
+    ],
+)
+def test_list_bad_filter(api, world, url, word):
+    """A filter value of the wrong type is a 400 naming the filter, never a 500."""
+    with unchanged():
+        response = send(api["developer"], "get", url)
+    assert_error(response, 400, word)
+
+
+def test_list_filter_out_of_range_is_empty(api, world):
+    """A numeric filter too large for the database gives an empty page, not a 500."""
+    response = send(api["developer"], "get", "/api/v1/hosts/?cluster=99999999999999999999")
+    assert response.status_code == 200, response.content
+    assert response.json()["count"] == 0
+
+
+# ---------------------------------------------------------------- transport
+
+
+def test_body_over_the_limit(api, world):
+    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE is refused with 413 JSON before anything reads it."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    prefix, suffix = b'{"delta": 1, "pad": "', b'"}'
+    body = prefix + b"x" * (limit + 1 - len(prefix) - len(suffix)) + suffix
+    assert len(body) == limit + 1
+    with unchanged():
+        response = send(api["developer"], "post", f"/api/v1/pools/{world['pool'].pk}/scale/", body)
+    assert_error(response, 413, "limit", str(limit))
+
+
+def test_content_length_not_a_number(api, world):
+    """A Content-Length header that is not a number is a 400 JSON."""
+    with unchanged():
+        response = send(
+            api["developer"], "post", f"/api/v1/pools/{world['pool'].pk}/scale/", {"delta": 1}, CONTENT_LENGTH="abc"
+        )
+    assert_error(response, 400, "content-length")
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"])
+def test_wrong_content_type(api, world, content_type):
+    """A body that is not JSON by its Content-Type is a 415 naming the media type."""
+    with unchanged():
+        response = send(api["developer"], "post", f"/api/v1/pools/{world['pool'].pk}/scale/", b"delta=1", content_type)
+    assert_error(response, 415, content_type)
+
+
+def test_csv_only_where_imports_take_it(api, world):
+    """CSV is accepted by the import only; elsewhere it is a 415."""
+    with unchanged():
+        response = send(api["sysadmin"], "post", "/api/v1/providers/", b"name,kind\nx,physical\n", "text/csv")
+    assert_error(response, 415, "text/csv")
+
+
+def test_machine_unchanged_after_refused_update(api, world):
+    """A refused update leaves every field of the machine as it was (a partial save would show here)."""
+    machine = world["machines"][2]
+    with unchanged():
+        response = send(
+            api["sysadmin"],
+            "patch",
+            f"/api/v1/physical-machines/{machine.pk}/",
+            {"hostname": "renamed.idc.test", "cpu": 0},
+        )
+    assert_error(response, 400, "cpu")
+    machine.refresh_from_db()
+    assert machine.hostname != "renamed.idc.test"
+    assert PhysicalMachine.objects.get(pk=machine.pk).memory_gb == Decimal("64")
