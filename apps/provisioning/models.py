@@ -28,6 +28,10 @@ class Job(BaseModel):
     request_fingerprint = models.CharField(max_length=64, blank=True)
     plan = models.JSONField(default=list, blank=True)
     message = models.CharField(max_length=2000, blank=True, help_text="Why the job ended as it did.")
+    gave_up = models.BooleanField(
+        default=False,
+        help_text="No more hosts will be made for this job (fatal provider error, no capacity, retries spent).",
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

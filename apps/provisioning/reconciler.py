@@ -66,7 +66,7 @@ def _give_up(pool: ServicePool, jobs: list[Job], count: int, reason: str) -> Non
         pool.desired_size -= lowered
         pool.save(update_fields=["desired_size", "updated_at"])
     for job in jobs:
-        transitions.add_reason(job, reason)
+        transitions.give_up(job, reason)
         transitions.log(job.pk, EventKind.ERROR, f"{count} host(s) not placed: {reason}")
 
 
@@ -77,11 +77,22 @@ def _exhausted(job: Job) -> bool:
 
 
 def _scale_out(pool: ServicePool, jobs: list[Job], count: int) -> None:
-    """Plan and record count new hosts, attributed to the jobs that asked for them."""
+    """Plan and record count new hosts, attributed to the jobs that asked for them.
+
+    Jobs that gave up (a fatal provider error, or their retries are spent) get no
+    more hosts: what they still wanted comes off desired_size instead.
+    """
     done = dict(Host.objects.filter(job__in=jobs, status__in=H.ACTIVE).values_list("job").annotate(n=Count("pk")))
-    spent = [job for job in jobs if _exhausted(job)]
-    if spent:
-        _give_up(pool, spent, count, "too many hosts failed; see the failed hosts' messages")
+    for job in jobs:
+        if not job.gave_up and _exhausted(job):
+            transitions.give_up(job, "too many hosts failed; see the failed hosts' messages")
+    spent = [job for job in jobs if job.gave_up]
+    unwanted = min(count, sum(need for _, need in _needs(spent, done)))
+    if unwanted:
+        _give_up(pool, spent, unwanted, "no more hosts are made for this job")
+        count -= unwanted
+    jobs = [job for job in jobs if not job.gave_up]
+    if count <= 0:
         return
     plan = plan_scale_out(pool, count)
     if plan.shortfall:
@@ -101,10 +112,10 @@ def _scale_out(pool: ServicePool, jobs: list[Job], count: int) -> None:
                 owner = owners.pop(0) if owners else None
                 hosts.append(_new_host(pool, template, owner, token))
     Host.objects.bulk_create(hosts)
+    summary = ", ".join(f"{p.count} on {p.template_name}" for p in plan.placements)
     for job in {host.job for host in hosts if host.job}:
-        job.plan = job.plan + [plan.as_json()] if isinstance(job.plan, list) else [plan.as_json()]
+        job.plan = [*job.plan, plan.as_json()]
         job.save(update_fields=["plan", "updated_at"])
-        summary = ", ".join(f"{p.count} on {p.template_name}" for p in plan.placements)
         transitions.log(job.pk, EventKind.PLANNED, f"placing {summary}")
     for token in dict.fromkeys(host.batch_token for host in hosts):
         after_commit("create_hosts", token)
@@ -172,8 +183,8 @@ def _finish_scale_out(job: Job, settled: bool) -> None:
         active=Count("pk", filter=Q(status__in=H.ACTIVE)),
         ready=Count("pk", filter=Q(ready_at__isnull=False)),
     )
-    # job.message is set when hosts could not be had (see _give_up): then the job ends with what it got.
-    if counts["in_flight"] or (counts["active"] < job.size and not settled and not job.message):
+    # A job that gave up ends with what it got once nothing of it is in flight.
+    if counts["in_flight"] or (counts["active"] < job.size and not settled and not job.gave_up):
         return
     ready = min(counts["ready"], job.size)
     if ready >= job.size:

@@ -85,8 +85,9 @@ def log(job_id: int | None, kind: str, message: str, host=None) -> None:
         JobEvent.objects.create(job_id=job_id, host=host, kind=kind, message=message[:2000])
 
 
-def add_reason(job: Job, reason: str) -> None:
-    """Remember why a job may not fully succeed; shown as its message when it ends."""
+def give_up(job: Job, reason: str) -> None:
+    """Stop making hosts for a job, remembering why; the reason is shown when it ends."""
+    job.gave_up = True
     if reason and reason not in job.message:
         job.message = (f"{job.message}; {reason}" if job.message else reason)[:2000]
-        job.save(update_fields=["message", "updated_at"])
+    job.save(update_fields=["gave_up", "message", "updated_at"])

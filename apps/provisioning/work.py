@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from apps.configuration.runners import get_runner
 from apps.inventory.choices import HostStatus as H
-from apps.inventory.models import Host
+from apps.inventory.models import Host, ServicePool
 from apps.providers.drivers import CapacityError, Node, NodeSpec, NodeState, ProviderError, get_driver
 from apps.provisioning import transitions
 from apps.provisioning.choices import EventKind
@@ -57,15 +57,21 @@ def create_batch(token: str) -> None:
 def fail_batch(token: str, exc: ProviderError) -> None:
     """Mark a batch's hosts failed with the provider's reason; the reconciler replaces or gives up."""
     kind = "capacity" if isinstance(exc, CapacityError) else type(exc).__name__
+    pool_id = Host.objects.filter(batch_token=token).values_list("pool_id", flat=True).first()
     with transaction.atomic():
-        hosts = list(Host.objects.select_for_update().filter(batch_token=token, status=H.CREATING, instance_id=""))
+        # The pool's lock first, as the reconciler takes it: this step writes the job row too.
+        ServicePool.objects.select_for_update().filter(pk=pool_id).first()
+        hosts = list(
+            Host.objects.select_for_update(of=("self",))
+            .select_related("job", "provider")
+            .filter(batch_token=token, status=H.CREATING, instance_id="")
+        )
         for host in hosts:
             transitions.move_host(host, H.FAILED, f"{kind}: {exc.message}")
-        if hosts and not exc.retryable and not isinstance(exc, CapacityError):
-            # Auth and invalid-request errors will not fix themselves: tell the job plainly.
-            job = hosts[0].job
-            if job:
-                transitions.add_reason(job, f"{hosts[0].provider.name}: {exc.message}")
+        if hosts and hosts[0].job and not isinstance(exc, CapacityError):
+            # Auth, quota and invalid-request errors will not fix themselves: the job stops and says why.
+            # (Capacity errors do not stop it: the next pass places the hosts elsewhere.)
+            transitions.give_up(hosts[0].job, f"{hosts[0].provider.name} refused: {exc.message}")
         if hosts:
             after_commit("reconcile_pool", hosts[0].pool_id)
 

@@ -258,3 +258,40 @@ def test_dry_run_changes_nothing(provider, cluster, sysadmin):
     assert result.dry_run["plan"]["placements"][0]["count"] == 2
     pool.refresh_from_db()
     assert pool.desired_size == 0 and not Job.objects.exists()
+
+
+def test_fatal_provider_error_fails_the_job_without_retrying(provider, cluster, sysadmin):
+    """An auth error on create: hosts fail once, no replacements are made, the job fails saying why."""
+    from apps.providers.drivers import AuthError
+
+    pool = with_template(PoolFactory(cluster=cluster), TemplateFactory(provider=provider, instance_type="c32"))
+    job = services.scale(pool.pk, sysadmin, services.ScaleRequest(delta=2)).job
+    reconciler.reconcile(pool.pk)
+    token = Host.objects.filter(pool=pool).first().batch_token
+    Host.objects.filter(pool=pool).update(status=HostStatus.CREATING)
+    work.fail_batch(token, AuthError("the access key was refused"))
+    run_engine(pool)
+    job.refresh_from_db()
+    pool.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert "the access key was refused" in job.message
+    assert Host.objects.filter(pool=pool).count() == 2, "no replacement hosts were made"
+    assert pool.desired_size == 0
+    assert PhysicalMachine.objects.filter(state=MachineState.ALLOCATED).count() == 0
+
+
+def test_capacity_error_on_create_is_replaced_elsewhere(provider, cluster, sysadmin):
+    """A capacity error from the provider (lost race) fails the batch; the next pass places the hosts again."""
+    from apps.providers.drivers import CapacityError
+
+    pool = with_template(PoolFactory(cluster=cluster), TemplateFactory(provider=provider, instance_type="c32"))
+    job = services.scale(pool.pk, sysadmin, services.ScaleRequest(delta=2)).job
+    reconciler.reconcile(pool.pk)
+    token = Host.objects.filter(pool=pool).first().batch_token
+    Host.objects.filter(pool=pool).update(status=HostStatus.CREATING)
+    work.fail_batch(token, CapacityError("sold out a moment ago"))
+    run_engine(pool)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED
+    assert Host.objects.filter(pool=pool, status=HostStatus.READY).count() == 2
+    assert Host.objects.filter(pool=pool, failed_at__isnull=False).count() == 2
