@@ -48,6 +48,16 @@ def audited(client, response, object_type, object_id, action, user):
     return entry
 
 
+def deleted_and_audited(client, url, object_type, pk, user) -> dict:
+    """Delete through the API: 204, then 404 on read, and a delete entry whose snapshot is the last state."""
+    deleted = client.delete(url)
+    assert deleted.status_code == 204, deleted.content
+    assert client.get(url).status_code == 404
+    entry = audited(client, deleted, object_type, pk, "delete", user)
+    assert entry["after"] is None
+    return entry["before"]
+
+
 def no_secret_in(entry):
     """Snapshots in the audit log hold no secrets."""
     for snapshot in (entry["before"], entry["after"]):
@@ -122,12 +132,8 @@ def test_provider_round_trip(clients, sysadmin):
     assert [item["name"] for item in listed.json()["results"]] == ["idc-sh2"]
     assert all("credentials" not in item for item in listed.json()["results"])
 
-    deleted = client.delete(f"/api/v1/providers/{pk}/")
-    assert deleted.status_code == 204
-    assert client.get(f"/api/v1/providers/{pk}/").status_code == 404
-    entry = audited(client, deleted, "providers.cloudaccount", pk, "delete", sysadmin)
-    assert entry["before"]["name"] == "idc-sh2"
-    assert entry["after"] is None
+    before = deleted_and_audited(client, f"/api/v1/providers/{pk}/", "providers.cloudaccount", pk, sysadmin)
+    assert before["name"] == "idc-sh2"
 
 
 @pytest.mark.parametrize(
@@ -244,12 +250,8 @@ def test_physical_machine_round_trip(clients, sysadmin):
     assert [m["id"] for m in filtered.json()["results"]] == [pk]
     assert client.get("/api/v1/physical-machines/?state=free").json()["count"] == 0
 
-    deleted = client.delete(f"/api/v1/physical-machines/{pk}/")
-    assert deleted.status_code == 204
-    assert client.get(f"/api/v1/physical-machines/{pk}/").status_code == 404
-    entry = audited(client, deleted, "inventory.physicalmachine", pk, "delete", sysadmin)
-    assert entry["before"]["hostname"] == "pm001.bj.test"
-    assert entry["after"] is None
+    before = deleted_and_audited(client, f"/api/v1/physical-machines/{pk}/", "inventory.physicalmachine", pk, sysadmin)
+    assert before["hostname"] == "pm001.bj.test"
 
 
 def test_physical_machine_needs_a_physical_provider(clients):
@@ -409,12 +411,8 @@ def test_template_round_trip(clients, sysadmin):
         t["id"] for t in client.get(f"/api/v1/templates/?provider={provider.pk}&instance_type=c32").json()["results"]
     ] == [pk]
 
-    deleted = client.delete(f"/api/v1/templates/{pk}/")
-    assert deleted.status_code == 204
-    assert client.get(f"/api/v1/templates/{pk}/").status_code == 404
-    entry = audited(client, deleted, "providers.machinetemplate", pk, "delete", sysadmin)
-    assert entry["before"]["name"] == "tpl-light"
-    assert entry["after"] is None
+    before = deleted_and_audited(client, f"/api/v1/templates/{pk}/", "providers.machinetemplate", pk, sysadmin)
+    assert before["name"] == "tpl-light"
 
 
 @pytest.mark.parametrize(
