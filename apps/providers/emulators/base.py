@@ -39,6 +39,7 @@ class Faults:
     throttle_rate: float = 0.0  # share of API calls answered "throttled"
     error_rate: float = 0.0  # share of API calls answered with a 5xx
     exhausted_zones: list[str] = field(default_factory=list)  # zones with no capacity left
+    instance_quota: int | None = None  # live instances the account may have; past it, a quota error
     seed: int | None = None
 
     @classmethod
@@ -51,6 +52,10 @@ class Faults:
         for name in ("latency", "boot_seconds"):
             if not isinstance(getattr(faults, name), (int, float)) or getattr(faults, name) < 0:
                 raise ValueError(f"{name} must be a number of seconds, 0 or more")
+        if faults.instance_quota is not None and (
+            not isinstance(faults.instance_quota, int) or faults.instance_quota < 0
+        ):
+            raise ValueError("instance_quota must be a whole number, 0 or more")
         for name in ("throttle_rate", "error_rate"):
             value = getattr(faults, name)
             if not isinstance(value, (int, float)) or not 0 <= value <= 1:
@@ -137,6 +142,10 @@ class Emulator(ABC):
     def zone_exhausted(self, zone: str) -> bool:
         """Whether a zone is out of capacity."""
         return zone in self.faults.exhausted_zones
+
+    def over_quota(self, live: int, more: int) -> bool:
+        """Whether adding more instances to live ones would pass the account's quota."""
+        return self.faults.instance_quota is not None and live + more > self.faults.instance_quota
 
     def dispatch(self, request: Request) -> Response:
         """Control API, or an API call with faults applied."""
