@@ -219,6 +219,12 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# The rate limiter shared by all workers keeps its buckets in Redis when there is one.
+DCP_REDIS_URL = env.get("DCP_REDIS_URL") or (CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
+if DCP_REDIS_URL:
+    env.check_url("DCP_REDIS_URL", DCP_REDIS_URL, {"redis", "rediss", "unix"})
+DCP_RATE_LIMIT_MAX_WAIT = float(env.get_int("DCP_RATE_LIMIT_MAX_WAIT", 2, minimum=0))
+
 # Engine policy.
 DCP_STUCK_AFTER_SECONDS = env.get_int("DCP_STUCK_AFTER_SECONDS", 120, minimum=1)
 DCP_CREATE_BATCH_SIZE = env.get_int("DCP_CREATE_BATCH_SIZE", 100, minimum=1)

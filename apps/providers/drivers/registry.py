@@ -25,5 +25,11 @@ def get_driver_class(kind: str) -> type[Driver]:
 
 
 def get_driver(account) -> Driver:
-    """A driver instance bound to a provider account."""
-    return get_driver_class(account.kind)(account)
+    """A driver bound to a provider account, paced by the shared rate limiter when it has limits."""
+    from apps.providers.drivers.paced import PacedDriver
+    from apps.providers.ratelimit import DEFAULT_LIMITS
+
+    driver = get_driver_class(account.kind)(account)
+    if account.kind in DEFAULT_LIMITS or (account.options or {}).get("rate_limits"):
+        return PacedDriver(driver)
+    return driver

@@ -1,0 +1,64 @@
+"""A driver wrapper that takes rate-limit tokens before every provider call."""
+
+from __future__ import annotations
+
+from apps.providers.drivers.base import Driver, Image, Location, Node, NodeSpec, Size
+from apps.providers.ratelimit import pace
+
+
+class PacedDriver(Driver):
+    """Delegates to a driver after pacing each call (see apps.providers.ratelimit).
+
+    Creates and destroys also take one "resource" token per instance, as EC2
+    counts them; the other calls take one request token each.
+    """
+
+    def __init__(self, driver: Driver):
+        super().__init__(driver.account)
+        self.driver = driver
+        self.kind = driver.kind
+        self.max_batch = driver.max_batch
+
+    def create_nodes(self, spec: NodeSpec, count: int, *, client_token: str, tags: dict[str, str]) -> list[Node]:
+        """Paced create."""
+        pace(self.account, "create", count)
+        return self.driver.create_nodes(spec, count, client_token=client_token, tags=tags)
+
+    def get_nodes(self, ids: list[str]) -> list[Node]:
+        """Paced bulk get."""
+        pace(self.account, "describe")
+        return self.driver.get_nodes(ids)
+
+    def list_nodes(self, tags: dict[str, str] | None = None) -> list[Node]:
+        """Paced list."""
+        pace(self.account, "describe")
+        return self.driver.list_nodes(tags)
+
+    def destroy_nodes(self, ids: list[str]) -> None:
+        """Paced destroy."""
+        pace(self.account, "destroy", len(ids))
+        self.driver.destroy_nodes(ids)
+
+    def list_sizes(self) -> list[Size]:
+        """Paced catalog read."""
+        pace(self.account, "catalog")
+        return self.driver.list_sizes()
+
+    def list_images(self) -> list[Image]:
+        """Paced catalog read."""
+        pace(self.account, "catalog")
+        return self.driver.list_images()
+
+    def list_locations(self) -> list[Location]:
+        """Paced catalog read."""
+        pace(self.account, "catalog")
+        return self.driver.list_locations()
+
+    def check_credentials(self) -> None:
+        """Paced credentials check."""
+        pace(self.account, "catalog")
+        self.driver.check_credentials()
+
+    def available_capacity(self, spec: NodeSpec) -> int | None:
+        """Capacity is read from the driver's own knowledge, not a provider call of its own."""
+        return self.driver.available_capacity(spec)
