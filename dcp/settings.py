@@ -224,6 +224,10 @@ DCP_REDIS_URL = env.get("DCP_REDIS_URL") or (CELERY_BROKER_URL if CELERY_BROKER_
 if DCP_REDIS_URL:
     env.check_url("DCP_REDIS_URL", DCP_REDIS_URL, {"redis", "rediss", "unix"})
 DCP_RATE_LIMIT_MAX_WAIT = float(env.get_int("DCP_RATE_LIMIT_MAX_WAIT", 2, minimum=0))
+# Caches (provider catalogs, throttle counters) are shared through Redis when there is one.
+if DCP_REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": DCP_REDIS_URL}}
+DCP_CATALOG_TTL = env.get_int("DCP_CATALOG_TTL", 600, minimum=0)
 
 # Engine policy.
 DCP_STUCK_AFTER_SECONDS = env.get_int("DCP_STUCK_AFTER_SECONDS", 120, minimum=1)

@@ -6,6 +6,7 @@ from rest_framework import serializers
 from apps.configuration.runners import available_methods
 from apps.core.api.serializers import RestrictedModelSerializer
 from apps.core.api.views import ModelViewSet
+from apps.providers import catalog
 from apps.providers.choices import ProviderKind
 from apps.providers.drivers import AuthError, ProviderError, get_driver
 from apps.providers.drivers.registry import available_kinds
@@ -155,27 +156,36 @@ class MachineTemplateSerializer(RestrictedModelSerializer):
         return value
 
     def validate(self, attrs):
-        """The instance type (machine class) and zone must exist at the provider."""
+        """The instance type (machine class), image and zone must exist at the provider."""
         merged = {**_template_values(self.instance), **attrs}
         provider = merged["provider"]
         template = MachineTemplate(**merged)
-        driver = get_driver(provider)
         try:
-            sizes = {size.id: size for size in driver.list_sizes()}
-            zones = {location.id for location in driver.list_locations()}
+            known_sizes = catalog.sizes(provider)
+            known_zones = catalog.locations(provider)
+            known_images = catalog.images(provider) if template.image else {}
         except ProviderError as exc:
             raise serializers.ValidationError({"provider": [f"Could not read its catalog: {exc.message}"]}) from None
-        if template.instance_type not in sizes:
-            known = ", ".join(sorted(sizes)[:20]) or "none yet"
-            raise serializers.ValidationError(
-                {"instance_type": [f"{provider.name} has no {template.instance_type!r}; known: {known}."]}
+        problems = {}
+        if template.instance_type not in known_sizes:
+            problems["instance_type"] = (
+                f"{provider.name} has no {template.instance_type!r}; known: {_some(known_sizes)}."
             )
-        if template.zone and template.zone not in zones:
-            known = ", ".join(sorted(zones)[:20]) or "none yet"
-            raise serializers.ValidationError(
-                {"zone": [f"{provider.name} has no zone {template.zone!r}; known: {known}."]}
-            )
+        if template.zone and template.zone not in known_zones:
+            problems["zone"] = f"{provider.name} has no zone {template.zone!r}; known: {_some(known_zones)}."
+        if template.image and provider.kind == ProviderKind.PHYSICAL:
+            problems["image"] = "Physical machines keep the system they were installed with: leave image empty."
+        elif template.image and template.image not in known_images:
+            problems["image"] = f"{provider.name} has no image {template.image!r}; known: {_some(known_images)}."
+        if problems:
+            raise serializers.ValidationError({field: [message] for field, message in problems.items()})
         return attrs
+
+
+def _some(known: dict) -> str:
+    """A short list of known names for an error message."""
+    names = sorted(known)
+    return (", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")) or "none yet"
 
 
 def _template_values(instance) -> dict:
