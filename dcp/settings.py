@@ -242,5 +242,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.get("DCP_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The Aliyun SDK logs every error answer (even an expected "already deleted") at ERROR;
+        # DCP maps and reports provider errors itself.
+        "aliyunsdkcore": {"level": "CRITICAL"},
+    },
 }
