@@ -1,0 +1,96 @@
+"""Scaling pools on each emulated cloud through the API, with a real worker process.
+
+The emulators run in this test process on loopback ports; the worker reaches
+them over HTTP with the real SDKs, exactly as it would reach a cloud. After
+each step the emulator's own inventory must match DCP's database.
+"""
+
+import pytest
+
+from apps.inventory.choices import HostStatus
+from apps.inventory.models import Host
+from apps.providers.models import MachineTemplate
+from tests.conftest import client_for, wait_for
+from tests.factories import PoolFactory, with_template
+from tests.providers.harnesses import all_harnesses
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+CLOUDS = [cls for cls in all_harnesses() if cls.kind != "physical"]
+
+
+@pytest.fixture(scope="module", params=[cls.kind for cls in CLOUDS])
+def cloud(request):
+    """One cloud's emulator, for this module."""
+    harness = next(cls for cls in CLOUDS if cls.kind == request.param)()
+    harness.start()
+    yield harness
+    harness.stop()
+
+
+def template_for(harness, account) -> MachineTemplate:
+    """A template with the harness's valid spec."""
+    spec = harness.spec()
+    return MachineTemplate.objects.create(
+        name=f"{harness.kind}-tpl",
+        provider=account,
+        region=spec.region or account.region,
+        zone=spec.zone,
+        instance_type=spec.instance_type,
+        image=spec.image,
+        network=spec.network,
+        subnet=spec.subnet,
+        security_groups=list(spec.security_groups),
+        key_name=spec.key_name,
+    )
+
+
+def live_in_emulator(harness) -> set[str]:
+    """Instance ids the cloud itself holds as pending or running."""
+    return {i for i, state in harness.inventory().items() if state in ("pending", "running")}
+
+
+def finished(client, job_id):
+    """The job's body once it has ended."""
+    body = client.get(f"/api/v1/jobs/{job_id}/").json()
+    return body if body["status"] not in ("pending", "running") else None
+
+
+def test_scale_out_and_in_on_cloud(worker, cloud, users, cluster):
+    """+3 with a boot time (so the engine polls), then -2: the cloud holds exactly what DCP says."""
+    cloud.reset()
+    cloud.set_faults(boot_seconds=1.0)
+    account = cloud.account()
+    pool = with_template(PoolFactory(cluster=cluster, name=f"{cloud.kind}-pool"), template_for(cloud, account))
+    client = client_for(users["developer"])
+
+    answer = client.post(f"/api/v1/pools/{pool.pk}/scale/", {"delta": 3}, format="json")
+    assert answer.status_code == 202, answer.content
+    job = wait_for(lambda: finished(client, answer.json()["id"]), timeout=90, message="scale-out to end")
+    assert job["status"] == "succeeded", job
+    ready = set(Host.objects.filter(pool=pool, status=HostStatus.READY).values_list("instance_id", flat=True))
+    assert len(ready) == 3
+    assert live_in_emulator(cloud) == ready
+    assert "running" in [e["kind"] for e in job["events"]]
+
+    answer = client.post(f"/api/v1/pools/{pool.pk}/scale/", {"delta": -2}, format="json")
+    job = wait_for(lambda: finished(client, answer.json()["id"]), timeout=90, message="scale-in to end")
+    assert job["status"] == "succeeded", job
+    remaining = set(Host.objects.filter(pool=pool, status=HostStatus.READY).values_list("instance_id", flat=True))
+    assert len(remaining) == 1
+    assert live_in_emulator(cloud) == remaining
+
+
+def test_throttling_and_errors_still_converge(worker, cloud, users, cluster):
+    """A cloud answering 30% throttled and 10% 5xx: the job still succeeds, with no duplicate instances."""
+    cloud.reset()
+    cloud.set_faults(throttle_rate=0.3, error_rate=0.1, seed=7)
+    account = cloud.account()
+    pool = with_template(PoolFactory(cluster=cluster, name=f"{cloud.kind}-flaky"), template_for(cloud, account))
+    client = client_for(users["developer"])
+    answer = client.post(f"/api/v1/pools/{pool.pk}/scale/", {"delta": 4}, format="json")
+    job = wait_for(lambda: finished(client, answer.json()["id"]), timeout=150, message="job to end")
+    assert job["status"] == "succeeded", job
+    cloud.set_faults()
+    ready = set(Host.objects.filter(pool=pool, status=HostStatus.READY).values_list("instance_id", flat=True))
+    assert len(ready) == 4
+    assert live_in_emulator(cloud) == ready
