@@ -163,7 +163,7 @@ class MachineTemplateSerializer(RestrictedModelSerializer):
         try:
             known_sizes = catalog.sizes(provider)
             known_zones = catalog.locations(provider)
-            known_images = catalog.images(provider) if template.image else {}
+            image_found = catalog.image(provider, template.image) if template.image else None
         except ProviderError as exc:
             raise serializers.ValidationError({"provider": [f"Could not read its catalog: {exc.message}"]}) from None
         problems = {}
@@ -175,8 +175,8 @@ class MachineTemplateSerializer(RestrictedModelSerializer):
             problems["zone"] = f"{provider.name} has no zone {template.zone!r}; known: {_some(known_zones)}."
         if template.image and provider.kind == ProviderKind.PHYSICAL:
             problems["image"] = "Physical machines keep the system they were installed with: leave image empty."
-        elif template.image and template.image not in known_images:
-            problems["image"] = f"{provider.name} has no image {template.image!r}; known: {_some(known_images)}."
+        elif template.image and image_found is None:
+            problems["image"] = f"{provider.name} has no image {template.image!r}."
         if problems:
             raise serializers.ValidationError({field: [message] for field, message in problems.items()})
         return attrs

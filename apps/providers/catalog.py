@@ -32,17 +32,10 @@ def sizes(account) -> dict[str, Size]:
     return _cached(account, "sizes", lambda: {s.id: s for s in get_driver(account).list_sizes()})
 
 
-def images(account) -> dict[str, Image]:
-    """Images by id (and by name, for providers whose templates name images)."""
-
-    def fetch():
-        found = {}
-        for image in get_driver(account).list_images():
-            found[image.id] = image
-            found.setdefault(image.name, image)
-        return found
-
-    return _cached(account, "images", fetch)
+def image(account, image_id: str) -> Image | None:
+    """The image a template names (by id or name), or None if the provider has no such image."""
+    found = _cached(account, f"image:{image_id}", lambda: get_driver(account).find_image(image_id) or False)
+    return found or None
 
 
 def locations(account) -> dict[str, Location]:

@@ -386,7 +386,8 @@ def _provider_body(**changes) -> dict:
     ("changes", "words"),
     [
         ({"kind": "gcp"}, ("kind",)),
-        ({"kind": "aws"}, ("kind", "no driver", "available: physical")),
+        ({"kind": "libcloud"}, ("kind", "no driver", "available: aliyun, aws, openstack, physical")),
+        ({"kind": "aws"}, ("credentials", "missing for aws", "access_key_id", "secret_access_key")),
         ({"credentials": "secret"}, ("credentials", "object")),
         ({"credentials": ["a", "b"]}, ("credentials", "object")),
         ({"credentials": {"access_key_id": "x"}}, ("credentials", "access_key_id", "not known for physical")),
@@ -399,6 +400,7 @@ def _provider_body(**changes) -> dict:
     ids=[
         "unknown-kind",
         "kind-without-driver",
+        "cloud-without-credentials",
         "credentials-string",
         "credentials-list",
         "credentials-unknown-keys",

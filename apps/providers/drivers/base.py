@@ -198,6 +198,10 @@ class Driver(ABC):
     def check_credentials(self) -> None:
         """Raise AuthError if the account's credentials do not work."""
 
+    def find_image(self, image: str) -> Image | None:
+        """The image with this id (or name), or None; providers with huge public catalogs look it up directly."""
+        return next((found for found in self.list_images() if image in (found.id, found.name)), None)
+
     def available_capacity(self, spec: NodeSpec) -> int | None:
         """How many more nodes of this spec can be had now; None when the provider cannot tell."""
         return None

@@ -54,6 +54,11 @@ class PacedDriver(Driver):
         pace(self.account, "catalog")
         return self.driver.list_locations()
 
+    def find_image(self, image: str) -> Image | None:
+        """Paced image look-up."""
+        pace(self.account, "catalog")
+        return self.driver.find_image(image)
+
     def check_credentials(self) -> None:
         """Paced credentials check."""
         pace(self.account, "catalog")

@@ -6,6 +6,7 @@ from apps.providers.drivers.base import Driver, InvalidRequestError
 
 DRIVERS: dict[str, str] = {
     "physical": "apps.providers.drivers.physical.PhysicalDriver",
+    "aws": "apps.providers.drivers.aws.AwsDriver",
     "aliyun": "apps.providers.drivers.aliyun.AliyunDriver",
     "openstack": "apps.providers.drivers.openstack.OpenStackDriver",
 }

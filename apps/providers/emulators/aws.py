@@ -1,0 +1,329 @@
+"""The AWS EC2 emulator: moto's EC2 behind a thin front that checks signatures and injects faults.
+
+EC2 itself is moto (run as a server in this process, on its own loopback
+port); this module adds what moto does not do and what DCP must be tested
+against:
+
+- credentials: every call must carry a valid AWS Signature Version 4 made with
+  the emulator's one key pair; anything else is refused with ``AuthFailure``,
+  as EC2 does (moto alone accepts any key);
+- faults: throttling (``RequestLimitExceeded``, 503), server errors
+  (``InternalError``, 500), zones out of capacity (``InsufficientInstanceCapacity``),
+  an instance quota (``InstanceLimitExceeded``), latency, and a boot time
+  during which new instances stay ``pending``;
+- the ``/_emulator/`` control API of the base class.
+
+Moto's state is process-wide, so one process runs one AWS emulator.
+Run it alone with ``python -m apps.providers.emulators.aws [--port 5000]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import logging
+import re
+import threading
+import time
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode
+from xml.sax.saxutils import escape
+
+from apps.providers.emulators.base import Emulator, Faults, Request, Response, main
+
+# Headers that belong to one hop, not to the request being passed on.
+HOP_HEADERS = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "content-length", "te", "trailer", "upgrade", "date", "server"}
+)
+AUTHORIZATION = re.compile(
+    r"^AWS4-HMAC-SHA256\s+Credential=(?P<key>[^/,\s]+)/(?P<scope>[^,\s]+),\s*"
+    r"SignedHeaders=(?P<signed>[^,\s]+),\s*Signature=(?P<signature>[0-9a-f]+)$"
+)
+INSTANCE_ID = re.compile(r"<instanceId>(i-[0-9a-zA-Z]+)</instanceId>")
+LIVE_STATES = ("pending", "running")
+
+
+def error_xml(code: str, message: str) -> bytes:
+    """EC2's error document."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Response><Errors><Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error></Errors>"
+        f"<RequestID>{uuid.uuid4()}</RequestID></Response>"
+    ).encode()
+
+
+def ec2_error(status: int, code: str, message: str) -> Response:
+    """An EC2 error answer."""
+    return Response(status, error_xml(code, message), {"Content-Type": "text/xml;charset=UTF-8"})
+
+
+def _hmac(key: bytes, text: str) -> bytes:
+    return hmac.new(key, text.encode(), hashlib.sha256).digest()
+
+
+def sigv4_signature(request: Request, secret: str, amz_date: str, scope: str, signed: list[str]) -> str:
+    """The Signature Version 4 a client holding secret would have sent for this request."""
+    query = "&".join(
+        f"{quote(key, safe='-_.~')}={quote(value, safe='-_.~')}" for key, value in sorted(request.query.items())
+    )
+    headers = "".join(f"{name}:{' '.join(request.headers.get(name, '').split())}\n" for name in signed)
+    payload = request.headers.get("x-amz-content-sha256") or hashlib.sha256(request.body).hexdigest()
+    canonical = "\n".join(
+        [request.method, quote(request.path or "/", safe="/~"), query, headers, ";".join(signed), payload]
+    )
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    date, region, service, terminator = scope.split("/")
+    key = _hmac(f"AWS4{secret}".encode(), date)
+    for part in (region, service, terminator):
+        key = _hmac(key, part)
+    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+class AwsEmulator(Emulator):
+    """EC2 for one account: moto's EC2 behind signature checks and injected faults.
+
+    The account's key pair is ``ACCESS_KEY_ID`` / ``SECRET_ACCESS_KEY`` unless
+    others are given; calls signed with anything else are refused.
+    """
+
+    name = "aws"
+    ACCESS_KEY_ID = "AKIADCPEMULATOR00001"
+    SECRET_ACCESS_KEY = "dcp-emulator-secret-access-key"  # noqa: S105 - the emulator's own well-known demo key
+
+    def __init__(
+        self,
+        faults: Faults | None = None,
+        *,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        session_token: str | None = None,
+    ):
+        super().__init__(faults)
+        self.access_key_id = access_key_id or self.ACCESS_KEY_ID
+        self.secret_access_key = secret_access_key or self.SECRET_ACCESS_KEY
+        self.session_token = session_token
+        self.moto: Any = None
+        self.moto_address: tuple[str, int] | None = None
+        # Creates are serialised so two batches cannot both pass the quota check.
+        self.create_lock = threading.Lock()
+        # Instance id → when it was created, for those still booting.
+        self.booting: dict[str, float] = {}
+
+    # --- moto ------------------------------------------------------------------------
+    def start_moto(self, host: str = "127.0.0.1") -> None:
+        """Start moto's server on a free loopback port, with AMI and instance-type checks on."""
+        if self.moto is not None:
+            return
+        from moto import settings
+        from moto.server import ThreadedMotoServer
+
+        # The same switches as MOTO_ENABLE_AMI_VALIDATION and MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION;
+        # set on the settings module because moto reads the variables once, when first imported.
+        # Without them moto runs an instance of any image or type, and an unknown AMI is no error.
+        settings.ENABLE_AMI_VALIDATION = True
+        settings.EC2_ENABLE_INSTANCE_TYPE_VALIDATION = True
+        # Moto's server logs every request; the call counts already say what was asked.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self.moto = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
+        self.moto.start()
+        self.moto_address = self.moto.get_host_and_port()
+
+    def stop_moto(self) -> None:
+        """Stop moto's server."""
+        if self.moto is not None:
+            self.moto.stop()
+            self.moto = None
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Start moto, then serve the front in a background thread; returns the front's URL."""
+        self.start_moto(host)
+        return super().start(host, port)
+
+    def stop(self) -> None:
+        """Stop the front and moto."""
+        super().stop()
+        self.stop_moto()
+
+    def serve_forever(self, host: str, port: int) -> None:
+        """Serve in the foreground, moto alongside."""
+        self.start_moto(host)
+        print(f"aws emulator: access key id {self.access_key_id}, moto on port {self.moto_address[1]}", flush=True)
+        try:
+            super().serve_forever(host, port)
+        finally:
+            self.stop_moto()
+
+    def backends(self) -> list[Any]:
+        """Moto's EC2 backends that hold anything (one per account and region used)."""
+        from moto.backends import get_backend
+
+        return [backend for regions in get_backend("ec2").values() for backend in regions.values()]
+
+    def region_instances(self, region: str) -> list[Any]:
+        """Moto's instances in one region."""
+        return [i for backend in self.backends() if backend.region_name == region for i in backend.all_instances()]
+
+    # --- the API ---------------------------------------------------------------------
+    def params(self, request: Request) -> dict[str, str]:
+        """The Query API parameters (form body and URL query)."""
+        form = dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
+        return {**request.query, **form}
+
+    def action_of(self, request: Request) -> str:
+        """The EC2 action (RunInstances, DescribeInstances...)."""
+        return self.params(request).get("Action") or f"{request.method} {request.path}"
+
+    def throttled(self, request: Request) -> Response:
+        """EC2's rate limit answer."""
+        return ec2_error(503, "RequestLimitExceeded", "Request limit exceeded.")
+
+    def server_error(self, request: Request) -> Response:
+        """EC2's internal error answer."""
+        return ec2_error(500, "InternalError", "An internal error has occurred.")
+
+    def handle(self, request: Request) -> Response:
+        """Check the signature, apply capacity and quota faults, and pass the call to moto."""
+        scope = self.authenticate(request)
+        if scope is None:
+            return ec2_error(401, "AuthFailure", "AWS was not able to validate the provided access credentials")
+        region = scope.split("/")[1]
+        self.finish_booting()
+        params = self.params(request)
+        if params.get("Action") != "RunInstances":
+            return self.forward(request)
+        with self.create_lock:
+            refusal = self.refuse_run(params, region)
+            if refusal is not None:
+                return refusal
+            response = self.forward(request)
+            if response.status == 200 and self.faults.boot_seconds > 0:
+                self.start_booting(INSTANCE_ID.findall(response.body.decode("utf-8", "replace")), region)
+            return response
+
+    def authenticate(self, request: Request) -> str | None:
+        """The credential scope of a request correctly signed with the emulator's key, else None."""
+        match = AUTHORIZATION.match(request.headers.get("authorization", "").strip())
+        amz_date = request.headers.get("x-amz-date", "")
+        if match is None or not amz_date or match["key"] != self.access_key_id:
+            return None
+        if request.headers.get("x-amz-security-token") != self.session_token:
+            return None
+        scope, signed = match["scope"], match["signed"].split(";")
+        if scope.count("/") != 3 or "host" not in signed:
+            return None
+        expected = sigv4_signature(request, self.secret_access_key, amz_date, scope, signed)
+        return scope if hmac.compare_digest(expected, match["signature"]) else None
+
+    def refuse_run(self, params: dict[str, str], region: str) -> Response | None:
+        """The capacity or quota answer for a RunInstances call, or None to let it through."""
+        zone = self.zone_of(params, region)
+        if zone and self.zone_exhausted(zone):
+            return ec2_error(
+                500,
+                "InsufficientInstanceCapacity",
+                f"We currently do not have sufficient {params.get('InstanceType', '')} capacity in the "
+                f"Availability Zone you requested ({zone}).",
+            )
+        count = int(params.get("MinCount") or 1)
+        live = sum(1 for i in self.region_instances(region) if i.state in LIVE_STATES)
+        if self.over_quota(live, count):
+            return ec2_error(
+                400,
+                "InstanceLimitExceeded",
+                f"You have requested more instances ({live + count}) than your current instance limit of "
+                f"{self.faults.instance_quota} allows.",
+            )
+        return None
+
+    def zone_of(self, params: dict[str, str], region: str) -> str:
+        """The zone a RunInstances call would land in: its placement, its subnet's zone, or moto's default."""
+        if params.get("Placement.AvailabilityZone"):
+            return params["Placement.AvailabilityZone"]
+        subnet_id = params.get("SubnetId")
+        if subnet_id:
+            for backend in self.backends():
+                if backend.region_name == region:
+                    try:
+                        return backend.get_subnet(subnet_id).availability_zone
+                    except Exception:  # noqa: BLE001 - an unknown subnet is moto's to refuse, not ours
+                        return ""
+            return ""
+        return f"{region}a"
+
+    def forward(self, request: Request) -> Response:
+        """Pass the call to moto and return its answer unchanged."""
+        host, port = self.moto_address
+        connection = http.client.HTTPConnection(host, port, timeout=60)
+        path = request.path + (f"?{urlencode(request.query)}" if request.query else "")
+        headers = {k: v for k, v in request.headers.items() if k not in HOP_HEADERS}
+        try:
+            connection.request(request.method, path, body=request.body or None, headers=headers)
+            answer = connection.getresponse()
+            body = answer.read()
+            passed = {k: v for k, v in answer.getheaders() if k.lower() not in HOP_HEADERS}
+            return Response(answer.status, body, passed)
+        finally:
+            connection.close()
+
+    # --- boot time ---------------------------------------------------------------------
+    def start_booting(self, ids: list[str], region: str) -> None:
+        """Hold these new instances in pending until boot_seconds have passed."""
+        now = time.monotonic()
+        by_id = {i.id: i for i in self.region_instances(region)}
+        with self.lock:
+            for instance_id in ids:
+                instance = by_id.get(instance_id)
+                if instance is not None and instance.state == "running":
+                    # Moto runs instances at once; EC2 shows them pending while they boot.
+                    instance._state.name, instance._state.code = "pending", 0
+                    self.booting[instance_id] = now
+
+    def finish_booting(self) -> None:
+        """Move instances whose boot time has passed from pending to running."""
+        with self.lock:
+            due = {i for i, created in self.booting.items() if self.booted(created)}
+            if not due:
+                return
+            for backend in self.backends():
+                for instance in backend.all_instances():
+                    if instance.id in due and instance.state == "pending":
+                        instance._state.name, instance._state.code = "running", 16
+            for instance_id in due:
+                self.booting.pop(instance_id, None)
+
+    # --- control API -------------------------------------------------------------------
+    def instances(self) -> list[dict]:
+        """Moto's inventory, terminated instances included."""
+        self.finish_booting()
+        return [
+            {
+                "id": instance.id,
+                "state": instance.state,
+                "zone": instance.placement.zone,
+                "region": backend.region_name,
+                "instance_type": instance.instance_type,
+                # Moto's tag store directly: describing tags per instance is quadratic in the inventory.
+                "tags": dict(backend.tags.get(instance.id, {})),
+            }
+            for backend in self.backends()
+            for instance in backend.all_instances()
+        ]
+
+    def reset_state(self) -> None:
+        """Reset moto (every service, every account) and forget boot times."""
+        self.booting.clear()
+        if self.moto_address is None:
+            return
+        host, port = self.moto_address
+        connection = http.client.HTTPConnection(host, port, timeout=30)
+        try:
+            connection.request("POST", "/moto-api/reset")
+            connection.getresponse().read()
+        finally:
+            connection.close()
+
+
+if __name__ == "__main__":
+    main(AwsEmulator, default_port=5000)
