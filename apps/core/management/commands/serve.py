@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    """Run web server and worker together; stopping one stops both."""
+    """Run web server, worker and the emulated clouds together; stopping serve stops them all."""
 
     help = "Run the web server, a Celery worker and Celery beat together (embedded default)."
 
@@ -17,9 +17,18 @@ class Command(BaseCommand):
         """--addr, --concurrency."""
         parser.add_argument("--addr", default="127.0.0.1:8000", help="Address and port to serve on.")
         parser.add_argument("--concurrency", type=int, default=2, help="Worker processes.")
+        parser.add_argument(
+            "--no-emulators", action="store_true", help="Do not start the emulated clouds (AWS, Aliyun, OpenStack)."
+        )
 
-    def handle(self, addr, concurrency, **options):
-        """Start the worker, then serve until interrupted."""
+    def handle(self, addr, concurrency, no_emulators, **options):
+        """Start the emulated clouds and the worker, then serve until interrupted."""
+        helpers = []
+        if not no_emulators:
+            from apps.providers.emulators.demo import CLOUDS, start_all
+
+            helpers = start_all()
+            self.stdout.write("Emulated clouds: " + ", ".join(f"{c.kind} on {c.url()}" for c in CLOUDS))
         worker = subprocess.Popen(
             [
                 sys.executable,
@@ -47,8 +56,10 @@ class Command(BaseCommand):
         try:
             call_command("runserver", addr, use_reloader=False, use_threading=True)
         finally:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            for process in [worker, *helpers]:
+                process.send_signal(signal.SIGTERM)
+            for process in [worker, *helpers]:
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()

@@ -67,10 +67,45 @@ class Command(BaseCommand):
             pool, made = ServicePool.objects.get_or_create(cluster=cluster, name=name, defaults={"max_size": 20})
             if made:
                 PoolTemplate.objects.create(pool=pool, template=template, priority=0)
-        self.stdout.write("Demo data loaded: cluster 'demo' with pools 'web' (c12m16) and 'core-api' (c32m64).")
+        self._clouds(cluster)
+        self.stdout.write(
+            "Demo data loaded: cluster 'demo' with pools 'web' (c12m16), 'core-api' (c32m64), "
+            "'burst-openstack', 'burst-aliyun', 'burst-aws' (emulated clouds) and 'burst' "
+            "(physical first, then OpenStack, then public cloud)."
+        )
         if password:
             _, key = Token.issue(admin, description="demo token")
             self.stdout.write(f"Admin login: admin / {password}")
             self.stdout.write(f"API token:   {key}")
         else:
             self.stdout.write("Admin user exists already (run 'manage.py demo --reset-password' for a new password).")
+
+    def _clouds(self, cluster) -> None:
+        """An account, a template and a pool on each emulated cloud, and a pool that spills across them all."""
+        from apps.providers.emulators.demo import CLOUDS
+
+        order = [MachineTemplate.objects.get(name="physical-light")]
+        for cloud in CLOUDS:
+            account, _ = CloudAccount.objects.get_or_create(
+                name=f"demo-{cloud.kind}",
+                defaults={
+                    "kind": cloud.kind,
+                    "region": cloud.region,
+                    "endpoint_url": cloud.url(),
+                    "credentials": cloud.credentials,
+                },
+            )
+            template, _ = MachineTemplate.objects.get_or_create(
+                name=f"{cloud.kind}-small",
+                defaults={"provider": account, "hourly_price": Decimal(cloud.hourly_price), **cloud.template},
+            )
+            order.append(template)
+            pool, made = ServicePool.objects.get_or_create(
+                cluster=cluster, name=f"burst-{cloud.kind}", defaults={"max_size": 50}
+            )
+            if made:
+                PoolTemplate.objects.create(pool=pool, template=template, priority=0)
+        pool, made = ServicePool.objects.get_or_create(cluster=cluster, name="burst", defaults={"max_size": 100})
+        if made:
+            for priority, template in enumerate(order):
+                PoolTemplate.objects.create(pool=pool, template=template, priority=priority)
