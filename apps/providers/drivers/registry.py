@@ -9,6 +9,7 @@ DRIVERS: dict[str, str] = {
     "aws": "apps.providers.drivers.aws.AwsDriver",
     "aliyun": "apps.providers.drivers.aliyun.AliyunDriver",
     "openstack": "apps.providers.drivers.openstack.OpenStackDriver",
+    "libcloud": "apps.providers.drivers.libcloud.LibcloudDriver",
 }
 
 
