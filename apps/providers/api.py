@@ -163,7 +163,9 @@ class MachineTemplateSerializer(RestrictedModelSerializer):
         try:
             known_sizes = catalog.sizes(provider)
             known_zones = catalog.locations(provider)
-            image_found = catalog.image(provider, template.image) if template.image else None
+            # Physical machines have no image catalog: their image records the system they carry.
+            checks_image = template.image and provider.kind != ProviderKind.PHYSICAL
+            image_found = catalog.image(provider, template.image) if checks_image else None
         except ProviderError as exc:
             raise serializers.ValidationError({"provider": [f"Could not read its catalog: {exc.message}"]}) from None
         problems = {}
@@ -173,9 +175,7 @@ class MachineTemplateSerializer(RestrictedModelSerializer):
             )
         if template.zone and template.zone not in known_zones:
             problems["zone"] = f"{provider.name} has no zone {template.zone!r}; known: {_some(known_zones)}."
-        if template.image and provider.kind == ProviderKind.PHYSICAL:
-            problems["image"] = "Physical machines keep the system they were installed with: leave image empty."
-        elif template.image and image_found is None:
+        if checks_image and image_found is None:
             problems["image"] = f"{provider.name} has no image {template.image!r}."
         if problems:
             raise serializers.ValidationError({field: [message] for field, message in problems.items()})

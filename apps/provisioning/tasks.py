@@ -17,9 +17,10 @@ from apps.provisioning.choices import JobStatus
 PROVIDER_RETRY = {
     "autoretry_for": (ThrottledError, TransientError),
     "retry_backoff": 2,
-    "retry_backoff_max": 120,
+    # Capped at 30 s: a cloud that throttles steadily must not park a step for minutes.
+    "retry_backoff_max": 30,
     "retry_jitter": True,
-    "max_retries": 8,
+    "max_retries": 20,
 }
 
 

@@ -47,7 +47,7 @@ def test_wrong_credentials_are_refused_plainly(cloud, sysadmin):
     assert "refused" in answer.json()["credentials"][0]
     assert CloudAccount.objects.count() == before
     secret = next(
-        v for k, v in wrong.credentials.items() if k in ("secret_access_key", "access_key_secret", "password")
+        v for k, v in wrong.credentials.items() if k in ("secret_access_key", "access_key_secret", "password", "secret")
     )
     assert secret not in answer.content.decode()
 

@@ -8,14 +8,19 @@ step (``get_nodes``); ``destroy_nodes`` treats "already gone" as success.
 
 from __future__ import annotations
 
+import random
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 if TYPE_CHECKING:
     from apps.providers.models import CloudAccount
+
+T = TypeVar("T")
 
 
 class NodeState(StrEnum):
@@ -154,6 +159,27 @@ class TransientError(ProviderError):
     """A passing fault (5xx, timeout, connection reset): retry."""
 
     retryable = True
+
+
+READ_ATTEMPTS = 3
+
+
+def retry_read(fetch: Callable[[], T], attempts: int = READ_ATTEMPTS) -> T:
+    """Run a read, retrying it briefly (jittered, well under a second each) when throttled or given a 5xx.
+
+    Reads are safe to repeat, and one engine step may make several (look for
+    an earlier batch, list sizes, the batch made): failing the whole step for
+    one flaky read makes a step under steady throttling almost never succeed.
+    Writes are never retried here: the engine retries them, idempotently.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return fetch()
+        except (ThrottledError, TransientError):
+            if attempt == attempts:
+                raise
+            time.sleep(random.uniform(0.1, 0.3) * attempt)  # noqa: S311 - jitter, not a secret
+    raise AssertionError("unreachable")
 
 
 class Driver(ABC):

@@ -22,11 +22,10 @@ when to try again. The password and tokens never appear in messages or logs.
 from __future__ import annotations
 
 import hashlib
-import random
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -54,6 +53,7 @@ from apps.providers.drivers.base import (
     Size,
     ThrottledError,
     TransientError,
+    retry_read,
 )
 
 if TYPE_CHECKING:
@@ -63,8 +63,8 @@ if TYPE_CHECKING:
 
 TOKEN_KEY = "dcp-client-token"  # noqa: S105 - a metadata key, not a secret
 # The first compute microversion that shows a server's flavor inline; nothing later changes what is read here.
-# A read is tried this many times before its throttling or 5xx fails the step.
-READ_ATTEMPTS = 3
+# Deletes in flight at once: Nova deletes one server per request.
+DELETE_CONCURRENCY = 8
 COMPUTE_MICROVERSION = "2.47"
 
 # Nova server status → the uniform node state.
@@ -245,22 +245,13 @@ class OpenStackDriver(Driver):
         return self._compute_microversion
 
     def _read(self, action: str, fetch: Callable[[], Any]) -> Any:
-        """A read, retried briefly when throttled or answered with a 5xx.
+        """A read, typed by _api and retried briefly (see retry_read)."""
 
-        Reads are safe to repeat, and a create step makes several of them
-        (look for an earlier batch, flavors, the batch made): failing the whole
-        step for one flaky read would make a step under steady throttling
-        almost never succeed. Writes are not retried here; the engine retries them.
-        """
-        for attempt in range(1, READ_ATTEMPTS + 1):
-            try:
-                with self._api(action):
-                    return fetch()
-            except (ThrottledError, TransientError):
-                if attempt == READ_ATTEMPTS:
-                    raise
-                time.sleep(random.uniform(0.1, 0.3) * attempt)  # noqa: S311 - jitter, not a secret
-        raise AssertionError("unreachable")
+        def typed() -> Any:
+            with self._api(action):
+                return fetch()
+
+        return retry_read(typed)
 
     def _servers(self, **query: Any) -> list[dict]:
         """Every server of the project as Nova's JSON, page by page (following servers_links).
@@ -458,10 +449,23 @@ class OpenStackDriver(Driver):
         return nodes
 
     def destroy_nodes(self, ids: list[str]) -> None:
-        """Delete each server (Nova has no bulk delete); one already gone is fine."""
-        for server_id in ids:
+        """Delete the servers, DELETE_CONCURRENCY at a time (Nova has no bulk delete); one already gone is fine.
+
+        One at a time, a thousand deletes cost a thousand round trips end to end;
+        a small fixed number in flight keeps the API's load bounded.
+        """
+        if not ids:
+            return
+        with self._api("authenticate"):
+            self.connection.authorize()  # one token for all the threads, not one each
+
+        def delete(server_id: str) -> None:
             with self._api(f"delete server {server_id}"):
                 self.connection.compute.delete_server(server_id, ignore_missing=True)
+
+        with ThreadPoolExecutor(max_workers=min(DELETE_CONCURRENCY, len(ids))) as pool:
+            # list() re-raises the first failure, typed by _api.
+            list(pool.map(delete, ids))
 
     def list_sizes(self) -> list[Size]:
         """Flavors, keyed by name: templates and the price catalog name flavors, and Nova keeps names unique."""
