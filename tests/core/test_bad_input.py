@@ -386,7 +386,7 @@ def _provider_body(**changes) -> dict:
     ("changes", "words"),
     [
         ({"kind": "gcp"}, ("kind",)),
-        ({"kind": "libcloud"}, ("kind", "no driver", "available: aliyun, aws, openstack, physical")),
+        ({"kind": "libcloud"}, ("credentials", "missing for libcloud", "driver", "key")),
         ({"kind": "aws"}, ("credentials", "missing for aws", "access_key_id", "secret_access_key")),
         ({"credentials": "secret"}, ("credentials", "object")),
         ({"credentials": ["a", "b"]}, ("credentials", "object")),
@@ -399,7 +399,7 @@ def _provider_body(**changes) -> dict:
     ],
     ids=[
         "unknown-kind",
-        "kind-without-driver",
+        "libcloud-without-credentials",
         "cloud-without-credentials",
         "credentials-string",
         "credentials-list",
