@@ -47,41 +47,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import QueryCounter, recreate_database  # noqa: E402 - needs ROOT on the path
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dcp.settings")
 
 KINDS = ("physical", "aws", "aliyun", "openstack")
 PHASES = ("create", "describe", "destroy")
 TAGS = {"dcp-bench": "drivers"}
-
-
-def recreate_database() -> None:
-    """Drop and create the benchmark database, then migrate it."""
-    import psycopg2
-    from django.conf import settings
-
-    params = settings.DATABASES["default"]
-    admin = psycopg2.connect(
-        dbname="postgres", user=params["USER"], password=params["PASSWORD"], host=params["HOST"], port=params["PORT"]
-    )
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{params["NAME"]}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{params["NAME"]}"')
-    admin.close()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
-class QueryCounter:
-    """Counts the SQL statements run through Django's connection."""
-
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        self.count += 1
-        return execute(sql, params, many, context)
 
 
 @dataclass
