@@ -4,11 +4,13 @@ For each provider kind, N instances are created, described (get_nodes) and
 destroyed through the driver, in two modes:
 
 - batched, as DCP does: create_nodes in batches of the driver's max_batch,
-  one get_nodes for all ids, one destroy_nodes for all ids;
+  one get_nodes for all ids, one destroy_nodes for all ids (Libcloud has no
+  multi-create, so its driver still makes one create call per node);
 - per-instance, as tools that manage one instance at a time do:
   create_nodes(count=1), get_nodes([id]) and destroy_nodes([id]) per instance.
 
-The cloud kinds (aws, aliyun, openstack) run against their emulators, started
+The cloud kinds (aws, aliyun, openstack, and libcloud through Libcloud's
+OpenStack driver on the OpenStack emulator) run against their emulators, started
 in this process on loopback ports with a fixed latency added to every API call
 (``--latency``); the provider API calls each phase made are read from the
 emulator's ``GET /_emulator/calls`` before and after it. The physical kind has
@@ -51,7 +53,7 @@ from bench.common import QueryCounter, recreate_database  # noqa: E402 - needs R
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dcp.settings")
 
-KINDS = ("physical", "aws", "aliyun", "openstack")
+KINDS = ("physical", "aws", "aliyun", "openstack", "libcloud")
 PHASES = ("create", "describe", "destroy")
 TAGS = {"dcp-bench": "drivers"}
 

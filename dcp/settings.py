@@ -206,6 +206,7 @@ CELERY_TASK_ROUTES = {
     "apps.provisioning.tasks.create_hosts": {"queue": "provider"},
     "apps.provisioning.tasks.terminate_hosts": {"queue": "provider"},
     "apps.provisioning.tasks.poll_batch": {"queue": "provider"},
+    "apps.provisioning.tasks.tag_hosts": {"queue": "provider"},
     "apps.provisioning.tasks.initialize_hosts": {"queue": "init"},
 }
 CELERY_TASK_SERIALIZER = "json"

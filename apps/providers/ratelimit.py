@@ -34,7 +34,7 @@ class Bucket:
     rate: float
 
 
-# Logical actions: create (one call per batch), describe, destroy, catalog.
+# Logical actions: create (one call per batch), describe, destroy, catalog, tag (one call per node).
 # "request" buckets cost one token per call, "resource" buckets one per instance.
 DEFAULT_LIMITS: dict[str, dict[str, dict[str, Bucket]]] = {
     # EC2's published limits: RunInstances 5 / 2 per second, plus 1000 / 2 per second instances;
@@ -44,6 +44,8 @@ DEFAULT_LIMITS: dict[str, dict[str, dict[str, Bucket]]] = {
         "describe": {"request": Bucket(100, 20)},
         "destroy": {"request": Bucket(50, 5), "resource": Bucket(1000, 20)},
         "catalog": {"request": Bucket(100, 20)},
+        # CreateTags has a bucket of its own: 100, refilled 10 per second.
+        "tag": {"request": Bucket(100, 10)},
     },
     # ECS flow control is per API and per account; these stay well inside the documented defaults.
     "aliyun": {
@@ -51,6 +53,7 @@ DEFAULT_LIMITS: dict[str, dict[str, dict[str, Bucket]]] = {
         "describe": {"request": Bucket(50, 25)},
         "destroy": {"request": Bucket(10, 5)},
         "catalog": {"request": Bucket(50, 25)},
+        "tag": {"request": Bucket(20, 10)},
     },
     # Nova's limits are set by each deployment; a private cloud's API is easily overwhelmed.
     "openstack": {
@@ -58,12 +61,14 @@ DEFAULT_LIMITS: dict[str, dict[str, dict[str, Bucket]]] = {
         "describe": {"request": Bucket(20, 10)},
         "destroy": {"request": Bucket(20, 10)},
         "catalog": {"request": Bucket(20, 10)},
+        "tag": {"request": Bucket(20, 10)},
     },
     "libcloud": {
         "create": {"request": Bucket(10, 5)},
         "describe": {"request": Bucket(20, 10)},
         "destroy": {"request": Bucket(20, 10)},
         "catalog": {"request": Bucket(20, 10)},
+        "tag": {"request": Bucket(20, 10)},
     },
 }
 

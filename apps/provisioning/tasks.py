@@ -5,6 +5,8 @@ are retried with exponential back-off and jitter; waiting for instances is done
 by re-queueing with a countdown, never by sleeping in a worker.
 """
 
+import random
+
 from celery import shared_task
 from django.db.models import Count, F, Q
 
@@ -54,6 +56,15 @@ def create_hosts(batch_token: str) -> None:
 def poll_batch(batch_token: str) -> None:
     """See whether a batch's instances run yet."""
     work.poll_batch(batch_token)
+
+
+@shared_task(bind=True, max_retries=20)
+def tag_hosts(self, host_ids: list[int]) -> None:
+    """Name each new instance's host in its tags; when throttled, only the rest is retried, later."""
+    rest = work.tag_hosts(host_ids)
+    if rest:
+        countdown = min(30, 2 ** (self.request.retries + 1)) * random.uniform(0.5, 1.0)  # noqa: S311 - jitter
+        raise self.retry(args=[rest], countdown=countdown)
 
 
 @shared_task

@@ -14,7 +14,7 @@ from django.utils import timezone
 from apps.configuration.runners import get_runner
 from apps.inventory.choices import HostStatus as H
 from apps.inventory.models import Host, ServicePool
-from apps.providers.drivers import CapacityError, Node, NodeSpec, NodeState, ProviderError, get_driver
+from apps.providers.drivers import CapacityError, Driver, Node, NodeSpec, NodeState, ProviderError, get_driver
 from apps.provisioning import transitions
 from apps.provisioning.choices import EventKind
 from apps.provisioning.dispatch import after_commit
@@ -31,6 +31,11 @@ def batch_tags(host: Host) -> dict[str, str]:
         "dcp-job": str(host.job_id or ""),
         "dcp-batch": host.batch_token,
     }
+
+
+def host_tags(host: Host) -> dict[str, str]:
+    """The tags naming one instance's own host, added once the instance is matched to it."""
+    return {"dcp-host": str(host.pk), "dcp-hostname": host.hostname}
 
 
 def create_batch(token: str) -> None:
@@ -102,6 +107,7 @@ def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) ->
         by_id = {n.id: n for n in nodes}
         waiting = False
         running: list[int] = []
+        matched: list[int] = []
         for host in hosts:
             if not host.instance_id and fresh:
                 node = fresh.pop(0)
@@ -109,6 +115,7 @@ def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) ->
                     orphans.append(node.id)
                     continue
                 _apply_node(host, node, names_nodes)
+                matched.append(host.pk)
                 transitions.log(host.job_id, EventKind.CREATED, f"{host.hostname}: instance {node.id}", host)
                 if host.status == H.TERMINATING:
                     after_commit("terminate_hosts", [host.pk])
@@ -120,6 +127,8 @@ def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) ->
                     running.append(host.pk)
         if running:
             after_commit("initialize_hosts", running)
+        if matched and not names_nodes:
+            after_commit("tag_hosts", matched)
         orphans.extend(n.id for n in fresh)
         if waiting:
             after_commit("poll_batch", token, countdown=settings.DCP_POLL_INTERVAL)
@@ -142,6 +151,34 @@ def _advance(host: Host, node: Node) -> bool:
         after_commit("reconcile_pool", host.pool_id)
         return True
     return False
+
+
+def tag_hosts(host_ids: list[int]) -> list[int]:
+    """Tag each matched instance with its own host, one call each; returns the ids still to do when throttled.
+
+    Best effort and off the path to ready: the batch tags and the instance id
+    already tie an instance to DCP, this names the host for whoever looks at
+    the cloud's console. A throttled or failing call leaves the rest for later.
+    """
+    hosts = list(
+        Host.objects.filter(pk__in=host_ids)
+        .exclude(instance_id="")
+        .exclude(status__in=(H.TERMINATING, H.TERMINATED))
+        .select_related("provider")
+        .order_by("pk")
+    )
+    drivers: dict[int, Driver] = {}
+    for index, host in enumerate(hosts):
+        if host.provider_id not in drivers:
+            drivers[host.provider_id] = get_driver(host.provider)
+        driver = drivers[host.provider_id]
+        try:
+            driver.tag_nodes({host.instance_id: host_tags(host)})
+        except ProviderError as exc:
+            if exc.retryable:
+                return [h.pk for h in hosts[index:]]
+            logger.warning("Host %s not tagged on %s: %s", host.hostname, host.provider.name, exc.message)
+    return []
 
 
 def poll_batch(token: str) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from apps.inventory.choices import HostStatus
 from apps.inventory.models import Host
+from apps.providers.drivers import get_driver
 from apps.providers.models import MachineTemplate
 from tests.conftest import client_for, wait_for
 from tests.factories import PoolFactory, with_template
@@ -71,6 +72,17 @@ def test_scale_out_and_in_on_cloud(worker, cloud, users, cluster):
     assert len(ready) == 3
     assert live_in_emulator(cloud) == ready
     assert "running" in [e["kind"] for e in job["events"]]
+    # Each instance names its own host in its tags (added just after the batch is matched).
+    driver = get_driver(account)
+    for host in Host.objects.filter(pool=pool, status=HostStatus.READY):
+        wait_for(
+            lambda host=host: (
+                [n.id for n in driver.list_nodes({"dcp-pool": str(pool.pk), "dcp-host": str(host.pk)})]
+                == [host.instance_id]
+            ),
+            timeout=30,
+            message=f"instance of {host.hostname} to carry its host tag",
+        )
 
     answer = client.post(f"/api/v1/pools/{pool.pk}/scale/", {"delta": -2}, format="json")
     job = wait_for(lambda: finished(client, answer.json()["id"]), timeout=90, message="scale-in to end")

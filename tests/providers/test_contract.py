@@ -86,6 +86,20 @@ def test_bulk_get_and_list_by_tags(harness):
     assert all(n.tags.get("dcp-batch") == mine["dcp-batch"] for n in listed)
 
 
+def test_each_node_gets_its_own_tags_and_keeps_the_batch_ones(harness):
+    """tag_nodes names each node's host; the batch's tags stay; a node already gone is skipped, not an error."""
+    driver = get_driver(harness.account())
+    batch = tags()
+    first, second, gone = driver.create_nodes(harness.spec(), 3, client_token=uuid.uuid4().hex, tags=batch)
+    driver.destroy_nodes([gone.id])
+    driver.tag_nodes({first.id: {"dcp-host": "11"}, second.id: {"dcp-host": "12"}, gone.id: {"dcp-host": "13"}})
+    assert [n.id for n in driver.list_nodes({"dcp-host": "11"})] == [first.id]
+    assert [n.id for n in driver.list_nodes({**batch, "dcp-host": "12"})] == [second.id]
+    assert driver.list_nodes({"dcp-host": "13"}) == []
+    driver.tag_nodes({first.id: {"dcp-host": "21"}})
+    assert [n.id for n in driver.list_nodes({**batch, "dcp-host": "21"})] == [first.id]
+
+
 def test_destroy_twice_is_fine(harness):
     """Destroying nodes, then the same nodes again: no error, and they are gone from the provider."""
     driver = get_driver(harness.account())

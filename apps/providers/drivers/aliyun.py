@@ -27,6 +27,7 @@ from aliyunsdkecs.request.v20140526.DescribeInstanceTypesRequest import Describe
 from aliyunsdkecs.request.v20140526.DescribeRegionsRequest import DescribeRegionsRequest
 from aliyunsdkecs.request.v20140526.DescribeZonesRequest import DescribeZonesRequest
 from aliyunsdkecs.request.v20140526.RunInstancesRequest import RunInstancesRequest
+from aliyunsdkecs.request.v20140526.TagResourcesRequest import TagResourcesRequest
 
 from apps.providers.drivers.base import (
     AuthError,
@@ -309,6 +310,18 @@ class AliyunDriver(Driver):
                 "host_name": row.get("HostName"),
             },
         )
+
+    def tag_nodes(self, tags_by_id: dict[str, dict[str, str]]) -> None:
+        """One TagResources call per instance (its tags are its own); instances already released are skipped."""
+        for node_id, tags in tags_by_id.items():
+            request = TagResourcesRequest()
+            request.set_ResourceType("instance")
+            request.set_ResourceIds([node_id])
+            request.set_Tags([{"Key": key, "Value": str(value)} for key, value in list(tags.items())[:TAG_LIMIT]])
+            try:
+                self._call(request)
+            except NotFoundError:
+                continue
 
     def destroy_nodes(self, ids: list[str]) -> None:
         """Release these instances (Force: running ones too), 100 per call; ids already gone are skipped."""

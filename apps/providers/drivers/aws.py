@@ -354,6 +354,19 @@ class AwsDriver(Driver):
         filters.append({"Name": "instance-state-name", "Values": LISTED_STATES})
         return self._nodes(self._describe(Filters=filters))
 
+    def tag_nodes(self, tags_by_id: dict[str, dict[str, str]]) -> None:
+        """One CreateTags call per instance (its tags are its own); instances EC2 no longer knows are skipped."""
+        for instance_id, tags in tags_by_id.items():
+            try:
+                self._call(
+                    "create_tags",
+                    Resources=[instance_id],
+                    Tags=[{"Key": key, "Value": str(value)} for key, value in tags.items()],
+                )
+            except ProviderError as exc:
+                if exc.code not in UNKNOWN_ID_CODES:
+                    raise
+
     def destroy_nodes(self, ids: list[str]) -> None:
         """Terminate these instances; ones already terminated or unknown are fine."""
         for chunk in _chunks(list(dict.fromkeys(ids)), self.id_chunk):

@@ -205,6 +205,15 @@ class Driver(ABC):
         """Every live node carrying all of these tags."""
 
     @abstractmethod
+    def tag_nodes(self, tags_by_id: dict[str, dict[str, str]]) -> None:
+        """Add (or overwrite) these tags on each node, keeping its others; nodes already gone are skipped.
+
+        A batch is created with the tags its nodes share; this names each node's own
+        host afterwards. Clouds take one call per node for that, so it is paced and
+        done off the path that makes hosts ready.
+        """
+
+    @abstractmethod
     def destroy_nodes(self, ids: list[str]) -> None:
         """Destroy these nodes; ids already gone are not an error."""
 

@@ -524,6 +524,37 @@ class LibcloudDriver(Driver):
                     nodes.append(converted)
         return nodes
 
+    def tag_nodes(self, tags_by_id: dict[str, dict[str, str]]) -> None:
+        """Add tags where the provider's Libcloud driver can: EC2-like ``ex_create_tags``, or Nova-like metadata.
+
+        Nova-like drivers only replace metadata whole, so each node's current
+        metadata (from one listing) is merged with the new keys first. On a
+        provider that can do neither, the node keeps the batch's digest in its
+        name, which is how DCP finds it there.
+        """
+        driver = self.driver
+        if hasattr(driver, "ex_create_tags"):
+            for node_id, tags in tags_by_id.items():
+                try:
+                    with self._api(f"tag node {node_id}"):
+                        driver.ex_create_tags(_node_ref(node_id, driver), {k: str(v) for k, v in tags.items()})
+                except NotFoundError:
+                    continue
+            return
+        if not hasattr(driver, "ex_set_metadata"):
+            logger.info(
+                "%s: Libcloud's %s driver cannot tag nodes; names identify them", self.account.name, driver.name
+            )
+            return
+        current = {str(node.id): node for node in self._all_nodes() if str(node.id) in tags_by_id}
+        for node_id, node in current.items():
+            merged = {**_metadata_of(node), **{k: str(v) for k, v in tags_by_id[node_id].items()}}
+            try:
+                with self._api(f"set metadata of node {node_id}"):
+                    driver.ex_set_metadata(node, merged)
+            except NotFoundError:
+                continue
+
     def destroy_nodes(self, ids: list[str]) -> None:
         """Destroy each node (one call each); one already gone is fine."""
         for node_id in ids:

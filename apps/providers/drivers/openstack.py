@@ -448,6 +448,15 @@ class OpenStackDriver(Driver):
                     nodes.append(node)
         return nodes
 
+    def tag_nodes(self, tags_by_id: dict[str, dict[str, str]]) -> None:
+        """Merge these keys into each server's metadata, one call per server; servers already gone are skipped."""
+        for server_id, tags in tags_by_id.items():
+            try:
+                with self._api(f"set metadata of server {server_id}"):
+                    self.connection.compute.set_server_metadata(server_id, **{k: str(v) for k, v in tags.items()})
+            except NotFoundError:
+                continue
+
     def destroy_nodes(self, ids: list[str]) -> None:
         """Delete the servers, DELETE_CONCURRENCY at a time (Nova has no bulk delete); one already gone is fine.
 

@@ -34,6 +34,12 @@ class PacedDriver(Driver):
         pace(self.account, "describe")
         return self.driver.list_nodes(tags)
 
+    def tag_nodes(self, tags_by_id: dict[str, dict[str, str]]) -> None:
+        """One tag token per node, as each costs a call."""
+        for node_id, tags in tags_by_id.items():
+            pace(self.account, "tag")
+            self.driver.tag_nodes({node_id: tags})
+
     def destroy_nodes(self, ids: list[str]) -> None:
         """Paced destroy."""
         pace(self.account, "destroy", len(ids))

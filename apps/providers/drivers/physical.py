@@ -101,6 +101,19 @@ class PhysicalDriver(Driver):
         machines = self._machines().filter(state=MachineState.ALLOCATED)
         return [self._node(m) for m in machines if all((m.tags or {}).get(k) == v for k, v in wanted)]
 
+    def tag_nodes(self, tags_by_id: dict[str, dict[str, str]]) -> None:
+        """Merge these tags into each allocated machine's; machines released meanwhile are skipped."""
+        with transaction.atomic():
+            machines = list(
+                self._machines()
+                .select_for_update()
+                .filter(hostname__in=list(tags_by_id), state=MachineState.ALLOCATED)
+                .order_by("pk")
+            )
+            for machine in machines:
+                machine.tags = {**(machine.tags or {}), **tags_by_id[machine.hostname]}
+            PhysicalMachine.objects.bulk_update(machines, ["tags"])
+
     def destroy_nodes(self, ids: list[str]) -> None:
         """Return these machines to the free pool; ones already free are left as they are."""
         self._machines().filter(hostname__in=ids, state=MachineState.ALLOCATED).update(

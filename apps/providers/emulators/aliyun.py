@@ -105,6 +105,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "InvalidParameter.Mismatch": (400, "Specified virtual switch is not in the specified zone."),
     "InvalidSecurityGroupId.NotFound": (404, "The specified SecurityGroupId does not exist."),
     "InvalidInstanceId.NotFound": (404, "The specified InstanceId does not exist."),
+    "InvalidTagValue.Malformed": (400, "The specified Tag.n.Value is not valid."),
+    "InvalidResourceId.NotFound": (404, "The specified ResourceIds are not found in our records."),
     "IncorrectInstanceStatus": (403, "The current status of the resource does not support this operation."),
 }
 
@@ -492,6 +494,27 @@ class AliyunEmulator(Emulator):
             raise EcsError("DryRunOperation")
         for target in targets:
             target.released = True
+        return {}
+
+    def do_TagResources(self, params: dict[str, str]) -> dict:
+        """Add (or overwrite) up to 20 tags on up to 50 instances; the call fails if one id is unknown."""
+        if params.get("ResourceType") != "instance":
+            raise invalid("ResourceType")
+        ids = numbered(params, "ResourceId.")
+        tags = tags_of(params)
+        if not ids or not tags:
+            raise missing("ResourceId" if not ids else "Tag")
+        if len(ids) > 50:
+            raise invalid("ResourceId")
+        if len(tags) > 20 or any(not key or value is None for key, value in tags):
+            raise invalid("Tag")
+        if any(len(value or "") > 128 for _, value in tags):
+            raise EcsError("InvalidTagValue.Malformed")
+        targets = [self.store.get(i) for i in ids]
+        if any(t is None or t.released or t.region != params["RegionId"] for t in targets):
+            raise EcsError("InvalidResourceId.NotFound")
+        for target in targets:
+            target.tags.update(dict(tags))
         return {}
 
     def do_DescribeInstanceTypes(self, params: dict[str, str]) -> dict:

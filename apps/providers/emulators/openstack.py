@@ -310,6 +310,9 @@ class OpenStackEmulator(Emulator):
             return Response.json(200, {"server": self._server_view(server, request, base)})
         if match and method == "DELETE":
             return self._delete_server(match.group(1))
+        match = re.fullmatch(r"/servers/([^/]+)/metadata", path)
+        if match and method in ("POST", "PUT"):
+            return self._set_metadata(request, match.group(1), replace=method == "PUT")
         if path in ("/flavors", "/flavors/detail") and method == "GET":
             flavors = [self._flavor_view(fid, base, detail=path.endswith("/detail")) for fid in FLAVORS]
             return Response.json(200, {"flavors": flavors})
@@ -557,6 +560,19 @@ class OpenStackEmulator(Emulator):
             {"rel": "self", "href": f"{base}/compute/v2.1/{collection}/{item_id}"},
             {"rel": "bookmark", "href": f"{base}/compute/{collection}/{item_id}"},
         ]
+
+    def _set_metadata(self, request: Request, server_id: str, *, replace: bool) -> Response:
+        """POST merges keys into a server's metadata, PUT replaces it; the answer is the whole metadata."""
+        try:
+            metadata = {str(k): str(v) for k, v in (request.json() or {})["metadata"].items()}
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return self._nova_error(400, "Invalid input for field/attribute metadata.")
+        with self.lock:
+            server = self.servers.get(server_id)
+            if server is None or server["deleted"]:
+                return self._nova_error(404, f"Instance {server_id} could not be found.")
+            server["metadata"] = metadata if replace else {**server["metadata"], **metadata}
+            return Response.json(200, {"metadata": dict(server["metadata"])})
 
     def _delete_server(self, server_id: str) -> Response:
         with self.lock:
