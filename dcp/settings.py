@@ -235,6 +235,8 @@ DCP_STUCK_AFTER_SECONDS = env.get_int("DCP_STUCK_AFTER_SECONDS", 120, minimum=1)
 DCP_CREATE_BATCH_SIZE = env.get_int("DCP_CREATE_BATCH_SIZE", 100, minimum=1)
 DCP_HOST_RETRIES = env.get_int("DCP_HOST_RETRIES", 2, minimum=0)
 DCP_BOOT_TIMEOUT = env.get_int("DCP_BOOT_TIMEOUT", 900, minimum=1)
+# Seconds a template's zone is passed over after the provider said it has no capacity there.
+DCP_CAPACITY_COOLDOWN = env.get_int("DCP_CAPACITY_COOLDOWN", 300, minimum=0)
 DCP_POLL_INTERVAL = env.get_int("DCP_POLL_INTERVAL", 5, minimum=1)
 
 LOGGING = {

@@ -11,6 +11,7 @@ from apps.providers.choices import ProviderKind
 from apps.providers.drivers import AuthError, ProviderError, get_driver
 from apps.providers.drivers.registry import available_kinds
 from apps.providers.models import CloudAccount, MachineTemplate
+from apps.providers.ratelimit import ACTIONS as RATE_ACTIONS
 
 
 @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}, "writeOnly": True})
@@ -35,6 +36,7 @@ class CloudAccountSerializer(RestrictedModelSerializer):
             "credentials",
             "has_credentials",
             "options",
+            "max_hosts",
             "created_at",
             "updated_at",
         )
@@ -54,9 +56,12 @@ class CloudAccountSerializer(RestrictedModelSerializer):
         return kind
 
     def validate_options(self, options):
-        """Options are a JSON object."""
+        """Options are a JSON object; the ones DCP reads must have the right shape."""
         if not isinstance(options, dict):
             raise serializers.ValidationError("Options must be a JSON object.")
+        if "terminate_orphans" in options and not isinstance(options["terminate_orphans"], bool):
+            raise serializers.ValidationError('"terminate_orphans" must be true or false.')
+        _check_rate_limits(options.get("rate_limits", {}))
         return options
 
     def validate(self, attrs):
@@ -78,6 +83,28 @@ class CloudAccountSerializer(RestrictedModelSerializer):
             except ProviderError as exc:
                 raise serializers.ValidationError({"credentials": [f"Could not check them: {exc.message}"]}) from None
         return attrs
+
+
+RATE_LIMIT_SHAPE = (
+    '"rate_limits" must look like {"create": {"request": [burst, per_second]}}: actions '
+    + ", ".join(RATE_ACTIONS)
+    + "; buckets request or resource; both numbers positive."
+)
+
+
+def _check_rate_limits(limits) -> None:
+    """rate_limits overrides: {action: {bucket: [size, rate]}}, every number positive."""
+    if not isinstance(limits, dict) or not set(limits) <= set(RATE_ACTIONS):
+        raise serializers.ValidationError(RATE_LIMIT_SHAPE)
+    for buckets in limits.values():
+        if not isinstance(buckets, dict) or not set(buckets) <= {"request", "resource"}:
+            raise serializers.ValidationError(RATE_LIMIT_SHAPE)
+        for pair in buckets.values():
+            numbers = pair if isinstance(pair, list) and len(pair) == 2 else []
+            if not numbers or not all(
+                isinstance(n, int | float) and not isinstance(n, bool) and 0 < n <= 1e6 for n in numbers
+            ):
+                raise serializers.ValidationError(RATE_LIMIT_SHAPE)
 
 
 def _current(instance) -> dict:
@@ -132,6 +159,7 @@ class MachineTemplateSerializer(RestrictedModelSerializer):
             "provider",
             "region",
             "zone",
+            "zones",
             "instance_type",
             "image",
             "cpu",
@@ -148,6 +176,24 @@ class MachineTemplateSerializer(RestrictedModelSerializer):
             "updated_at",
         )
         extra_kwargs = {"max_hosts": {"max_value": 1_000_000}, "cpu": {"max_value": 4096}}
+
+    def validate_zones(self, value):
+        """Distinct zones, each a name or {"zone": name, "subnet": its subnet}."""
+        shape = 'Give a list of zones (at most 50), each a name or {"zone": "...", "subnet": "..."}; [] for none.'
+        if not isinstance(value, list) or len(value) > 50:
+            raise serializers.ValidationError(shape)
+        names = []
+        for item in value:
+            if isinstance(item, dict) and set(item) <= {"zone", "subnet"}:
+                if not isinstance(item.get("subnet", ""), str) or len(item.get("subnet", "")) > 255:
+                    raise serializers.ValidationError(shape)
+                item = item.get("zone")
+            if not isinstance(item, str) or not item or len(item) > 64:
+                raise serializers.ValidationError(shape)
+            names.append(item)
+        if len(set(names)) != len(names):
+            raise serializers.ValidationError(f"Each zone may appear only once: {', '.join(sorted(names))}.")
+        return value
 
     def validate_security_groups(self, value):
         """A list of names."""
@@ -175,6 +221,12 @@ class MachineTemplateSerializer(RestrictedModelSerializer):
             )
         if template.zone and template.zone not in known_zones:
             problems["zone"] = f"{provider.name} has no zone {template.zone!r}; known: {_some(known_zones)}."
+        listed = template.zone_choices() if template.zones else []
+        unknown_zones = [zone for zone in listed if zone not in known_zones]
+        if unknown_zones:
+            problems["zones"] = (
+                f"{provider.name} has no zone {', '.join(map(repr, unknown_zones))}; known: {_some(known_zones)}."
+            )
         if checks_image and image_found is None:
             problems["image"] = f"{provider.name} has no image {template.image!r}."
         if problems:

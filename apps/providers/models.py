@@ -19,6 +19,9 @@ class CloudAccount(BaseModel):
     endpoint_url = models.URLField(max_length=500, blank=True, help_text="A private endpoint or an emulator.")
     credentials = EncryptedJSONField(blank=True, default=dict)
     options = models.JSONField(default=dict, blank=True)
+    max_hosts = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Quota: live hosts on this account at most, over all its templates."
+    )
 
     class Meta:
         ordering = ("name",)
@@ -34,6 +37,12 @@ class MachineTemplate(BaseModel):
     provider = models.ForeignKey(CloudAccount, on_delete=models.PROTECT, related_name="templates")
     region = models.CharField(max_length=64, blank=True)
     zone = models.CharField(max_length=64, blank=True)
+    zones = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Zones to spread hosts over, evenly: names, or {"zone", "subnet"} where the subnet '
+        "(VPC subnet, vSwitch) belongs to one zone. Empty: only zone (if any).",
+    )
     instance_type = models.CharField(max_length=64, help_text="Instance type, flavor, or physical machine class.")
     image = models.CharField(max_length=255, blank=True)
     cpu = models.PositiveIntegerField(null=True, blank=True, help_text="Minimum cores a host must have.")
@@ -59,3 +68,15 @@ class MachineTemplate(BaseModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def zone_choices(self) -> list[str]:
+        """The zones hosts of this template may go to ("" when the provider picks)."""
+        names = [item["zone"] if isinstance(item, dict) else item for item in self.zones or []]
+        return names or [self.zone]
+
+    def subnet_for(self, zone: str) -> str:
+        """The subnet hosts in zone are created on: the zone's own, else the template's."""
+        for item in self.zones or []:
+            if isinstance(item, dict) and item.get("zone") == zone and item.get("subnet"):
+                return item["subnet"]
+        return self.subnet

@@ -72,6 +72,9 @@ DEFAULT_LIMITS: dict[str, dict[str, dict[str, Bucket]]] = {
     },
 }
 
+#: The logical actions an account's options["rate_limits"] may override.
+ACTIONS = ("create", "describe", "destroy", "catalog", "tag")
+
 
 class Limiter(ABC):
     """Takes tokens from named buckets."""

@@ -14,6 +14,7 @@ from apps.inventory.choices import HostStatus
 from apps.provisioning import services
 from apps.provisioning.choices import JobKind, JobStatus
 from apps.provisioning.models import Job, JobEvent
+from apps.provisioning.timeline import host_timelines
 
 MAX_DELTA = 100_000
 
@@ -69,6 +70,26 @@ class JobEventSerializer(serializers.ModelSerializer):
         fields = ("time", "kind", "host", "hostname", "message")
 
 
+class HostStepSerializer(serializers.Serializer):
+    """One step of a host: what happened, when, and seconds since its previous step."""
+
+    kind = serializers.CharField()
+    time = serializers.DateTimeField()
+    seconds = serializers.FloatField()
+
+
+class HostTimelineSerializer(serializers.Serializer):
+    """A host's steps in a job, and the seconds from requested to ready (removed, for a scale-in)."""
+
+    host = serializers.IntegerField()
+    hostname = serializers.CharField()
+    status = serializers.CharField()
+    zone = serializers.CharField()
+    template = serializers.IntegerField(allow_null=True)
+    steps = HostStepSerializer(many=True)
+    total_seconds = serializers.FloatField(allow_null=True)
+
+
 class ProgressSerializer(serializers.Serializer):
     """How far a job is: hosts asked for, done, failed."""
 
@@ -93,6 +114,7 @@ class JobSerializer(serializers.ModelSerializer):
     requested_by = serializers.CharField(source="requested_by.username", default=None, read_only=True)
     progress = serializers.SerializerMethodField()
     events = serializers.SerializerMethodField()
+    hosts = serializers.SerializerMethodField()
 
     class Meta:
         model = Job
@@ -111,6 +133,7 @@ class JobSerializer(serializers.ModelSerializer):
             "requested_by",
             "idempotency_key",
             "events",
+            "hosts",
             "created_at",
             "started_at",
             "finished_at",
@@ -133,6 +156,13 @@ class JobSerializer(serializers.ModelSerializer):
         if not self.context.get("with_events", True):
             return []
         return JobEventSerializer(job.events.select_related("host"), many=True).data
+
+    @extend_schema_field(HostTimelineSerializer(many=True))
+    def get_hosts(self, job) -> list:
+        """Each host's timeline with durations (detail views only)."""
+        if not self.context.get("with_events", True):
+            return []
+        return HostTimelineSerializer(host_timelines(job), many=True).data
 
 
 class JobFilterSet(BaseFilterSet):

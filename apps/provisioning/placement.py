@@ -1,20 +1,28 @@
 """Placement: which templates new hosts come from, and which hosts leave on scale-in.
 
 A pool's ordered templates are its policy: fill from the first, spill to the
-next when a template reaches its quota (``max_hosts``) or its provider has no
-more capacity. Scale-in removes hosts that are not ready yet first, then the
+next when a template reaches its quota (its own ``max_hosts``, or its provider
+account's), or its provider has no more capacity. Within a template, hosts are
+spread evenly over its zones; a zone where the provider recently had no
+capacity is passed over for DCP_CAPACITY_COOLDOWN seconds. Scale-in removes hosts that are not ready yet first, then the
 most expensive, then the newest.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 
-from django.db.models import Case, IntegerField, Value, When
+from django.conf import settings
+from django.db.models import Case, Count, IntegerField, Value, When
+from django.utils import timezone
 
 from apps.inventory.choices import HostStatus
 from apps.inventory.models import Host, ServicePool
 from apps.providers.drivers import NodeSpec, ProviderError, get_driver
+
+#: How a host's status message starts when its provider had no capacity for it (see work.fail_batch).
+CAPACITY_PREFIX = "capacity:"
 
 
 @dataclass
@@ -50,16 +58,35 @@ class Plan:
         }
 
 
-def _quota_left(template) -> int | None:
-    if template.max_hosts is None:
-        return None
-    used = Host.objects.filter(template=template, status__in=HostStatus.ACTIVE).count()
-    return max(0, template.max_hosts - used)
+def _quota_left(template, planned: dict[int, int]) -> tuple[int | None, str]:
+    """Hosts the template may still get under its own and its account's quota, and what limits it."""
+    left, why = None, ""
+    if template.max_hosts is not None:
+        used = Host.objects.filter(template=template, status__in=HostStatus.ACTIVE).count()
+        left, why = max(0, template.max_hosts - used), f"quota max_hosts={template.max_hosts}"
+    account = template.provider
+    if account.max_hosts is not None:
+        used = Host.objects.filter(provider=account, status__in=HostStatus.ACTIVE).count()
+        account_left = max(0, account.max_hosts - used - planned.get(account.pk, 0))
+        if left is None or account_left < left:
+            left, why = account_left, f"account {account.name} quota max_hosts={account.max_hosts}"
+    return left, why
 
 
-def _capacity_left(template) -> int | None:
-    """Free capacity the driver reports, less hosts already planned there but not yet created."""
-    capacity = get_driver(template.provider).available_capacity(NodeSpec.from_template(template))
+def _cooling_zones(template) -> set[str]:
+    """Zones where the provider recently said it had no capacity for this template: passed over for a while."""
+    since = timezone.now() - timedelta(seconds=settings.DCP_CAPACITY_COOLDOWN)
+    return set(
+        Host.objects.filter(template=template, failed_at__gte=since, status_message__startswith=CAPACITY_PREFIX)
+        .values_list("zone", flat=True)
+        .distinct()
+    )
+
+
+def _capacity_left(template, zone: str) -> int | None:
+    """Free capacity the driver reports in zone, less hosts already planned there but not yet created."""
+    spec = NodeSpec.from_template(template, zone=zone)
+    capacity = get_driver(template.provider).available_capacity(spec)
     if capacity is None:
         return None
     planned = Host.objects.filter(
@@ -67,33 +94,75 @@ def _capacity_left(template) -> int | None:
         template__instance_type=template.instance_type,
         status__in=(HostStatus.PENDING, HostStatus.CREATING),
         instance_id="",
-    ).count()
-    return max(0, capacity - planned)
+    )
+    if zone:
+        planned = planned.filter(zone=zone)
+    return max(0, capacity - planned.count())
+
+
+def _spread(take: int, present: dict[str, int], room: dict[str, int | None]) -> dict[str, int]:
+    """Add take hosts over the zones, each to the zone with the fewest so far that has room left."""
+    added = dict.fromkeys(room, 0)
+    for _ in range(take):
+        open_zones = [z for z in room if room[z] is None or added[z] < room[z]]
+        if not open_zones:
+            break
+        zone = min(open_zones, key=lambda z: (present.get(z, 0) + added[z], list(room).index(z)))
+        added[zone] += 1
+    return {zone: n for zone, n in added.items() if n}
+
+
+def _zone_room(template, notes: list[str]) -> dict[str, int | None]:
+    """Each usable zone of the template and its free capacity (None: unknown, no limit assumed).
+
+    A provider that reports its capacity (the physical inventory) is trusted
+    as it stands; one that cannot tell is judged by its recent answers.
+    """
+    cooling = _cooling_zones(template)
+    room: dict[str, int | None] = {}
+    for zone in template.zone_choices():
+        capacity = _capacity_left(template, zone)
+        if capacity is None and zone in cooling:
+            where = f"zone {zone}" if zone else "its default zone"
+            notes.append(f"template {template.name}: {where} had no capacity lately, passed over")
+            continue
+        room[zone] = capacity
+    return room
 
 
 def plan_scale_out(pool: ServicePool, count: int) -> Plan:
-    """Place count new hosts over the pool's templates, in priority order."""
+    """Place count new hosts over the pool's templates in priority order, spread evenly over each one's zones."""
     plan = Plan()
     remaining = count
+    planned_on: dict[int, int] = {}
     for template in pool.ordered_templates():
         if remaining == 0:
             break
         take = remaining
-        quota = _quota_left(template)
+        quota, limit = _quota_left(template, planned_on)
         if quota is not None and quota < take:
-            plan.notes.append(f"template {template.name}: quota max_hosts={template.max_hosts} leaves {quota}")
+            plan.notes.append(f"template {template.name}: {limit} leaves {quota}")
             take = quota
+        if take == 0:
+            continue
         try:
-            capacity = _capacity_left(template)
+            room = _zone_room(template, plan.notes)
         except ProviderError as exc:
             plan.notes.append(f"template {template.name}: capacity unknown ({exc.message}), skipped")
             continue
-        if capacity is not None and capacity < take:
-            plan.notes.append(f"template {template.name}: only {capacity} free {template.instance_type!r} left")
-            take = capacity
-        if take > 0:
-            plan.placements.append(Placement(template.pk, template.name, template.provider.name, template.zone, take))
-            remaining -= take
+        present = dict(
+            pool.hosts.filter(template=template, status__in=HostStatus.ACTIVE)
+            .values_list("zone")
+            .annotate(n=Count("pk"))
+        )
+        spread = _spread(take, present, room)
+        if sum(spread.values()) < take and room:
+            free = sum(spread.values())
+            plan.notes.append(f"template {template.name}: only {free} free {template.instance_type!r} left")
+        for zone, placed in spread.items():
+            plan.placements.append(Placement(template.pk, template.name, template.provider.name, zone, placed))
+            planned_on[template.provider_id] = planned_on.get(template.provider_id, 0) + placed
+            remaining -= placed
     if remaining and not pool.template_links.exists():
         plan.notes.append("the pool has no templates")
     plan.shortfall = remaining

@@ -110,9 +110,11 @@ def _scale_out(pool: ServicePool, jobs: list[Job], count: int) -> None:
             token = uuid.uuid4().hex
             for _ in range(min(batch, item.count - start)):
                 owner = owners.pop(0) if owners else None
-                hosts.append(_new_host(pool, template, owner, token))
+                hosts.append(_new_host(pool, template, owner, token, item.zone))
     Host.objects.bulk_create(hosts)
-    summary = ", ".join(f"{p.count} on {p.template_name}" for p in plan.placements)
+    summary = ", ".join(
+        f"{p.count} on {p.template_name}" + (f" in {p.zone}" if p.zone else "") for p in plan.placements
+    )
     for job in {host.job for host in hosts if host.job}:
         job.plan = [*job.plan, plan.as_json()]
         job.save(update_fields=["plan", "updated_at"])
@@ -121,7 +123,7 @@ def _scale_out(pool: ServicePool, jobs: list[Job], count: int) -> None:
         after_commit("create_hosts", token)
 
 
-def _new_host(pool: ServicePool, template, job: Job | None, token: str) -> Host:
+def _new_host(pool: ServicePool, template, job: Job | None, token: str, zone: str) -> Host:
     return Host(
         hostname=f"{pool.name}-{secrets.token_hex(4)}",
         pool=pool,
@@ -130,7 +132,7 @@ def _new_host(pool: ServicePool, template, job: Job | None, token: str) -> Host:
         job=job,
         status=H.PENDING,
         batch_token=token,
-        zone=template.zone,
+        zone=zone,
         hourly_price=template.hourly_price or 0,
     )
 

@@ -18,6 +18,7 @@ from apps.providers.drivers import CapacityError, Driver, Node, NodeSpec, NodeSt
 from apps.provisioning import transitions
 from apps.provisioning.choices import EventKind
 from apps.provisioning.dispatch import after_commit
+from apps.provisioning.placement import CAPACITY_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def create_batch(token: str) -> None:
             transitions.move_host(host, H.CREATING)
     first = hosts[0]
     driver = get_driver(first.template.provider)
-    spec = NodeSpec.from_template(first.template, name_prefix=first.pool.name)
+    spec = NodeSpec.from_template(first.template, name_prefix=first.pool.name, zone=first.zone)
     try:
         nodes = driver.create_nodes(spec, len(hosts), client_token=token, tags=batch_tags(first))
     except ProviderError as exc:
@@ -61,7 +62,8 @@ def create_batch(token: str) -> None:
 
 def fail_batch(token: str, exc: ProviderError) -> None:
     """Mark a batch's hosts failed with the provider's reason; the reconciler replaces or gives up."""
-    kind = "capacity" if isinstance(exc, CapacityError) else type(exc).__name__
+    # The capacity prefix is what placement looks for to pass over this zone for a while.
+    kind = CAPACITY_PREFIX.rstrip(":") if isinstance(exc, CapacityError) else type(exc).__name__
     pool_id = Host.objects.filter(batch_token=token).values_list("pool_id", flat=True).first()
     with transaction.atomic():
         # The pool's lock first, as the reconciler takes it: this step writes the job row too.
@@ -143,7 +145,11 @@ def _advance(host: Host, node: Node) -> bool:
         transitions.move_host(host, H.INITIALIZING)
         return True
     if node.state in (NodeState.ERROR, NodeState.TERMINATED, NodeState.STOPPED):
-        transitions.move_host(host, H.FAILED, f"instance {node.id} is {node.state.value} instead of running")
+        reason = f"instance {node.id} is {node.state.value} instead of running"
+        if _no_capacity(node):
+            # Nova says "no valid host" after the create call returned: the same as a capacity error.
+            reason = f"{CAPACITY_PREFIX} {reason}: {node.extra['fault'].get('message', '')}"
+        transitions.move_host(host, H.FAILED, reason)
         after_commit("reconcile_pool", host.pool_id)
         return True
     if (timezone.now() - host.created_at).total_seconds() > settings.DCP_BOOT_TIMEOUT:
@@ -179,6 +185,12 @@ def tag_hosts(host_ids: list[int]) -> list[int]:
                 return [h.pk for h in hosts[index:]]
             logger.warning("Host %s not tagged on %s: %s", host.hostname, host.provider.name, exc.message)
     return []
+
+
+def _no_capacity(node: Node) -> bool:
+    """Whether a failed node's fault says the provider had nowhere to put it (Nova's NoValidHost)."""
+    fault = node.extra.get("fault")
+    return isinstance(fault, dict) and "no valid host" in str(fault.get("message", "")).lower()
 
 
 def poll_batch(token: str) -> None:

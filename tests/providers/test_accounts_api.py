@@ -71,3 +71,58 @@ def test_template_checked_against_the_cloud_catalog(cloud, sysadmin):
         )
         assert answer.status_code == 400, (field, answer.content)
         assert value in answer.json()[field][0]
+
+
+def test_template_zones_are_checked_against_the_cloud_catalog(cloud, sysadmin):
+    """zones: names or {"zone", "subnet"}, each known to the cloud; an unknown or repeated one is a 400."""
+    account = cloud.account()
+    spec = cloud.spec()
+    client = client_for(sysadmin)
+    body = {"provider": account.pk, "instance_type": spec.instance_type, "image": spec.image}
+    zones = [{"zone": zone, "subnet": cloud.spec(zone).subnet} for zone in cloud.zones[:2]]
+    answer = client.post("/api/v1/templates/", {**body, "name": f"{cloud.kind}-zones", "zones": zones}, format="json")
+    assert answer.status_code == 201, answer.content
+    assert answer.json()["zones"] == zones
+    for name, value, words in (
+        ("unknown", [cloud.zones[0], "no-such-zone"], "no-such-zone"),
+        ("repeated", [cloud.zones[0], {"zone": cloud.zones[0]}], "only once"),
+        ("shape", [{"zone": cloud.zones[0], "vswitch": "x"}], "each a name or"),
+        ("string", cloud.zones[0], "list of zones"),
+    ):
+        answer = client.post(
+            "/api/v1/templates/", {**body, "name": f"{cloud.kind}-{name}", "zones": value}, format="json"
+        )
+        assert answer.status_code == 400, (name, answer.content)
+        assert words in answer.json()["zones"][0], (name, answer.json())
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"terminate_orphans": "yes"}, "true or false"),
+        ({"rate_limits": {"create": {"request": [5]}}}, "burst, per_second"),
+        ({"rate_limits": {"launch": {"request": [5, 2]}}}, "burst, per_second"),
+        ({"rate_limits": {"create": {"request": [5, 0]}}}, "both numbers positive"),
+        ({"rate_limits": {"create": {"requests": [5, 2]}}}, "buckets request or resource"),
+    ],
+)
+def test_account_options_dcp_reads_are_checked(sysadmin, options, words):
+    """The options DCP acts on (orphan policy, rate limits) must have their shape: a 400 says which."""
+    body = {"name": "idc-options", "kind": "physical", "options": options}
+    answer = client_for(sysadmin).post("/api/v1/providers/", body, format="json")
+    assert answer.status_code == 400, answer.content
+    assert words in answer.json()["options"][0]
+    good = {"terminate_orphans": True, "rate_limits": {"create": {"request": [5, 2], "resource": [100, 2.5]}}}
+    answer = client_for(sysadmin).post("/api/v1/providers/", {**body, "options": good}, format="json")
+    assert answer.status_code == 201, answer.content
+
+
+def test_account_quota_is_a_field(sysadmin):
+    """max_hosts on an account: a non-negative number, shown back."""
+    client = client_for(sysadmin)
+    answer = client.post(
+        "/api/v1/providers/", {"name": "idc-quota", "kind": "physical", "max_hosts": 30}, format="json"
+    )
+    assert answer.status_code == 201 and answer.json()["max_hosts"] == 30
+    answer = client.post("/api/v1/providers/", {"name": "idc-bad", "kind": "physical", "max_hosts": -1}, format="json")
+    assert answer.status_code == 400 and "max_hosts" in answer.json()

@@ -101,17 +101,17 @@ class NodeSpec:
     name_prefix: str = "dcp"
 
     @classmethod
-    def from_template(cls, template, name_prefix: str = "dcp") -> NodeSpec:
-        """Build the spec a template describes."""
+    def from_template(cls, template, name_prefix: str = "dcp", zone: str | None = None) -> NodeSpec:
+        """Build the spec a template describes (in zone, one of the template's, when given)."""
         return cls(
             instance_type=template.instance_type,
             image=template.image,
             region=template.region or template.provider.region,
-            zone=template.zone,
+            zone=template.zone if zone is None else zone,
             cpu=template.cpu,
             memory_gb=template.memory_gb,
             network=template.network,
-            subnet=template.subnet,
+            subnet=template.subnet if zone is None else template.subnet_for(zone),
             security_groups=tuple(template.security_groups or ()),
             key_name=template.key_name,
             name_prefix=name_prefix,
