@@ -207,6 +207,8 @@ CELERY_TASK_ROUTES = {
     "apps.provisioning.tasks.terminate_hosts": {"queue": "provider"},
     "apps.provisioning.tasks.poll_batch": {"queue": "provider"},
     "apps.provisioning.tasks.tag_hosts": {"queue": "provider"},
+    "apps.provisioning.tasks.sweep_providers": {"queue": "provider"},
+    "apps.provisioning.tasks.sweep_provider": {"queue": "provider"},
     "apps.provisioning.tasks.initialize_hosts": {"queue": "init"},
 }
 CELERY_TASK_SERIALIZER = "json"
@@ -215,7 +217,12 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-all": {
         "task": "apps.provisioning.tasks.reconcile_all",
         "schedule": env.get_int("DCP_RECONCILE_INTERVAL", 30, minimum=1),
-    }
+    },
+    # Orphans and lost hosts: each provider's tagged instances against the database.
+    "sweep-providers": {
+        "task": "apps.provisioning.tasks.sweep_providers",
+        "schedule": env.get_int("DCP_SWEEP_INTERVAL", 300, minimum=1),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -238,6 +245,9 @@ DCP_BOOT_TIMEOUT = env.get_int("DCP_BOOT_TIMEOUT", 900, minimum=1)
 # Seconds a template's zone is passed over after the provider said it has no capacity there.
 DCP_CAPACITY_COOLDOWN = env.get_int("DCP_CAPACITY_COOLDOWN", 300, minimum=0)
 DCP_POLL_INTERVAL = env.get_int("DCP_POLL_INTERVAL", 5, minimum=1)
+# The sweep destroys an orphan only once it has been one for this long, seen by two sweeps; an instance
+# of a host terminated less than this long ago is given the same time to leave the provider's listing.
+DCP_ORPHAN_GRACE_SECONDS = env.get_int("DCP_ORPHAN_GRACE_SECONDS", 60, minimum=0)
 
 LOGGING = {
     "version": 1,

@@ -10,6 +10,7 @@ from apps.core.health import healthz
 from apps.inventory.api import ClusterViewSet, HostViewSet, PhysicalMachineViewSet, ServicePoolViewSet
 from apps.providers.api import CloudAccountViewSet, MachineTemplateViewSet
 from apps.provisioning.api import JobViewSet
+from apps.provisioning.orphans_api import OrphanInstanceViewSet
 
 router = DefaultRouter()
 router.register("providers", CloudAccountViewSet, basename="provider")
@@ -20,6 +21,7 @@ router.register(r"clusters/(?P<cluster_pk>[0-9]+)/members", MembershipViewSet, b
 router.register("pools", ServicePoolViewSet, basename="pool")
 router.register("jobs", JobViewSet, basename="job")
 router.register("hosts", HostViewSet, basename="host")
+router.register("orphans", OrphanInstanceViewSet, basename="orphan")
 router.register("users", UserViewSet, basename="user")
 router.register("audit", AuditEntryViewSet, basename="audit")
 

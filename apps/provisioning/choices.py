@@ -66,3 +66,14 @@ class EventKind(ChoiceSet):
             FINISHED,
         )
     )
+
+
+class OrphanState(ChoiceSet):
+    """Where an orphan instance is: still there, destroyed by DCP, or gone on its own."""
+
+    REPORTED = "reported"
+    TERMINATED = "terminated"
+    GONE = "gone"
+    CHOICES = ((REPORTED, "Reported"), (TERMINATED, "Terminated"), (GONE, "Gone"))
+    ACTIVE = (REPORTED,)
+    TERMINAL = (TERMINATED, GONE)

@@ -1,11 +1,13 @@
-"""Scale jobs and their event log."""
+"""Scale jobs, their event log, and the orphan instances the sweep finds."""
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from apps.core.choices import Action
 from apps.core.models import BaseModel
-from apps.provisioning.choices import EventKind, JobKind, JobStatus
+from apps.core.querysets import RestrictedQuerySet
+from apps.provisioning.choices import EventKind, JobKind, JobStatus, OrphanState
 
 
 class Job(BaseModel):
@@ -71,3 +73,53 @@ class JobEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.time:%H:%M:%S} {self.kind} {self.message}"
+
+
+class OrphanQuerySet(RestrictedQuerySet):
+    """Orphans belong to provider accounts, which system administrators manage: nobody else sees them."""
+
+    def restrict(self, user, action: str = Action.VIEW) -> "OrphanQuerySet":
+        """Everything for an active system administrator, nothing for anyone else."""
+        if user is None or not user.is_authenticated or not user.is_active or not user.is_superuser:
+            return self.none()
+        return self
+
+
+class OrphanInstance(BaseModel):
+    """An instance carrying DCP's tags that no host claims, found by the periodic sweep.
+
+    Either nothing in the database ever claimed it (made behind DCP's back, or
+    left over from a create whose hosts were removed meanwhile), or its host is
+    terminated while the instance still lives (a terminate that was lost).
+    The sweep reports it, destroys it when the account's ``terminate_orphans``
+    option says so, and marks it ``gone`` when it disappears on its own.
+    Provider accounts are global, so only system administrators see these.
+    """
+
+    provider = models.ForeignKey("providers.CloudAccount", on_delete=models.CASCADE, related_name="orphans")
+    instance_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=255, blank=True)
+    state = models.CharField(max_length=20, choices=OrphanState.CHOICES, default=OrphanState.REPORTED)
+    reason = models.CharField(max_length=500, blank=True, help_text="Why no host claims the instance.")
+    host = models.ForeignKey(
+        "inventory.Host",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="orphans",
+        help_text="The terminated host whose instance this was, if any.",
+    )
+    tags = models.JSONField(default=dict, blank=True)
+    first_seen = models.DateTimeField(help_text="When a sweep first found it an orphan (this time round).")
+    last_seen = models.DateTimeField(help_text="When a sweep last found it an orphan.")
+    terminated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrphanQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-last_seen", "-pk")
+        indexes = [models.Index(fields=("provider", "state"), name="orphan_provider_state_idx")]
+        constraints = [models.UniqueConstraint(fields=("provider", "instance_id"), name="orphan_unique_instance")]
+
+    def __str__(self) -> str:
+        return f"orphan {self.instance_id} on {self.provider_id} ({self.state})"

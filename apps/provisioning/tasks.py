@@ -13,7 +13,7 @@ from django.db.models import Count, F, Q
 from apps.inventory.choices import HostStatus
 from apps.inventory.models import ServicePool
 from apps.providers.drivers import ThrottledError, TransientError
-from apps.provisioning import reconciler, work
+from apps.provisioning import reconciler, sweep, work
 from apps.provisioning.choices import JobStatus
 
 PROVIDER_RETRY = {
@@ -77,3 +77,16 @@ def initialize_hosts(host_ids: list[int]) -> None:
 def terminate_hosts(host_ids: list[int]) -> None:
     """Destroy the instances of terminating hosts."""
     work.terminate(host_ids)
+
+
+@shared_task
+def sweep_providers() -> None:
+    """The periodic sweep: one sweep_provider task per provider account, so no account holds up another."""
+    for account_id in sweep.account_ids():
+        sweep_provider.delay(account_id)
+
+
+@shared_task(**PROVIDER_RETRY)
+def sweep_provider(account_id: int) -> None:
+    """Look for orphan instances and lost hosts on one provider account."""
+    sweep.sweep_account_id(account_id)

@@ -757,7 +757,7 @@ def test_token_bad(api, world, body, words):
 # ---------------------------------------------------------------- query strings
 
 
-@pytest.mark.parametrize("path", ["pools", "hosts", "jobs", "physical-machines", "providers", "audit"])
+@pytest.mark.parametrize("path", ["pools", "hosts", "jobs", "physical-machines", "providers", "audit", "orphans"])
 @pytest.mark.parametrize(
     "query", ["limit=abc", "limit=-1", "offset=zzz", "offset=-5", "limit=1000000000", "ordering=zzz"]
 )
@@ -786,6 +786,20 @@ def test_list_bad_filter(api, world, url, word):
     """A filter value of the wrong type is a 400 naming the filter, never a 500."""
     with unchanged():
         response = send(api["developer"], "get", url)
+    assert_error(response, 400, word)
+
+
+@pytest.mark.parametrize(
+    ("url", "word"),
+    [
+        ("/api/v1/orphans/?state=bogus", "state"),
+        ("/api/v1/orphans/?provider=abc", "provider"),
+    ],
+)
+def test_orphan_list_bad_filter(api, world, url, word):
+    """The orphan list (system administrators only) answers a filter value of the wrong type with a 400 too."""
+    with unchanged():
+        response = send(api["sysadmin"], "get", url)
     assert_error(response, 400, word)
 
 

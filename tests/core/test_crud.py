@@ -2,19 +2,21 @@
 
 After each step the answer's fields are checked, and so is the audit entry the
 change left: its action, who made it (user and username), the request it came
-from, and its before/after snapshots. Hosts, jobs and audit entries are
-read-only: their lists, details and filters are checked instead.
+from, and its before/after snapshots. Hosts, jobs, audit entries and orphan
+instances are read-only: their lists, details and filters are checked instead.
 """
 
 import json
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.accounts.models import Membership, User
 from apps.inventory.models import Host, PhysicalMachine, ServicePool
 from apps.providers.models import CloudAccount
-from apps.provisioning.models import Job
+from apps.provisioning.models import Job, OrphanInstance
 from tests.conftest import client_for
 from tests.factories import (
     ClusterFactory,
@@ -1135,3 +1137,71 @@ def test_audit_filters_and_fields(clients, users, cluster, sysadmin):
     detail = clients["guest"].get(f"/api/v1/audit/{entry['id']}/")
     assert detail.status_code == 200
     assert detail.json() == entry
+
+
+# ---------------------------------------------------------------- orphan instances (read-only)
+
+
+def test_orphan_fields_filters_and_paging(clients, fleet):
+    """Orphans list newest sighting first, filter by provider and state, page, and refuse every write."""
+    provider, dead = fleet["provider"], fleet["hosts"]["db-2"]
+    other = PhysicalProviderFactory(name="idc-other")
+    now = timezone.now()
+
+    def orphan(account, instance_id, state, minutes_ago, **extra):
+        seen = now - timedelta(minutes=minutes_ago)
+        return OrphanInstance.objects.create(
+            provider=account, instance_id=instance_id, state=state, first_seen=seen, last_seen=seen, **extra
+        )
+
+    reason = "its host db-2.bj.test is terminated but it still runs"
+    lost_terminate = orphan(provider, "pm-a", "reported", 1, host=dead, reason=reason)
+    orphan(provider, "pm-b", "terminated", 2, terminated_at=now)
+    orphan(other, "pm-c", "gone", 3, tags={"dcp": "1", "dcp-batch": "b1"})
+    root = clients["sysadmin"]
+
+    def listed(query=""):
+        response = root.get(f"/api/v1/orphans/?{query}")
+        assert response.status_code == 200, response.content
+        return [o["instance_id"] for o in response.json()["results"]]
+
+    assert listed() == ["pm-a", "pm-b", "pm-c"]
+    assert listed(f"provider={provider.pk}") == ["pm-a", "pm-b"]
+    assert listed(f"provider={other.pk}&state=gone") == ["pm-c"]
+    assert listed("state=reported&state=terminated") == ["pm-a", "pm-b"]
+    assert listed("instance_id=pm-b") == ["pm-b"]
+    assert listed("provider=999999") == []
+    page = root.get("/api/v1/orphans/?limit=1&offset=1").json()
+    assert page["count"] == 3 and [o["instance_id"] for o in page["results"]] == ["pm-b"]
+    assert page["next"] and page["previous"]
+
+    detail = root.get(f"/api/v1/orphans/{lost_terminate.pk}/").json()
+    assert set(detail) == {
+        "id",
+        "provider",
+        "provider_name",
+        "instance_id",
+        "name",
+        "state",
+        "reason",
+        "host",
+        "hostname",
+        "tags",
+        "first_seen",
+        "last_seen",
+        "terminated_at",
+        "created_at",
+        "updated_at",
+    }
+    assert (detail["provider"], detail["provider_name"]) == (provider.pk, provider.name)
+    assert (detail["host"], detail["hostname"], detail["state"]) == (dead.pk, "db-2.bj.test", "reported")
+    assert detail["reason"] == reason
+    assert detail["terminated_at"] is None
+
+    before = sorted(map(str, OrphanInstance.objects.values_list()))
+    for method, url in READ_ONLY_WRITES:
+        response = getattr(root, method.lower())(
+            url.format(kind="orphans", pk=lost_terminate.pk), {"state": "gone"}, format="json"
+        )
+        assert response.status_code == 405, response.content
+    assert sorted(map(str, OrphanInstance.objects.values_list())) == before

@@ -11,13 +11,14 @@ the database, an allowed one takes effect.
 from types import SimpleNamespace
 
 import pytest
+from django.utils import timezone
 
 from apps.accounts.models import Membership, User
 from apps.core import audit
 from apps.core.models import AuditAction, AuditEntry
 from apps.inventory.models import Cluster, Host, PhysicalMachine, ServicePool
 from apps.providers.models import CloudAccount, MachineTemplate
-from apps.provisioning.models import Job
+from apps.provisioning.models import Job, OrphanInstance
 from tests.factories import (
     ClusterFactory,
     MachineFactory,
@@ -76,6 +77,8 @@ def world(cluster, users, sysadmin):
 
     bare_provider = PhysicalProviderFactory(name="idc-spare")
     bare_template = TemplateFactory(provider=provider, name="tpl-spare")
+    now = timezone.now()
+    orphan = OrphanInstance.objects.create(provider=provider, instance_id="pm-stray", first_seen=now, last_seen=now)
     return SimpleNamespace(
         cluster=cluster,
         users=users,
@@ -100,6 +103,7 @@ def world(cluster, users, sysadmin):
         global_entry=global_entry,
         bare_provider=bare_provider,
         bare_template=bare_template,
+        orphan=orphan,
         actor=None,
     )
 
@@ -185,7 +189,18 @@ def test_cluster_object_detail(clients, world, resource, role, own_status, other
 def every_read_url(w):
     """Every list and detail URL under /api/v1/ (and the API root), for the world's objects."""
     urls = ["/api/v1/", f"/api/v1/clusters/{w.cluster.pk}/members/"]
-    for name in ("clusters", "pools", "hosts", "jobs", "audit", "providers", "templates", "physical-machines", "users"):
+    for name in (
+        "clusters",
+        "pools",
+        "hosts",
+        "jobs",
+        "audit",
+        "providers",
+        "templates",
+        "physical-machines",
+        "users",
+        "orphans",
+    ):
         urls.append(f"/api/v1/{name}/")
     for own, _, _ in detail_urls(w).values():
         urls.append(own)
@@ -194,6 +209,7 @@ def every_read_url(w):
         f"/api/v1/templates/{w.template.pk}/",
         f"/api/v1/physical-machines/{w.machine.pk}/",
         f"/api/v1/users/{w.newcomer.pk}/",
+        f"/api/v1/orphans/{w.orphan.pk}/",
     ]
     return urls
 
@@ -212,7 +228,9 @@ def test_api_root_needs_sign_in_only(clients):
     """The API root lists the endpoints for any signed-in user."""
     response = clients["outsider"].get("/api/v1/")
     assert response.status_code == 200
-    assert {"clusters", "pools", "hosts", "jobs", "providers", "templates", "users", "audit"} <= set(response.json())
+    assert {"clusters", "pools", "hosts", "jobs", "providers", "templates", "users", "audit", "orphans"} <= set(
+        response.json()
+    )
 
 
 @pytest.mark.parametrize("resource", ["cluster", "member", "pool", "host", "job", "audit"])
@@ -317,6 +335,29 @@ def test_global_objects_readable_by_every_signed_in_user(clients, world, resourc
 
 
 @pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS"])
+def test_orphans_for_system_administrators_only(clients, world, role, method):
+    """Orphan instances are provider accounts' business: system administrators read them, anyone else gets 403."""
+    client = clients[role]
+    listed = getattr(client, method.lower())("/api/v1/orphans/")
+    detail = getattr(client, method.lower())(f"/api/v1/orphans/{world.orphan.pk}/")
+    missing = getattr(client, method.lower())(f"/api/v1/orphans/{MISSING}/")
+    expected = {"anonymous": 401, "sysadmin": 200}.get(role, 403)
+    assert listed.status_code == detail.status_code == expected, (listed.content, detail.content)
+    if method == "OPTIONS":
+        return
+    assert missing.status_code == (404 if role == "sysadmin" else expected)
+    if method == "HEAD":
+        return
+    if role == "sysadmin":
+        assert [o["id"] for o in listed.json()["results"]] == [world.orphan.pk]
+        assert detail.json()["instance_id"] == "pm-stray"
+    else:
+        # The refusal is the same whether the orphan exists or not: nothing about it is revealed.
+        assert set(detail.json()) == {"detail"} and detail.json() == missing.json()
+
+
+@pytest.mark.parametrize("role", ROLES)
 def test_users_visibility(clients, world, role):
     """System administrators see every user; others see only themselves (any other user is 404)."""
     client = clients[role]
@@ -356,6 +397,8 @@ def cluster_scale(ok):
 
 
 READ_ONLY = {"anonymous": 401, "outsider": 405, "guest": 405, "developer": 405, "admin": 405, "sysadmin": 405}
+# Read-only and for system administrators only: everyone else is refused before the method is looked at.
+SYSADMIN_READ_ONLY = sysadmin_only(405)
 
 
 def machine_body(w, **extra):
@@ -575,6 +618,35 @@ WRITES = {
         lambda w: None,
         lambda w: AuditEntry.objects.filter(pk=w.entry.pk).exists(),
         READ_ONLY,
+    ),
+    # orphan instances (the sweep records them; nobody writes them)
+    "orphan-create": (
+        "POST",
+        lambda w: "/api/v1/orphans/",
+        lambda w: {"provider": w.provider.pk, "instance_id": "i-forged", "state": "reported"},
+        lambda w: OrphanInstance.objects.count(),
+        SYSADMIN_READ_ONLY,
+    ),
+    "orphan-put": (
+        "PUT",
+        lambda w: f"/api/v1/orphans/{w.orphan.pk}/",
+        lambda w: {"provider": w.provider.pk, "instance_id": "pm-stray", "state": "terminated"},
+        lambda w: _value(OrphanInstance, w.orphan.pk, "state"),
+        SYSADMIN_READ_ONLY,
+    ),
+    "orphan-patch": (
+        "PATCH",
+        lambda w: f"/api/v1/orphans/{w.orphan.pk}/",
+        lambda w: {"state": "gone"},
+        lambda w: _value(OrphanInstance, w.orphan.pk, "state"),
+        SYSADMIN_READ_ONLY,
+    ),
+    "orphan-delete": (
+        "DELETE",
+        lambda w: f"/api/v1/orphans/{w.orphan.pk}/",
+        lambda w: None,
+        lambda w: OrphanInstance.objects.filter(pk=w.orphan.pk).exists(),
+        SYSADMIN_READ_ONLY,
     ),
     # providers
     "provider-create": (
