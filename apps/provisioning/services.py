@@ -8,7 +8,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from apps.core import audit
 from apps.core.exceptions import Conflict, ServiceError
@@ -101,36 +101,54 @@ def dry_run(pool: ServicePool, request: ScaleRequest) -> dict:
     return result
 
 
+def _replay(user, idempotency_key: str, fingerprint: str) -> ScaleResult | None:
+    """The job an earlier request with this key made (the same request), a Conflict (another one), or None."""
+    earlier = Job.objects.filter(requested_by=user, idempotency_key=idempotency_key).first()
+    if earlier is None:
+        return None
+    if earlier.request_fingerprint != fingerprint:
+        raise Conflict(
+            f"Idempotency-Key {idempotency_key!r} was already used for a different request "
+            f"(job {earlier.pk}); use a new key for a new request."
+        )
+    return ScaleResult(job=earlier, replayed=True)
+
+
 def scale(pool_id: int, user, request: ScaleRequest, *, idempotency_key: str = "", dry: bool = False) -> ScaleResult:
     """Change a pool's desired size and record the job; the reconciler acts after commit."""
     with transaction.atomic():
         pool = ServicePool.objects.select_for_update().get(pk=pool_id)
         fingerprint = request.fingerprint(pool.pk)
         if idempotency_key:
-            earlier = Job.objects.filter(requested_by=user, idempotency_key=idempotency_key).first()
-            if earlier is not None:
-                if earlier.request_fingerprint != fingerprint:
-                    raise Conflict(
-                        f"Idempotency-Key {idempotency_key!r} was already used for a different request "
-                        f"(job {earlier.pk}); use a new key for a new request."
-                    )
-                return ScaleResult(job=earlier, replayed=True)
+            replay = _replay(user, idempotency_key, fingerprint)
+            if replay is not None:
+                return replay
         if dry:
             return ScaleResult(dry_run=dry_run(pool, request))
         target, field = _target(pool, request)
         _check_target(pool, request, target, field)
         named = _named_hosts(pool, request.hosts) if request.hosts else []
         before = {"desired_size": pool.desired_size}
-        job = Job.objects.create(
-            pool=pool,
-            kind=JobKind.SCALE_OUT if target > pool.desired_size else JobKind.SCALE_IN,
-            delta=target - pool.desired_size,
-            desired_before=pool.desired_size,
-            desired_after=target,
-            requested_by=user,
-            idempotency_key=idempotency_key,
-            request_fingerprint=fingerprint,
-        )
+        try:
+            with transaction.atomic():
+                job = Job.objects.create(
+                    pool=pool,
+                    kind=JobKind.SCALE_OUT if target > pool.desired_size else JobKind.SCALE_IN,
+                    delta=target - pool.desired_size,
+                    desired_before=pool.desired_size,
+                    desired_after=target,
+                    requested_by=user,
+                    idempotency_key=idempotency_key,
+                    request_fingerprint=fingerprint,
+                )
+        except IntegrityError:
+            # The same key sent at the same moment for another pool: the pool locks differ, so nothing kept
+            # the two requests apart and the other one committed its job first. Answer as if it had come
+            # first (a clear 409 naming its job), not with the bare "conflict, retry" of a unique index.
+            replay = _replay(user, idempotency_key, fingerprint) if idempotency_key else None
+            if replay is None:
+                raise
+            return replay
         pool.desired_size = target
         pool.save(update_fields=["desired_size", "updated_at"])
         transitions.log(

@@ -2,13 +2,18 @@
 
 Each step reads its state from the database and may run twice: a batch is
 created with its own idempotency token, so a repeated call returns the same
-nodes; a host that has moved on since the step was queued is left alone.
+nodes; a host that has moved on since the step was queued is left alone; two
+workers never create the same batch at the same moment (running_alone). Steps
+lock the pool's row before its hosts', as the reconciler does.
 """
 
+import hashlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from apps.configuration.runners import get_runner
@@ -39,12 +44,60 @@ def host_tags(host: Host) -> dict[str, str]:
     return {"dcp-host": str(host.pk), "dcp-hostname": host.hostname}
 
 
+@contextmanager
+def running_alone(step: str, key: str) -> Iterator[bool]:
+    """Whether this worker is the only one running this step for this key now; held until the block ends.
+
+    A PostgreSQL session advisory lock, tried without waiting: the lock goes with the database session,
+    so a worker killed mid-step frees it at once and the step re-queued by the tick can run. Elsewhere
+    (SQLite, the embedded default) every caller runs, as before: record_nodes still destroys the surplus
+    of a batch made twice.
+    """
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    digest = hashlib.blake2b(f"dcp:{step}:{key}".encode(), digest_size=8).digest()
+    lock_id = int.from_bytes(digest, "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_id])
+        held = cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_id])
+            except DatabaseError:
+                # The session is broken or gone (and its lock with it): keep the step's own error.
+                logger.warning("Advisory lock of %s %s not released: the database session failed.", step, key)
+
+
 def create_batch(token: str) -> None:
-    """Create the instances of one batch with a single provider call."""
+    """Create the instances of one batch with a single provider call, unless another worker is doing so now."""
+    with running_alone("create_batch", token) as alone:
+        if not alone:
+            # The same step for the same batch is running in another worker (a message delivered twice, or
+            # re-queued by the tick while it ran): that one records what it makes. Calling the provider here
+            # too would make the batch twice where there is no idempotency token (physical machines, Nova,
+            # an endpoint that ignores ClientToken) and leak the second set if this worker died before
+            # recording it.
+            logger.info("Batch %s is being created by another worker; leaving it to that one.", token)
+            return
+        _create_batch(token)
+
+
+def _create_batch(token: str) -> None:
     hosts = list(Host.objects.filter(batch_token=token).select_related("template__provider", "pool__cluster"))
     if not hosts or all(h.instance_id or h.status not in (H.PENDING, H.CREATING) for h in hosts):
+        if any(h.status == H.CREATING for h in hosts):
+            # Every instance exists but some still boot: this is the reconciler re-dispatching a batch
+            # whose poll was lost (a killed worker's countdown message comes back only after the broker's
+            # visibility timeout). Without polling here the batch would stay creating for ever.
+            poll_batch(token)
         return
     with transaction.atomic():
+        lock_pools([hosts[0].pool_id])
         for host in Host.objects.select_for_update().filter(batch_token=token, status=H.PENDING):
             transitions.move_host(host, H.CREATING)
     first = hosts[0]
@@ -58,6 +111,19 @@ def create_batch(token: str) -> None:
         fail_batch(token, exc)
         return
     record_nodes(token, nodes, names_nodes=driver.kind == "physical")
+
+
+def lock_pools(pool_ids) -> None:
+    """Take these pools' row locks, in pk order: a step takes its pool's lock before any host's.
+
+    The reconciler holds its pool's lock while it locks hosts in its own order (scale-in order,
+    newest first). A step that locked the same hosts in pk order without the pool's lock deadlocked
+    with it, and so did one that saved a locked host (the foreign key check takes a share lock on the
+    pool row, which waits for the reconciler's). Seen with two workers and concurrent scale-out and
+    scale-in on one pool: one side was rolled back, and a rolled-back reconcile pass is not retried
+    until the next tick. Pool first, then hosts, everywhere, as fail_batch does.
+    """
+    list(ServicePool.objects.select_for_update().filter(pk__in=set(pool_ids)).order_by("pk").values_list("pk"))
 
 
 def fail_batch(token: str, exc: ProviderError) -> None:
@@ -101,6 +167,7 @@ def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) ->
     """Match created nodes to the batch's hosts and move the running ones on."""
     orphans: list[str] = []
     with transaction.atomic():
+        lock_pools(Host.objects.filter(batch_token=token).values_list("pool_id", flat=True)[:1])
         hosts = list(
             Host.objects.select_for_update().filter(batch_token=token).select_related("template").order_by("pk")
         )
@@ -218,6 +285,7 @@ def initialize(host_ids: list[int]) -> None:
     for method, group in by_method.items():
         results.update(get_runner(method).initialize(group))
     with transaction.atomic():
+        lock_pools(host.pool_id for host in hosts)
         pools = set()
         for host in Host.objects.select_for_update().filter(pk__in=list(results), status=H.INITIALIZING):
             result = results[host.pk]
@@ -238,9 +306,17 @@ def terminate(host_ids: list[int]) -> None:
         ids = [h.instance_id for h in group if h.instance_id]
         if ids:
             get_driver(group[0].provider).destroy_nodes(ids)
+    destroyed = {host.pk: host.instance_id for host in hosts}
     with transaction.atomic():
+        lock_pools(host.pool_id for host in hosts)
         pools = set()
         for host in Host.objects.select_for_update().filter(pk__in=[h.pk for h in hosts], status=H.TERMINATING):
+            if host.instance_id != destroyed[host.pk]:
+                # Its instance was recorded after this step read the host (removed while its create call
+                # was in flight): that instance was not destroyed here, and marking the host terminated
+                # would leave it running for ever. record_nodes queued a terminate step that destroys it
+                # (and the tick re-queues one if that message is lost).
+                continue
             transitions.move_host(host, H.TERMINATED)
             pools.add(host.pool_id)
         for pool_id in sorted(pools):
