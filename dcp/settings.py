@@ -244,7 +244,7 @@ DCP_HOST_RETRIES = env.get_int("DCP_HOST_RETRIES", 2, minimum=0)
 DCP_BOOT_TIMEOUT = env.get_int("DCP_BOOT_TIMEOUT", 900, minimum=1)
 # Seconds a template's zone is passed over after the provider said it has no capacity there.
 DCP_CAPACITY_COOLDOWN = env.get_int("DCP_CAPACITY_COOLDOWN", 300, minimum=0)
-DCP_POLL_INTERVAL = env.get_int("DCP_POLL_INTERVAL", 5, minimum=1)
+DCP_POLL_INTERVAL = env.get_int("DCP_POLL_INTERVAL", 2, minimum=1)
 # The sweep destroys an orphan only once it has been one for this long, seen by two sweeps; an instance
 # of a host terminated less than this long ago is given the same time to leave the provider's listing.
 DCP_ORPHAN_GRACE_SECONDS = env.get_int("DCP_ORPHAN_GRACE_SECONDS", 60, minimum=0)

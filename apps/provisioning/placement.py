@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from apps.inventory.choices import HostStatus
 from apps.inventory.models import Host, ServicePool
-from apps.providers.drivers import NodeSpec, ProviderError, get_driver
+from apps.providers.drivers import NodeSpec, ProviderError
+from apps.providers.drivers.registry import engine_driver as get_driver
 
 #: How a host's status message starts when its provider had no capacity for it (see work.fail_batch).
 CAPACITY_PREFIX = "capacity:"

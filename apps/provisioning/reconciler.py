@@ -9,6 +9,7 @@ started by the next event or the periodic tick, carries on.
 import secrets
 import uuid
 from datetime import timedelta
+from itertools import zip_longest
 
 from django.conf import settings
 from django.db import transaction
@@ -28,10 +29,12 @@ from apps.provisioning.placement import plan_scale_out, scale_in_order
 def reconcile(pool_id: int) -> None:
     """One reconciliation pass over a pool."""
     with transaction.atomic():
-        pool = ServicePool.objects.select_for_update().filter(pk=pool_id).first()
+        pool = ServicePool.objects.select_for_update(no_key=True).filter(pk=pool_id).first()
         if pool is None:
             return
-        jobs = list(pool.jobs.select_for_update().filter(status__in=JobStatus.ACTIVE).order_by("created_at", "pk"))
+        jobs = list(
+            pool.jobs.select_for_update(no_key=True).filter(status__in=JobStatus.ACTIVE).order_by("created_at", "pk")
+        )
         for job in jobs:
             if job.status == JobStatus.PENDING:
                 transitions.move_job(job, JobStatus.RUNNING)
@@ -47,7 +50,7 @@ def reconcile(pool_id: int) -> None:
 
 def _retire_failed(pool: ServicePool) -> None:
     """Failed and lost hosts stop costing money: terminate them (they are replaced by the pass)."""
-    doomed = list(pool.hosts.select_for_update().filter(status__in=(H.FAILED, H.LOST)))
+    doomed = list(pool.hosts.select_for_update(**transitions.HOST_LOCK).filter(status__in=(H.FAILED, H.LOST)))
     for host in doomed:
         transitions.move_host(host, H.TERMINATING, host.status_message)
     if doomed:
@@ -103,11 +106,14 @@ def _scale_out(pool: ServicePool, jobs: list[Job], count: int) -> None:
     owners = [job for job, need in _needs(jobs, done) for _ in range(need)]
     templates = {t.pk: t for t in pool.ordered_templates()}
     hosts = []
+    batches: list[list[str]] = []
     for item in plan.placements:
         template = templates[item.template]
         batch = min(get_driver_class(template.provider.kind).max_batch, settings.DCP_CREATE_BATCH_SIZE)
+        batches.append([])
         for start in range(0, item.count, batch):
             token = uuid.uuid4().hex
+            batches[-1].append(token)
             for _ in range(min(batch, item.count - start)):
                 owner = owners.pop(0) if owners else None
                 hosts.append(_new_host(pool, template, owner, token, item.zone))
@@ -119,7 +125,9 @@ def _scale_out(pool: ServicePool, jobs: list[Job], count: int) -> None:
         job.plan = [*job.plan, plan.as_json()]
         job.save(update_fields=["plan", "updated_at"])
         transitions.log(job.pk, EventKind.PLANNED, f"placing {summary}")
-    for token in dict.fromkeys(host.batch_token for host in hosts):
+    # One batch of each placement in turn: every source's first create is queued at once, so a source
+    # with many batches (small batches, a big share, a tight rate limit) does not hold the others back.
+    for token in (token for turn in zip_longest(*batches) for token in turn if token):
         after_commit("create_hosts", token)
 
 
@@ -141,7 +149,7 @@ def _scale_in(pool: ServicePool, jobs: list[Job], count: int) -> None:
     """Mark count hosts for termination, in scale-in order, attributed to the scale-in jobs."""
     removed = dict(Host.objects.filter(removal_job__in=jobs).values_list("removal_job").annotate(n=Count("pk")))
     owners = [job for job, need in _needs(jobs, removed) for _ in range(need)]
-    victims = list(scale_in_order(pool).select_for_update(of=("self",))[:count])
+    victims = list(scale_in_order(pool).select_for_update(**transitions.HOST_LOCK)[:count])
     for host in victims:
         host.removal_job = owners.pop(0) if owners else None
         host.save(update_fields=["removal_job", "updated_at"])
@@ -153,7 +161,11 @@ def _scale_in(pool: ServicePool, jobs: list[Job], count: int) -> None:
 def _redispatch_stuck(pool: ServicePool) -> None:
     """Queue again the work of hosts that have not moved for a while (a worker died, a message was lost)."""
     cutoff = timezone.now() - timedelta(seconds=settings.DCP_STUCK_AFTER_SECONDS)
-    stuck = list(pool.hosts.select_for_update().filter(status__in=(*H.IN_FLIGHT, H.TERMINATING), updated_at__lt=cutoff))
+    stuck = list(
+        pool.hosts.select_for_update(**transitions.HOST_LOCK).filter(
+            status__in=(*H.IN_FLIGHT, H.TERMINATING), updated_at__lt=cutoff
+        )
+    )
     if not stuck:
         return
     Host.objects.filter(pk__in=[h.pk for h in stuck]).update(updated_at=timezone.now())

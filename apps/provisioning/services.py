@@ -74,7 +74,7 @@ def _check_target(pool: ServicePool, request: ScaleRequest, target: int, field: 
 
 
 def _named_hosts(pool: ServicePool, ids: tuple[int, ...]) -> list:
-    hosts = list(pool.hosts.select_for_update().filter(pk__in=ids, status__in=H.ACTIVE))
+    hosts = list(pool.hosts.select_for_update(**transitions.HOST_LOCK).filter(pk__in=ids, status__in=H.ACTIVE))
     missing = sorted(set(ids) - {host.pk for host in hosts})
     if missing:
         raise ServiceError(f"host(s) {', '.join(map(str, missing))} are not live hosts of pool {pool}.", field="hosts")
@@ -117,7 +117,7 @@ def _replay(user, idempotency_key: str, fingerprint: str) -> ScaleResult | None:
 def scale(pool_id: int, user, request: ScaleRequest, *, idempotency_key: str = "", dry: bool = False) -> ScaleResult:
     """Change a pool's desired size and record the job; the reconciler acts after commit."""
     with transaction.atomic():
-        pool = ServicePool.objects.select_for_update().get(pk=pool_id)
+        pool = ServicePool.objects.select_for_update(no_key=True).get(pk=pool_id)
         fingerprint = request.fingerprint(pool.pk)
         if idempotency_key:
             replay = _replay(user, idempotency_key, fingerprint)
@@ -169,13 +169,13 @@ def cancel(job_id: int, user) -> Job:
     """Stop a job; the pool's desired size drops (or rises) by what the job had not yet done."""
     with transaction.atomic():
         job = Job.objects.select_related("pool").get(pk=job_id)
-        pool = ServicePool.objects.select_for_update().get(pk=job.pool_id)
-        job = Job.objects.select_for_update().get(pk=job_id)
+        pool = ServicePool.objects.select_for_update(no_key=True).get(pk=job.pool_id)
+        job = Job.objects.select_for_update(no_key=True).get(pk=job_id)
         if job.status in JobStatus.TERMINAL:
             raise Conflict(f"job {job.pk} already ended {job.status}; there is nothing to cancel.")
         before = {"desired_size": pool.desired_size, "status": job.status}
         if job.kind == JobKind.SCALE_OUT:
-            unfinished = list(job.hosts.select_for_update().filter(status__in=H.IN_FLIGHT))
+            unfinished = list(job.hosts.select_for_update(**transitions.HOST_LOCK).filter(status__in=H.IN_FLIGHT))
             ready = job.hosts.filter(status=H.READY).count()
             undo = job.size - ready
             for host in unfinished:

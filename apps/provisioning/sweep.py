@@ -315,8 +315,12 @@ def _move_lost(vanished: dict[int, tuple[str, str]]) -> list[str]:
     for pool_id, host_ids in sorted(pools.items()):
         with transaction.atomic():
             # The pool's lock first, as the reconciler takes it; then only hosts still ready on that instance move.
-            ServicePool.objects.select_for_update().filter(pk=pool_id).first()
-            hosts = Host.objects.select_for_update().filter(pk__in=host_ids, status=H.READY).order_by("pk")
+            ServicePool.objects.select_for_update(no_key=True).filter(pk=pool_id).first()
+            hosts = (
+                Host.objects.select_for_update(**transitions.HOST_LOCK)
+                .filter(pk__in=host_ids, status=H.READY)
+                .order_by("pk")
+            )
             lost = [host for host in hosts if host.instance_id == vanished[host.pk][0]]
             for host in lost:
                 transitions.move_host(host, H.LOST, vanished[host.pk][1])

@@ -8,6 +8,7 @@ by re-queueing with a countdown, never by sleeping in a worker.
 import random
 
 from celery import shared_task
+from django.db import OperationalError
 from django.db.models import Count, F, Q
 
 from apps.inventory.choices import HostStatus
@@ -16,8 +17,17 @@ from apps.providers.drivers import ThrottledError, TransientError
 from apps.provisioning import reconciler, sweep, work
 from apps.provisioning.choices import JobStatus
 
+# A step that lost a deadlock (or its connection) was rolled back whole; it is idempotent, so it runs
+# again in a moment instead of waiting DCP_STUCK_AFTER_SECONDS for the reconciler to find its hosts stuck.
+DB_RETRY = {
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": 1,
+    "retry_backoff_max": 10,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
 PROVIDER_RETRY = {
-    "autoretry_for": (ThrottledError, TransientError),
+    "autoretry_for": (ThrottledError, TransientError, OperationalError),
     "retry_backoff": 2,
     # Capped at 30 s: a cloud that throttles steadily must not park a step for minutes.
     "retry_backoff_max": 30,
@@ -26,7 +36,7 @@ PROVIDER_RETRY = {
 }
 
 
-@shared_task
+@shared_task(**DB_RETRY)
 def reconcile_pool(pool_id: int) -> None:
     """One reconciliation pass over a pool."""
     reconciler.reconcile(pool_id)
@@ -67,7 +77,7 @@ def tag_hosts(self, host_ids: list[int]) -> None:
         raise self.retry(args=[rest], countdown=countdown)
 
 
-@shared_task
+@shared_task(**DB_RETRY)
 def initialize_hosts(host_ids: list[int]) -> None:
     """Bring running hosts (one batch) to their base state in one runner call."""
     work.initialize(host_ids)

@@ -1,6 +1,7 @@
 """Every host and job state change goes through here; illegal moves are refused.
 
-Callers hold the row lock (select_for_update) on what they move.
+Callers hold the row lock (select_for_update) on what they move: ``HOST_LOCK``
+for hosts, ``select_for_update(no_key=True)`` for pools and jobs.
 """
 
 from django.utils import timezone
@@ -8,6 +9,12 @@ from django.utils import timezone
 from apps.inventory.choices import HostStatus as H
 from apps.provisioning.choices import EventKind, JobStatus
 from apps.provisioning.models import Job, JobEvent
+
+#: How a host row is locked before it moves. FOR NO KEY UPDATE, not FOR UPDATE: the foreign-key checks
+#: PostgreSQL runs at COMMIT for rows that reference it (FOR KEY SHARE) need not wait for it. OF the host
+#: only: Host's default ordering joins its pool and cluster, and a bare FOR UPDATE locks those rows too
+#: (every pool of the cluster then waits on one cluster row).
+HOST_LOCK = {"of": ("self",), "no_key": True}
 
 HOST_MOVES: dict[str, set[str]] = {
     H.PENDING: {H.CREATING, H.FAILED, H.TERMINATING},

@@ -19,7 +19,8 @@ from django.utils import timezone
 from apps.configuration.runners import get_runner
 from apps.inventory.choices import HostStatus as H
 from apps.inventory.models import Host, ServicePool
-from apps.providers.drivers import CapacityError, Driver, Node, NodeSpec, NodeState, ProviderError, get_driver
+from apps.providers.drivers import CapacityError, Driver, Node, NodeSpec, NodeState, ProviderError
+from apps.providers.drivers.registry import engine_driver as get_driver
 from apps.provisioning import transitions
 from apps.provisioning.choices import EventKind
 from apps.provisioning.dispatch import after_commit
@@ -98,7 +99,7 @@ def _create_batch(token: str) -> None:
         return
     with transaction.atomic():
         lock_pools([hosts[0].pool_id])
-        for host in Host.objects.select_for_update().filter(batch_token=token, status=H.PENDING):
+        for host in Host.objects.select_for_update(**transitions.HOST_LOCK).filter(batch_token=token, status=H.PENDING):
             transitions.move_host(host, H.CREATING)
     first = hosts[0]
     driver = get_driver(first.template.provider)
@@ -123,7 +124,9 @@ def lock_pools(pool_ids) -> None:
     scale-in on one pool: one side was rolled back, and a rolled-back reconcile pass is not retried
     until the next tick. Pool first, then hosts, everywhere, as fail_batch does.
     """
-    list(ServicePool.objects.select_for_update().filter(pk__in=set(pool_ids)).order_by("pk").values_list("pk"))
+    list(
+        ServicePool.objects.select_for_update(no_key=True).filter(pk__in=set(pool_ids)).order_by("pk").values_list("pk")
+    )
 
 
 def fail_batch(token: str, exc: ProviderError) -> None:
@@ -133,9 +136,9 @@ def fail_batch(token: str, exc: ProviderError) -> None:
     pool_id = Host.objects.filter(batch_token=token).values_list("pool_id", flat=True).first()
     with transaction.atomic():
         # The pool's lock first, as the reconciler takes it: this step writes the job row too.
-        ServicePool.objects.select_for_update().filter(pk=pool_id).first()
+        ServicePool.objects.select_for_update(no_key=True).filter(pk=pool_id).first()
         hosts = list(
-            Host.objects.select_for_update(of=("self",))
+            Host.objects.select_for_update(**transitions.HOST_LOCK)
             .select_related("job", "provider")
             .filter(batch_token=token, status=H.CREATING, instance_id="")
         )
@@ -169,7 +172,10 @@ def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) ->
     with transaction.atomic():
         lock_pools(Host.objects.filter(batch_token=token).values_list("pool_id", flat=True)[:1])
         hosts = list(
-            Host.objects.select_for_update().filter(batch_token=token).select_related("template").order_by("pk")
+            Host.objects.select_for_update(**transitions.HOST_LOCK)
+            .filter(batch_token=token)
+            .select_related("template")
+            .order_by("pk")
         )
         known = {h.instance_id for h in hosts if h.instance_id}
         fresh = sorted((n for n in nodes if n.id not in known), key=lambda n: n.id)
@@ -287,7 +293,10 @@ def initialize(host_ids: list[int]) -> None:
     with transaction.atomic():
         lock_pools(host.pool_id for host in hosts)
         pools = set()
-        for host in Host.objects.select_for_update().filter(pk__in=list(results), status=H.INITIALIZING):
+        locked = Host.objects.select_for_update(**transitions.HOST_LOCK).filter(
+            pk__in=list(results), status=H.INITIALIZING
+        )
+        for host in locked:
             result = results[host.pk]
             transitions.log(host.job_id, EventKind.INITIALIZED, f"{host.hostname}: {result.message}", host)
             transitions.move_host(host, H.READY if result.ok else H.FAILED, "" if result.ok else result.message)
@@ -310,7 +319,10 @@ def terminate(host_ids: list[int]) -> None:
     with transaction.atomic():
         lock_pools(host.pool_id for host in hosts)
         pools = set()
-        for host in Host.objects.select_for_update().filter(pk__in=[h.pk for h in hosts], status=H.TERMINATING):
+        locked = Host.objects.select_for_update(**transitions.HOST_LOCK).filter(
+            pk__in=[h.pk for h in hosts], status=H.TERMINATING
+        )
+        for host in locked:
             if host.instance_id != destroyed[host.pk]:
                 # Its instance was recorded after this step read the host (removed while its create call
                 # was in flight): that instance was not destroyed here, and marking the host terminated

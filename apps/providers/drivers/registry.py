@@ -28,6 +28,28 @@ def get_driver_class(kind: str) -> type[Driver]:
     return getattr(import_module(module_name), class_name)
 
 
+#: Drivers the engine reuses in this process, by account and the account's last change.
+_ENGINE_DRIVERS: dict[tuple[int, object], Driver] = {}
+
+
+def engine_driver(account) -> Driver:
+    """get_driver(account), reused by this process's engine steps while the account is unchanged.
+
+    A driver keeps what it learns of its account: the Keystone token and compute version
+    (OpenStack), flavors, instance types (EC2). Made anew for every task, it asks for them
+    again each time: most of the calls of a poll or a tag step.
+    """
+    if account.pk is None:
+        return get_driver(account)
+    key = (account.pk, account.updated_at)
+    driver = _ENGINE_DRIVERS.get(key)
+    if driver is None:
+        if len(_ENGINE_DRIVERS) >= 256:
+            _ENGINE_DRIVERS.clear()
+        driver = _ENGINE_DRIVERS[key] = get_driver(account)
+    return driver
+
+
 def get_driver(account) -> Driver:
     """A driver bound to a provider account, paced by the shared rate limiter when it has limits."""
     from apps.providers.drivers.paced import PacedDriver
