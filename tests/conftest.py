@@ -94,6 +94,8 @@ class Worker:
 
     def start(self) -> None:
         """Start the worker and wait until it says it is ready."""
+        # A restarted worker appends to its old log: only what it writes from now on says it is ready.
+        start = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115 - the process keeps it open
         self.process = subprocess.Popen(
             [
@@ -121,7 +123,9 @@ class Worker:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_for(lambda: b"ready." in self.log_path.read_bytes(), timeout=60, message="the Celery worker to start")
+        wait_for(
+            lambda: b"ready." in self.log_path.read_bytes()[start:], timeout=60, message="the Celery worker to start"
+        )
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop the worker (and its pool processes)."""

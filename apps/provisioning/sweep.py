@@ -52,7 +52,7 @@ from apps.inventory.choices import HostStatus as H
 from apps.inventory.models import Host, ServicePool
 from apps.providers.drivers import Driver, Node, NodeState, ProviderError, get_driver
 from apps.providers.models import CloudAccount
-from apps.provisioning import transitions
+from apps.provisioning import transitions, work
 from apps.provisioning.choices import OrphanState
 from apps.provisioning.dispatch import after_commit
 from apps.provisioning.models import OrphanInstance
@@ -61,6 +61,7 @@ logger = logging.getLogger(__name__)
 
 DCP_TAGS = {"dcp": "1"}
 BATCH_TAG = "dcp-batch"
+HOST_TAG = "dcp-host"
 # A ready host whose instance is in one of these states no longer has a machine.
 DEAD = (NodeState.TERMINATED, NodeState.ERROR)
 # While a host without an instance id is in one of these, the engine records or destroys its batch's instances.
@@ -81,6 +82,8 @@ class SweepResult:
     gone: list[str] = field(default_factory=list)
     #: Hostnames of the hosts moved to lost.
     lost: list[str] = field(default_factory=list)
+    #: Hosts whose instance lacked its own host tag (its tagging step was lost), queued to be tagged again.
+    retagged: list[int] = field(default_factory=list)
     #: Why the account could not be swept ("" when it was).
     error: str = ""
 
@@ -155,7 +158,23 @@ def sweep_account(account: CloudAccount) -> SweepResult:
         result.terminated = mark_terminated(account, doomed)
         logger.warning("Destroyed orphan instances on %s: %s", account.name, ", ".join(result.terminated))
     result.lost = mark_lost(account, driver, listed)
+    result.retagged = retag(account, listed)
     return result
+
+
+def retag(account: CloudAccount, listed: dict[str, Node]) -> list[int]:
+    """Queue tagging again for hosts whose instance lacks its ``dcp-host`` tag (a worker died while tagging).
+
+    Physical machines are named after their hosts' records, not tagged.
+    """
+    if account.kind == "physical":
+        return []
+    untagged = [node_id for node_id, node in listed.items() if HOST_TAG not in node.tags]
+    hosts = Host.objects.filter(provider=account, status__in=(H.INITIALIZING, H.READY), instance_id__in=untagged)
+    ids = sorted(hosts.values_list("pk", flat=True))
+    if ids:
+        work.queue_tagging(ids)
+    return ids
 
 
 # ---------------------------------------------------------------- orphans

@@ -203,7 +203,7 @@ def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) ->
         if running:
             after_commit("initialize_hosts", running)
         if matched and not names_nodes:
-            after_commit("tag_hosts", matched)
+            queue_tagging(matched)
         orphans.extend(n.id for n in fresh)
         if waiting:
             after_commit("poll_batch", token, countdown=settings.DCP_POLL_INTERVAL)
@@ -230,6 +230,17 @@ def _advance(host: Host, node: Node) -> bool:
         after_commit("reconcile_pool", host.pool_id)
         return True
     return False
+
+
+#: Hosts per tagging task. Tagging costs a call per host; small tasks hold a worker slot for well under a
+#: second each, so the polls and creates queued behind them are not held up while a thousand hosts are tagged.
+TAG_CHUNK = 10
+
+
+def queue_tagging(host_ids: list[int]) -> None:
+    """Queue tag_hosts for these hosts, TAG_CHUNK at a time, once the current transaction commits."""
+    for start in range(0, len(host_ids), TAG_CHUNK):
+        after_commit("tag_hosts", host_ids[start : start + TAG_CHUNK])
 
 
 def tag_hosts(host_ids: list[int]) -> list[int]:

@@ -328,6 +328,20 @@ def test_ready_host_whose_instance_vanished_is_lost_and_replaced(cloud, cluster)
     assert victim.instance_id not in ready_ids(pool)
 
 
+def test_hosts_whose_tagging_was_lost_are_tagged_again(cloud, cluster):
+    """Instances without their dcp-host tag (the tagging step never ran): the sweep queues it; once done, not again."""
+    account = cloud.account()
+    pool = ready_pool(cloud, account, cluster, 2)
+    hosts = sorted(Host.objects.filter(pool=pool).values_list("pk", flat=True))
+
+    assert sweep.sweep_account(account).retagged == hosts
+    assert work.tag_hosts(hosts) == []
+    assert sweep.sweep_account(account).retagged == []
+    assert {n.tags["dcp-host"] for n in get_driver(account).list_nodes({"dcp-pool": str(pool.pk)})} == {
+        str(pk) for pk in hosts
+    }
+
+
 def test_instance_that_lost_its_tag_is_looked_up_by_id(cloud, cluster):
     """A ready host's instance missing from the tagged listing (its dcp tag changed) is found by id: not lost."""
     account = cloud.account()

@@ -44,6 +44,7 @@ class Command(BaseCommand):
             ("destroyed", result.terminated),
             ("gone", result.gone),
             ("lost hosts", result.lost),
+            ("hosts to tag again", [str(pk) for pk in result.retagged]),
         ):
             if items:
                 lines.append(f"  {label}: {', '.join(items)}")
