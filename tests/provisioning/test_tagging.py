@@ -81,10 +81,11 @@ def test_a_refused_tag_is_logged_and_skipped(ecs, cluster, caplog):
     assert "not tagged" in caplog.text and "InvalidTagValue.Malformed" in caplog.text
 
 
-def test_tagging_is_queued_in_small_tasks(monkeypatch):
-    """A thousand hosts are tagged by many short tasks, not one long one that holds a worker slot for minutes."""
+def test_tagging_is_queued_a_batch_at_a_time(monkeypatch):
+    """Hosts are tagged by tasks of at most TAG_CHUNK hosts (a batch's worth), in order."""
     sent = []
     monkeypatch.setattr(work, "after_commit", lambda task, *args, **kwargs: sent.append((task, *args)))
+    monkeypatch.setattr(work, "TAG_CHUNK", 10)
     work.queue_tagging(list(range(1, 26)))
     assert [task for task, _ in sent] == ["tag_hosts"] * 3
     assert [ids for _, ids in sent] == [list(range(1, 11)), list(range(11, 21)), list(range(21, 26))]
