@@ -4,7 +4,8 @@ A pool's ordered templates are its policy: fill from the first, spill to the
 next when a template reaches its quota (its own ``max_hosts``, or its provider
 account's), or its provider has no more capacity. Within a template, hosts are
 spread evenly over its zones; a zone where the provider recently had no
-capacity is passed over for DCP_CAPACITY_COOLDOWN seconds. Scale-in removes hosts that are not ready yet first, then the
+capacity, or where the last few hosts all failed, is passed over for
+DCP_CAPACITY_COOLDOWN seconds. Scale-in removes hosts that are not ready yet first, then the
 most expensive, then the newest.
 """
 
@@ -14,7 +15,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Case, Count, IntegerField, Value, When
+from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.inventory.choices import HostStatus
@@ -22,6 +24,8 @@ from apps.inventory.models import Host, ServicePool
 from apps.providers.drivers import NodeSpec, ProviderError
 from apps.providers.drivers.registry import engine_driver as get_driver
 
+#: Hosts in a row that failed in a zone (within DCP_CAPACITY_COOLDOWN) before placement passes it over.
+FAILING_STREAK = 3
 #: How a host's status message starts when its provider had no capacity for it (see work.fail_batch).
 CAPACITY_PREFIX = "capacity:"
 
@@ -84,6 +88,23 @@ def _cooling_zones(template) -> set[str]:
     )
 
 
+def _failing_zones(template, zones: list[str]) -> set[str]:
+    """Zones where the template's last FAILING_STREAK hosts to finish, lately, all failed: it keeps failing there."""
+    since = timezone.now() - timedelta(seconds=settings.DCP_CAPACITY_COOLDOWN)
+    finished = Coalesce("failed_at", "ready_at")
+    failing = set()
+    for zone in zones:
+        outcomes = list(
+            Host.objects.filter(template=template, zone=zone)
+            .filter(Q(failed_at__gte=since) | Q(ready_at__gte=since))
+            .order_by(finished.desc())
+            .values_list("failed_at", flat=True)[:FAILING_STREAK]
+        )
+        if len(outcomes) == FAILING_STREAK and all(outcomes):
+            failing.add(zone)
+    return failing
+
+
 def _capacity_left(template, zone: str) -> int | None:
     """Free capacity the driver reports in zone, less hosts already planned there but not yet created."""
     spec = NodeSpec.from_template(template, zone=zone)
@@ -117,14 +138,19 @@ def _zone_room(template, notes: list[str]) -> dict[str, int | None]:
     """Each usable zone of the template and its free capacity (None: unknown, no limit assumed).
 
     A provider that reports its capacity (the physical inventory) is trusted
-    as it stands; one that cannot tell is judged by its recent answers.
+    as it stands; one that cannot tell is judged by its recent answers. A zone
+    where hosts keep failing, for any reason, is passed over for a while too.
     """
     cooling = _cooling_zones(template)
+    failing = _failing_zones(template, template.zone_choices())
     room: dict[str, int | None] = {}
     for zone in template.zone_choices():
+        where = f"zone {zone}" if zone else "its default zone"
+        if zone in failing:
+            notes.append(f"template {template.name}: its last {FAILING_STREAK} hosts in {where} failed, passed over")
+            continue
         capacity = _capacity_left(template, zone)
         if capacity is None and zone in cooling:
-            where = f"zone {zone}" if zone else "its default zone"
             notes.append(f"template {template.name}: {where} had no capacity lately, passed over")
             continue
         room[zone] = capacity

@@ -139,3 +139,29 @@ def test_each_zone_uses_its_own_subnet(aws):
     assert NodeSpec.from_template(template, zone="us-east-1a").subnet == "subnet-a"
     assert NodeSpec.from_template(template, zone="us-east-1b").subnet == "subnet-default"
     assert NodeSpec.from_template(template).subnet == "subnet-default"
+
+
+def test_a_zone_where_hosts_keep_failing_is_passed_over(cluster, aws):
+    """The last three hosts to finish in a zone all failed (any reason): new hosts go to the other zone."""
+    template = cloud_template("flaky", aws, zones=["us-east-1a", "us-east-1b"])
+    pool = with_template(PoolFactory(cluster=cluster), template)
+    now = timezone.now()
+    host(pool, template, "us-east-1a", ready_at=now - timedelta(seconds=60))
+    for seconds in (30, 20, 10):
+        host(
+            pool,
+            template,
+            "us-east-1a",
+            status=HostStatus.TERMINATED,
+            failed_at=now - timedelta(seconds=seconds),
+            status_message="instance i-1 not running after 900s",
+        )
+    host(pool, template, "us-east-1b", ready_at=now)
+
+    plan = plan_scale_out(pool, 2)
+    assert placed(plan) == {("flaky", "us-east-1b"): 2}
+    assert any("its last 3 hosts in zone us-east-1a failed" in note for note in plan.notes)
+
+    # One host that became ready since breaks the streak.
+    host(pool, template, "us-east-1a", ready_at=now + timedelta(seconds=1))
+    assert placed(plan_scale_out(pool, 2)) == {("flaky", "us-east-1a"): 1, ("flaky", "us-east-1b"): 1}
