@@ -22,7 +22,7 @@ from django.utils import timezone
 from apps.inventory.choices import HostStatus
 from apps.inventory.models import Host, ServicePool
 from apps.providers.drivers import NodeSpec, ProviderError
-from apps.providers.drivers.registry import engine_driver as get_driver
+from apps.providers.drivers.registry import engine_driver
 
 #: Hosts in a row that failed in a zone (within DCP_CAPACITY_COOLDOWN) before placement passes it over.
 FAILING_STREAK = 3
@@ -108,7 +108,7 @@ def _failing_zones(template, zones: list[str]) -> set[str]:
 def _capacity_left(template, zone: str) -> int | None:
     """Free capacity the driver reports in zone, less hosts already planned there but not yet created."""
     spec = NodeSpec.from_template(template, zone=zone)
-    capacity = get_driver(template.provider).available_capacity(spec)
+    capacity = engine_driver(template.provider).available_capacity(spec)
     if capacity is None:
         return None
     planned = Host.objects.filter(
@@ -125,11 +125,12 @@ def _capacity_left(template, zone: str) -> int | None:
 def _spread(take: int, present: dict[str, int], room: dict[str, int | None]) -> dict[str, int]:
     """Add take hosts over the zones, each to the zone with the fewest so far that has room left."""
     added = dict.fromkeys(room, 0)
+    order = {zone: index for index, zone in enumerate(room)}
     for _ in range(take):
         open_zones = [z for z in room if room[z] is None or added[z] < room[z]]
         if not open_zones:
             break
-        zone = min(open_zones, key=lambda z: (present.get(z, 0) + added[z], list(room).index(z)))
+        zone = min(open_zones, key=lambda z: (present.get(z, 0) + added[z], order[z]))
         added[zone] += 1
     return {zone: n for zone, n in added.items() if n}
 
@@ -141,10 +142,11 @@ def _zone_room(template, notes: list[str]) -> dict[str, int | None]:
     as it stands; one that cannot tell is judged by its recent answers. A zone
     where hosts keep failing, for any reason, is passed over for a while too.
     """
+    zones = template.zone_choices()
     cooling = _cooling_zones(template)
-    failing = _failing_zones(template, template.zone_choices())
+    failing = _failing_zones(template, zones)
     room: dict[str, int | None] = {}
-    for zone in template.zone_choices():
+    for zone in zones:
         where = f"zone {zone}" if zone else "its default zone"
         if zone in failing:
             notes.append(f"template {template.name}: its last {FAILING_STREAK} hosts in {where} failed, passed over")

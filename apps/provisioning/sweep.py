@@ -49,7 +49,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.inventory.choices import HostStatus as H
-from apps.inventory.models import Host, ServicePool
+from apps.inventory.models import Host
 from apps.providers.drivers import Driver, Node, NodeState, ProviderError, get_driver
 from apps.providers.models import CloudAccount
 from apps.provisioning import transitions, work
@@ -334,7 +334,7 @@ def _move_lost(vanished: dict[int, tuple[str, str]]) -> list[str]:
     for pool_id, host_ids in sorted(pools.items()):
         with transaction.atomic():
             # The pool's lock first, as the reconciler takes it; then only hosts still ready on that instance move.
-            ServicePool.objects.select_for_update(no_key=True).filter(pk=pool_id).first()
+            work.lock_pools([pool_id])
             hosts = (
                 Host.objects.select_for_update(**transitions.HOST_LOCK)
                 .filter(pk__in=host_ids, status=H.READY)

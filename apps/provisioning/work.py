@@ -19,8 +19,8 @@ from django.utils import timezone
 from apps.configuration.runners import get_runner
 from apps.inventory.choices import HostStatus as H
 from apps.inventory.models import Host, ServicePool
-from apps.providers.drivers import CapacityError, Driver, Node, NodeSpec, NodeState, ProviderError
-from apps.providers.drivers.registry import engine_driver as get_driver
+from apps.providers.drivers import CapacityError, Node, NodeSpec, NodeState, ProviderError
+from apps.providers.drivers.registry import engine_driver
 from apps.provisioning import transitions
 from apps.provisioning.choices import EventKind
 from apps.provisioning.dispatch import after_commit
@@ -102,7 +102,7 @@ def _create_batch(token: str) -> None:
         for host in Host.objects.select_for_update(**transitions.HOST_LOCK).filter(batch_token=token, status=H.PENDING):
             transitions.move_host(host, H.CREATING)
     first = hosts[0]
-    driver = get_driver(first.template.provider)
+    driver = engine_driver(first.template.provider)
     spec = NodeSpec.from_template(first.template, name_prefix=first.pool.name, zone=first.zone)
     try:
         nodes = driver.create_nodes(spec, len(hosts), client_token=token, tags=batch_tags(first))
@@ -136,7 +136,7 @@ def fail_batch(token: str, exc: ProviderError) -> None:
     pool_id = Host.objects.filter(batch_token=token).values_list("pool_id", flat=True).first()
     with transaction.atomic():
         # The pool's lock first, as the reconciler takes it: this step writes the job row too.
-        ServicePool.objects.select_for_update(no_key=True).filter(pk=pool_id).first()
+        lock_pools([pool_id])
         hosts = list(
             Host.objects.select_for_update(**transitions.HOST_LOCK)
             .select_related("job", "provider")
@@ -209,7 +209,7 @@ def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) ->
             after_commit("poll_batch", token, countdown=settings.DCP_POLL_INTERVAL)
     if orphans:
         # More nodes than hosts, or hosts removed while their nodes were being made: never leave them running.
-        get_driver(hosts[0].provider).destroy_nodes(orphans)
+        engine_driver(hosts[0].provider).destroy_nodes(orphans)
 
 
 def _advance(host: Host, node: Node) -> bool:
@@ -219,9 +219,10 @@ def _advance(host: Host, node: Node) -> bool:
         return True
     if node.state in (NodeState.ERROR, NodeState.TERMINATED, NodeState.STOPPED):
         reason = f"instance {node.id} is {node.state.value} instead of running"
-        if _no_capacity(node):
-            # Nova says "no valid host" after the create call returned: the same as a capacity error.
-            reason = f"{CAPACITY_PREFIX} {reason}: {node.extra['fault'].get('message', '')}"
+        if node.extra.get("no_capacity"):
+            # The provider found no room for it after the create call returned: the same as a capacity error.
+            fault = (node.extra.get("fault") or {}).get("message", "")
+            reason = f"{CAPACITY_PREFIX} {reason}" + (f": {fault}" if fault else "")
         transitions.move_host(host, H.FAILED, reason)
         after_commit("reconcile_pool", host.pool_id)
         return True
@@ -259,24 +260,14 @@ def tag_hosts(host_ids: list[int]) -> list[int]:
         .select_related("provider")
         .order_by("pk")
     )
-    drivers: dict[int, Driver] = {}
     for index, host in enumerate(hosts):
-        if host.provider_id not in drivers:
-            drivers[host.provider_id] = get_driver(host.provider)
-        driver = drivers[host.provider_id]
         try:
-            driver.tag_nodes({host.instance_id: host_tags(host)})
+            engine_driver(host.provider).tag_nodes({host.instance_id: host_tags(host)})
         except ProviderError as exc:
             if exc.retryable:
                 return [h.pk for h in hosts[index:]]
             logger.warning("Host %s not tagged on %s: %s", host.hostname, host.provider.name, exc.message)
     return []
-
-
-def _no_capacity(node: Node) -> bool:
-    """Whether a failed node's fault says the provider had nowhere to put it (Nova's NoValidHost)."""
-    fault = node.extra.get("fault")
-    return isinstance(fault, dict) and "no valid host" in str(fault.get("message", "")).lower()
 
 
 def poll_batch(token: str) -> None:
@@ -286,7 +277,7 @@ def poll_batch(token: str) -> None:
     )
     if not hosts:
         return
-    nodes = get_driver(hosts[0].provider).get_nodes([h.instance_id for h in hosts])
+    nodes = engine_driver(hosts[0].provider).get_nodes([h.instance_id for h in hosts])
     found = {n.id for n in nodes}
     vanished = [
         Node(id=h.instance_id, name=h.hostname, state=NodeState.TERMINATED) for h in hosts if h.instance_id not in found
@@ -327,7 +318,7 @@ def terminate(host_ids: list[int]) -> None:
     for group in by_provider.values():
         ids = [h.instance_id for h in group if h.instance_id]
         if ids:
-            get_driver(group[0].provider).destroy_nodes(ids)
+            engine_driver(group[0].provider).destroy_nodes(ids)
     destroyed = {host.pk: host.instance_id for host in hosts}
     with transaction.atomic():
         lock_pools(host.pool_id for host in hosts)

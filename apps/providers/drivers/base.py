@@ -50,6 +50,7 @@ class Node:
     instance_type: str = ""
     hourly_price: Decimal | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    #: Provider-only data; ``no_capacity`` is set on a failed node the provider had nowhere to put.
     extra: dict[str, Any] = field(default_factory=dict)
 
 

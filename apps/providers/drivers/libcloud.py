@@ -345,6 +345,9 @@ class LibcloudDriver(Driver):
         }
         if TOKEN_KEY in metadata:
             extra["client_token"] = metadata.pop(TOKEN_KEY)
+        if _no_valid_host(node):
+            # The provider found no host for it: a capacity failure, the engine places it elsewhere.
+            extra["no_capacity"] = True
         size = self._size_of(node)
         public = [ip for ip in node.public_ips or [] if ip and ":" not in ip]
         private = [ip for ip in node.private_ips or [] if ip and ":" not in ip]

@@ -330,6 +330,9 @@ class OpenStackDriver(Driver):
             extra["client_token"] = metadata.pop(TOKEN_KEY)
         if server.get("fault"):
             extra["fault"] = dict(server["fault"])
+        if _no_valid_host(server):
+            # Nova found no host for it: a capacity failure, the engine places it elsewhere.
+            extra["no_capacity"] = True
         return Node(
             id=server["id"],
             name=server.get("name") or "",
