@@ -210,6 +210,7 @@ CELERY_TASK_ROUTES = {
     "apps.provisioning.tasks.sweep_providers": {"queue": "provider"},
     "apps.provisioning.tasks.sweep_provider": {"queue": "provider"},
     "apps.provisioning.tasks.initialize_hosts": {"queue": "init"},
+    "apps.configuration.tasks.run_initialization": {"queue": "init"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -248,6 +249,24 @@ DCP_POLL_INTERVAL = env.get_int("DCP_POLL_INTERVAL", 2, minimum=1)
 # The sweep destroys an orphan only once it has been one for this long, seen by two sweeps; an instance
 # of a host terminated less than this long ago is given the same time to leave the provider's listing.
 DCP_ORPHAN_GRACE_SECONDS = env.get_int("DCP_ORPHAN_GRACE_SECONDS", 60, minimum=0)
+
+# Initialization (Ansible, Puppet over SSH).
+DCP_PLAYBOOKS_DIR = Path(env.get("DCP_PLAYBOOKS_DIR", str(BASE_DIR / "playbooks")))
+DCP_PUPPET_DIR = Path(env.get("DCP_PUPPET_DIR", str(BASE_DIR / "puppet")))
+# Seconds one run (all its hosts) may take before ansible-runner stops it; its tasks may take a minute more.
+DCP_INIT_TIMEOUT = env.get_int("DCP_INIT_TIMEOUT", 1800, minimum=10)
+DCP_INIT_FORKS = env.get_int("DCP_INIT_FORKS", 20, minimum=1)
+# A host whose initialization failed is run again this many times, this many seconds later, then replaced.
+DCP_INIT_RETRIES = env.get_int("DCP_INIT_RETRIES", 1, minimum=0)
+DCP_INIT_RETRY_DELAY = env.get_int("DCP_INIT_RETRY_DELAY", 30, minimum=0)
+DCP_SSH_CONNECT_TIMEOUT = env.get_int("DCP_SSH_CONNECT_TIMEOUT", 10, minimum=1)
+# Where each run's private data directory (inventory, keys, secrets; removed after the run) is made.
+DCP_INIT_WORK_DIR = env.get("DCP_INIT_WORK_DIR", "")
+_init_limits = {"soft_time_limit": DCP_INIT_TIMEOUT + 30, "time_limit": DCP_INIT_TIMEOUT + 60}
+CELERY_TASK_ANNOTATIONS = {
+    "apps.provisioning.tasks.initialize_hosts": _init_limits,
+    "apps.configuration.tasks.run_initialization": _init_limits,
+}
 
 LOGGING = {
     "version": 1,

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from apps.accounts.api import MembershipViewSet, ObtainTokenView, UserViewSet
+from apps.configuration.api import InitRunViewSet, RegistryViewSet, SSHKeyViewSet
 from apps.core.api.audit import AuditEntryViewSet
 from apps.core.health import healthz
 from apps.inventory.api import ClusterViewSet, HostViewSet, PhysicalMachineViewSet, ServicePoolViewSet
@@ -22,6 +23,9 @@ router.register("pools", ServicePoolViewSet, basename="pool")
 router.register("jobs", JobViewSet, basename="job")
 router.register("hosts", HostViewSet, basename="host")
 router.register("orphans", OrphanInstanceViewSet, basename="orphan")
+router.register("init-runs", InitRunViewSet, basename="initrun")
+router.register("ssh-keys", SSHKeyViewSet, basename="sshkey")
+router.register("registries", RegistryViewSet, basename="registry")
 router.register("users", UserViewSet, basename="user")
 router.register("audit", AuditEntryViewSet, basename="audit")
 

@@ -8,19 +8,10 @@ registered here, so a host is never left waiting for a runner that does not exis
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from importlib import import_module
 
+from apps.configuration.results import InitResult
 from apps.providers.choices import InitMethod
-
-
-@dataclass(frozen=True)
-class InitResult:
-    """What initialization did to one host."""
-
-    ok: bool
-    changed: int = 0
-    message: str = ""
 
 
 class Runner(ABC):
@@ -40,11 +31,13 @@ class NoopRunner(Runner):
 
     def initialize(self, hosts: list) -> dict[int, InitResult]:
         """Every host is ready as it is."""
-        return {host.pk: InitResult(ok=True, message="no initialization configured") for host in hosts}
+        return {host.pk: InitResult(message="no initialization configured") for host in hosts}
 
 
 RUNNERS: dict[str, str] = {
     InitMethod.NONE: "apps.configuration.runners.NoopRunner",
+    InitMethod.ANSIBLE: "apps.configuration.ansible.AnsibleRunner",
+    InitMethod.PUPPET: "apps.configuration.ansible.PuppetRunner",
 }
 
 
@@ -57,3 +50,8 @@ def get_runner(method: str) -> Runner:
     """The runner for an init method."""
     module_name, class_name = RUNNERS[method].rsplit(".", 1)
     return getattr(import_module(module_name), class_name)()
+
+
+def needs_run(host) -> bool:
+    """Whether the host's template asks for initialization at all."""
+    return host.template.init_method != InitMethod.NONE

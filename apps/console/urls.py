@@ -13,4 +13,6 @@ urlpatterns = [
     path("pools/<int:pool_id>/", views.pool_detail, name="pool"),
     path("pools/<int:pool_id>/scale/", views.pool_scale, name="pool-scale"),
     path("jobs/<int:job_id>/", views.job_detail, name="job"),
+    path("hosts/<int:host_id>/", views.host_detail, name="host"),
+    path("hosts/<int:host_id>/initialize/", views.host_initialize, name="host-initialize"),
 ]

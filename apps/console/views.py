@@ -9,11 +9,13 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
+from rest_framework.exceptions import ValidationError
 
+from apps.configuration.api import rerun
 from apps.core.choices import Action
 from apps.core.exceptions import ServiceError
 from apps.inventory.api import pool_counts
-from apps.inventory.models import ServicePool
+from apps.inventory.models import Host, ServicePool
 from apps.provisioning import services
 from apps.provisioning.models import Job
 
@@ -78,3 +80,39 @@ def job_detail(request, job_id: int):
     events = job.events.select_related("host")
     hosts = job.hosts.all() if job.kind == "scale_out" else job.removed_hosts.all()
     return render(request, "console/job.html", {"job": job, "events": events, "hosts": hosts})
+
+
+def _visible_host(user, host_id: int) -> Host:
+    return get_object_or_404(Host.objects.restrict(user).select_related("pool__cluster", "template"), pk=host_id)
+
+
+@login_required
+def host_detail(request, host_id: int):
+    """A host with its initialization runs (per-host outcome and output) and a re-run button."""
+    host = _visible_host(request.user, host_id)
+    context = {
+        "host": host,
+        "runs": host.init_runs.all()[:20],
+        "can_rerun": Host.objects.restrict(request.user, Action.SCALE).filter(pk=host.pk).exists(),
+    }
+    return render(request, "console/host.html", context)
+
+
+@login_required
+@require_POST
+def host_initialize(request, host_id: int):
+    """Re-run initialization on a host from the console, through the same checks as the API."""
+    host = _visible_host(request.user, host_id)
+    if not Host.objects.restrict(request.user, Action.SCALE).filter(pk=host.pk).exists():
+        messages.error(request, "Your role on this cluster does not allow re-running initialization.")
+        return redirect("console:host", host_id=host.pk)
+    try:
+        answer = rerun([host], request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(str(item) for items in exc.detail.values() for item in items))
+        return redirect("console:host", host_id=host.pk)
+    if answer["runs"]:
+        messages.success(request, "Initialization started again.")
+    else:
+        messages.error(request, "Initialization is already running on this host.")
+    return redirect("console:host", host_id=host.pk)

@@ -7,7 +7,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from apps.core.context import current_request_id, current_via
-from apps.core.crypto import EncryptedJSONField
+from apps.core.crypto import EncryptedJSONField, EncryptedTextField
 from apps.core.models import AuditEntry
 
 # Fields that hold secrets or derived secrets, whatever model they are on.
@@ -18,7 +18,7 @@ def snapshot(instance: models.Model) -> dict[str, Any]:
     """The object's concrete field values as JSON-safe data, without secrets."""
     data: dict[str, Any] = {}
     for field in instance._meta.concrete_fields:
-        if isinstance(field, EncryptedJSONField) or field.name in SECRET_FIELD_NAMES:
+        if isinstance(field, (EncryptedJSONField, EncryptedTextField)) or field.name in SECRET_FIELD_NAMES:
             continue
         data[field.attname] = field.value_from_object(instance)
     for field in instance._meta.many_to_many:

@@ -62,3 +62,23 @@ class EncryptedJSONField(models.TextField):
     def value_to_string(self, obj):
         """Serialization (dumpdata) never writes the plaintext."""
         return self.get_prep_value(self.value_from_object(obj))
+
+
+class EncryptedTextField(models.TextField):
+    """A string stored encrypted (a private key, a password); reads back as plaintext in memory only."""
+
+    description = "Encrypted text"
+
+    def from_db_value(self, value, expression, connection):
+        """Decrypt on load."""
+        if value is None or value == "":
+            return ""
+        return decrypt(value)
+
+    def get_prep_value(self, value):
+        """Encrypt on save; an empty value stays empty."""
+        return encrypt(value) if value else ""
+
+    def value_to_string(self, obj):
+        """Serialization (dumpdata) never writes the plaintext."""
+        return self.get_prep_value(self.value_from_object(obj))

@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from apps.configuration.api import RerunAnswerSerializer, RerunSerializer, rerun
 from apps.core import audit
 from apps.core.api.parsers import CSVParser, JSONParser
 from apps.core.api.serializers import RestrictedModelSerializer
@@ -170,7 +171,7 @@ class ServicePoolViewSet(ModelViewSet):
 
     def get_object_action(self):
         """Scaling needs the scale role; other writes the admin role."""
-        return Action.SCALE if self.action == "scale" else Action.CHANGE
+        return Action.SCALE if self.action in ("scale", "initialize") else Action.CHANGE
 
     object_action = property(get_object_action)
 
@@ -208,6 +209,17 @@ class ServicePoolViewSet(ModelViewSet):
         if result.replayed:
             headers["Idempotent-Replayed"] = "true"
         return Response(data, status=status.HTTP_202_ACCEPTED, headers=headers)
+
+    @extend_schema(request=RerunSerializer, responses={202: RerunAnswerSerializer})
+    @action(detail=True, methods=["post"])
+    def initialize(self, request, pk=None):
+        """Run initialization again on every ready host of the pool; 202 with the runs started."""
+        pool = self.get_object()
+        options = RerunSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
+        hosts = list(pool.hosts.filter(status=HostStatus.READY).select_related("template"))
+        answer = rerun(hosts, request.user, options.validated_data["forget_host_keys"])
+        return Response(answer, status=status.HTTP_202_ACCEPTED)
 
 
 class HostSerializer(serializers.ModelSerializer):
@@ -248,6 +260,17 @@ class HostViewSet(ReadOnlyModelViewSet):
     queryset = Host.objects.select_related("pool")
     serializer_class = HostSerializer
     filterset_class = HostFilterSet
+    object_action = Action.SCALE
+
+    @extend_schema(request=RerunSerializer, responses={202: RerunAnswerSerializer})
+    @action(detail=True, methods=["post"])
+    def initialize(self, request, pk=None):
+        """Run initialization again on this ready host (developers and admins); 202 with the run."""
+        host = self.get_object()
+        options = RerunSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
+        answer = rerun([host], request.user, options.validated_data["forget_host_keys"])
+        return Response(answer, status=status.HTTP_202_ACCEPTED)
 
 
 class PhysicalMachineSerializer(RestrictedModelSerializer):

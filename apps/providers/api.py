@@ -3,11 +3,12 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.configuration import variables
 from apps.configuration.runners import available_methods
 from apps.core.api.serializers import RestrictedModelSerializer
 from apps.core.api.views import ModelViewSet
 from apps.providers import catalog
-from apps.providers.choices import ProviderKind
+from apps.providers.choices import InitMethod, ProviderKind
 from apps.providers.drivers import AuthError, ProviderError, get_driver
 from apps.providers.drivers.registry import available_kinds
 from apps.providers.models import CloudAccount, MachineTemplate
@@ -170,6 +171,8 @@ class MachineTemplateSerializer(RestrictedModelSerializer):
             "key_name",
             "init_method",
             "init_profile",
+            "init_vars",
+            "registry",
             "max_hosts",
             "hourly_price",
             "created_at",
@@ -195,6 +198,15 @@ class MachineTemplateSerializer(RestrictedModelSerializer):
             raise serializers.ValidationError(f"Each zone may appear only once: {', '.join(sorted(names))}.")
         return value
 
+    def validate_init_profile(self, value):
+        """Profile roles that exist under playbooks/roles."""
+        missing = variables.check_profile(value)
+        if missing:
+            raise serializers.ValidationError(
+                f"No profile role {', '.join(missing)} in playbooks/roles; give role names, comma-separated."
+            )
+        return value
+
     def validate_security_groups(self, value):
         """A list of names."""
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
@@ -204,6 +216,11 @@ class MachineTemplateSerializer(RestrictedModelSerializer):
     def validate(self, attrs):
         """The instance type (machine class), image and zone must exist at the provider."""
         merged = {**_template_values(self.instance), **attrs}
+        bad_vars = variables.check(
+            merged.get("init_vars") or {}, merged.get("init_profile", ""), merged.get("init_method", InitMethod.NONE)
+        )
+        if bad_vars:
+            raise serializers.ValidationError({"init_vars": bad_vars})
         provider = merged["provider"]
         template = MachineTemplate(**merged)
         try:

@@ -59,7 +59,20 @@ class MachineTemplate(BaseModel):
     security_groups = models.JSONField(default=list, blank=True)
     key_name = models.CharField(max_length=255, blank=True)
     init_method = models.CharField(max_length=20, choices=InitMethod.CHOICES, default=InitMethod.NONE)
-    init_profile = models.CharField(max_length=100, blank=True)
+    init_profile = models.CharField(
+        max_length=100, blank=True, help_text="Profile roles added after the base state, comma-separated."
+    )
+    init_vars = models.JSONField(
+        default=dict, blank=True, help_text="Variables of the init roles (dcp_*), checked against their specs."
+    )
+    registry = models.ForeignKey(
+        "configuration.Registry",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="templates",
+        help_text="Private registry the hosts log in to and pull through.",
+    )
     max_hosts = models.PositiveIntegerField(null=True, blank=True, help_text="Quota: live hosts at most.")
     hourly_price = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
 

@@ -16,7 +16,9 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from apps.configuration.runners import get_runner
+from apps.configuration import services as init_services
+from apps.configuration.results import InitResult
+from apps.configuration.runners import needs_run
 from apps.inventory.choices import HostStatus as H
 from apps.inventory.models import Host, ServicePool
 from apps.providers.drivers import CapacityError, Node, NodeSpec, NodeState, ProviderError
@@ -286,25 +288,38 @@ def poll_batch(token: str) -> None:
 
 
 def initialize(host_ids: list[int]) -> None:
-    """Initialize running hosts in one runner call; each becomes ready, or failed (and is replaced)."""
-    hosts = list(Host.objects.select_related("template", "pool").filter(pk__in=host_ids, status=H.INITIALIZING))
-    by_method: dict[str, list[Host]] = {}
-    for host in hosts:
-        by_method.setdefault(host.template.init_method, []).append(host)
-    results = {}
-    for method, group in by_method.items():
-        results.update(get_runner(method).initialize(group))
+    """Initialize running hosts in one run per method; each becomes ready, is retried, or fails (and is replaced).
+
+    A host whose run failed is initialized again DCP_INIT_RETRIES times, DCP_INIT_RETRY_DELAY apart (a
+    host just booted may not answer SSH yet, a mirror may hiccup); after that it fails, and the
+    reconciler terminates and replaces it. A host already being initialized is left to that run.
+    """
+    hosts = init_services.load(host_ids, status=H.INITIALIZING)
+    # Hosts that need no initialization keep no run record: they are ready as they are.
+    results = {h.pk: InitResult(message="no initialization configured") for h in hosts if not needs_run(h)}
+    runs = init_services.claim([h for h in hosts if needs_run(h)])
+    results.update(init_services.execute(runs))
     with transaction.atomic():
         lock_pools(host.pool_id for host in hosts)
-        pools = set()
+        pools, again = set(), []
+        attempts = {run.host_id: run.attempt for run in runs}
         locked = Host.objects.select_for_update(**transitions.HOST_LOCK).filter(
             pk__in=list(results), status=H.INITIALIZING
         )
         for host in locked:
             result = results[host.pk]
-            transitions.log(host.job_id, EventKind.INITIALIZED, f"{host.hostname}: {result.message}", host)
-            transitions.move_host(host, H.READY if result.ok else H.FAILED, "" if result.ok else result.message)
+            verdict = "initialized" if result.ok else f"initialization {result.status}"
+            transitions.log(host.job_id, EventKind.INITIALIZED, f"{host.hostname}: {verdict}: {result.message}", host)
+            if result.ok:
+                transitions.move_host(host, H.READY)
+            elif attempts[host.pk] <= settings.DCP_INIT_RETRIES:
+                again.append(host.pk)
+                continue
+            else:
+                transitions.move_host(host, H.FAILED, f"initialization {result.status}: {result.message}")
             pools.add(host.pool_id)
+        if again:
+            after_commit("initialize_hosts", again, countdown=settings.DCP_INIT_RETRY_DELAY)
         for pool_id in sorted(pools):
             after_commit("reconcile_pool", pool_id)
 

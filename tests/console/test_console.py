@@ -79,3 +79,31 @@ def test_console_scale_errors_are_shown(pool, users):
     page = client.post(f"/pools/{pool.pk}/scale/", {"delta": "lots"}, follow=True)
     assert b"Give the number of hosts" in page.content
     assert not Job.objects.exists()
+
+
+def test_host_page_shows_init_runs_and_lets_developers_rerun(cluster, users):
+    """The host page lists its runs with their output; a developer re-runs, a guest gets no button and a refusal."""
+    from apps.configuration.models import InitRun
+    from tests.factories import MachineFactory, ready_hosts
+
+    template = TemplateFactory(init_method="ansible")
+    pool = with_template(PoolFactory(cluster=cluster), template)
+    host = ready_hosts(pool, template, [MachineFactory(provider=template.provider)])[0]
+    InitRun.objects.create(
+        host=host,
+        method="ansible",
+        status="changed",
+        output="changed: ntp : Write chrony.conf",
+        started_at=host.created_at,
+    )
+    guest = login(users["guest"]).get(f"/hosts/{host.pk}/")
+    assert guest.status_code == 200 and b"changed: ntp : Write chrony.conf" in guest.content
+    assert b"Re-run initialization" not in guest.content
+    refused = login(users["guest"]).post(f"/hosts/{host.pk}/initialize/", follow=True)
+    assert b"does not allow" in refused.content and InitRun.objects.count() == 1
+    assert login(users["outsider"]).get(f"/hosts/{host.pk}/").status_code == 404
+    developer = login(users["developer"])
+    assert b"Re-run initialization" in developer.get(f"/hosts/{host.pk}/").content
+    answer = developer.post(f"/hosts/{host.pk}/initialize/", follow=True)
+    assert b"Initialization started again" in answer.content
+    assert InitRun.objects.filter(rerun=True, status="running").count() == 1

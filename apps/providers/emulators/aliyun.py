@@ -369,7 +369,7 @@ class AliyunEmulator(Emulator):
                 vswitch=params["VSwitchId"],
                 security_groups=sgs,
                 name=f"{name}{n + 1:03d}" if name and truthy(params.get("UniqueSuffix")) else name,
-                private_ip=f"10.{ALL_ZONES.index(zone)}.{number // 250 % 256}.{number % 250 + 1}",
+                private_ip=self.next_address(f"10.{ALL_ZONES.index(zone)}.{number // 250 % 256}.{number % 250 + 1}"),
                 public_ip=f"203.0.113.{number % 250 + 1}" if int(params.get("InternetMaxBandwidthOut") or 0) else "",
                 key_pair=params.get("KeyPairName", ""),
                 tags=dict(tags),

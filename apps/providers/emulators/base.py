@@ -21,7 +21,7 @@ import random
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -108,6 +108,13 @@ class Emulator(ABC):
         self.calls: Counter[str] = Counter()
         self.server: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
+        # Addresses handed to new instances before the emulator's own: real test hosts' IPs, so an
+        # instance "created" here is a machine DCP can reach over SSH.
+        self.address_pool: deque[str] = deque()
+
+    def next_address(self, made_up: str) -> str:
+        """The next pooled address for a new instance, else the one the emulator made up."""
+        return self.address_pool.popleft() if self.address_pool else made_up
 
     # --- what subclasses implement -------------------------------------------------
     @abstractmethod
@@ -180,6 +187,13 @@ class Emulator(ABC):
         if what == "instances" and request.method == "GET":
             with self.lock:
                 return Response.json(200, self.instances())
+        if what == "addresses" and request.method in ("PUT", "POST"):
+            addresses = (request.json() or {}).get("addresses")
+            if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):
+                return Response.json(400, {"error": 'give {"addresses": ["10.0.0.5", ...]}'})
+            with self.lock:
+                self.address_pool = deque(addresses)
+            return Response.json(200, {"addresses": addresses})
         if what == "calls" and request.method == "GET":
             with self.lock:
                 return Response.json(200, dict(self.calls))
@@ -187,6 +201,7 @@ class Emulator(ABC):
             with self.lock:
                 self.reset_state()
                 self.calls.clear()
+                self.address_pool.clear()
                 self.faults = Faults()
                 self.random = random.Random()
             return Response.json(200, {"reset": True})

@@ -395,7 +395,7 @@ class OpenStackEmulator(Emulator):
                     "launch_index": index,
                     # Nova's scheduler finds no host in an exhausted zone: the server lands in ERROR.
                     "fault": {"code": 500, "message": NO_VALID_HOST, "created": _now_iso()} if exhausted else None,
-                    "ip": f"10.0.{(len(self.servers) // 250) % 250}.{len(self.servers) % 250 + 2}",
+                    "ip": self.next_address(f"10.0.{(len(self.servers) // 250) % 250}.{len(self.servers) % 250 + 2}"),
                     "deleted": False,
                 }
                 self.servers[server["id"]] = server

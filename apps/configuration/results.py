@@ -1,0 +1,133 @@
+"""What a runner reports per host, and how one host's log is gathered from ansible-runner's events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from apps.configuration.choices import InitStatus
+
+#: Stored output per host is cut to its last part beyond this many characters.
+OUTPUT_LIMIT = 20_000
+HIDDEN = "********"
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What initialization did to one host."""
+
+    status: str = InitStatus.OK
+    message: str = ""
+    ok_tasks: int = 0
+    changed_tasks: int = 0
+    failed_tasks: int = 0
+    output: str = ""
+    duration: float | None = None
+    host_keys: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the host reached its base state."""
+        return self.status in InitStatus.SUCCEEDED
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """text with every secret value replaced, whatever a task printed."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret:
+            text = text.replace(secret, HIDDEN)
+    return text
+
+
+def _task_name(data: dict) -> str:
+    role = data.get("role") or ""
+    task = data.get("task") or data.get("task_action") or "task"
+    return f"{role} : {task}" if role else task
+
+
+def _reason(res: dict) -> str:
+    """The useful part of a failed task's result: its message, and stderr if it has one."""
+    if res.get("censored"):
+        return "the task's output is hidden because it handles a secret (no_log)"
+    parts = [str(res.get("msg") or "").strip()]
+    for key in ("stderr", "module_stderr", "stdout"):
+        text = str(res.get(key) or "").strip()
+        if text and text not in parts[0]:
+            parts.append(text[-1500:])
+            break
+    return ": ".join(part for part in parts if part) or "failed"
+
+
+@dataclass
+class HostLog:
+    """One host's part of a run: a line per task, the first failure, and the final counts."""
+
+    lines: list[str] = field(default_factory=list)
+    failure: str = ""
+    raw_unreachable: str = ""
+    counts: dict[str, int] | None = None
+    last_seen: float | None = None
+
+    def add(self, event: dict, elapsed: float) -> None:
+        """Take in one event about this host."""
+        kind = event.get("event", "")
+        data = event.get("event_data") or {}
+        res = data.get("res") or {}
+        name = _task_name(data)
+        self.last_seen = elapsed
+        if kind == "runner_on_ok":
+            self.lines.append(f"{'changed' if res.get('changed') else 'ok'}: {name}")
+        elif kind == "runner_on_skipped":
+            self.lines.append(f"skipped: {name}")
+        elif kind == "runner_on_failed" and str(data.get("task_action", "")).endswith("wait_for_connection"):
+            # The host never answered SSH within dcp_connect_timeout: unreachable, not a failed task.
+            reason = str(res.get("msg") or "no SSH connection").strip()
+            self.raw_unreachable = reason
+            self.lines.append(f"UNREACHABLE: {name}: {reason}")
+            self.failure = self.failure or f"unreachable over SSH: {reason}"
+        elif kind == "runner_on_failed":
+            reason = _reason(res)
+            if data.get("ignore_errors"):
+                self.lines.append(f"failed (ignored): {name}: {reason}")
+                return
+            self.lines.append(f"FAILED: {name}: {reason}")
+            self.failure = self.failure or f"{name}: {reason}"
+        elif kind == "runner_on_unreachable":
+            reason = str(res.get("msg") or "unreachable").strip()
+            self.raw_unreachable = reason
+            self.lines.append(f"UNREACHABLE: {name}: {reason}")
+            self.failure = self.failure or f"unreachable over SSH: {reason}"
+
+    def stats(self, data: dict, name: str) -> None:
+        """Take the play recap's counts for this host."""
+        self.counts = {
+            key: int((data.get(key) or {}).get(name, 0))
+            for key in ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored")
+        }
+
+    def result(self, run_status: str, timeout: int, secrets: list[str]) -> InitResult:
+        """The host's outcome, its output scrubbed of secrets."""
+        output = scrub("\n".join(self.lines), secrets)[-OUTPUT_LIMIT:]
+        counts = self.counts or {}
+        if counts.get("dark") or self.raw_unreachable:
+            status = InitStatus.UNREACHABLE
+        elif counts.get("failures") or self.failure:
+            status = InitStatus.FAILED
+        elif self.counts is None:
+            status = InitStatus.FAILED
+            self.failure = (
+                f"initialization did not finish within {timeout} s"
+                if run_status == "timeout"
+                else f"the run ended ({run_status}) before this host's recap"
+            )
+        else:
+            status = InitStatus.CHANGED if counts.get("changed") else InitStatus.OK
+        summary = f"{counts.get('ok', 0)} ok, {counts.get('changed', 0)} changed"
+        return InitResult(
+            status=status,
+            message=scrub(self.failure, secrets)[:2000] if self.failure else summary,
+            ok_tasks=counts.get("ok", 0),
+            changed_tasks=counts.get("changed", 0),
+            failed_tasks=counts.get("failures", 0) + counts.get("dark", 0),
+            output=output,
+            duration=self.last_seen,
+        )

@@ -1,0 +1,11 @@
+# @summary The DCP base state: clock in sync, kernel tuned for container
+#   hosts, Docker pulling from the IDC's registry mirror, logged in to the
+#   private registry. The same state as playbooks/site.yml.
+class dcp_base {
+  contain dcp_ntp
+  contain dcp_sysctl
+  contain dcp_docker
+  contain dcp_registry
+
+  Class['dcp_ntp'] -> Class['dcp_sysctl'] -> Class['dcp_docker'] -> Class['dcp_registry']
+}
