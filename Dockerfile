@@ -13,6 +13,11 @@ ENV PYTHONUNBUFFERED=1 \
 RUN groupadd --system --gid 10001 dcp \
     && useradd --system --uid 10001 --gid dcp --home-dir /var/lib/dcp --no-create-home --shell /usr/sbin/nologin dcp
 
+# ssh: Ansible (host initialization) reaches hosts with the system's OpenSSH client.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends openssh-client \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 
 # Dependencies before the code, so a code change does not reinstall them.
