@@ -140,7 +140,7 @@ class CloudAccountViewSet(ModelViewSet):
     filterset_fields = ("kind", "region")
 
 
-UNAVAILABLE_METHOD = '"{input}" is not available in this version; available: ' + ", ".join(available_methods()) + "."
+UNAVAILABLE_METHOD = '"{input}" is not an init method; use one of: ' + ", ".join(available_methods()) + "."
 
 
 class MachineTemplateSerializer(RestrictedModelSerializer):

@@ -376,7 +376,7 @@ def test_template_round_trip(clients, sysadmin):
         "cpu": 16,
         "memory_gb": "32",
         "init_method": "none",
-        "init_profile": "base",
+        "init_profile": "profile_example",
         "max_hosts": 4,
         "hourly_price": "0.5",
         "security_groups": ["web"],
