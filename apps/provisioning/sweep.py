@@ -170,7 +170,7 @@ def retag(account: CloudAccount, listed: dict[str, Node]) -> list[int]:
     if account.kind == "physical":
         return []
     untagged = [node_id for node_id, node in listed.items() if HOST_TAG not in node.tags]
-    hosts = Host.objects.filter(provider=account, status__in=(H.INITIALIZING, H.READY), instance_id__in=untagged)
+    hosts = Host.objects.filter(provider=account, status=H.READY, instance_id__in=untagged)
     ids = sorted(hosts.values_list("pk", flat=True))
     if ids:
         work.queue_tagging(ids)

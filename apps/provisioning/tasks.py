@@ -68,9 +68,9 @@ def poll_batch(batch_token: str) -> None:
     work.poll_batch(batch_token)
 
 
-@shared_task(bind=True, max_retries=20)
+@shared_task(bind=True, max_retries=60)
 def tag_hosts(self, host_ids: list[int]) -> None:
-    """Name each new instance's host in its tags; when throttled, only the rest is retried, later."""
+    """Name each ready host's instance in its tags; when throttled (or no slot is free) the rest is retried later."""
     rest = work.tag_hosts(host_ids)
     if rest:
         countdown = min(30, 2 ** (self.request.retries + 1)) * random.uniform(0.5, 1.0)  # noqa: S311 - jitter

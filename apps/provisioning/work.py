@@ -43,8 +43,14 @@ def batch_tags(host: Host) -> dict[str, str]:
 
 
 def host_tags(host: Host) -> dict[str, str]:
-    """The tags naming one instance's own host, added once the instance is matched to it."""
+    """The tags naming one instance's own host, added once the host is ready."""
     return {"dcp-host": str(host.pk), "dcp-hostname": host.hostname}
+
+
+def advisory_key(step: str, key: str) -> int:
+    """The PostgreSQL advisory lock id of one step for one key."""
+    digest = hashlib.blake2b(f"dcp:{step}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 @contextmanager
@@ -59,8 +65,7 @@ def running_alone(step: str, key: str) -> Iterator[bool]:
     if connection.vendor != "postgresql":
         yield True
         return
-    digest = hashlib.blake2b(f"dcp:{step}:{key}".encode(), digest_size=8).digest()
-    lock_id = int.from_bytes(digest, "big", signed=True)
+    lock_id = advisory_key(step, key)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_id])
         held = cursor.fetchone()[0]
@@ -184,7 +189,6 @@ def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) ->
         by_id = {n.id: n for n in nodes}
         waiting = False
         running: list[int] = []
-        matched: list[int] = []
         for host in hosts:
             if not host.instance_id and fresh:
                 node = fresh.pop(0)
@@ -192,7 +196,6 @@ def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) ->
                     orphans.append(node.id)
                     continue
                 _apply_node(host, node, names_nodes)
-                matched.append(host.pk)
                 transitions.log(host.job_id, EventKind.CREATED, f"{host.hostname}: instance {node.id}", host)
                 if host.status == H.TERMINATING:
                     after_commit("terminate_hosts", [host.pk])
@@ -204,8 +207,6 @@ def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) ->
                     running.append(host.pk)
         if running:
             after_commit("initialize_hosts", running)
-        if matched and not names_nodes:
-            queue_tagging(matched)
         orphans.extend(n.id for n in fresh)
         if waiting:
             after_commit("poll_batch", token, countdown=settings.DCP_POLL_INTERVAL)
@@ -240,6 +241,10 @@ def _advance(host: Host, node: Node) -> bool:
 #: 35.9 s), and on the init queue ahead of initialization (39.1 s). A task per batch holds a worker slot
 #: longer but leaves the queues' order to the work that makes hosts ready.
 TAG_CHUNK = 100
+#: Tagging tasks running at once, over all workers: tagging is one paced call per host (a batch of 100
+#: on EC2 takes 10 s at its CreateTags rate), and when it filled the provider queue's slots the polls
+#: waited behind it (a batch polled 6 to 11 s apart instead of 2).
+TAG_SLOTS = 2
 
 
 def queue_tagging(host_ids: list[int]) -> None:
@@ -249,12 +254,32 @@ def queue_tagging(host_ids: list[int]) -> None:
 
 
 def tag_hosts(host_ids: list[int]) -> list[int]:
-    """Tag each matched instance with its own host, one call each; returns the ids still to do when throttled.
+    """Tag each ready host's instance with its host, one call each; returns the ids still to do when throttled.
 
-    Best effort and off the path to ready: the batch tags and the instance id
+    Best effort and off the path to ready (it starts once the host is ready, in
+    at most TAG_SLOTS tasks at a time): the batch tags and the instance id
     already tie an instance to DCP, this names the host for whoever looks at
-    the cloud's console. A throttled or failing call leaves the rest for later.
+    the cloud's console. A throttled or failing call, or no free slot, leaves
+    the rest for later.
     """
+    with tag_slot() as slot:
+        if not slot:
+            return list(host_ids)
+        return _tag_hosts(host_ids)
+
+
+@contextmanager
+def tag_slot() -> Iterator[bool]:
+    """One of the TAG_SLOTS tagging slots shared by all workers, if one is free."""
+    for number in range(TAG_SLOTS):
+        with running_alone("tag_hosts", str(number)) as free:
+            if free:
+                yield True
+                return
+    yield False
+
+
+def _tag_hosts(host_ids: list[int]) -> list[int]:
     hosts = list(
         Host.objects.filter(pk__in=host_ids)
         .exclude(instance_id="")
@@ -306,18 +331,22 @@ def initialize(host_ids: list[int]) -> None:
         locked = Host.objects.select_for_update(**transitions.HOST_LOCK).filter(
             pk__in=list(results), status=H.INITIALIZING
         )
+        ready = []
         for host in locked:
             result = results[host.pk]
             verdict = "initialized" if result.ok else f"initialization {result.status}"
             transitions.log(host.job_id, EventKind.INITIALIZED, f"{host.hostname}: {verdict}: {result.message}", host)
             if result.ok:
                 transitions.move_host(host, H.READY)
+                ready.append(host)
             elif attempts[host.pk] <= settings.DCP_INIT_RETRIES:
                 again.append(host.pk)
                 continue
             else:
                 transitions.move_host(host, H.FAILED, f"initialization {result.status}: {result.message}")
             pools.add(host.pool_id)
+        # Physical machines carry DCP's tags in its own inventory already.
+        queue_tagging([h.pk for h in ready if h.provider.kind != "physical"])
         if again:
             after_commit("initialize_hosts", again, countdown=settings.DCP_INIT_RETRY_DELAY)
         for pool_id in sorted(pools):

@@ -72,7 +72,7 @@ def test_scale_out_and_in_on_cloud(worker, cloud, users, cluster):
     assert len(ready) == 3
     assert live_in_emulator(cloud) == ready
     assert "running" in [e["kind"] for e in job["events"]]
-    # Each instance names its own host in its tags (added just after the batch is matched).
+    # Each instance names its own host in its tags (added once the host is ready, off the path to ready).
     driver = get_driver(account)
     for host in Host.objects.filter(pool=pool, status=HostStatus.READY):
         wait_for(

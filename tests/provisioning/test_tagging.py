@@ -1,4 +1,4 @@
-"""Each instance is tagged with its own host after its batch is matched: paced, and resumed where throttling cut it."""
+"""Each ready host's instance is tagged with its host: paced, a few tasks at a time, resumed where throttling cut it."""
 
 import uuid
 
@@ -89,3 +89,29 @@ def test_tagging_is_queued_a_batch_at_a_time(monkeypatch):
     work.queue_tagging(list(range(1, 26)))
     assert [task for task, _ in sent] == ["tag_hosts"] * 3
     assert [ids for _, ids in sent] == [list(range(1, 11)), list(range(11, 21)), list(range(21, 26))]
+
+
+def test_no_free_slot_leaves_every_host_for_later(ecs, cluster, monkeypatch):
+    """Tagging tasks share TAG_SLOTS slots over all workers: with the only slot held elsewhere, nothing is tagged."""
+    import psycopg2
+    from django.db import connection
+
+    hosts, driver = hosts_on(ecs, cluster, 2)
+    ids = [h.pk for h in hosts]
+    monkeypatch.setattr(work, "TAG_SLOTS", 1)
+    params = connection.settings_dict
+    other = psycopg2.connect(
+        dbname=params["NAME"],
+        user=params["USER"],
+        password=params["PASSWORD"],
+        host=params["HOST"],
+        port=params["PORT"],
+    )
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [work.advisory_key("tag_hosts", "0")])
+        assert work.tag_hosts(ids) == ids
+        assert not [n for n in driver.list_nodes({"dcp": "1"}) if "dcp-host" in n.tags]
+    finally:
+        other.close()
+    assert work.tag_hosts(ids) == []
