@@ -75,7 +75,8 @@ def record(run: InitRun, result: InitResult) -> None:
     run.ok_tasks, run.changed_tasks, run.failed_tasks = result.ok_tasks, result.changed_tasks, result.failed_tasks
     run.output = result.output
     run.finished_at = now
-    run.duration_seconds = (now - run.started_at).total_seconds()
+    # The host's own time in the run (its last event), else the run's whole time.
+    run.duration_seconds = result.duration if result.duration else (now - run.started_at).total_seconds()
     run.save()
     host = run.host
     ip = host.private_ip or host.public_ip

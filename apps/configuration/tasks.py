@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from apps.configuration import services
+from apps.configuration.choices import InitStatus
 from apps.configuration.models import InitRun
 
 
@@ -12,6 +13,6 @@ def run_initialization(run_ids: list[int]) -> None:
     runs = list(
         InitRun.objects.select_related(
             "host__template__registry", "host__pool__cluster", "host__provider", "host__known_host"
-        ).filter(pk__in=run_ids, status="running")
+        ).filter(pk__in=run_ids, status=InitStatus.RUNNING)
     )
     services.execute(runs)

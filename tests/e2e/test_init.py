@@ -12,7 +12,7 @@ from apps.configuration.models import InitRun
 from apps.inventory.choices import HostStatus
 from apps.inventory.models import Host
 from tests.configuration.conftest import PASSWORD, base_vars, registry, start_hosts, trust
-from tests.conftest import client_for
+from tests.conftest import client_for, wait_for
 from tests.e2e.test_placement import scale, template_on
 from tests.factories import PoolFactory, with_template
 from tests.providers.harnesses.openstack import OpenStackHarness
@@ -64,6 +64,13 @@ def test_scale_out_by_four_ends_initialized_and_ready(worker, machines, cloud, c
     steps = {event["kind"] for host in job["hosts"] for event in host["steps"]}
     assert {"created", "running", "initialized", "ready"} <= steps
     client = client_for(users["developer"])
+    # A re-run through the API runs on the worker, changes nothing, and leaves the hosts ready.
+    answer = client.post(f"/api/v1/pools/{pool.pk}/initialize/")
+    assert answer.status_code == 202 and len(answer.json()["runs"]) == 4
+    reruns = InitRun.objects.filter(host__in=hosts, rerun=True)
+    wait_for(lambda: not reruns.filter(status=InitStatus.RUNNING).exists(), timeout=300, message="the re-runs")
+    assert {r.status for r in reruns} == {InitStatus.OK}
+    assert set(Host.objects.filter(pool=pool).values_list("status", flat=True)) == {HostStatus.READY}
     seen = [client.get(path).content.decode() for path in (f"/api/v1/jobs/{job['id']}/", "/api/v1/init-runs/")]
     assert all(PASSWORD not in text for text in seen)
     assert PASSWORD not in worker.log_path.read_text(errors="replace")
