@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import ansible_runner
@@ -114,17 +115,21 @@ class AnsibleRunner(Runner):
             result = logs[name].result(run.status, settings.DCP_INIT_TIMEOUT, secret_values)
             if result.status == "unreachable" and "IDENTIFICATION HAS CHANGED" in logs[name].raw_unreachable:
                 result = InitResult(status="unreachable", message=HOST_KEY_CHANGED, output=result.output)
-            ip = address(host)
-            lines = [line for line in learned.splitlines() if line.split(" ", 1)[0] in (ip, f"[{ip}]:22")]
-            results[host.pk] = InitResult(**{**result.__dict__, "host_keys": "\n".join(lines)})
+            # ssh writes "ip" for port 22 and "[ip]:port" for any other.
+            ip, port = address(host), (host.template.init_vars or {}).get("dcp_ssh_port", 22)
+            known_as = ip if port == 22 else f"[{ip}]:{port}"
+            lines = [line for line in learned.splitlines() if line.split(" ", 1)[0] == known_as]
+            results[host.pk] = replace(result, host_keys="\n".join(lines))
         return results
 
     def _inventory(self, workdir: Path, names: dict) -> tuple[dict, dict[str, str]]:
         """The inventory (host variables included) and each host's private key in a file of its own."""
         hostvars = {}
         key_files: dict[int, str] = {}
+        owners: dict[tuple[int, int], object] = {}  # one key lookup per (pool, account), not per host
         for name, host in names.items():
-            key = keys.key_for(host)
+            owner = (host.pool_id, host.provider_id)
+            key = owners[owner] = owners.get(owner) or keys.key_for(host)
             if key.pk not in key_files:
                 key_files[key.pk] = str(workdir / "keys" / f"key{key.pk}")
                 _write(Path(key_files[key.pk]), key.private_key.rstrip("\n") + "\n")

@@ -346,7 +346,8 @@ def initialize(host_ids: list[int]) -> None:
                 transitions.move_host(host, H.FAILED, f"initialization {result.status}: {result.message}")
             pools.add(host.pool_id)
         # Physical machines carry DCP's tags in its own inventory already.
-        queue_tagging([h.pk for h in ready if h.provider.kind != "physical"])
+        tagged_by_cloud = {h.pk for h in hosts if h.provider.kind != "physical"}  # providers loaded with the hosts
+        queue_tagging([h.pk for h in ready if h.pk in tagged_by_cloud])
         if again:
             after_commit("initialize_hosts", again, countdown=settings.DCP_INIT_RETRY_DELAY)
         for pool_id in sorted(pools):
