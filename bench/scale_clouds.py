@@ -6,7 +6,7 @@ three clouds served by their emulators in this process on loopback ports. A
 scale request of +N goes through ``apps.provisioning.services.scale`` (what the
 API calls), and real ``celery worker`` processes (queues engine, provider, init)
 plus a ``celery beat`` (the periodic reconcile tick) do the rest. Settings reach
-them through the environment (DCP_POLL_INTERVAL, DCP_CREATE_BATCH_SIZE,
+them through the environment (DCP_POLL_INTERVAL, DCP_PROBE_INTERVAL, DCP_CREATE_BATCH_SIZE,
 DCP_RECONCILE_INTERVAL, ...; ``--env KEY=VALUE`` adds or overrides).
 
 Scenarios (``--scenarios``):
@@ -40,7 +40,7 @@ asserts nothing.
     CELERY_BROKER_URL=redis://127.0.0.1:6379/12 \
     .venv/bin/python bench/scale_clouds.py --hosts 1000 --scenarios a,b,c --boot 30 --latency 0.05
 
-Variants (the same command plus, e.g.): ``--scenarios b --env DCP_POLL_INTERVAL=1``;
+Variants (the same command plus, e.g.): ``--scenarios b --env DCP_PROBE_INTERVAL=0`` (full polls only);
 ``--concurrency 12``.
 Worker and beat logs go to a temporary directory, printed per scenario.
 """
@@ -75,6 +75,8 @@ GONE_STATES = {"terminated", "deleted", "shutting-down", "deleting"}
 INSTANCE_ID = re.compile(r"<instanceId>(i-[0-9a-zA-Z]+)</instanceId>")
 SETTINGS = (
     "DCP_POLL_INTERVAL",
+    "DCP_PROBE_INTERVAL",
+    "DCP_PROBE_RATE_SHARE",
     "DCP_RECONCILE_INTERVAL",
     "DCP_CREATE_BATCH_SIZE",
     "DCP_RATE_LIMIT_MAX_WAIT",
@@ -212,7 +214,7 @@ def call_kind(action: str) -> str:
     lowered = action.lower()
     if lowered in ("runinstances", "post /servers"):
         return "create"
-    if lowered in ("describeinstances", "get /servers/detail", "get /servers"):
+    if lowered in ("describeinstances", "get /servers/detail", "get /servers", "get /servers/{id}"):
         return "describe"
     if "tag" in lowered or "metadata" in lowered:
         return "tag"
@@ -419,7 +421,10 @@ def task_timeline(redis, pool, requested: float) -> list[str]:
         gaps[source[token]].extend(b - a for a, b in zip(starts, starts[1:], strict=False))
     parts = [f"{kind} {spread(gaps[kind]).replace(' s', '')} s" for kind in SOURCES if gaps.get(kind)]
     if parts:
-        lines.append("poll_batch: seconds between two polls of one batch, 50th / 90th / max: " + "; ".join(parts))
+        lines.append(
+            "poll_batch: seconds between two looks at one batch (probe or full poll), 50th / 90th / max: "
+            + "; ".join(parts)
+        )
     return lines
 
 

@@ -41,13 +41,24 @@ def get_bool(name: str, default: bool) -> bool:
 
 def get_int(name: str, default: int, *, minimum: int = 0) -> int:
     """Parse an integer variable no smaller than minimum."""
+    return _number(name, default, minimum, int, "a whole number")
+
+
+def get_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    """Parse a finite decimal number variable no smaller than minimum."""
+    return _number(name, default, minimum, float, "a finite number")
+
+
+def _number(name: str, default, minimum, parse, what: str):
     value = os.environ.get(name)
     if value is None or value == "":
         return default
     try:
-        number = int(value)
+        number = parse(value)
     except ValueError:
-        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number.") from None
+        raise ImproperlyConfigured(f"{name}={value!r} is not {what}.") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ImproperlyConfigured(f"{name}={value!r} is not {what}.")
     if number < minimum:
         raise ImproperlyConfigured(f"{name}={number} must be at least {minimum}.")
     return number

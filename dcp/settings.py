@@ -245,7 +245,14 @@ DCP_HOST_RETRIES = env.get_int("DCP_HOST_RETRIES", 2, minimum=0)
 DCP_BOOT_TIMEOUT = env.get_int("DCP_BOOT_TIMEOUT", 900, minimum=1)
 # Seconds a template's zone is passed over after the provider said it has no capacity there.
 DCP_CAPACITY_COOLDOWN = env.get_int("DCP_CAPACITY_COOLDOWN", 300, minimum=0)
-DCP_POLL_INTERVAL = env.get_int("DCP_POLL_INTERVAL", 2, minimum=1)
+# Seconds between two looks at every instance of a booting batch (one describe call for the batch).
+DCP_POLL_INTERVAL = env.get_int("DCP_POLL_INTERVAL", 5, minimum=1)
+# In between, one booting instance of the batch is probed this often (seconds; 0 turns probes off), so
+# a batch is seen running within about this long of booting; each probe is one small call. Probes of
+# one account share DCP_PROBE_RATE_SHARE of its describe rate limit: with many batches booting on one
+# account each is probed less often, and the calls that must happen (creates, full polls) keep the rest.
+DCP_PROBE_INTERVAL = env.get_float("DCP_PROBE_INTERVAL", 0.5, minimum=0.0)
+DCP_PROBE_RATE_SHARE = env.get_float("DCP_PROBE_RATE_SHARE", 0.5, minimum=0.01)
 # The sweep destroys an orphan only once it has been one for this long, seen by two sweeps; an instance
 # of a host terminated less than this long ago is given the same time to leave the provider's listing.
 DCP_ORPHAN_GRACE_SECONDS = env.get_int("DCP_ORPHAN_GRACE_SECONDS", 60, minimum=0)

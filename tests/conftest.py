@@ -40,6 +40,17 @@ def client_for(user) -> APIClient:
     return client
 
 
+@pytest.fixture(scope="module")
+def aws_emulator():
+    """One AWS EC2 emulator (moto behind its signature-checking front) for the module that asks for it."""
+    from tests.providers.harnesses.aws import AwsHarness
+
+    harness = AwsHarness()
+    harness.start()
+    yield harness
+    harness.stop()
+
+
 @pytest.fixture
 def cluster(db):
     """A cluster."""

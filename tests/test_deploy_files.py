@@ -546,6 +546,10 @@ def test_dockerfile_collectstatic_step_works(dockerfile, tmp_path):
         pytest.param({"ALLOWED_HOSTS": None}, "ALLOWED_HOSTS", id="allowed-hosts-missing"),
         pytest.param({"DCP_DEBUG": "maybe"}, "DCP_DEBUG", id="debug-maybe"),
         pytest.param({"DCP_ENV": "prod"}, "DCP_ENV", id="dcp-env-typo"),
+        pytest.param({"DCP_PROBE_INTERVAL": "fast"}, "DCP_PROBE_INTERVAL", id="probe-interval-not-a-number"),
+        pytest.param({"DCP_PROBE_INTERVAL": "-1"}, "DCP_PROBE_INTERVAL", id="probe-interval-negative"),
+        pytest.param({"DCP_PROBE_RATE_SHARE": "inf"}, "DCP_PROBE_RATE_SHARE", id="probe-share-infinite"),
+        pytest.param({"DCP_PROBE_RATE_SHARE": "nan"}, "DCP_PROBE_RATE_SHARE", id="probe-share-nan"),
     ],
 )
 def test_production_settings_fail_fast(tmp_path, variables, named):

@@ -63,9 +63,9 @@ def create_hosts(batch_token: str) -> None:
 
 
 @shared_task(**PROVIDER_RETRY)
-def poll_batch(batch_token: str) -> None:
-    """See whether a batch's instances run yet."""
-    work.poll_batch(batch_token)
+def poll_batch(batch_token: str, probe: dict | None = None) -> None:
+    """See whether a batch's instances run yet: one of them (a probe) or all of them."""
+    work.poll_batch(batch_token, probe)
 
 
 @shared_task(bind=True, max_retries=60)

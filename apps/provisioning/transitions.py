@@ -49,24 +49,41 @@ class IllegalTransition(Exception):
 
 def move_host(host, to: str, message: str = "") -> None:
     """Move a locked host to a new status, stamping times and logging an event on its job."""
-    if to not in HOST_MOVES[host.status]:
-        raise IllegalTransition(f"host {host.pk}: {host.status} → {to} is not allowed")
+    move_hosts([host], to, message)
+
+
+def move_hosts(hosts, to: str, message: str = "") -> None:
+    """Move locked hosts to one new status together: one UPDATE and one INSERT of events, whatever their number.
+
+    Every move is checked first; one illegal move refuses them all, before anything is written.
+    """
+    if not hosts:
+        return
+    for host in hosts:
+        if to not in HOST_MOVES[host.status]:
+            raise IllegalTransition(f"host {host.pk}: {host.status} → {to} is not allowed")
     now = timezone.now()
-    host.status = to
-    fields = ["status", "updated_at"]
+    values = {"status": to, "updated_at": now}
     if message or to == H.READY:
-        host.status_message = message[:1000]
-        fields.append("status_message")
+        values["status_message"] = message[:1000]
     stamp = {H.READY: "ready_at", H.FAILED: "failed_at", H.TERMINATED: "terminated_at"}.get(to)
     if stamp:
-        setattr(host, stamp, now)
-        fields.append(stamp)
-    host.save(update_fields=fields)
-    job_id = host.removal_job_id if to in (H.TERMINATING, H.TERMINATED) and host.removal_job_id else host.job_id
-    if job_id:
-        since = (now - host.created_at).total_seconds()
-        text = f"{host.hostname}: {to} after {since:.1f}s" + (f": {message}" if message else "")
-        JobEvent.objects.create(job_id=job_id, host=host, kind=HOST_EVENTS[to], message=text[:2000])
+        values[stamp] = now
+    for host in hosts:
+        for field, value in values.items():
+            setattr(host, field, value)
+    if len(hosts) == 1:
+        hosts[0].save(update_fields=list(values))
+    else:
+        type(hosts[0]).objects.filter(pk__in=[host.pk for host in hosts]).update(**values)
+    events = []
+    for host in hosts:
+        job_id = host.removal_job_id if to in (H.TERMINATING, H.TERMINATED) and host.removal_job_id else host.job_id
+        if job_id:
+            since = (now - host.created_at).total_seconds()
+            text = f"{host.hostname}: {to} after {since:.1f}s" + (f": {message}" if message else "")
+            events.append(JobEvent(job_id=job_id, host=host, kind=HOST_EVENTS[to], message=text[:2000], time=now))
+    JobEvent.objects.bulk_create(events)
 
 
 def move_job(job: Job, to: str, message: str = "") -> None:
@@ -90,6 +107,11 @@ def log(job_id: int | None, kind: str, message: str, host=None) -> None:
     """Add an event to a job's timeline."""
     if job_id:
         JobEvent.objects.create(job_id=job_id, host=host, kind=kind, message=message[:2000])
+
+
+def event(job_id: int, kind: str, message: str, host=None) -> JobEvent:
+    """An unsaved timeline event, for callers that write many with one bulk_create."""
+    return JobEvent(job_id=job_id, host=host, kind=kind, message=message[:2000], time=timezone.now())
 
 
 def give_up(job: Job, reason: str) -> None:

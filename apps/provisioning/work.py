@@ -9,6 +9,7 @@ lock the pool's row before its hosts', as the reconciler does.
 
 import hashlib
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -22,10 +23,13 @@ from apps.configuration.runners import needs_run
 from apps.inventory.choices import HostStatus as H
 from apps.inventory.models import Host, ServicePool
 from apps.providers.drivers import CapacityError, Node, NodeSpec, NodeState, ProviderError
-from apps.providers.drivers.registry import engine_driver
+from apps.providers.drivers.registry import engine_driver, get_driver_class
+from apps.providers.models import CloudAccount
+from apps.providers.ratelimit import limits_for
 from apps.provisioning import transitions
 from apps.provisioning.choices import EventKind
 from apps.provisioning.dispatch import after_commit
+from apps.provisioning.models import JobEvent
 from apps.provisioning.placement import CAPACITY_PREFIX
 
 logger = logging.getLogger(__name__)
@@ -106,13 +110,20 @@ def _create_batch(token: str) -> None:
         return
     with transaction.atomic():
         lock_pools([hosts[0].pool_id])
-        for host in Host.objects.select_for_update(**transitions.HOST_LOCK).filter(batch_token=token, status=H.PENDING):
-            transitions.move_host(host, H.CREATING)
+        pending = list(
+            Host.objects.select_for_update(**transitions.HOST_LOCK).filter(batch_token=token, status=H.PENDING)
+        )
+        transitions.move_hosts(pending, H.CREATING)
+    # Every host of the batch was pending: no earlier attempt can have called the provider (an attempt
+    # commits creating before its call), so the driver need not look for what one made.
+    first_attempt = len(pending) == len(hosts)
     first = hosts[0]
     driver = engine_driver(first.template.provider)
     spec = NodeSpec.from_template(first.template, name_prefix=first.pool.name, zone=first.zone)
     try:
-        nodes = driver.create_nodes(spec, len(hosts), client_token=token, tags=batch_tags(first))
+        nodes = driver.create_nodes(
+            spec, len(hosts), client_token=token, tags=batch_tags(first), first_attempt=first_attempt
+        )
     except ProviderError as exc:
         if exc.retryable:
             raise
@@ -159,7 +170,12 @@ def fail_batch(token: str, exc: ProviderError) -> None:
             after_commit("reconcile_pool", hosts[0].pool_id)
 
 
+#: The fields _apply_node sets, written for a whole batch with one bulk_update.
+NODE_FIELDS = ("instance_id", "private_ip", "public_ip", "cpu", "memory_gb", "zone", "hostname", "hourly_price")
+
+
 def _apply_node(host: Host, node: Node, names_nodes: bool) -> None:
+    """Copy what the provider says of a new node onto its host (saved by the caller, with the batch)."""
     host.instance_id = node.id
     host.private_ip = node.private_ip
     host.public_ip = node.public_ip
@@ -170,7 +186,7 @@ def _apply_node(host: Host, node: Node, names_nodes: bool) -> None:
         host.hostname = node.name
     if node.hourly_price is not None and not host.template.hourly_price:
         host.hourly_price = node.hourly_price
-    host.save()
+    host.updated_at = timezone.now()
 
 
 def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) -> None:
@@ -181,14 +197,15 @@ def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) ->
         hosts = list(
             Host.objects.select_for_update(**transitions.HOST_LOCK)
             .filter(batch_token=token)
-            .select_related("template")
+            .select_related("template", "provider")
             .order_by("pk")
         )
         known = {h.instance_id for h in hosts if h.instance_id}
         fresh = sorted((n for n in nodes if n.id not in known), key=lambda n: n.id)
         by_id = {n.id: n for n in nodes}
-        waiting = False
-        running: list[int] = []
+        booting = ""  # an instance of the batch still booting, to probe
+        applied: list[Host] = []
+        running: list[Host] = []
         for host in hosts:
             if not host.instance_id and fresh:
                 node = fresh.pop(0)
@@ -196,30 +213,36 @@ def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) ->
                     orphans.append(node.id)
                     continue
                 _apply_node(host, node, names_nodes)
-                transitions.log(host.job_id, EventKind.CREATED, f"{host.hostname}: instance {node.id}", host)
+                applied.append(host)
                 if host.status == H.TERMINATING:
                     after_commit("terminate_hosts", [host.pk])
             node = by_id.get(host.instance_id)
             if host.status == H.CREATING and node is not None:
-                moved = _advance(host, node)
-                waiting |= not moved
-                if moved and host.status == H.INITIALIZING:
-                    running.append(host.pk)
+                if node.state == NodeState.RUNNING:
+                    running.append(host)
+                elif not _fail_if_broken(host, node):
+                    booting = booting or host.instance_id
+        # A batch's writes in a few statements, not several per host: what a create or poll costs the
+        # database does not grow with the batch.
+        Host.objects.bulk_update(applied, [*NODE_FIELDS, "updated_at"])
+        JobEvent.objects.bulk_create(
+            transitions.event(h.job_id, EventKind.CREATED, f"{h.hostname}: instance {h.instance_id}", h)
+            for h in applied
+            if h.job_id
+        )
+        transitions.move_hosts(running, H.INITIALIZING)
         if running:
-            after_commit("initialize_hosts", running)
+            after_commit("initialize_hosts", [h.pk for h in running])
         orphans.extend(n.id for n in fresh)
-        if waiting:
-            after_commit("poll_batch", token, countdown=settings.DCP_POLL_INTERVAL)
+        if booting:
+            schedule_poll(token, hosts[0].provider, booting)
     if orphans:
         # More nodes than hosts, or hosts removed while their nodes were being made: never leave them running.
         engine_driver(hosts[0].provider).destroy_nodes(orphans)
 
 
-def _advance(host: Host, node: Node) -> bool:
-    """Move a creating host on if its node runs (or failed); False while it is still booting."""
-    if node.state == NodeState.RUNNING:
-        transitions.move_host(host, H.INITIALIZING)
-        return True
+def _fail_if_broken(host: Host, node: Node) -> bool:
+    """Fail a creating host whose node is not running and will not be (or took too long); False while it boots."""
     if node.state in (NodeState.ERROR, NodeState.TERMINATED, NodeState.STOPPED):
         reason = f"instance {node.id} is {node.state.value} instead of running"
         if node.extra.get("no_capacity"):
@@ -297,8 +320,18 @@ def _tag_hosts(host_ids: list[int]) -> list[int]:
     return []
 
 
-def poll_batch(token: str) -> None:
-    """Check whether a batch's booting instances run yet; queue itself again while some boot."""
+def poll_batch(token: str, probe: dict | None = None) -> None:
+    """Look at a batch's booting instances; queue the next look while some boot.
+
+    A look is either a probe (``probe`` given, its full poll not yet due): one booting instance, one
+    small call, and nothing else while it still boots; or a full poll: every booting instance of the
+    batch in one describe call, recorded. A probe that finds its instance running, failed or gone
+    makes a full poll at once.
+    """
+    if probe and _still_booting(probe):
+        delay = min(probe["every"], max(0.0, probe["full_at"] - time.time()))
+        after_commit("poll_batch", token, probe, countdown=delay)
+        return
     hosts = list(
         Host.objects.filter(batch_token=token, status=H.CREATING).exclude(instance_id="").select_related("provider")
     )
@@ -310,6 +343,62 @@ def poll_batch(token: str) -> None:
         Node(id=h.instance_id, name=h.hostname, state=NodeState.TERMINATED) for h in hosts if h.instance_id not in found
     ]
     record_nodes(token, nodes + vanished)
+
+
+def _still_booting(probe: dict) -> bool:
+    """Whether the probed instance still boots (so the probe has nothing to record); False when its full poll is due."""
+    if time.time() >= probe["full_at"]:
+        return False
+    account = CloudAccount.objects.filter(pk=probe["account"]).first()
+    if account is None:
+        return False
+    try:
+        node = engine_driver(account).get_node(probe["instance"])
+    except ProviderError as exc:
+        if not exc.retryable:
+            return False  # the full poll meets the same error and handles it
+        # Throttled or a hiccup: a probe is only a hint, so no back-off for it; the full poll still comes.
+        logger.debug("Probe of %s on %s skipped: %s", probe["instance"], account.name, exc.message)
+        return True
+    return node is not None and node.state == NodeState.PENDING
+
+
+def probe_interval(account: CloudAccount) -> float:
+    """Seconds between two probes of one booting batch on this account; 0 when probes are not worth it.
+
+    DCP_PROBE_INTERVAL, stretched so that the probes of every batch booting on the account together
+    take at most DCP_PROBE_RATE_SHARE of its describe rate limit. No probes where a single get lists
+    everything (Libcloud), or where they would come no sooner than the full poll.
+    """
+    fastest = settings.DCP_PROBE_INTERVAL
+    if not fastest or not get_driver_class(account.kind).cheap_get_node:
+        return 0.0
+    bucket = limits_for(account, "describe").get("request")
+    if bucket is not None:
+        batches = (
+            Host.objects.filter(provider=account, status=H.CREATING)
+            .exclude(instance_id="")
+            .values("batch_token")
+            .distinct()
+            .count()
+        )
+        fastest = max(fastest, batches / (bucket.rate * settings.DCP_PROBE_RATE_SHARE))
+    return fastest if fastest < settings.DCP_POLL_INTERVAL else 0.0
+
+
+def schedule_poll(token: str, account: CloudAccount, booting: str) -> None:
+    """After commit, queue the batch's next look: a probe of one booting instance, or the full poll when due."""
+    every = probe_interval(account)
+    if not every:
+        after_commit("poll_batch", token, countdown=settings.DCP_POLL_INTERVAL)
+        return
+    probe = {
+        "instance": booting,
+        "account": account.pk,
+        "every": every,
+        "full_at": time.time() + settings.DCP_POLL_INTERVAL,
+    }
+    after_commit("poll_batch", token, probe, countdown=every)
 
 
 def initialize(host_ids: list[int]) -> None:
@@ -331,13 +420,14 @@ def initialize(host_ids: list[int]) -> None:
         locked = Host.objects.select_for_update(**transitions.HOST_LOCK).filter(
             pk__in=list(results), status=H.INITIALIZING
         )
-        ready = []
+        ready, events = [], []
         for host in locked:
             result = results[host.pk]
             verdict = "initialized" if result.ok else f"initialization {result.status}"
-            transitions.log(host.job_id, EventKind.INITIALIZED, f"{host.hostname}: {verdict}: {result.message}", host)
+            if host.job_id:
+                message = f"{host.hostname}: {verdict}: {result.message}"
+                events.append(transitions.event(host.job_id, EventKind.INITIALIZED, message, host))
             if result.ok:
-                transitions.move_host(host, H.READY)
                 ready.append(host)
             elif attempts[host.pk] <= settings.DCP_INIT_RETRIES:
                 again.append(host.pk)
@@ -345,6 +435,8 @@ def initialize(host_ids: list[int]) -> None:
             else:
                 transitions.move_host(host, H.FAILED, f"initialization {result.status}: {result.message}")
             pools.add(host.pool_id)
+        JobEvent.objects.bulk_create(events)
+        transitions.move_hosts(ready, H.READY)
         # Physical machines carry DCP's tags in its own inventory already.
         tagged_by_cloud = {h.pk for h in hosts if h.provider.kind != "physical"}  # providers loaded with the hosts
         queue_tagging([h.pk for h in ready if h.pk in tagged_by_cloud])

@@ -28,25 +28,15 @@ from apps.providers.drivers import (
 from apps.providers.drivers.aws import TOKEN_TAG, AwsDriver, map_error
 from apps.providers.emulators.aws import AwsEmulator
 from apps.providers.models import CloudAccount
-from tests.providers.harnesses.aws import AwsHarness
 
 UNKNOWN_ID = "i-0000000000000dead"
 
 
-@pytest.fixture(scope="module")
-def started():
-    """One AWS emulator for this module."""
-    harness = AwsHarness()
-    harness.start()
-    yield harness
-    harness.stop()
-
-
 @pytest.fixture
-def aws(started, db):
+def aws(aws_emulator, db):
     """The harness, reset for this test."""
-    started.reset()
-    return started
+    aws_emulator.reset()
+    return aws_emulator
 
 
 def batch_tags() -> dict[str, str]:
@@ -265,3 +255,37 @@ def test_emulator_refuses_unsigned_calls():
     request = Request("POST", "/", {}, {"content-type": "application/x-www-form-urlencoded"}, b"Action=DescribeRegions")
     response = emulator.dispatch(request)
     assert response.status == 401 and b"AuthFailure" in response.body
+
+
+def test_emulator_finds_an_instances_image_by_id_as_moto_does(aws):
+    """The emulator's by-id image look-up answers as moto's filter scan does: the same AMI, or none."""
+    from moto.backends import get_backend
+    from moto.ec2.models.amis import AmiBackend
+
+    from tests.providers.harnesses.aws import IMAGE, REGION
+
+    backend = get_backend("ec2")["123456789012"][REGION]
+    assert getattr(AmiBackend.describe_images, "by_id", False)
+    scan = AmiBackend.describe_images.__wrapped__
+    for wanted in (IMAGE, "ami-00000000deadbeef"):
+        by_id = backend.describe_images(filters={"image-id": wanted})
+        assert [a.id for a in by_id] == [a.id for a in scan(backend, filters={"image-id": wanted})]
+    assert [a.id for a in backend.describe_images(filters={"image-id": IMAGE})] == [IMAGE]
+    # A pattern, or any other filter, is moto's own scan.
+    assert IMAGE in [a.id for a in backend.describe_images(filters={"image-id": IMAGE[:-1] + "*"})]
+    # Instances still take their image's architecture.
+    driver = get_driver(aws.account())
+    (node,) = driver.create_nodes(aws.spec(), 1, client_token=uuid.uuid4().hex, tags=batch_tags(), first_attempt=True)
+    (instance,) = [i for i in backend.all_instances() if i.id == node.id]
+    assert instance.architecture == backend.amis[IMAGE].architecture
+
+
+def test_a_first_create_skips_the_look_up_a_retry_makes(aws):
+    """first_attempt: no DescribeInstances before RunInstances; the retry with the same token finds the batch."""
+    driver = get_driver(aws.account())
+    token = uuid.uuid4().hex
+    made = driver.create_nodes(aws.spec(), 2, client_token=token, tags=batch_tags(), first_attempt=True)
+    assert aws.calls().get("DescribeInstances", 0) == 0 and aws.calls()["RunInstances"] == 1
+    again = driver.create_nodes(aws.spec(), 2, client_token=token, tags=batch_tags())
+    assert {n.id for n in again} == {n.id for n in made}
+    assert aws.calls()["RunInstances"] == 1 and aws.calls()["DescribeInstances"] == 1

@@ -196,7 +196,9 @@ class AliyunDriver(Driver):
             raise TransientError(f"ECS {action} answered with a body that is not JSON", code="BadResponse") from None
 
     # --- nodes -----------------------------------------------------------------------
-    def create_nodes(self, spec: NodeSpec, count: int, *, client_token: str, tags: dict[str, str]) -> list[Node]:
+    def create_nodes(
+        self, spec: NodeSpec, count: int, *, client_token: str, tags: dict[str, str], first_attempt: bool = False
+    ) -> list[Node]:
         """One RunInstances call for the batch; returns PENDING nodes at once, the same ones for a repeated token."""
         if not 1 <= count <= self.max_batch:
             raise InvalidRequestError(f"ECS creates 1 to {self.max_batch} instances per call, not {count}")

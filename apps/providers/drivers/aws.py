@@ -321,7 +321,9 @@ class AwsDriver(Driver):
             params["KeyName"] = spec.key_name
         return params
 
-    def create_nodes(self, spec: NodeSpec, count: int, *, client_token: str, tags: dict[str, str]) -> list[Node]:
+    def create_nodes(
+        self, spec: NodeSpec, count: int, *, client_token: str, tags: dict[str, str], first_attempt: bool = False
+    ) -> list[Node]:
         """Start count instances with one RunInstances call, or return the ones this token already made."""
         if count < 1:
             raise InvalidRequestError("count must be at least 1")
@@ -331,7 +333,7 @@ class AwsDriver(Driver):
             raise InvalidRequestError("a client token of 1 to 64 characters is required")
         if not spec.image:
             raise InvalidRequestError("the spec names no image (AMI)")
-        earlier = self._by_token(client_token)
+        earlier = [] if first_attempt else self._by_token(client_token)
         if earlier:
             logger.info("EC2 batch %s already exists on %s: %d instance(s)", client_token, self.account, len(earlier))
             return self._nodes(earlier)

@@ -189,17 +189,31 @@ class Driver(ABC):
     kind: ClassVar[str]
     #: The most nodes one create call may ask for; larger batches are split by the engine.
     max_batch: ClassVar[int] = 100
+    #: Whether get_node costs one small call, so the engine may probe one booting node often
+    #: instead of describing its whole batch (False where it would list every node anyway).
+    cheap_get_node: ClassVar[bool] = True
 
     def __init__(self, account: CloudAccount):
         self.account = account
 
     @abstractmethod
-    def create_nodes(self, spec: NodeSpec, count: int, *, client_token: str, tags: dict[str, str]) -> list[Node]:
-        """Start creating count nodes and return at once; the same token again creates nothing new."""
+    def create_nodes(
+        self, spec: NodeSpec, count: int, *, client_token: str, tags: dict[str, str], first_attempt: bool = False
+    ) -> list[Node]:
+        """Start creating count nodes and return at once; the same token again creates nothing new.
+
+        ``first_attempt`` says the caller knows no earlier call with this token was made, so a driver
+        whose provider ignores or lacks client tokens may skip looking for what such a call made.
+        """
 
     @abstractmethod
     def get_nodes(self, ids: list[str]) -> list[Node]:
         """The nodes with these ids that still exist."""
+
+    def get_node(self, node_id: str) -> Node | None:
+        """One node, or None once it no longer exists; drivers with a cheaper single look-up override this."""
+        nodes = self.get_nodes([node_id])
+        return nodes[0] if nodes else None
 
     @abstractmethod
     def list_nodes(self, tags: dict[str, str] | None = None) -> list[Node]:

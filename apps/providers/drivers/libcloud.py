@@ -150,6 +150,8 @@ class LibcloudDriver(Driver):
     kind = "libcloud"
     # One API call per node: small batches keep a create step short and its retries cheap.
     max_batch = 20
+    # Libcloud has no portable single-node look-up: get_node lists every node.
+    cheap_get_node = False
 
     def __init__(self, account: CloudAccount):
         super().__init__(account)
@@ -377,7 +379,9 @@ class LibcloudDriver(Driver):
         return retry_read(fetch)
 
     # --- the contract --------------------------------------------------------------------
-    def create_nodes(self, spec: NodeSpec, count: int, *, client_token: str, tags: dict[str, str]) -> list[Node]:
+    def create_nodes(
+        self, spec: NodeSpec, count: int, *, client_token: str, tags: dict[str, str], first_attempt: bool = False
+    ) -> list[Node]:
         """Create the nodes of this token still missing, one create_node call each, and return them all."""
         if not 1 <= count <= self.max_batch:
             raise InvalidRequestError(f"count must be between 1 and {self.max_batch}")

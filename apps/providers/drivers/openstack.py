@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import openstack
 import requests
@@ -359,7 +359,9 @@ class OpenStackDriver(Driver):
         ]
 
     # --- the contract --------------------------------------------------------------------
-    def create_nodes(self, spec: NodeSpec, count: int, *, client_token: str, tags: dict[str, str]) -> list[Node]:
+    def create_nodes(
+        self, spec: NodeSpec, count: int, *, client_token: str, tags: dict[str, str], first_attempt: bool = False
+    ) -> list[Node]:
         """Create count servers in one multi-create call, or return the ones this token already made."""
         if not 1 <= count <= self.max_batch:
             raise InvalidRequestError(f"count must be between 1 and {self.max_batch}")
@@ -367,7 +369,7 @@ class OpenStackDriver(Driver):
             raise InvalidRequestError("a client token is required")
         # The token's digest in the name lets Nova's name filter find a batch without listing everything.
         name = f"{spec.name_prefix or 'dcp'}-{hashlib.sha256(client_token.encode()).hexdigest()[:12]}"
-        earlier = self._servers_of_token(client_token, name)
+        earlier = [] if first_attempt else self._servers_of_token(client_token, name)
         if earlier:
             return [self._node(server) for server in earlier]
         attrs = self._create_attrs(spec, count, name, {**tags, TOKEN_KEY: client_token})
@@ -438,6 +440,21 @@ class OpenStackDriver(Driver):
             return []
         wanted = set(ids)
         return [self._node(server) for server in self._servers() if server["id"] in wanted]
+
+    def get_node(self, node_id: str) -> Node | None:
+        """One server (GET /servers/{id}), not a listing of them all; None once Nova no longer knows it."""
+
+        def fetch() -> dict | None:
+            response = self.connection.compute.get(
+                f"/servers/{quote(node_id, safe='')}", microversion=self._microversion(), raise_exc=False
+            )
+            if response.status_code == 404:
+                return None
+            os_exceptions.raise_from_response(response)
+            return response.json().get("server")
+
+        server = self._read(f"get server {node_id}", fetch)
+        return self._node(server) if server else None
 
     def list_nodes(self, tags: dict[str, str] | None = None) -> list[Node]:
         """Live servers whose metadata has all these tags (Nova cannot filter on metadata)."""

@@ -18,16 +18,24 @@ class PacedDriver(Driver):
         self.driver = driver
         self.kind = driver.kind
         self.max_batch = driver.max_batch
+        self.cheap_get_node = driver.cheap_get_node
 
-    def create_nodes(self, spec: NodeSpec, count: int, *, client_token: str, tags: dict[str, str]) -> list[Node]:
+    def create_nodes(
+        self, spec: NodeSpec, count: int, *, client_token: str, tags: dict[str, str], first_attempt: bool = False
+    ) -> list[Node]:
         """Paced create."""
         pace(self.account, "create", count)
-        return self.driver.create_nodes(spec, count, client_token=client_token, tags=tags)
+        return self.driver.create_nodes(spec, count, client_token=client_token, tags=tags, first_attempt=first_attempt)
 
     def get_nodes(self, ids: list[str]) -> list[Node]:
         """Paced bulk get."""
         pace(self.account, "describe")
         return self.driver.get_nodes(ids)
+
+    def get_node(self, node_id: str) -> Node | None:
+        """Paced single get."""
+        pace(self.account, "describe")
+        return self.driver.get_node(node_id)
 
     def list_nodes(self, tags: dict[str, str] | None = None) -> list[Node]:
         """Paced list."""

@@ -62,7 +62,9 @@ class PhysicalDriver(Driver):
             extra={"rack": machine.rack, "machine_id": machine.pk},
         )
 
-    def create_nodes(self, spec: NodeSpec, count: int, *, client_token: str, tags: dict[str, str]) -> list[Node]:
+    def create_nodes(
+        self, spec: NodeSpec, count: int, *, client_token: str, tags: dict[str, str], first_attempt: bool = False
+    ) -> list[Node]:
         """Allocate count free machines of the spec's class, all or none."""
         if count < 1:
             raise InvalidRequestError("count must be at least 1")

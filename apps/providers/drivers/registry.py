@@ -28,6 +28,12 @@ def get_driver_class(kind: str) -> type[Driver]:
     return getattr(import_module(module_name), class_name)
 
 
+def preload() -> None:
+    """Import every driver's module now (a worker before it forks), not inside the first task that needs it."""
+    for kind in DRIVERS:
+        get_driver_class(kind)
+
+
 #: Drivers the engine reuses in this process, by account and the account's last change.
 _ENGINE_DRIVERS: dict[tuple[int, object], Driver] = {}
 
