@@ -20,6 +20,7 @@ from django.utils import timezone
 from apps.configuration import services as init_services
 from apps.configuration.results import InitResult
 from apps.configuration.runners import needs_run
+from apps.core.bulk import bulk_set
 from apps.inventory.choices import HostStatus as H
 from apps.inventory.models import Host, ServicePool
 from apps.providers.drivers import CapacityError, Node, NodeSpec, NodeState, ProviderError
@@ -170,7 +171,7 @@ def fail_batch(token: str, exc: ProviderError) -> None:
             after_commit("reconcile_pool", hosts[0].pool_id)
 
 
-#: The fields _apply_node sets, written for a whole batch with one bulk_update.
+#: The fields _apply_node sets, written for a whole batch in one statement (bulk_set).
 NODE_FIELDS = ("instance_id", "private_ip", "public_ip", "cpu", "memory_gb", "zone", "hostname", "hourly_price")
 
 
@@ -224,7 +225,7 @@ def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) ->
                     booting = booting or host.instance_id
         # A batch's writes in a few statements, not several per host: what a create or poll costs the
         # database does not grow with the batch.
-        Host.objects.bulk_update(applied, [*NODE_FIELDS, "updated_at"])
+        bulk_set(applied, [*NODE_FIELDS, "updated_at"])
         JobEvent.objects.bulk_create(
             transitions.event(h.job_id, EventKind.CREATED, f"{h.hostname}: instance {h.instance_id}", h)
             for h in applied
@@ -235,6 +236,10 @@ def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) ->
             after_commit("initialize_hosts", [h.pk for h in running])
         orphans.extend(n.id for n in fresh)
         if booting:
+            # Watched, so not stuck: the reconciler re-dispatches only a batch whose polls stopped (a lost
+            # message), instead of starting a second chain of polls beside a live one every
+            # DCP_STUCK_AFTER_SECONDS while a slow batch boots.
+            Host.objects.filter(batch_token=token, status=H.CREATING).update(updated_at=timezone.now())
             schedule_poll(token, hosts[0].provider, booting)
     if orphans:
         # More nodes than hosts, or hosts removed while their nodes were being made: never leave them running.

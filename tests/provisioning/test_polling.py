@@ -53,7 +53,7 @@ def batch_on(ec2, cluster, count: int) -> tuple[str, CloudAccount]:
         region=spec.region,
         zone=spec.zone,
     )
-    pool = PoolFactory(cluster=cluster)
+    pool = PoolFactory(cluster=cluster, desired_size=count)
     job = Job.objects.create(pool=pool, kind="scale_out", delta=count, desired_before=0, desired_after=count)
     token = uuid.uuid4().hex
     Host.objects.bulk_create(
@@ -210,3 +210,24 @@ def test_moving_many_hosts_is_all_or_nothing(ec2, cluster):
     for host in Host.objects.filter(pk__in=[h.pk for h in hosts[:2]]):
         assert host.status == HostStatus.FAILED and host.status_message == "no room" and host.failed_at
     assert JobEvent.objects.filter(host__batch_token=token, kind="failed").count() == 2
+
+
+def test_a_watched_batch_is_not_stuck_and_a_forgotten_one_is(ec2, cluster, queued, settings, monkeypatch):
+    """Each full poll marks its batch watched; once its polls stop (a lost message) the reconciler re-queues it."""
+    from apps.provisioning import reconciler
+
+    monkeypatch.setattr(reconciler, "after_commit", lambda task, *args, countdown=None: queued.append((task, args)))
+    settings.DCP_STUCK_AFTER_SECONDS = 1
+    settings.DCP_POLL_INTERVAL = 60
+    token, _ = batch_on(ec2, cluster, 2)
+    pool_id = Host.objects.filter(batch_token=token).values_list("pool_id", flat=True)[0]
+    work.create_batch(token)
+    ((_, (_, probe), _),) = queued
+    time.sleep(1.2)
+    work.poll_batch(token, {**probe, "full_at": 0})  # a full poll: the batch still boots
+    queued.clear()
+    reconciler.reconcile(pool_id)
+    assert ("create_hosts", (token,)) not in queued
+    time.sleep(1.2)  # no poll since: its chain is lost
+    reconciler.reconcile(pool_id)
+    assert ("create_hosts", (token,)) in queued

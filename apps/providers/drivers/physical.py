@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
+from apps.core.bulk import bulk_set
 from apps.inventory.choices import MachineState
 from apps.inventory.models import PhysicalMachine
 from apps.providers.drivers.base import (
@@ -84,12 +85,18 @@ class PhysicalDriver(Driver):
                     code="NoFreeMachine",
                 )
             now = timezone.now()
+            allocation = {
+                "state": MachineState.ALLOCATED,
+                "client_token": client_token,
+                "tags": dict(tags),
+                "allocated_at": now,
+                "updated_at": now,
+            }
             for machine in free:
-                machine.state = MachineState.ALLOCATED
-                machine.client_token = client_token
-                machine.tags = dict(tags)
-                machine.allocated_at = now
-            PhysicalMachine.objects.bulk_update(free, ["state", "client_token", "tags", "allocated_at", "updated_at"])
+                for field, value in allocation.items():
+                    setattr(machine, field, value)
+            # The same values for every machine: one plain UPDATE.
+            PhysicalMachine.objects.filter(pk__in=[machine.pk for machine in free]).update(**allocation)
         return [self._node(machine) for machine in free]
 
     def get_nodes(self, ids: list[str]) -> list[Node]:
@@ -114,7 +121,7 @@ class PhysicalDriver(Driver):
             )
             for machine in machines:
                 machine.tags = {**(machine.tags or {}), **tags_by_id[machine.hostname]}
-            PhysicalMachine.objects.bulk_update(machines, ["tags"])
+            bulk_set(machines, ["tags"])
 
     def destroy_nodes(self, ids: list[str]) -> None:
         """Return these machines to the free pool; ones already free are left as they are."""

@@ -29,9 +29,14 @@ def get_driver_class(kind: str) -> type[Driver]:
 
 
 def preload() -> None:
-    """Import every driver's module now (a worker before it forks), not inside the first task that needs it."""
+    """Import every driver's module now (a worker before it forks), not inside the first task that needs it.
+
+    A driver module may also have a ``warm_up()`` for what its SDK builds once per process.
+    """
     for kind in DRIVERS:
-        get_driver_class(kind)
+        warm_up = getattr(import_module(get_driver_class(kind).__module__), "warm_up", None)
+        if warm_up is not None:
+            warm_up()
 
 
 #: Drivers the engine reuses in this process, by account and the account's last change.
