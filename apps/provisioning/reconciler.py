@@ -150,10 +150,14 @@ def _scale_in(pool: ServicePool, jobs: list[Job], count: int) -> None:
     removed = dict(Host.objects.filter(removal_job__in=jobs).values_list("removal_job").annotate(n=Count("pk")))
     owners = [job for job, need in _needs(jobs, removed) for _ in range(need)]
     victims = list(scale_in_order(pool).select_for_update(**transitions.HOST_LOCK)[:count])
+    by_owner: dict[Job | None, list[Host]] = {}
     for host in victims:
         host.removal_job = owners.pop(0) if owners else None
-        host.save(update_fields=["removal_job", "updated_at"])
-        transitions.move_host(host, H.TERMINATING, "scale-in")
+        by_owner.setdefault(host.removal_job, []).append(host)
+    # A statement per owning job and one move for all, not several per host.
+    for owner, hosts in by_owner.items():
+        Host.objects.filter(pk__in=[h.pk for h in hosts]).update(removal_job=owner)
+    transitions.move_hosts(victims, H.TERMINATING, "scale-in")
     if victims:
         after_commit("terminate_hosts", [host.pk for host in victims])
 

@@ -468,6 +468,7 @@ def terminate(host_ids: list[int]) -> None:
         locked = Host.objects.select_for_update(**transitions.HOST_LOCK).filter(
             pk__in=[h.pk for h in hosts], status=H.TERMINATING
         )
+        done = []
         for host in locked:
             if host.instance_id != destroyed[host.pk]:
                 # Its instance was recorded after this step read the host (removed while its create call
@@ -475,7 +476,8 @@ def terminate(host_ids: list[int]) -> None:
                 # would leave it running for ever. record_nodes queued a terminate step that destroys it
                 # (and the tick re-queues one if that message is lost).
                 continue
-            transitions.move_host(host, H.TERMINATED)
+            done.append(host)
             pools.add(host.pool_id)
+        transitions.move_hosts(done, H.TERMINATED)
         for pool_id in sorted(pools):
             after_commit("reconcile_pool", pool_id)
