@@ -106,9 +106,15 @@ def _failing_zones(template, zones: list[str]) -> set[str]:
 
 
 def _capacity_left(template, zone: str) -> int | None:
-    """Free capacity the driver reports in zone, less hosts already planned there but not yet created."""
+    """Free capacity the driver reports in zone, less hosts already planned there but not yet created.
+
+    A batch whose create call has taken its capacity but whose hosts are not recorded yet is out of the
+    free count already: counting its hosts too made a pool scaled at that moment (another pool's create
+    in flight on the same machines) see too little room and give up hosts it could have had.
+    """
     spec = NodeSpec.from_template(template, zone=zone)
-    capacity = engine_driver(template.provider).available_capacity(spec)
+    driver = engine_driver(template.provider)
+    capacity = driver.available_capacity(spec)
     if capacity is None:
         return None
     planned = Host.objects.filter(
@@ -119,7 +125,9 @@ def _capacity_left(template, zone: str) -> int | None:
     )
     if zone:
         planned = planned.filter(zone=zone)
-    return max(0, capacity - planned.count())
+    counts = dict(planned.order_by().values_list("batch_token").annotate(n=Count("pk")))
+    taken = driver.tokens_in_use(set(counts))
+    return max(0, capacity - sum(n for token, n in counts.items() if token not in taken))
 
 
 def _spread(take: int, present: dict[str, int], room: dict[str, int | None]) -> dict[str, int]:

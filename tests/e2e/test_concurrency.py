@@ -244,7 +244,8 @@ def test_two_workers_scale_out_two_pools(second_worker, users, cluster):
 
     assert [r.status_code for r in responses] == [202, 202]
     wait_for(lambda: all_jobs_ended(*pools), timeout=120, message="both jobs to end")
-    assert list(Job.objects.filter(pool__in=pools).values_list("status", flat=True)) == [JobStatus.SUCCEEDED] * 2
+    jobs = list(Job.objects.filter(pool__in=pools).values_list("status", "message"))
+    assert [status for status, _ in jobs] == [JobStatus.SUCCEEDED] * 2, jobs
     assert Host.objects.filter(pool__in=pools, status=HostStatus.READY).count() == 24
     assert_one_machine_per_host(pools, since)
     assert_each_step_once(pools)

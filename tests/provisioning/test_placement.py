@@ -165,3 +165,33 @@ def test_a_zone_where_hosts_keep_failing_is_passed_over(cluster, aws):
     # One host that became ready since breaks the streak.
     host(pool, template, "us-east-1a", ready_at=now + timedelta(seconds=1))
     assert placed(plan_scale_out(pool, 2)) == {("flaky", "us-east-1a"): 1, ("flaky", "us-east-1b"): 1}
+
+
+def test_machines_taken_by_a_create_in_flight_are_not_counted_twice(cluster):
+    """Another pool's batch holds its machines but its hosts are not recorded yet: they count once, not twice.
+
+    26 machines, pool A's 12 allocated by its create call a moment ago (its hosts still show no machine):
+    pool B scaled +12 now is placed whole, not 2 with a shortfall of 10.
+    """
+    from apps.providers.drivers import get_driver
+
+    provider = PhysicalProviderFactory()
+    MachineFactory.create_batch(26, provider=provider)
+    template = TemplateFactory(provider=provider)
+    first = with_template(PoolFactory(cluster=cluster, name="first", max_size=12), template)
+    second = with_template(PoolFactory(cluster=cluster, name="second", max_size=12), template)
+    second.max_size = 20
+    second.save()
+    for _ in range(12):
+        host(first, template, "", status=HostStatus.CREATING, batch_token="first-batch")
+    # Before A's create call: 26 free less A's 12 planned.
+    assert plan_scale_out(second, 15).shortfall == 1
+
+    get_driver(provider).create_nodes(
+        NodeSpec.from_template(template), 12, client_token="first-batch", tags={}, first_attempt=True
+    )
+    # After it, before its hosts are recorded: 14 free, and A's hosts no longer planned on top.
+    plan = plan_scale_out(second, 12)
+    assert placed(plan) == {(template.name, ""): 12}
+    assert plan.shortfall == 0
+    assert plan_scale_out(second, 15).shortfall == 1

@@ -255,3 +255,7 @@ class Driver(ABC):
     def available_capacity(self, spec: NodeSpec) -> int | None:
         """How many more nodes of this spec can be had now; None when the provider cannot tell."""
         return None
+
+    def tokens_in_use(self, client_tokens: set[str]) -> set[str]:
+        """Those of these create tokens whose nodes the provider already counts out of available_capacity."""
+        return set()

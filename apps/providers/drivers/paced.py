@@ -81,3 +81,7 @@ class PacedDriver(Driver):
     def available_capacity(self, spec: NodeSpec) -> int | None:
         """Capacity is read from the driver's own knowledge, not a provider call of its own."""
         return self.driver.available_capacity(spec)
+
+    def tokens_in_use(self, client_tokens: set[str]) -> set[str]:
+        """As available_capacity: the driver's own knowledge."""
+        return self.driver.tokens_in_use(client_tokens)

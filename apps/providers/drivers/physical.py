@@ -164,3 +164,12 @@ class PhysicalDriver(Driver):
     def available_capacity(self, spec: NodeSpec) -> int | None:
         """Free machines matching the spec right now."""
         return self._matching_free(spec).count()
+
+    def tokens_in_use(self, client_tokens: set[str]) -> set[str]:
+        """The batches among these whose machines are allocated already (so no longer free)."""
+        return set(
+            self._machines()
+            .filter(client_token__in=client_tokens, state=MachineState.ALLOCATED)
+            .values_list("client_token", flat=True)
+            .distinct()
+        )
