@@ -82,7 +82,7 @@ def move_hosts(hosts, to: str, message: str = "") -> None:
         if job_id:
             since = (now - host.created_at).total_seconds()
             text = f"{host.hostname}: {to} after {since:.1f}s" + (f": {message}" if message else "")
-            events.append(JobEvent(job_id=job_id, host=host, kind=HOST_EVENTS[to], message=text[:2000], time=now))
+            events.append(event(job_id, HOST_EVENTS[to], text, host))
     JobEvent.objects.bulk_create(events)
 
 
@@ -106,7 +106,7 @@ def move_job(job: Job, to: str, message: str = "") -> None:
 def log(job_id: int | None, kind: str, message: str, host=None) -> None:
     """Add an event to a job's timeline."""
     if job_id:
-        JobEvent.objects.create(job_id=job_id, host=host, kind=kind, message=message[:2000])
+        event(job_id, kind, message, host).save()
 
 
 def event(job_id: int, kind: str, message: str, host=None) -> JobEvent:
