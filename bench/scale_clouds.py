@@ -236,8 +236,8 @@ def make_pool(clouds: Clouds, hosts: int):
     """A superuser, a physical account with machines, an account per cloud, a template each, and the pool."""
     from apps.accounts.models import User
     from apps.inventory.models import Cluster, PhysicalMachine, PoolTemplate, ServicePool
-    from apps.providers.emulators.demo import CLOUDS
     from apps.providers.models import CloudAccount, MachineTemplate
+    from emulators.demo import CLOUDS
 
     share = quotas(hosts)
     user = User.objects.create(username="bench-clouds", is_superuser=True)

@@ -452,6 +452,25 @@ def test_dockerfile_installs_runtime_requirements_only(dockerfile):
     assert "requirements-dev" not in DOCKERFILE.read_text()
 
 
+def test_emulators_stay_out_of_the_product():
+    """The emulated clouds are equipment: moto is no runtime requirement, the image leaves them out,
+    and product code reaches them only from the demo commands, which work without them."""
+    requirements = (ROOT / "requirements.txt").read_text()
+    assert "moto" not in requirements
+    assert "moto" in (ROOT / "requirements-emulators.txt").read_text()
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert "emulators" in ignored
+    importers = sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "apps").rglob("*.py")
+        if re.search(r"^\s*(from|import) emulators", path.read_text(), re.M)
+    )
+    assert importers == [
+        "apps/core/management/commands/serve.py",
+        "apps/inventory/management/commands/demo.py",
+    ], importers
+
+
 def test_dockerfile_references_existing_files(dockerfile):
     """Everything the Dockerfile copies or runs by name exists in the project."""
     for keyword, args in dockerfile:

@@ -26,8 +26,8 @@ from apps.providers.drivers import (
     TransientError,
 )
 from apps.providers.drivers.aliyun import AliyunDriver, error_class
-from apps.providers.emulators.aliyun import ACCESS_KEY_ID, ACCESS_KEY_SECRET, AliyunEmulator
 from apps.providers.models import CloudAccount
+from emulators.aliyun import ACCESS_KEY_ID, ACCESS_KEY_SECRET, AliyunEmulator
 from tests.providers.harnesses.aliyun import AliyunHarness
 
 SECRET = "ZmAliyunSecretThatMustNeverLeak0042"

@@ -26,8 +26,8 @@ from apps.providers.drivers import (
     get_driver,
 )
 from apps.providers.drivers.aws import TOKEN_TAG, AwsDriver, map_error
-from apps.providers.emulators.aws import AwsEmulator
 from apps.providers.models import CloudAccount
+from emulators.aws import AwsEmulator
 
 UNKNOWN_ID = "i-0000000000000dead"
 
@@ -249,7 +249,7 @@ def test_mapping_redacts_secrets():
 
 def test_emulator_refuses_unsigned_calls():
     """Without a signature nothing reaches moto: the front answers AuthFailure itself."""
-    from apps.providers.emulators.base import Request
+    from emulators.base import Request
 
     emulator = AwsEmulator()
     request = Request("POST", "/", {}, {"content-type": "application/x-www-form-urlencoded"}, b"Action=DescribeRegions")

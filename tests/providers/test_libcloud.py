@@ -23,8 +23,8 @@ from apps.providers.drivers import (
     get_driver,
 )
 from apps.providers.drivers.libcloud import TOKEN_KEY, LibcloudDriver
-from apps.providers.emulators import openstack as emulator
 from apps.providers.models import CloudAccount
+from emulators import openstack as emulator
 from tests.providers.harnesses.libcloud import LibcloudHarness
 
 pytestmark = pytest.mark.django_db

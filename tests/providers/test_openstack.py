@@ -19,7 +19,7 @@ from apps.providers.drivers import (
     get_driver,
 )
 from apps.providers.drivers.openstack import OpenStackDriver
-from apps.providers.emulators import openstack as emulator
+from emulators import openstack as emulator
 from tests.providers.harnesses.openstack import WRONG_PASSWORD, OpenStackHarness
 
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,8 @@ import urllib.request
 import uuid
 
 from apps.providers.drivers import NodeSpec
-from apps.providers.emulators.aliyun import ACCESS_KEY_ID, ACCESS_KEY_SECRET, AliyunEmulator
 from apps.providers.models import CloudAccount
+from emulators.aliyun import ACCESS_KEY_ID, ACCESS_KEY_SECRET, AliyunEmulator
 from tests.providers.harnesses.base import FAILURES, Harness
 
 REGION = "cn-hangzhou"

@@ -7,8 +7,8 @@ import urllib.request
 import uuid
 
 from apps.providers.drivers import NodeSpec
-from apps.providers.emulators.aws import AwsEmulator
 from apps.providers.models import CloudAccount
+from emulators.aws import AwsEmulator
 from tests.providers.harnesses.base import FAILURES, Harness
 
 REGION = "us-east-1"

@@ -49,7 +49,7 @@ class Harness(ABC):
         raise AssertionError(f"{self.kind} harness does not list {failure!r}")
 
     def set_faults(self, **faults) -> None:
-        """Set emulator faults (see apps.providers.emulators.base.Faults)."""
+        """Set emulator faults (see emulators.base.Faults)."""
         raise AssertionError(f"{self.kind} has no emulator faults")
 
     def exhaust(self, account: CloudAccount, zone: str) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import uuid
 
-from apps.providers.emulators import openstack as emulator
 from apps.providers.models import CloudAccount
+from emulators import openstack as emulator
 from tests.providers.harnesses.openstack import WRONG_PASSWORD, OpenStackHarness
 
 

@@ -7,8 +7,8 @@ import urllib.request
 import uuid
 
 from apps.providers.drivers import NodeSpec
-from apps.providers.emulators import openstack as emulator
 from apps.providers.models import CloudAccount
+from emulators import openstack as emulator
 from tests.providers.harnesses.base import FAILURES, Harness
 
 UNKNOWN_IMAGE = "00000000-0000-4000-8000-00000000dead"

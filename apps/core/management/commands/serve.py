@@ -25,7 +25,7 @@ class Command(BaseCommand):
         """Start the emulated clouds and the worker, then serve until interrupted."""
         helpers = []
         if not no_emulators:
-            from apps.providers.emulators.demo import CLOUDS, start_all
+            from emulators.demo import CLOUDS, start_all
 
             helpers = start_all()
             self.stdout.write("Emulated clouds: " + ", ".join(f"{c.kind} on {c.url()}" for c in CLOUDS))

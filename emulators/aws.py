@@ -14,7 +14,7 @@ against:
 - the ``/_emulator/`` control API of the base class.
 
 Moto's state is process-wide, so one process runs one AWS emulator.
-Run it alone with ``python -m apps.providers.emulators.aws [--port 5000]``.
+Run it alone with ``python -m emulators.aws [--port 5000]``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 from xml.sax.saxutils import escape
 
-from apps.providers.emulators.base import Emulator, Faults, Request, Response, main
+from emulators.base import Emulator, Faults, Request, Response, main
 
 # Headers that belong to one hop, not to the request being passed on.
 HOP_HEADERS = frozenset(

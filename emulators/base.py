@@ -230,7 +230,7 @@ class Emulator(ABC):
             self.server = None
 
     def serve_forever(self, host: str, port: int) -> None:
-        """Serve in the foreground (for ``python -m apps.providers.emulators.<name>``)."""
+        """Serve in the foreground (for ``python -m emulators.<name>``)."""
         self.server = ThreadingHTTPServer((host, port), _handler_for(self))
         print(f"{self.name} emulator on {self.url}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
@@ -272,7 +272,7 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
 
 
 def main(emulator_class: type[Emulator], default_port: int) -> None:
-    """Command-line entry: ``python -m apps.providers.emulators.<name> [--host H] [--port P]``."""
+    """Command-line entry: ``python -m emulators.<name> [--host H] [--port P]``."""
     import argparse
 
     parser = argparse.ArgumentParser(description=f"Run the {emulator_class.name} emulator.")

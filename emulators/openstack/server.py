@@ -1,20 +1,4 @@
-"""An OpenStack emulator: Keystone v3, Nova v2.1 and Glance v2 on one port, told apart by path prefix.
-
-- ``/identity/v3``: version document and password authentication
-  (``POST /identity/v3/auth/tokens``) answering a token whose service catalog
-  points the compute and image services back at this same port;
-- ``/compute/v2.1``: servers (multi-create with ``min_count``/``max_count``,
-  paged listing with ``limit``/``marker``/``servers_links``, delete), flavors,
-  availability zones, with compute microversions negotiated as Nova does;
-- ``/image``: Glance v2 image list and detail.
-
-Every call but version discovery and authentication needs a valid
-``X-Auth-Token``. Failures look as they do on a real cloud: quota is a 403
-"Quota exceeded", an exhausted zone leaves the server in ERROR with a
-NoValidHost fault, rate limiting is a 429 with ``Retry-After``, an outage a 503.
-
-Run it alone with ``python -m apps.providers.emulators.openstack [--port 5002]``.
-"""
+"""The OpenStack emulator: routing by service prefix, and Nova v2.1 (servers, flavors, zones, microversions)."""
 
 from __future__ import annotations
 
@@ -23,60 +7,33 @@ import re
 import secrets
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from apps.providers.emulators.base import Emulator, Faults, Request, Response, main
-
-USERNAME = "dcp"
-PASSWORD = "dcp-emulator-password"  # noqa: S105 - the emulator's own fixed test credential
-PROJECT = "dcp"
-DOMAIN = "Default"
-REGION = "RegionOne"
-ZONES = ("nova-a", "nova-b")
-NETWORK_ID = "3b1f2c9e-6d0a-4e8f-9a57-0c2d4b6e8f10"
-NETWORK_NAME = "private"
-FLAVORS = {  # id → (name, vcpus, ram MB, disk GB)
-    "1": ("m1.small", 1, 2048, 20),
-    "2": ("m1.medium", 2, 4096, 40),
-    "3": ("m1.large", 4, 8192, 80),
-}
-IMAGES = {  # id → name
-    "6f1e3a52-8c1b-4f0e-a3b4-1d2c3e4f5a60": "ubuntu-22.04",
-    "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d": "centos-7",
-}
-MIN_MICROVERSION = "2.1"
-MAX_MICROVERSION = "2.79"
-MAX_LIMIT = 1000  # Nova's osapi_max_limit default
-TOKEN_LIFETIME = timedelta(hours=1)
-FLAVOR_EMBEDDED_FROM = (2, 47)  # the microversion from which a server shows its flavor inline
-NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
-
-# Nova's error keys by HTTP status (nova.api.openstack.wsgi.Fault).
-NOVA_FAULT_NAMES = {
-    400: "badRequest",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "itemNotFound",
-    405: "badMethod",
-    409: "conflictingRequest",
-    413: "overLimit",
-    429: "overLimit",
-    503: "serviceUnavailable",
-}
+from emulators.base import Emulator, Faults, Request, Response
+from emulators.openstack.catalog import (
+    DOMAIN,
+    FLAVOR_EMBEDDED_FROM,
+    FLAVORS,
+    IMAGES,
+    MAX_LIMIT,
+    MAX_MICROVERSION,
+    MIN_MICROVERSION,
+    NETWORK_ID,
+    NETWORK_NAME,
+    NO_VALID_HOST,
+    NOVA_FAULT_NAMES,
+    PASSWORD,
+    USERNAME,
+    ZONES,
+    _now_iso,
+    _version,
+)
+from emulators.openstack.identity import KeystoneMixin
+from emulators.openstack.images import GlanceMixin
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _version(text: str) -> tuple[int, int]:
-    major, minor = text.split(".")
-    return int(major), int(minor)
-
-
-class OpenStackEmulator(Emulator):
+class OpenStackEmulator(KeystoneMixin, GlanceMixin, Emulator):
     """Keystone, Nova and Glance in memory, speaking their real JSON wire formats."""
 
     name = "openstack"
@@ -169,103 +126,6 @@ class OpenStackEmulator(Emulator):
         """The URL the client reached us at, so catalog and links point back to this port."""
         host = request.headers.get("host")
         return f"http://{host}" if host else self.url
-
-    # --- Keystone --------------------------------------------------------------------
-    def _identity_version(self, base: str, *, listing: bool) -> Response:
-        version = {
-            "id": "v3.14",
-            "status": "stable",
-            "updated": "2020-04-07T00:00:00Z",
-            "links": [{"rel": "self", "href": f"{base}/identity/v3/"}],
-            "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}],
-        }
-        if listing:
-            return Response.json(300, {"versions": {"values": [version]}})
-        return Response.json(200, {"version": version})
-
-    def _unauthorized(self) -> Response:
-        return Response.json(
-            401,
-            {
-                "error": {
-                    "code": 401,
-                    "message": "The request you have made requires authentication.",
-                    "title": "Unauthorized",
-                }
-            },
-            {"WWW-Authenticate": "Keystone uri='/identity'"},
-        )
-
-    def _token_valid(self, token: str) -> bool:
-        with self.lock:
-            expires = self.tokens.get(token)
-        return expires is not None and expires > time.monotonic()
-
-    def _authenticate(self, request: Request, base: str) -> Response:
-        """Password authentication scoped to the one project, as Keystone v3 does it."""
-        try:
-            auth = (request.json() or {})["auth"]
-            identity = auth["identity"]
-            user = identity["password"]["user"]
-            domain = user.get("domain") or {}
-            key = (user.get("name", ""), (domain.get("name") or domain.get("id") or "").lower())
-            given = user.get("password", "")
-            scope = (auth.get("scope") or {}).get("project") or {}
-        except (KeyError, TypeError, ValueError):
-            return Response.json(
-                400, {"error": {"code": 400, "message": "Invalid authentication request.", "title": "Bad Request"}}
-            )
-        known = self.users.get(key)
-        project_domain = scope.get("domain") or {}
-        project_ok = scope.get("id") == self.project_id or (
-            scope.get("name") == PROJECT
-            and (project_domain.get("name") or project_domain.get("id") or "").lower() == DOMAIN.lower()
-        )
-        if "password" not in identity.get("methods", []) or known is None or not project_ok:
-            return self._unauthorized()
-        if not secrets.compare_digest(known.encode(), str(given).encode()):
-            return self._unauthorized()
-        token = secrets.token_urlsafe(32)
-        issued = datetime.now(UTC)
-        with self.lock:
-            now = time.monotonic()
-            self.tokens = {known: expires for known, expires in self.tokens.items() if expires > now}
-            self.tokens[token] = now + TOKEN_LIFETIME.total_seconds()
-        domain_ref = {"id": DOMAIN.lower(), "name": DOMAIN}
-        body = {
-            "token": {
-                "methods": ["password"],
-                "user": {"id": self.user_id, "name": USERNAME, "domain": domain_ref, "password_expires_at": None},
-                "project": {"id": self.project_id, "name": PROJECT, "domain": domain_ref},
-                "roles": [{"id": uuid.uuid5(uuid.NAMESPACE_URL, "member").hex, "name": "member"}],
-                "issued_at": issued.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "expires_at": (issued + TOKEN_LIFETIME).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "is_domain": False,
-                "catalog": [
-                    self._catalog_entry("identity", "keystone", f"{base}/identity"),
-                    self._catalog_entry("compute", "nova", f"{base}/compute/v2.1"),
-                    self._catalog_entry("image", "glance", f"{base}/image"),
-                ],
-            }
-        }
-        return Response.json(201, body, {"X-Subject-Token": token})
-
-    def _catalog_entry(self, service_type: str, name: str, url: str) -> dict:
-        return {
-            "id": uuid.uuid5(uuid.NAMESPACE_URL, service_type).hex,
-            "type": service_type,
-            "name": name,
-            "endpoints": [
-                {
-                    "id": uuid.uuid5(uuid.NAMESPACE_URL, f"{service_type}-{interface}").hex,
-                    "interface": interface,
-                    "region": REGION,
-                    "region_id": REGION,
-                    "url": url,
-                }
-                for interface in ("public", "internal", "admin")
-            ],
-        }
 
     # --- Nova --------------------------------------------------------------------------
     def _compute_version(self, base: str, *, listing: bool) -> Response:
@@ -581,62 +441,3 @@ class OpenStackEmulator(Emulator):
                 return self._nova_error(404, f"Instance {server_id} could not be found.")
             server["deleted"] = True
         return Response(204)
-
-    # --- Glance ------------------------------------------------------------------------
-    def _image_versions(self, base: str) -> Response:
-        versions = [
-            {"id": version, "status": status, "links": [{"rel": "self", "href": f"{base}/image/v2/"}]}
-            for version, status in (("v2.16", "CURRENT"), ("v2.9", "SUPPORTED"), ("v2.0", "SUPPORTED"))
-        ]
-        return Response.json(300, {"versions": versions})
-
-    def _image(self, request: Request, path: str) -> Response:
-        if path == "/images" and request.method == "GET":
-            images = [self._image_view(image_id) for image_id in sorted(IMAGES)]
-            for key in ("name", "status", "visibility"):
-                if request.query.get(key):
-                    images = [image for image in images if image[key] == request.query[key]]
-            if request.query.get("marker"):
-                ids = [image["id"] for image in images]
-                if request.query["marker"] not in ids:
-                    return Response(400, b"marker not found", {"Content-Type": "text/plain"})
-                images = images[ids.index(request.query["marker"]) + 1 :]
-            limit = int(request.query["limit"]) if request.query.get("limit", "").isdigit() else 25
-            body: dict[str, Any] = {"images": images[:limit], "first": "/v2/images", "schema": "/v2/schemas/images"}
-            if len(images) > limit:
-                body["next"] = f"/v2/images?{urlencode({'limit': limit, 'marker': images[limit - 1]['id']})}"
-            return Response.json(200, body)
-        match = re.fullmatch(r"/images/([^/]+)", path)
-        if match and request.method == "GET":
-            if match.group(1) not in IMAGES:
-                message = f"No image found with ID {match.group(1)}"
-                return Response(404, message.encode(), {"Content-Type": "text/plain"})
-            return Response.json(200, self._image_view(match.group(1)))
-        return Response(404, b"The resource could not be found.", {"Content-Type": "text/plain"})
-
-    def _image_view(self, image_id: str) -> dict:
-        return {
-            "id": image_id,
-            "name": IMAGES[image_id],
-            "status": "active",
-            "visibility": "public",
-            "protected": False,
-            "os_hidden": False,
-            "disk_format": "qcow2",
-            "container_format": "bare",
-            "size": 2147483648,
-            "virtual_size": 10737418240,
-            "min_disk": 10,
-            "min_ram": 512,
-            "owner": self.project_id,
-            "tags": [],
-            "created_at": "2024-01-01T00:00:00Z",
-            "updated_at": "2024-01-01T00:00:00Z",
-            "self": f"/v2/images/{image_id}",
-            "file": f"/v2/images/{image_id}/file",
-            "schema": "/v2/schemas/image",
-        }
-
-
-if __name__ == "__main__":
-    main(OpenStackEmulator, 5002)

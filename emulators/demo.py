@@ -8,8 +8,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from apps.providers.emulators import aliyun, openstack
-from apps.providers.emulators.aws import AwsEmulator
+from emulators import aliyun, openstack
+from emulators.aws import AwsEmulator
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def _openstack_credentials(port: int) -> dict[str, str]:
 CLOUDS = (
     DemoCloud(
         kind="openstack",
-        module="apps.providers.emulators.openstack",
+        module="emulators.openstack",
         port=5002,
         path="/identity/v3",
         region=openstack.REGION,
@@ -62,7 +62,7 @@ CLOUDS = (
     ),
     DemoCloud(
         kind="aliyun",
-        module="apps.providers.emulators.aliyun",
+        module="emulators.aliyun",
         port=5001,
         region="cn-hangzhou",
         credentials={"access_key_id": aliyun.ACCESS_KEY_ID, "access_key_secret": aliyun.ACCESS_KEY_SECRET},
@@ -77,7 +77,7 @@ CLOUDS = (
     ),
     DemoCloud(
         kind="aws",
-        module="apps.providers.emulators.aws",
+        module="emulators.aws",
         port=5000,
         region="us-east-1",
         credentials={
