@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that it sees the cookies every other middleware sets on the way out.
+    "apps.core.middleware.SecureCookieMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -129,7 +131,13 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.get_int("DCP_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 
 SESSION_COOKIE_HTTPONLY = True
+# DCP_SECURE_COOKIES makes cookies Secure even on a request that does not look like TLS (in production,
+# where it is on by default); apart from it, SecureCookieMiddleware marks them Secure on every request
+# that came over TLS, which is how DCP knows it is served over TLS whatever the deployment.
 SESSION_COOKIE_SECURE = PRODUCTION and env.get_bool("DCP_SECURE_COOKIES", True)
+# A console session ends after this long without a request (each request starts the time again).
+SESSION_COOKIE_AGE = env.get_int("DCP_SESSION_IDLE_MINUTES", 30, minimum=1) * 60
+SESSION_SAVE_EVERY_REQUEST = True
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # Behind a proxy that terminates TLS, trust its X-Forwarded-Proto so Django knows requests were HTTPS.
@@ -140,6 +148,26 @@ if env.get_bool("DCP_BEHIND_TLS_PROXY", False):
 # HSTS is opt-in (DCP_HSTS_SECONDS) because a wrong value locks browsers out for its duration.
 SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008"]
 X_FRAME_OPTIONS = "DENY"
+
+# API tokens. One made by exchanging a password (POST /api/v1/auth/token/) lasts DCP_TOKEN_EXCHANGE_HOURS,
+# and a user keeps at most DCP_TOKEN_EXCHANGE_MAX of them: making one more revokes the oldest, so each
+# login does not leave a live token behind for ever. A named token (API, console) lasts
+# DCP_TOKEN_DEFAULT_DAYS unless its maker chooses up to DCP_TOKEN_MAX_DAYS, or no expiry at all only
+# where DCP_TOKEN_ALLOW_NO_EXPIRY is on.
+DCP_TOKEN_EXCHANGE_HOURS = env.get_int("DCP_TOKEN_EXCHANGE_HOURS", 12, minimum=1)
+DCP_TOKEN_EXCHANGE_MAX = env.get_int("DCP_TOKEN_EXCHANGE_MAX", 10, minimum=1)
+DCP_TOKEN_DEFAULT_DAYS = env.get_int("DCP_TOKEN_DEFAULT_DAYS", 90, minimum=1)
+DCP_TOKEN_MAX_DAYS = env.get_int("DCP_TOKEN_MAX_DAYS", 365, minimum=1)
+DCP_TOKEN_ALLOW_NO_EXPIRY = env.get_bool("DCP_TOKEN_ALLOW_NO_EXPIRY", False)
+if DCP_TOKEN_DEFAULT_DAYS > DCP_TOKEN_MAX_DAYS:
+    raise ImproperlyConfigured(
+        f"DCP_TOKEN_DEFAULT_DAYS={DCP_TOKEN_DEFAULT_DAYS} must not exceed DCP_TOKEN_MAX_DAYS={DCP_TOKEN_MAX_DAYS}."
+    )
+if DCP_TOKEN_EXCHANGE_HOURS > DCP_TOKEN_MAX_DAYS * 24:
+    raise ImproperlyConfigured(
+        f"DCP_TOKEN_EXCHANGE_HOURS={DCP_TOKEN_EXCHANGE_HOURS} must not exceed DCP_TOKEN_MAX_DAYS={DCP_TOKEN_MAX_DAYS}"
+        " days."
+    )
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

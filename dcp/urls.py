@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from apps.accounts.api import MembershipViewSet, ObtainTokenView, UserViewSet
+from apps.accounts.api import MembershipViewSet, ObtainTokenView, TokenViewSet, UserViewSet
 from apps.configuration.api import InitRunViewSet, RegistryViewSet, SSHKeyViewSet
 from apps.core.api.audit import AuditEntryViewSet
 from apps.core.health import healthz
@@ -27,6 +27,7 @@ router.register("init-runs", InitRunViewSet, basename="initrun")
 router.register("ssh-keys", SSHKeyViewSet, basename="sshkey")
 router.register("registries", RegistryViewSet, basename="registry")
 router.register("users", UserViewSet, basename="user")
+router.register("tokens", TokenViewSet, basename="token")
 router.register("audit", AuditEntryViewSet, basename="audit")
 
 urlpatterns = [
@@ -35,5 +36,6 @@ urlpatterns = [
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include("apps.accounts.urls")),
     path("", include("apps.console.urls")),
 ]

@@ -75,11 +75,14 @@ def run_compose_config(tmp_path: Path, variables: dict[str, str]) -> subprocess.
     )
 
 
-def run_settings(tmp_path: Path, variables: dict[str, str]) -> subprocess.CompletedProcess:
-    """Load DCP's settings in a fresh interpreter with exactly these variables and a private data dir."""
+def run_settings(tmp_path: Path, variables: dict[str, str], then: str = "") -> subprocess.CompletedProcess:
+    """Load DCP's settings in a fresh interpreter with exactly these variables and a private data dir.
+
+    ``then`` is Python run after the settings loaded (e.g. to print one of them).
+    """
     data_dir = tmp_path / "data"
     return subprocess.run(
-        [sys.executable, "-c", SETUP_DJANGO],
+        [sys.executable, "-c", f"{SETUP_DJANGO}; {then}" if then else SETUP_DJANGO],
         cwd=ROOT,
         env={**base_env(), "DCP_DATA_DIR": str(data_dir), **variables},
         capture_output=True,

@@ -1,15 +1,18 @@
 """REST API of the accounts app: tokens, users, cluster members."""
 
-from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth import authenticate, password_validation, update_session_auth_hash
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, status
-from rest_framework.permissions import AllowAny
+from rest_framework import generics, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from apps.accounts import services
+from apps.accounts.choices import TokenOrigin
 from apps.accounts.models import Membership, Token, User
 from apps.core import audit
 from apps.core.api.serializers import RestrictedModelSerializer
@@ -25,11 +28,12 @@ class TokenRequestSerializer(serializers.Serializer):
 
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=1024, trim_whitespace=False, style={"input_type": "password"})
+    name = serializers.CharField(max_length=100, required=False, default="password exchange")
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 
 class ObtainTokenView(APIView):
-    """POST username and password, get a new API token (shown once)."""
+    """POST username and password, get a new short-lived API token (shown once; see services for the policy)."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -38,7 +42,17 @@ class ObtainTokenView(APIView):
 
     @extend_schema(
         request=TokenRequestSerializer,
-        responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()})},
+        responses={
+            200: inline_serializer(
+                "TokenResponse",
+                {
+                    "token": serializers.CharField(),
+                    "id": serializers.IntegerField(),
+                    "name": serializers.CharField(),
+                    "expires_at": serializers.DateTimeField(),
+                },
+            )
+        },
         auth=[],
     )
     def post(self, request):
@@ -49,8 +63,97 @@ class ObtainTokenView(APIView):
         user = authenticate(request, username=data["username"], password=data["password"])
         if user is None or not user.is_active:
             return Response({"detail": "Wrong username or password."}, status=status.HTTP_400_BAD_REQUEST)
-        _, key = Token.issue(user, description=data.get("description", "") or "issued by /api/v1/auth/token/")
-        return Response({"token": key})
+        token, key = services.issue_token(
+            user, name=data["name"], description=data.get("description", ""), origin=TokenOrigin.PASSWORD
+        )
+        return Response({"token": key, "id": token.pk, "name": token.name, "expires_at": token.expires_at})
+
+
+class TokenSerializer(serializers.ModelSerializer):
+    """An API token as listed: never its key nor the key's hash, only the prefix that tells it apart."""
+
+    username = serializers.CharField(source="user.username", read_only=True)
+    expired = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Token
+        fields = (
+            "id",
+            "user",
+            "username",
+            "name",
+            "description",
+            "prefix",
+            "origin",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "expired",
+        )
+        read_only_fields = ("user", "prefix", "origin", "created_at", "last_used_at")
+
+
+class TokenCreateSerializer(serializers.Serializer):
+    """A named token to make: the maker's password confirms it; expires_at omitted is the default, null never."""
+
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    password = serializers.CharField(
+        max_length=1024, trim_whitespace=False, write_only=True, style={"input_type": "password"}
+    )
+
+
+class TokenCreatedSerializer(TokenSerializer):
+    """A token just made, with its key: the only answer that ever holds the key."""
+
+    key = serializers.CharField(read_only=True)
+
+    class Meta(TokenSerializer.Meta):
+        fields = (*TokenSerializer.Meta.fields, "key")
+
+
+class TokenViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
+    """API tokens: everyone lists, makes and revokes their own; system administrators see and revoke anyone's."""
+
+    queryset = Token.objects.select_related("user")
+    serializer_class = TokenSerializer
+    permission_classes = [IsAuthenticated]
+    filterset_fields = ("user", "origin")
+    throttle_scope = "auth"
+
+    def get_queryset(self):
+        """The tokens the user may see."""
+        return super().get_queryset().restrict(self.request.user)
+
+    def get_throttles(self):
+        """Making a token checks a password, so it is throttled like the token endpoint; reading is not."""
+        return [ScopedRateThrottle()] if self.action == "create" else super().get_throttles()
+
+    @extend_schema(request=TokenCreateSerializer, responses={201: TokenCreatedSerializer})
+    def create(self, request, *args, **kwargs):
+        """Make a named token for the signed-in user; the answer holds its key, shown this once."""
+        serializer = TokenCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, key = services.create_token(request.user, origin=TokenOrigin.API, **serializer.validated_data)
+        token.key = key
+        return Response(TokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        """Revoke: the next request with the token is refused."""
+        services.revoke_token(instance, by=self.request.user)
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    """The user's current password and the new one."""
+
+    current_password = serializers.CharField(max_length=1024, trim_whitespace=False, style={"input_type": "password"})
+    new_password = serializers.CharField(max_length=1024, trim_whitespace=False, style={"input_type": "password"})
+
+
+RevokedSerializer = inline_serializer(
+    "TokensRevoked", {"detail": serializers.CharField(), "revoked_tokens": serializers.IntegerField()}
+)
 
 
 class UserSerializer(RestrictedModelSerializer):
@@ -106,11 +209,45 @@ class UserSerializer(RestrictedModelSerializer):
 
 
 class UserViewSet(ModelViewSet):
-    """Users: managed by system administrators; everyone else sees only themselves."""
+    """Users: managed by system administrators; everyone else sees only themselves.
+
+    A new password or a deactivation saved here revokes the user's tokens (User.save).
+    """
 
     queryset = User.objects.all()
     serializer_class = UserSerializer
     filterset_fields = ("username", "is_active", "is_superuser")
+    throttle_scope = "auth"  # used only where a password is checked: change_password's throttle
+
+    @extend_schema(request=PasswordChangeSerializer, responses={200: RevokedSerializer})
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="me/password",
+        permission_classes=[IsAuthenticated],
+        throttle_classes=[ScopedRateThrottle],
+    )
+    def change_password(self, request):
+        """Change one's own password: every token of the user is revoked, this request's one included."""
+        serializer = PasswordChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        revoked = services.change_password(
+            request.user, data["current_password"], data["new_password"], by=request.user
+        )
+        if request.auth is None:
+            # Signed in by the console's session: that session stays, every other one ends.
+            update_session_auth_hash(request, request.user)
+        detail = "Password changed. Every API token of yours was revoked: get a new one with the new password."
+        return Response({"detail": detail, "revoked_tokens": revoked})
+
+    @extend_schema(request=None, responses={200: RevokedSerializer})
+    @action(detail=True, methods=["post"], url_path="revoke-tokens", permission_classes=[IsAuthenticated])
+    def revoke_tokens(self, request, pk=None):
+        """Revoke every token of a user: one's own, or anyone's for a system administrator."""
+        user = generics.get_object_or_404(self.get_queryset(), pk=pk)
+        revoked = services.revoke_tokens(user, by=request.user)
+        return Response({"detail": f"Revoked {revoked} tokens of {user.username}.", "revoked_tokens": revoked})
 
 
 class MembershipSerializer(RestrictedModelSerializer):

@@ -7,7 +7,9 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
+from apps.accounts.choices import TokenOrigin
 from apps.core.choices import Action, Role
 from apps.core.models import BaseModel
 from apps.core.querysets import RestrictedQuerySet
@@ -29,8 +31,23 @@ class DCPUserManager(UserManager.from_queryset(UserQuerySet)):
     """User manager with restrict()."""
 
 
+# Django's own salt, so that a user whose session_version never moved keeps the sessions Django made.
+SESSION_HASH_SALT = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
+
+
 class User(AbstractUser):
-    """A person or script account. ``is_superuser`` marks a system administrator."""
+    """A person or script account. ``is_superuser`` marks a system administrator.
+
+    Saving a new password, or deactivating the user, revokes every API token of
+    the user; a deactivation also ends every console session (``session_version``),
+    so that reactivating the account brings back neither. This lives in save()
+    rather than in one service so that no path escapes it: the API, the console,
+    ``manage.py changepassword`` and the shell all save users.
+    """
+
+    session_version = models.PositiveIntegerField(
+        default=0, help_text="Raised to end every console session of the user (on deactivation)."
+    )
 
     objects = DCPUserManager()
 
@@ -41,6 +58,42 @@ class User(AbstractUser):
     def is_system_admin(self) -> bool:
         """System administrators manage provider accounts, templates, machines and users."""
         return self.is_active and self.is_superuser
+
+    def save(self, *args, **kwargs):
+        """Save; a new password or a deactivation revokes the user's tokens (and a deactivation their sessions)."""
+        update_fields = kwargs.get("update_fields")
+        password_changed = self._password_changed(update_fields)
+        deactivated = self._being_deactivated(update_fields)
+        if deactivated:
+            self.session_version += 1
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "session_version"}
+        super().save(*args, **kwargs)
+        if password_changed or deactivated:
+            Token.objects.filter(user=self).delete()
+
+    def _password_changed(self, update_fields) -> bool:
+        # Django keeps the raw password in _password from set_password() until the next save, and
+        # clears it before saving a re-hash made at login (a new hasher), which is no change at all.
+        return self._password is not None and (update_fields is None or "password" in update_fields)
+
+    def _being_deactivated(self, update_fields) -> bool:
+        if self.is_active or self.pk is None or (update_fields is not None and "is_active" not in update_fields):
+            return False
+        return User.objects.filter(pk=self.pk, is_active=True).exists()
+
+    def get_session_auth_hash(self) -> str:
+        """What a session must hold to stay valid: it changes with the password and with session_version."""
+        return self._session_hash(None)
+
+    def get_session_auth_fallback_hash(self):
+        """The same hash under each of SECRET_KEY_FALLBACKS, so rotating SECRET_KEY keeps sessions."""
+        for secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._session_hash(secret)
+
+    def _session_hash(self, secret) -> str:
+        value = self.password if not self.session_version else f"{self.password}:{self.session_version}"
+        return salted_hmac(SESSION_HASH_SALT, value, secret=secret, algorithm="sha256").hexdigest()
 
 
 class Membership(BaseModel):
@@ -65,28 +118,55 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+class TokenQuerySet(RestrictedQuerySet):
+    """Tokens: everyone sees and revokes their own; system administrators everyone's."""
+
+    def restrict(self, user, action: str = Action.VIEW):
+        """A user's own tokens, or all of them for a system administrator; nothing for anyone else."""
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        return self if user.is_superuser else self.filter(user=user)
+
+
 class Token(BaseModel):
-    """An API token. Only a hash of the key is stored; the key is shown once, at creation."""
+    """An API token. Only a hash of the key is stored; the key is shown once, at creation.
+
+    A token is revoked by deleting it: the next request that carries it is refused.
+    Tokens are made through apps.accounts.services, which applies the expiry policy.
+    """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tokens")
     key_hash = models.CharField(max_length=64, unique=True)
     prefix = models.CharField(max_length=8, help_text="First characters of the key, to tell tokens apart.")
+    name = models.CharField(max_length=100, help_text="What the token is for, e.g. the script that uses it.")
     description = models.CharField(max_length=200, blank=True)
+    origin = models.CharField(max_length=20, choices=TokenOrigin.CHOICES, default=TokenOrigin.COMMAND)
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
+    objects = TokenQuerySet.as_manager()
+
     class Meta:
-        ordering = ("-created_at",)
+        ordering = ("-created_at", "-pk")
+        indexes = [models.Index(fields=("user", "origin"), name="token_user_origin_idx")]
 
     def __str__(self) -> str:
-        return f"token {self.prefix}… of {self.user}"
+        return f"token {self.name or self.prefix} ({self.prefix}…) of {self.user}"
 
     @classmethod
-    def issue(cls, user, description: str = "", expires_at=None) -> tuple["Token", str]:
-        """Create a token for user; returns it and the plaintext key (not stored)."""
+    def issue(
+        cls, user, name: str = "", *, origin: str = TokenOrigin.COMMAND, description: str = "", expires_at=None
+    ) -> tuple["Token", str]:
+        """Create a token for user as given (no policy: see services.issue_token); returns it and the key."""
         key = secrets.token_hex(20)
         token = cls.objects.create(
-            user=user, key_hash=hash_key(key), prefix=key[:8], description=description, expires_at=expires_at
+            user=user,
+            key_hash=hash_key(key),
+            prefix=key[:8],
+            name=name,
+            origin=origin,
+            description=description,
+            expires_at=expires_at,
         )
         return token, key
 

@@ -36,7 +36,7 @@ def _jsonable(encoder: DjangoJSONEncoder, value: Any) -> Any:
 
 def cluster_of(instance: models.Model):
     """The cluster an object belongs to, if it belongs to one."""
-    path = getattr(type(instance), "cluster_path", None)
+    path = getattr(instance._meta.model, "cluster_path", None)
     if path is None:
         return None
     if path == "pk":
@@ -55,7 +55,8 @@ def record(user, action: str, instance: models.Model, before=None, after=None, *
         user=user if user is not None and user.is_authenticated else None,
         username=getattr(user, "username", "") or "system",
         action=action,
-        object_type=ContentType.objects.get_for_model(type(instance)),
+        # _meta.model, not type(): the console's request.user is a lazy wrapper whose type is not the model.
+        object_type=ContentType.objects.get_for_model(instance._meta.model),
         object_id=str(object_id if object_id is not None else instance.pk),
         object_repr=str(instance)[:200],
         cluster=cluster_of(instance),

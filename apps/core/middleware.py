@@ -1,4 +1,4 @@
-"""Request middleware: request ids, and refusing oversized bodies before anything reads them."""
+"""Request middleware: request ids, refusing oversized bodies before anything reads them, Secure cookies over TLS."""
 
 import uuid
 
@@ -30,4 +30,25 @@ class RequestContextMiddleware:
         finally:
             reset_request(tokens)
         response["X-Request-ID"] = request_id
+        return response
+
+
+class SecureCookieMiddleware:
+    """Mark every cookie Secure on a request that came over TLS.
+
+    DCP cannot know from its settings alone whether it is served over TLS (the same
+    deployment may answer HTTPS through a proxy and plain HTTP on its health port),
+    but each request knows: ``request.is_secure()`` is true for HTTPS, and for a
+    request a trusted TLS proxy forwarded (DCP_BEHIND_TLS_PROXY). Session, CSRF and
+    message cookies sent on such a request never travel over plain HTTP afterwards.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.is_secure():
+            for cookie in response.cookies.values():
+                cookie["secure"] = True
         return response

@@ -5,6 +5,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -43,7 +44,7 @@ def test_obtain_and_use_token(member):
     """Right credentials give 200 {"token"}; the token then signs requests as that user."""
     response = obtain("scripter", PASSWORD)
     assert response.status_code == 200, response.content
-    assert set(response.json()) == {"token"}
+    assert set(response.json()) == {"token", "id", "name", "expires_at"}
     key = response.json()["token"]
     assert isinstance(key, str)
     assert len(key) >= 32
@@ -112,10 +113,19 @@ def test_inactive_user_cannot_obtain_token(member):
 
 
 def test_token_of_deactivated_user_refused(member):
-    """A token stops working when its user is deactivated (401)."""
+    """A token stops working when its user is deactivated (401): deactivating revokes it."""
     key = obtain("scripter", PASSWORD).json()["token"]
     member.is_active = False
     member.save()
+    response = with_token(key).get("/api/v1/clusters/")
+    assert response.status_code == 401
+    assert not Token.objects.filter(user=member).exists()
+
+
+def test_token_of_user_deactivated_in_bulk_refused(member):
+    """A user deactivated without save() (a bulk update) keeps token rows, but they are refused: 401 'inactive'."""
+    key = obtain("scripter", PASSWORD).json()["token"]
+    type(member).objects.filter(pk=member.pk).update(is_active=False)
     response = with_token(key).get("/api/v1/clusters/")
     assert response.status_code == 401
     assert "inactive" in response.json()["detail"].lower()
@@ -202,7 +212,9 @@ def test_issue_token_command_prints_working_token(member):
     assert response.json()["username"] == "scripter"
     token = Token.objects.get(user=member)
     assert token.key_hash == hashlib.sha256(key.encode()).hexdigest()
-    assert token.expires_at is None
+    default = timedelta(days=settings.DCP_TOKEN_DEFAULT_DAYS)
+    assert default - timedelta(minutes=5) < token.expires_at - timezone.now() <= default
+    assert token.origin == "command"
 
 
 def test_issue_token_command_with_expiry(member):
@@ -220,10 +232,12 @@ def test_issue_token_command_with_expiry(member):
         (["nobody"], "nobody"),
         (["retired"], "inactive"),
         (["scripter", "--expires-days", "0"], "expires-days"),
+        (["scripter", "--expires-days", "366"], "at most 365 days"),
+        (["scripter", "--no-expiry"], "must expire"),
     ],
 )
 def test_issue_token_command_refusals(member, args, message):
-    """An unknown or inactive user, or a non-positive expiry, is a CommandError; no token is made."""
+    """An unknown or inactive user, or an expiry out of policy, is a CommandError; no token is made."""
     UserFactory(username="retired", is_active=False)
     with pytest.raises(CommandError, match=message):
         call_command("issue_token", *args, stdout=StringIO())

@@ -6,7 +6,9 @@ from decimal import Decimal
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from apps.accounts.models import Membership, Token, User
+from apps.accounts import services
+from apps.accounts.choices import TokenOrigin
+from apps.accounts.models import Membership, User
 from apps.core.choices import Role
 from apps.inventory.models import Cluster, PhysicalMachine, PoolTemplate, ServicePool
 from apps.providers.models import CloudAccount, MachineTemplate
@@ -74,7 +76,7 @@ class Command(BaseCommand):
             "(physical first, then OpenStack, then public cloud)."
         )
         if password:
-            _, key = Token.issue(admin, description="demo token")
+            _, key = services.issue_token(admin, name="demo", origin=TokenOrigin.COMMAND)
             self.stdout.write(f"Admin login: admin / {password}")
             self.stdout.write(f"API token:   {key}")
         else:
