@@ -13,6 +13,7 @@ from django.contrib.auth.hashers import get_hasher
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
+from rest_framework.throttling import ScopedRateThrottle
 
 from apps.accounts.models import Token
 from apps.core.models import AuditEntry
@@ -371,3 +372,33 @@ def test_upgrade_gives_old_tokens_names_and_expiries(alice):
     assert exchanged.expires_at - timezone.now() <= timedelta(hours=settings.DCP_TOKEN_EXCHANGE_HOURS)
     assert (demo.name, demo.origin) == ("demo token", "command")
     assert demo.expires_at - timezone.now() <= timedelta(days=settings.DCP_TOKEN_DEFAULT_DAYS)
+
+
+# ---------------------------------------------------------------- guessing
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (TOKENS_URL, {"name": "guess", "password": "wrong horse battery"}),
+        ("/api/v1/users/me/password/", {"current_password": "wrong horse battery", "new_password": "x" * 12}),
+    ],
+    ids=["new-token", "password-change"],
+)
+def test_password_checks_are_throttled(alice, monkeypatch, path, body):
+    """Endpoints that check a password slow down guessing with a stolen token: past the auth rate, 429."""
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, "auth": "3/min"})
+    client = with_token(Token.issue(alice, "fixture")[1])
+    answers = [client.post(path, body, format="json").status_code for _ in range(4)]
+    assert answers == [400, 400, 400, 429]
+    assert client.get(TOKENS_URL).status_code == 200  # reading is not throttled with them
+
+
+def test_tokens_cannot_be_ordered_by_their_hash(alice):
+    """?ordering=key_hash is ignored: the hash is no field of the API, not even as a sort key."""
+    client = with_token(login_key("alice"))
+    for _ in range(4):
+        login_key("alice")
+    default = [item["id"] for item in client.get(TOKENS_URL).json()["results"]]
+    by_hash = [item["id"] for item in client.get(f"{TOKENS_URL}?ordering=key_hash").json()["results"]]
+    assert by_hash == default
