@@ -152,6 +152,16 @@ class MembershipViewSet(ModelViewSet):
             return Membership.objects.none()
         return super().get_queryset().filter(cluster=self.get_cluster())
 
+    def create(self, request, *args, **kwargs):
+        """Refuse those who may not add members before the username is looked at.
+
+        Whether a username exists, or is a member already, is an answer only
+        for those who may add members: anyone else gets the same 403 whatever
+        the name.
+        """
+        self.check_write(self.get_cluster())
+        return super().create(request, *args, **kwargs)
+
     def perform_create(self, serializer):
         """Add a member; one membership per user and cluster."""
         cluster = self.get_cluster()
