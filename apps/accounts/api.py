@@ -1,15 +1,16 @@
 """REST API of the accounts app: tokens, users, cluster members."""
 
-from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth import password_validation
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from apps.accounts import security
 from apps.accounts.models import Membership, Token, User
 from apps.core import audit
 from apps.core.api.serializers import RestrictedModelSerializer
@@ -29,12 +30,10 @@ class TokenRequestSerializer(serializers.Serializer):
 
 
 class ObtainTokenView(APIView):
-    """POST username and password, get a new API token (shown once)."""
+    """POST username and password, get a new API token (shown once); attempts are limited as the console's are."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"
 
     @extend_schema(
         request=TokenRequestSerializer,
@@ -46,9 +45,12 @@ class ObtainTokenView(APIView):
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user = authenticate(request, username=data["username"], password=data["password"])
-        if user is None or not user.is_active:
-            return Response({"detail": "Wrong username or password."}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            user = security.sign_in(request, data["username"], data["password"])
+        except security.TooManyAttempts as exc:
+            raise Throttled(wait=exc.retry_after, detail=exc.message) from None
+        except security.WrongCredentials as exc:
+            return Response({"detail": exc.message}, status=status.HTTP_400_BAD_REQUEST)
         _, key = Token.issue(user, description=data.get("description", "") or "issued by /api/v1/auth/token/")
         return Response({"token": key})
 
