@@ -64,6 +64,24 @@ def _number(name: str, default, minimum, parse, what: str):
     return number
 
 
+RATE_PERIODS = {
+    **dict.fromkeys(("s", "sec", "second", "seconds"), 1),
+    **dict.fromkeys(("m", "min", "minute", "minutes"), 60),
+    **dict.fromkeys(("h", "hour", "hours"), 3600),
+    **dict.fromkeys(("d", "day", "days"), 86400),
+}
+
+
+def get_rate(name: str, default: str) -> tuple[int, int]:
+    """Parse a rate such as "30/min" into (count, seconds); the period is a second, minute, hour or day."""
+    value = os.environ.get(name) or default
+    count, _, period = value.replace(" ", "").partition("/")
+    seconds = RATE_PERIODS.get(period.lower())
+    if not count.isdigit() or int(count) < 1 or seconds is None:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a rate: give attempts per period, e.g. 30/min or 5/s.")
+    return int(count), seconds
+
+
 def get_list(name: str, default: list[str]) -> list[str]:
     """Parse a comma-separated list variable."""
     value = os.environ.get(name)

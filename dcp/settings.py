@@ -130,6 +130,15 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 # Requests: a scale call is tiny; anything past this is refused with 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.get_int("DCP_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 
+# Signing in (the API's token endpoint and the console's login page alike): attempts per client address,
+# and failed attempts per username before it is locked out for a while. Counted in the database, so every
+# web process shares them. The client address is REMOTE_ADDR, unless DCP_TRUSTED_PROXIES says how many proxies
+# in front of DCP append to X-Forwarded-For (set it only when DCP cannot be reached but through them).
+DCP_AUTH_RATE = env.get_rate("DCP_AUTH_RATE", "30/min")
+DCP_TRUSTED_PROXIES = env.get_int("DCP_TRUSTED_PROXIES", 0, minimum=0)
+DCP_LOGIN_LOCKOUT_FAILURES = env.get_int("DCP_LOGIN_LOCKOUT_FAILURES", 10, minimum=1)
+DCP_LOGIN_LOCKOUT_SECONDS = env.get_int("DCP_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+
 SESSION_COOKIE_HTTPONLY = True
 # DCP_SECURE_COOKIES makes cookies Secure even on a request that does not look like TLS (in production,
 # where it is on by default); apart from it, SecureCookieMiddleware marks them Secure on every request
@@ -186,7 +195,6 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    "DEFAULT_THROTTLE_RATES": {"auth": env.get("DCP_AUTH_RATE", "30/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "DCP API",

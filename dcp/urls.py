@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from apps.accounts.api import MembershipViewSet, ObtainTokenView, TokenViewSet, UserViewSet
+from apps.accounts.lockouts_api import LockoutViewSet
 from apps.configuration.api import InitRunViewSet, RegistryViewSet, SSHKeyViewSet
 from apps.core.api.audit import AuditEntryViewSet
 from apps.core.health import healthz
@@ -28,6 +29,7 @@ router.register("ssh-keys", SSHKeyViewSet, basename="sshkey")
 router.register("registries", RegistryViewSet, basename="registry")
 router.register("users", UserViewSet, basename="user")
 router.register("tokens", TokenViewSet, basename="token")
+router.register("lockouts", LockoutViewSet, basename="lockout")
 router.register("audit", AuditEntryViewSet, basename="audit")
 
 urlpatterns = [

@@ -572,6 +572,11 @@ def test_dockerfile_collectstatic_step_works(dockerfile, tmp_path):
         pytest.param({"DCP_PROBE_INTERVAL": "-1"}, "DCP_PROBE_INTERVAL", id="probe-interval-negative"),
         pytest.param({"DCP_PROBE_RATE_SHARE": "inf"}, "DCP_PROBE_RATE_SHARE", id="probe-share-infinite"),
         pytest.param({"DCP_PROBE_RATE_SHARE": "nan"}, "DCP_PROBE_RATE_SHARE", id="probe-share-nan"),
+        pytest.param({"DCP_AUTH_RATE": "lots"}, "DCP_AUTH_RATE", id="auth-rate-not-a-rate"),
+        pytest.param({"DCP_AUTH_RATE": "30/week"}, "DCP_AUTH_RATE", id="auth-rate-unknown-period"),
+        pytest.param({"DCP_TRUSTED_PROXIES": "-1"}, "DCP_TRUSTED_PROXIES", id="trusted-proxies-negative"),
+        pytest.param({"DCP_LOGIN_LOCKOUT_FAILURES": "0"}, "DCP_LOGIN_LOCKOUT_FAILURES", id="lockout-failures-zero"),
+        pytest.param({"DCP_LOGIN_LOCKOUT_SECONDS": "soon"}, "DCP_LOGIN_LOCKOUT_SECONDS", id="lockout-seconds-nan"),
     ],
 )
 def test_production_settings_fail_fast(tmp_path, variables, named):

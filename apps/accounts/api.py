@@ -1,17 +1,17 @@
 """REST API of the accounts app: tokens, users, cluster members."""
 
-from django.contrib.auth import authenticate, password_validation, update_session_auth_hash
+from django.contrib.auth import password_validation, update_session_auth_hash
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from apps.accounts import services
+from apps.accounts import security, services
 from apps.accounts.choices import TokenOrigin
 from apps.accounts.models import Membership, Token, User
 from apps.core import audit
@@ -37,8 +37,6 @@ class ObtainTokenView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"
 
     @extend_schema(
         request=TokenRequestSerializer,
@@ -60,9 +58,12 @@ class ObtainTokenView(APIView):
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user = authenticate(request, username=data["username"], password=data["password"])
-        if user is None or not user.is_active:
-            return Response({"detail": "Wrong username or password."}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            user = security.sign_in(request, data["username"], data["password"])
+        except security.TooManyAttempts as exc:
+            raise Throttled(wait=exc.retry_after, detail=exc.message) from None
+        except security.WrongCredentials as exc:
+            return Response({"detail": exc.message}, status=status.HTTP_400_BAD_REQUEST)
         token, key = services.issue_token(
             user, name=data["name"], description=data.get("description", ""), origin=TokenOrigin.PASSWORD
         )
@@ -120,22 +121,19 @@ class TokenViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.R
     serializer_class = TokenSerializer
     permission_classes = [IsAuthenticated]
     filterset_fields = ("user", "origin")
-    throttle_scope = "auth"
 
     def get_queryset(self):
         """The tokens the user may see."""
         return super().get_queryset().restrict(self.request.user)
-
-    def get_throttles(self):
-        """Making a token checks a password, so it is throttled like the token endpoint; reading is not."""
-        return [ScopedRateThrottle()] if self.action == "create" else super().get_throttles()
 
     @extend_schema(request=TokenCreateSerializer, responses={201: TokenCreatedSerializer})
     def create(self, request, *args, **kwargs):
         """Make a named token for the signed-in user; the answer holds its key, shown this once."""
         serializer = TokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        token, key = services.create_token(request.user, origin=TokenOrigin.API, **serializer.validated_data)
+        token, key = services.create_token(
+            request.user, request=request, origin=TokenOrigin.API, **serializer.validated_data
+        )
         token.key = key
         return Response(TokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
 
@@ -217,7 +215,6 @@ class UserViewSet(ModelViewSet):
     queryset = User.objects.all()
     serializer_class = UserSerializer
     filterset_fields = ("username", "is_active", "is_superuser")
-    throttle_scope = "auth"  # used only where a password is checked: change_password's throttle
 
     @extend_schema(request=PasswordChangeSerializer, responses={200: RevokedSerializer})
     @action(
@@ -225,7 +222,6 @@ class UserViewSet(ModelViewSet):
         methods=["post"],
         url_path="me/password",
         permission_classes=[IsAuthenticated],
-        throttle_classes=[ScopedRateThrottle],
     )
     def change_password(self, request):
         """Change one's own password: every token of the user is revoked, this request's one included."""
@@ -233,7 +229,7 @@ class UserViewSet(ModelViewSet):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         revoked = services.change_password(
-            request.user, data["current_password"], data["new_password"], by=request.user
+            request.user, data["current_password"], data["new_password"], by=request.user, request=request
         )
         if request.auth is None:
             # Signed in by the console's session: that session stays, every other one ends.
@@ -288,6 +284,16 @@ class MembershipViewSet(ModelViewSet):
         if getattr(self, "swagger_fake_view", False):
             return Membership.objects.none()
         return super().get_queryset().filter(cluster=self.get_cluster())
+
+    def create(self, request, *args, **kwargs):
+        """Refuse those who may not add members before the username is looked at.
+
+        Whether a username exists, or is a member already, is an answer only
+        for those who may add members: anyone else gets the same 403 whatever
+        the name.
+        """
+        self.check_write(self.get_cluster())
+        return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
         """Add a member; one membership per user and cluster."""

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from apps.accounts.choices import TokenOrigin
-from apps.core.choices import Action, Role
+from apps.core.choices import Action, ChoiceSet, Role
 from apps.core.models import BaseModel
 from apps.core.querysets import RestrictedQuerySet
 
@@ -174,3 +174,52 @@ class Token(BaseModel):
     def expired(self) -> bool:
         """Whether the token's expiry has passed."""
         return self.expires_at is not None and self.expires_at <= timezone.now()
+
+
+class LockoutScope(ChoiceSet):
+    """What a lock-out counts sign-in attempts against."""
+
+    ADDRESS = "address"
+    USERNAME = "username"
+    CHOICES = ((ADDRESS, "Client address"), (USERNAME, "Username"))
+
+
+class LockoutQuerySet(RestrictedQuerySet):
+    """Lock-outs say who is being attacked and from where: system administrators only."""
+
+    def restrict(self, user, action: str = Action.VIEW):
+        """Everything for a system administrator, nothing for anyone else."""
+        if user is None or not user.is_authenticated or not user.is_active or not user.is_superuser:
+            return self.none()
+        return self
+
+
+class Lockout(models.Model):
+    """Sign-in attempts counted against one client address or one username, and the lock-out they earned.
+
+    A row counts the attempts of the current window; once they reach the
+    limit, ``locked_until`` refuses more until it passes (or a system
+    administrator deletes the row). Usernames are counted whether or not such
+    a user exists, so a lock-out tells nobody which users exist.
+    """
+
+    scope = models.CharField(max_length=10, choices=LockoutScope.CHOICES)
+    key = models.CharField(max_length=150, help_text="The client address, or the username as it was typed.")
+    attempts = models.PositiveIntegerField(default=0, help_text="Attempts in the current window.")
+    window_start = models.DateTimeField(db_index=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    last_address = models.CharField(max_length=64, blank=True, help_text="Where the latest attempt came from.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = LockoutQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("scope", "key")
+        constraints = [models.UniqueConstraint(fields=("scope", "key"), name="lockout_unique_scope_key")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}"
+
+    def locked(self, now) -> bool:
+        """Whether sign-ins are refused at this moment."""
+        return self.locked_until is not None and self.locked_until > now

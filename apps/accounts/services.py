@@ -22,9 +22,11 @@ from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.accounts import security
 from apps.accounts.choices import TokenOrigin
 from apps.accounts.models import Token, User
 from apps.core import audit
@@ -95,15 +97,19 @@ def issue_token(
 def create_token(
     user: User,
     *,
+    request: HttpRequest,
     password: str,
     name: str,
     origin: str,
     description: str = "",
     expires_at: "datetime | None | _Default" = DEFAULT_EXPIRY,
 ) -> tuple[Token, str]:
-    """A user makes a named token for themselves, confirming it with their password."""
-    if not user.check_password(password):
-        raise ServiceError(_("Your password is wrong."), field="password")
+    """A user makes a named token for themselves, confirming it with their password.
+
+    The password is checked under the sign-in limits (security.confirm_password): a stolen session or
+    token must not become an unlimited way of guessing it.
+    """
+    security.confirm_password(request, user, password, field="password", wrong=_("Your password is wrong."))
     return issue_token(user, name=name, origin=origin, description=description, expires_at=expires_at, by=user)
 
 
@@ -123,10 +129,14 @@ def revoke_tokens(user: User, *, by: User) -> int:
     return len(tokens)
 
 
-def change_password(user: User, current: str, new: str, *, by: User) -> int:
-    """A user changes their own password; every token of theirs is revoked. Returns how many were."""
-    if not user.check_password(current):
-        raise ServiceError(_("Your current password is wrong."), field="current_password")
+def change_password(user: User, current: str, new: str, *, by: User, request: HttpRequest) -> int:
+    """A user changes their own password; every token of theirs is revoked. Returns how many were.
+
+    The current password is checked under the sign-in limits, as when making a token.
+    """
+    security.confirm_password(
+        request, user, current, field="current_password", wrong=_("Your current password is wrong.")
+    )
     try:
         password_validation.validate_password(new, user)
     except ValidationError as exc:

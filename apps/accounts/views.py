@@ -48,6 +48,7 @@ def token_create(request):
         try:
             token, key = services.create_token(
                 request.user,
+                request=request,
                 password=data["password"],
                 name=data["name"],
                 description=data["description"],
@@ -82,7 +83,7 @@ def password_change(request):
         data = form.cleaned_data
         try:
             revoked = services.change_password(
-                request.user, data["current_password"], data["new_password"], by=request.user
+                request.user, data["current_password"], data["new_password"], by=request.user, request=request
             )
         except ServiceError as exc:
             form.add_error(exc.field, exc.message)

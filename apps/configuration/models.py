@@ -4,8 +4,23 @@ from django.db import models
 from django.db.models import Q
 
 from apps.configuration.choices import InitStatus
+from apps.core.choices import Action
 from apps.core.crypto import EncryptedTextField
 from apps.core.models import BaseModel
+from apps.core.querysets import RestrictedQuerySet
+from apps.inventory.models import ServicePool
+
+
+class SSHKeyQuerySet(RestrictedQuerySet):
+    """Keys of provider accounts are global; a pool's key belongs to its cluster."""
+
+    def restrict(self, user, action: str = Action.VIEW):
+        """System administrators manage every key; others see account keys and the keys of their clusters' pools."""
+        allowed = super().restrict(user, action)
+        if action != Action.VIEW or not getattr(user, "is_authenticated", False) or user.is_superuser:
+            return allowed
+        pools = ServicePool.objects.restrict(user, Action.VIEW).values("pk")
+        return allowed.filter(Q(pool__isnull=True) | Q(pool__in=pools))
 
 
 class SSHKey(BaseModel):
@@ -25,6 +40,8 @@ class SSHKey(BaseModel):
     public_key = models.TextField()
     private_key = EncryptedTextField()
     fingerprint = models.CharField(max_length=100)
+
+    objects = SSHKeyQuerySet.as_manager()
 
     class Meta:
         ordering = ("pk",)

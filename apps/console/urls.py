@@ -4,10 +4,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from apps.console import views
+from apps.console.login import LoginView
 
 app_name = "console"
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="console/login.html"), name="login"),
+    path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("pools/<int:pool_id>/", views.pool_detail, name="pool"),

@@ -49,11 +49,13 @@ def cluster_of(instance: models.Model):
     return target
 
 
-def record(user, action: str, instance: models.Model, before=None, after=None, *, object_id=None) -> AuditEntry:
-    """Write one audit entry for a change to instance by user."""
+def record(
+    user, action: str, instance: models.Model, before=None, after=None, *, object_id=None, username: str = ""
+) -> AuditEntry:
+    """Write one audit entry for a change to instance by user (or by whoever claimed to be username)."""
     return AuditEntry.objects.create(
         user=user if user is not None and user.is_authenticated else None,
-        username=getattr(user, "username", "") or "system",
+        username=username or getattr(user, "username", "") or "system",
         action=action,
         # _meta.model, not type(): the console's request.user is a lazy wrapper whose type is not the model.
         object_type=ContentType.objects.get_for_model(instance._meta.model),

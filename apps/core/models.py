@@ -30,7 +30,20 @@ class AuditAction:
     DELETE = "delete"
     SCALE = "scale"
     CANCEL = "cancel"
-    CHOICES = ((CREATE, "Create"), (UPDATE, "Update"), (DELETE, "Delete"), (SCALE, "Scale"), (CANCEL, "Cancel"))
+    # Signing in: the attempts themselves, never the password.
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    LOCKOUT = "lockout"
+    CHOICES = (
+        (CREATE, "Create"),
+        (UPDATE, "Update"),
+        (DELETE, "Delete"),
+        (SCALE, "Scale"),
+        (CANCEL, "Cancel"),
+        (LOGIN, "Sign-in"),
+        (LOGIN_FAILED, "Failed sign-in"),
+        (LOCKOUT, "Lock-out"),
+    )
 
 
 class AuditEntry(models.Model):

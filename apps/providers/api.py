@@ -7,7 +7,7 @@ from apps.configuration import variables
 from apps.configuration.runners import available_methods
 from apps.core.api.serializers import RestrictedModelSerializer
 from apps.core.api.views import ModelViewSet
-from apps.providers import catalog
+from apps.providers import catalog, secrets
 from apps.providers.choices import InitMethod, ProviderKind
 from apps.providers.drivers import AuthError, ProviderError, get_driver
 from apps.providers.drivers.registry import available_kinds
@@ -21,7 +21,15 @@ class CredentialsField(serializers.JSONField):
 
 
 class CloudAccountSerializer(RestrictedModelSerializer):
-    """A provider account. ``credentials`` can be written, never read back."""
+    """A provider account. ``credentials`` can be written, never read back.
+
+    Only system administrators read the whole account; everyone else sees
+    PUBLIC_FIELDS, what a template or a host refers to. Options and the
+    endpoint are stored in plain text, so secrets are refused there: they
+    belong in the encrypted credentials.
+    """
+
+    PUBLIC_FIELDS = ("id", "name", "kind", "region")
 
     credentials = CredentialsField(write_only=True, required=False)
     has_credentials = serializers.SerializerMethodField()
@@ -46,6 +54,22 @@ class CloudAccountSerializer(RestrictedModelSerializer):
         """Whether credentials are stored (their values are never shown)."""
         return bool(account.credentials)
 
+    def to_representation(self, account):
+        """The whole account for a system administrator; its name, kind and region for anyone else."""
+        data = super().to_representation(account)
+        request = self.context.get("request")
+        if request is not None and getattr(request.user, "is_system_admin", False):
+            return data
+        return {name: data[name] for name in self.PUBLIC_FIELDS}
+
+    def validate_endpoint_url(self, url):
+        """An endpoint without credentials in it: it is stored and shown in plain text."""
+        if secrets.url_has_credentials(url):
+            raise serializers.ValidationError(
+                "Give the endpoint URL without a user name or password in it; put secrets in credentials."
+            )
+        return url
+
     def validate_kind(self, kind):
         """Only kinds with a driver; the kind of an existing account does not change."""
         if self.instance is not None and kind != self.instance.kind:
@@ -63,6 +87,12 @@ class CloudAccountSerializer(RestrictedModelSerializer):
         if "terminate_orphans" in options and not isinstance(options["terminate_orphans"], bool):
             raise serializers.ValidationError('"terminate_orphans" must be true or false.')
         _check_rate_limits(options.get("rate_limits", {}))
+        found = secrets.secret_paths(options, "options")
+        if found:
+            raise serializers.ValidationError(
+                f"{', '.join(found)} looks like a secret, and options are stored and shown in plain text: "
+                "put it in credentials, which are encrypted (a Libcloud driver argument goes there under its own name)."
+            )
         return options
 
     def validate(self, attrs):
@@ -119,12 +149,17 @@ def _check_credential_keys(kind: str, creds) -> None:
         raise serializers.ValidationError({"credentials": ["Credentials must be a JSON object."]})
     required, optional = ProviderKind.CREDENTIALS[kind]
     unknown = sorted(set(creds) - set(required) - set(optional))
+    if kind == ProviderKind.LIBCLOUD:
+        # The Libcloud driver's own arguments that carry a secret are kept here, encrypted, not in options.
+        unknown = [key for key in unknown if not secrets.looks_secret(key)]
     missing = [key for key in required if not creds.get(key)]
     problems = []
     if missing:
         problems.append(f"missing for {kind}: {', '.join(missing)}")
     if unknown:
         allowed = ", ".join((*required, *optional)) or "none"
+        if kind == ProviderKind.LIBCLOUD:
+            allowed += ", and the driver's arguments that carry a secret (a token, password or key)"
         problems.append(f"not known for {kind}: {', '.join(unknown)} (allowed: {allowed})")
     if any(not isinstance(value, str) for value in creds.values()):
         problems.append("every value must be a string")
@@ -133,11 +168,13 @@ def _check_credential_keys(kind: str, creds) -> None:
 
 
 class CloudAccountViewSet(ModelViewSet):
-    """Provider accounts: every user may list them, system administrators manage them."""
+    """Provider accounts: every user may list them (name, kind, region), system administrators manage them."""
 
     queryset = CloudAccount.objects.all()
     serializer_class = CloudAccountSerializer
     filterset_fields = ("kind", "region")
+    # Sorting by a field one may not read would still tell its values apart.
+    ordering_fields = CloudAccountSerializer.PUBLIC_FIELDS
 
 
 UNAVAILABLE_METHOD = '"{input}" is not an init method; use one of: ' + ", ".join(available_methods()) + "."

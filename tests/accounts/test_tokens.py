@@ -9,7 +9,6 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
-from rest_framework.throttling import ScopedRateThrottle
 
 from apps.accounts.models import Token
 from tests.factories import ClusterFactory, MembershipFactory, UserFactory
@@ -192,9 +191,9 @@ def test_use_is_recorded(member):
     assert Token.objects.get(user=member).last_used_at is not None
 
 
-def test_token_endpoint_is_throttled(member, monkeypatch):
+def test_token_endpoint_is_throttled(member, settings):
     """Guessing passwords is slowed: past the auth rate, the token endpoint answers 429."""
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, "auth": "3/min"})
+    settings.DCP_AUTH_RATE = (3, 60)
     answers = [obtain("scripter", "wrong password here").status_code for _ in range(4)]
     assert answers == [400, 400, 400, 429]
     assert not Token.objects.exists()

@@ -166,3 +166,28 @@ def test_rerun_needs_a_ready_host_with_an_init_method(clients, ready_ansible_hos
     answer = clients["developer"].post(f"/api/v1/hosts/{host.pk}/initialize/")
     assert answer.status_code == 400 and "ready hosts" in str(answer.json())
     assert not InitRun.objects.exists()
+
+
+def test_pool_keys_are_hidden_from_other_clusters(clients, cluster):
+    """A pool's key is its cluster's: an outsider's ?pool= and detail answer as for a pool that does not exist."""
+    from apps.configuration import keys
+    from tests.factories import ClusterFactory
+
+    account_key = keys.new_key(account=TemplateFactory().provider)
+    own_key = keys.new_key(pool=PoolFactory(cluster=cluster, name="own"))
+    other_key = keys.new_key(pool=PoolFactory(cluster=ClusterFactory(), name="elsewhere"))
+    for key in (account_key, own_key, other_key):
+        key.save()
+    other_pool = other_key.pool_id
+
+    for role in ("outsider", "guest"):
+        client = clients[role]
+        hidden = client.get(f"/api/v1/ssh-keys/?pool={other_pool}")
+        assert hidden.status_code == 200 and hidden.json() == client.get("/api/v1/ssh-keys/?pool=999999").json()
+        missing = client.get("/api/v1/ssh-keys/999999/")
+        detail = client.get(f"/api/v1/ssh-keys/{other_key.pk}/")
+        assert detail.status_code == missing.status_code == 404 and detail.json() == missing.json()
+        seen = {item["id"] for item in client.get("/api/v1/ssh-keys/").json()["results"]}
+        assert seen == ({account_key.pk, own_key.pk} if role == "guest" else {account_key.pk})
+    everything = {item["id"] for item in clients["sysadmin"].get("/api/v1/ssh-keys/").json()["results"]}
+    assert everything == {account_key.pk, own_key.pk, other_key.pk}

@@ -914,3 +914,16 @@ def test_list_filters_do_not_reveal_other_clusters(clients, world, probe):
     missing = client.get(template.format(MISSING))
     assert hidden.status_code == missing.status_code
     assert hidden.json() == missing.json()
+
+
+@pytest.mark.parametrize("role", ["guest", "developer"])
+def test_adding_members_tells_usernames_apart_only_to_those_who_may(clients, world, role):
+    """A member who may not add members gets the same 403 for a free, an unknown and an existing member's name."""
+    url = f"/api/v1/clusters/{world.cluster.pk}/members/"
+    names = ("newcomer", "no-such-user", "extra-member")
+    answers = [send(clients[role], "POST", url, {"username": name, "role": "guest"}) for name in names]
+    assert [answer.status_code for answer in answers] == [403, 403, 403]
+    assert answers[0].json() == answers[1].json() == answers[2].json()
+    admin = [send(clients["admin"], "POST", url, {"username": name, "role": "guest"}) for name in names]
+    assert [answer.status_code for answer in admin] == [201, 400, 409]
+    assert Membership.objects.filter(cluster=world.cluster, user__username="newcomer").count() == 1

@@ -5,14 +5,19 @@ Libcloud's real OpenStack driver talks HTTP to the in-process OpenStack emulator
 
 from __future__ import annotations
 
+import importlib
+import json
 import logging
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+import requests
 from libcloud.compute.drivers.openstack import OpenStack_2_NodeDriver
 
+from apps.core import audit
+from apps.core.models import AuditAction
 from apps.providers.drivers import (
     AuthError,
     InvalidRequestError,
@@ -25,7 +30,8 @@ from apps.providers.drivers import (
 from apps.providers.drivers.libcloud import TOKEN_KEY, LibcloudDriver
 from apps.providers.models import CloudAccount
 from emulators import openstack as emulator
-from tests.providers.harnesses.libcloud import LibcloudHarness
+from tests.conftest import client_for
+from tests.providers.harnesses.libcloud import LibcloudHarness, driver_args
 
 pytestmark = pytest.mark.django_db
 CREATES = "POST /servers"
@@ -179,3 +185,90 @@ def test_libcloud_generated_root_password_is_not_kept(harness: LibcloudHarness, 
     nodes = get_driver(harness.account()).create_nodes(harness.spec(), 1, client_token=uuid.uuid4().hex, tags=tags())
     assert "password" not in nodes[0].extra
     assert emulator.PASSWORD not in caplog.text
+
+
+def keystone_token(harness: LibcloudHarness) -> str:
+    """A token from the emulator's Keystone, as an operator would hand DCP one."""
+    auth = {
+        "identity": {
+            "methods": ["password"],
+            "password": {
+                "user": {"name": emulator.USERNAME, "domain": {"name": emulator.DOMAIN}, "password": emulator.PASSWORD}
+            },
+        },
+        "scope": {"project": {"name": emulator.PROJECT, "domain": {"name": emulator.DOMAIN}}},
+    }
+    answer = requests.post(f"{harness.url}/identity/v3/auth/tokens", json={"auth": auth}, timeout=10)
+    return answer.headers["X-Subject-Token"]
+
+
+def test_libcloud_secret_driver_args_are_credentials(harness: LibcloudHarness, sysadmin) -> None:
+    """A driver argument that carries a secret is refused in options and taken, encrypted, in credentials.
+
+    From there it reaches Libcloud: with a forced token and compute URL, the driver uses the token alone.
+    """
+    token = keystone_token(harness)
+    body = {
+        "name": "libcloud-token",
+        "kind": "libcloud",
+        "region": emulator.REGION,
+        "endpoint_url": f"{harness.url}/identity/v3",
+        "credentials": {"driver": "openstack", "key": emulator.USERNAME},
+        "options": {"driver_args": {**driver_args(), "ex_force_base_url": f"{harness.url}/compute/v2.1"}},
+    }
+    client = client_for(sysadmin)
+    in_options = {**body, "options": {"driver_args": {**body["options"]["driver_args"], "ex_force_auth_token": token}}}
+    refused = client.post("/api/v1/providers/", in_options, format="json")
+    assert refused.status_code == 400 and "options.driver_args.ex_force_auth_token" in refused.json()["options"][0]
+    assert token not in refused.content.decode()
+
+    in_credentials = {**body, "credentials": {**body["credentials"], "ex_force_auth_token": token}}
+    answer = client.post("/api/v1/providers/", in_credentials, format="json")
+    assert answer.status_code == 201, answer.content
+    assert token not in answer.content.decode()
+    account = CloudAccount.objects.get(name="libcloud-token")
+    assert account.credentials["ex_force_auth_token"] == token
+    assert "ex_force_auth_token" not in account.options["driver_args"]
+    assert {size.id for size in get_driver(account).list_sizes()} >= {"m1.small"}
+
+    account.credentials = {**account.credentials, "ex_force_auth_token": "not-the-token-at-all"}
+    with pytest.raises(AuthError) as caught:
+        get_driver(account).check_credentials()
+    assert "not-the-token-at-all" not in str(caught.value)
+
+
+def test_migration_moves_stored_secrets_into_credentials(harness: LibcloudHarness, sysadmin) -> None:
+    """Accounts stored the old way keep working after the data migration, their secrets now encrypted.
+
+    A Libcloud password kept in driver_args moves into credentials; an OpenStack endpoint carrying a password
+    becomes the credentials' auth_url; another kind's endpoint loses its password (its driver never sent it);
+    the audit entries that copied them are masked.
+    """
+    from django.apps import apps as django_apps
+
+    migration = importlib.import_module("apps.providers.migrations.0004_secrets_into_credentials")
+    legacy = harness.account()
+    legacy.credentials = {"driver": "openstack", "key": emulator.USERNAME}
+    legacy.options = {"driver_args": {**driver_args(), "secret": emulator.PASSWORD}}
+    legacy.save()
+    get_driver(legacy).check_credentials()  # it worked that way
+    keystone = f"https://dcp:{emulator.PASSWORD}@keystone.example.test/v3"
+    openstack = CloudAccount.objects.create(
+        name="os-legacy", kind="openstack", endpoint_url=keystone, credentials={"auth_url": "https://other.test/v3"}
+    )
+    aws = CloudAccount.objects.create(name="aws-legacy", kind="aws", endpoint_url=keystone.replace("/v3", ""))
+    entry = audit.record(sysadmin, AuditAction.UPDATE, legacy, None, audit.snapshot(legacy))
+
+    migration.move_secrets(django_apps, None)
+
+    legacy.refresh_from_db()
+    assert legacy.credentials["secret"] == emulator.PASSWORD
+    assert "secret" not in legacy.options["driver_args"] and legacy.options["driver_args"]["ex_tenant_name"]
+    get_driver(legacy).check_credentials()
+    openstack.refresh_from_db()
+    assert openstack.endpoint_url == "" and openstack.credentials["auth_url"] == keystone
+    aws.refresh_from_db()
+    assert aws.endpoint_url == "https://keystone.example.test"
+    entry.refresh_from_db()
+    assert emulator.PASSWORD not in json.dumps(entry.after)
+    assert entry.after["options"]["driver_args"]["secret"] == "***"

@@ -76,3 +76,56 @@ def test_dumpdata_writes_ciphertext(account, capsys):
     out = capsys.readouterr().out
     assert "aws-prod" in out
     assert SECRET not in out
+
+
+ENDPOINT_PASSWORD = "Hunter2-in-the-url"
+DRIVER_SECRET = "driver-args-s3cret-value"
+
+
+@pytest.fixture
+def stored_the_old_way():
+    """An account as it could be stored before: a password in its endpoint and a secret in its driver_args."""
+    return CloudAccount.objects.create(
+        name="legacy-cloud",
+        kind="libcloud",
+        region="r1",
+        endpoint_url=f"https://dcp:{ENDPOINT_PASSWORD}@keystone.example.test/v3",
+        credentials={"driver": "openstack", "key": "dcp"},
+        options={"driver_args": {"secret": DRIVER_SECRET, "ex_tenant_name": "ops"}},
+    )
+
+
+@pytest.mark.parametrize("role", ["outsider", "guest", "developer", "admin"])
+def test_only_system_administrators_read_options_and_endpoints(stored_the_old_way, clients, role):
+    """Everyone else reads an account's name, kind and region only: no endpoint, no options, nothing secret."""
+    account = stored_the_old_way
+    listed = clients[role].get("/api/v1/providers/")
+    detail = clients[role].get(f"/api/v1/providers/{account.pk}/")
+    assert listed.status_code == detail.status_code == 200
+    for item in (listed.json()["results"][0], detail.json()):
+        assert item == {"id": account.pk, "name": "legacy-cloud", "kind": "libcloud", "region": "r1"}
+    for answer in (listed, detail):
+        assert ENDPOINT_PASSWORD not in answer.content.decode() and DRIVER_SECRET not in answer.content.decode()
+    whole = clients["sysadmin"].get(f"/api/v1/providers/{account.pk}/").json()
+    assert whole["endpoint_url"] == account.endpoint_url and whole["options"] == account.options
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("options", {"driver_args": {"secret": DRIVER_SECRET}}, "options.driver_args.secret"),
+        ("options", {"driver_args": {"ex_force_auth_token": DRIVER_SECRET}}, "options.driver_args.ex_force_auth_token"),
+        ("options", {"create_args": {"ex_admin_pass": DRIVER_SECRET}}, "options.create_args.ex_admin_pass"),
+        ("options", {"proxy": f"http://ops:{DRIVER_SECRET}@proxy.example.test:3128"}, "options.proxy"),
+        ("endpoint_url", f"https://dcp:{ENDPOINT_PASSWORD}@keystone.example.test/v3", "user name or password"),
+    ],
+)
+def test_secrets_are_refused_outside_credentials(sysadmin, field, value, words):
+    """A secret in options or in the endpoint URL is a 400 naming where it is; nothing is saved, nothing echoed."""
+    body = {"name": "idc-leaky", "kind": "physical", field: value}
+    answer = client_for(sysadmin).post("/api/v1/providers/", body, format="json")
+    assert answer.status_code == 400, answer.content
+    assert words in answer.json()[field][0]
+    assert "credentials" in answer.json()[field][0]
+    assert DRIVER_SECRET not in answer.content.decode() and ENDPOINT_PASSWORD not in answer.content.decode()
+    assert not CloudAccount.objects.filter(name="idc-leaky").exists()

@@ -27,7 +27,9 @@ def _protected(exc: ProtectedError | RestrictedError) -> Response:
 def exception_handler(exc, context):
     """DRF's handler, plus service errors, protected deletes, provider errors and integrity races."""
     if isinstance(exc, ServiceError):
-        return Response(exc.as_data(), status=exc.status)
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if retry_after else None
+        return Response(exc.as_data(), status=exc.status, headers=headers)
     if isinstance(exc, (ProtectedError, RestrictedError)):
         return _protected(exc)
     if isinstance(exc, DjangoValidationError):

@@ -4,7 +4,9 @@
 ``"ec2"``, ``"digital_ocean"``...); ``key`` and ``secret`` go to its
 constructor, and ``options["driver_args"]`` adds the provider's own keyword
 arguments (for OpenStack: ``ex_force_auth_url``, ``ex_tenant_name``,
-``api_version``...). ``account.region`` becomes the constructor's ``region``
+``api_version``...). Arguments that carry a secret (``ex_force_auth_token``...)
+are kept in the encrypted credentials instead, next to ``key`` and ``secret``,
+and reach the constructor the same way. ``account.region`` becomes the constructor's ``region``
 where it takes one (OpenStack: ``ex_force_service_region``), and
 ``account.endpoint_url`` the auth URL (OpenStack) or the API host (others).
 
@@ -77,8 +79,8 @@ TOKEN_KEY = "dcp-client-token"  # noqa: S105 - a metadata key, not a secret
 OPENSTACK = "openstack"
 #: Seconds before a call is given up as a transient failure, unless driver_args say otherwise.
 DEFAULT_TIMEOUT = 30
-# Keys of driver_args whose values are credentials too: masked like the secret.
-SECRET_ARG = re.compile(r"token|password|secret|passphrase|key_?data|private", re.IGNORECASE)
+# Credential keys that are not constructor keyword arguments: the rest are the driver's secret arguments.
+POSITIONAL = ("driver", "key", "secret")
 # An HTTP status inside an error body that Libcloud did not type (e.g. a refused Keystone authentication).
 STATUS_IN_BODY = re.compile(r"(?:\"code\"\s*:\s*|code:\s*)(\d{3})")
 
@@ -191,7 +193,7 @@ class LibcloudDriver(Driver):
         driver_args = options.get("driver_args") or {}
         if not isinstance(driver_args, dict):
             raise InvalidRequestError(f"options.driver_args of account {self.account.name} must be an object")
-        kwargs: dict[str, Any] = {"timeout": DEFAULT_TIMEOUT, **driver_args}
+        kwargs: dict[str, Any] = {"timeout": DEFAULT_TIMEOUT, **driver_args, **self._secret_args()}
         endpoint = (self.account.endpoint_url or "").rstrip("/")
         if self.provider == OPENSTACK:
             if self.account.region:
@@ -231,13 +233,15 @@ class LibcloudDriver(Driver):
             # The original is not chained: its text, locals and driver repr are no business of a log line.
             raise self._translate(exc, action) from None
 
+    def _secret_args(self) -> dict[str, Any]:
+        """The driver's own arguments kept in the credentials because they carry secrets."""
+        return {name: value for name, value in (self.account.credentials or {}).items() if name not in POSITIONAL}
+
     def _secrets(self) -> list[str]:
         """Every credential value that must never be shown, longest first."""
         credentials = self.account.credentials or {}
         values = [str(credentials.get("secret") or "")]
-        for name, value in ((self.account.options or {}).get("driver_args") or {}).items():
-            if SECRET_ARG.search(str(name)) and isinstance(value, str):
-                values.append(value)
+        values += [value for value in self._secret_args().values() if isinstance(value, str)]
         # A secret of a few characters would turn up inside ordinary words; masking it would only garble them.
         return sorted((value for value in values if len(value) >= 4), key=len, reverse=True)
 
