@@ -8,7 +8,7 @@ from apps.console import views
 app_name = "console"
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="console/login.html"), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("pools/<int:pool_id>/", views.pool_detail, name="pool"),
     path("pools/<int:pool_id>/scale/", views.pool_scale, name="pool-scale"),
