@@ -15,6 +15,8 @@ $(BIN)/.installed: requirements.txt requirements-emulators.txt requirements-dev.
 
 setup: $(BIN)/.installed
 
+# make run serves on DCP_ADDR (default 127.0.0.1:8000); the emulated clouds listen on DCP_EMULATOR_PORT
+# (default 5000: AWS) and the next two ports (Aliyun, OpenStack).
 run: setup
 	$(BIN)/python manage.py migrate --verbosity 0
 	$(BIN)/python manage.py demo

@@ -237,7 +237,7 @@ def make_pool(clouds: Clouds, hosts: int):
     from apps.accounts.models import User
     from apps.inventory.models import Cluster, PhysicalMachine, PoolTemplate, ServicePool
     from apps.providers.models import CloudAccount, MachineTemplate
-    from emulators.demo import CLOUDS
+    from emulators.demo import demo_clouds
 
     share = quotas(hosts)
     user = User.objects.create(username="bench-clouds", is_superuser=True)
@@ -260,7 +260,7 @@ def make_pool(clouds: Clouds, hosts: int):
             name="bench-physical", provider=physical, instance_type="c32", zone="bj-1", max_hosts=share["physical"]
         )
     ]
-    demo = {cloud.kind: cloud for cloud in CLOUDS}
+    demo = {cloud.kind: cloud for cloud in demo_clouds()}
     for kind in CLOUD_KINDS:
         account = clouds.harnesses[kind].account()
         template = {**demo[kind].template, "max_hosts": share[kind]}

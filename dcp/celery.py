@@ -5,11 +5,15 @@ import os
 from celery import Celery
 from celery.signals import worker_init
 
+from apps.core.workers import Heartbeat
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dcp.settings")
 
 app = Celery("dcp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Every worker keeps a heartbeat row saying which queues it consumes (read by /healthz and serve).
+app.steps["consumer"].add(Heartbeat)
 
 
 @worker_init.connect

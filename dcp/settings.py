@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 from dcp import env
 
@@ -237,6 +238,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.get_int("DCP_TASK_SOFT_TIME_LIMIT", 300, minimum=1)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
+# DCP's queues: the engine's own steps, provider calls and host initialization. Declared, so a worker
+# started without --queues consumes all three; --queues gives a worker one kind of work. Each queue has
+# its own direct exchange and routing key, the shape Celery gives a queue it creates on demand, so
+# messages already queued by an earlier version are consumed unchanged.
+DCP_QUEUES = ("engine", "provider", "init")
+CELERY_TASK_QUEUES = tuple(Queue(name, Exchange(name), routing_key=name) for name in DCP_QUEUES)
 CELERY_TASK_DEFAULT_QUEUE = "engine"
 CELERY_TASK_ROUTES = {
     "apps.provisioning.tasks.create_hosts": {"queue": "provider"},

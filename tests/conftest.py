@@ -96,11 +96,15 @@ def wait_for(predicate, timeout: float = 60, interval: float = 0.2, message: str
 
 
 class Worker:
-    """A real Celery worker process consuming DCP's queues against the test database."""
+    """A real Celery worker process consuming DCP's queues against the test database.
 
-    def __init__(self, env: dict, log_path: Path):
+    queues is the worker's --queues; None starts it the plain way, without --queues.
+    """
+
+    def __init__(self, env: dict, log_path: Path, queues: str | None = "engine,provider,init"):
         self.env = env
         self.log_path = log_path
+        self.queues = queues
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -118,8 +122,7 @@ class Worker:
                 "worker",
                 "--loglevel",
                 "INFO",
-                "--queues",
-                "engine,provider,init",
+                *(["--queues", self.queues] if self.queues else []),
                 "--concurrency",
                 "2",
                 "--without-gossip",
@@ -179,3 +182,13 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
     yield process
     process.stop()
     sys.stdout.write(f"\nworker log: {process.log_path}\n")
+
+
+@pytest.fixture(scope="module")
+def only_our_workers(worker, tmp_path_factory):
+    """Stop the session's worker for this module (it would do the work the module's own workers must do)."""
+    worker.stop()
+    yield worker.env
+    # A fresh log: Worker.start waits for "ready." in its log, which the old log already holds.
+    worker.log_path = tmp_path_factory.mktemp("worker-restarted") / "worker.log"
+    worker.start()

@@ -387,14 +387,32 @@ def test_web_healthcheck_calls_healthz(compose):
     assert resolve(url.group(2)).func is healthz
 
 
-def test_worker_consumes_every_routed_queue(compose):
-    """The worker listens on the default queue and every queue a task is routed to, and pings itself only."""
+def routed_queues() -> set[str]:
+    """The default queue and every queue a task is routed to: what DCP's workers must consume, together."""
     from django.conf import settings
 
+    return {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()} | {settings.CELERY_TASK_DEFAULT_QUEUE}
+
+
+def plain_worker_queues() -> set[str]:
+    """The queues `celery -A dcp worker` consumes when it is given no --queues."""
+    from dcp.celery import app
+
+    return set(app.amqp.queues.consume_from)
+
+
+def test_plain_worker_consumes_every_routed_queue():
+    """A worker started the ordinary Celery way, without --queues, consumes every queue DCP sends to."""
+    missing = routed_queues() - plain_worker_queues()
+    assert not missing, f"`celery -A dcp worker` does not consume {sorted(missing)}"
+
+
+def test_worker_consumes_every_routed_queue(compose):
+    """The compose worker listens on the default queue and every queue a task is routed to, and pings itself only."""
     worker = compose["services"]["worker"]
-    queues = set((option_value(service_argv(worker), "--queues", "-Q") or "").split(","))
-    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
-    needed = routed | {settings.CELERY_TASK_DEFAULT_QUEUE}
+    given = option_value(service_argv(worker), "--queues", "-Q")
+    queues = set(given.split(",")) if given else plain_worker_queues()
+    needed = routed_queues()
     assert needed <= queues, f"no worker consumes {sorted(needed - queues)}"
 
     ping = healthcheck_argv(worker)

@@ -1,6 +1,5 @@
 """Console URLs."""
 
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from apps.console import views
@@ -9,7 +8,7 @@ from apps.console.login import LoginView
 app_name = "console"
 urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("pools/<int:pool_id>/", views.pool_detail, name="pool"),
     path("pools/<int:pool_id>/scale/", views.pool_scale, name="pool-scale"),

@@ -5,6 +5,7 @@ audited the same way); the console adds nothing of its own to the rules.
 """
 
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,6 +19,19 @@ from apps.inventory.api import pool_counts
 from apps.inventory.models import Host, ServicePool
 from apps.provisioning import services
 from apps.provisioning.models import Job
+
+
+class LogoutView(auth_views.LogoutView):
+    """Logging out is a POST (the header's button). A GET, from a typed or bookmarked /logout/, shows a
+    page with that button, or sends someone already signed out to the login page, instead of a blank 405."""
+
+    http_method_names = ["get", "post", "options"]
+
+    def get(self, request, *args, **kwargs):
+        """The page that asks to log out."""
+        if not request.user.is_authenticated:
+            return redirect("console:login")
+        return render(request, "console/logout.html")
 
 
 def _visible_pool(user, pool_id: int) -> ServicePool:

@@ -1,4 +1,4 @@
-"""Base model and the audit log of every change made through the API or console."""
+"""Base model, the audit log of every change made through the API or console, and worker heartbeats."""
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -79,3 +79,25 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username} {self.action} {self.object_repr}"
+
+
+class WorkerHeartbeat(models.Model):
+    """One running Celery worker and the queues it consumes, as it last said (see apps.core.workers).
+
+    A worker writes its row when it starts consuming and again every few seconds, and deletes it when it
+    stops; a row that has not been written for a while is a worker that died without saying so.
+    Times are the database's clock, so web and worker hosts need not agree on the time.
+    """
+
+    hostname = models.CharField(max_length=255, help_text="The worker's node name, e.g. celery@host.")
+    pid = models.PositiveIntegerField(help_text="The worker's main process.")
+    queues = models.JSONField(default=list, help_text="Names of the queues it consumes.")
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ("hostname", "pid")
+        constraints = [models.UniqueConstraint(fields=("hostname", "pid"), name="core_workerheartbeat_unique_process")]
+
+    def __str__(self) -> str:
+        return f"{self.hostname} ({self.pid})"

@@ -107,3 +107,18 @@ def test_host_page_shows_init_runs_and_lets_developers_rerun(cluster, users):
     answer = developer.post(f"/hosts/{host.pk}/initialize/", follow=True)
     assert b"Initialization started again" in answer.content
     assert InitRun.objects.filter(rerun=True, status="running").count() == 1
+
+
+def test_logout_by_get_shows_a_page_that_logs_out(users):
+    """GET /logout/ (typed or bookmarked) shows a Log out button, not a blank 405; the button logs out."""
+    client = login(users["guest"])
+    page = client.get("/logout/")
+    assert page.status_code == 200
+    assert b'<form method="post" action="/logout/">' in page.content and b"Log out</button>" in page.content
+    assert client.get("/").status_code == 200, "a GET must not log out (a link or prefetch could)"
+
+    answer = client.post("/logout/")
+    assert answer.status_code == 302 and answer["Location"] == "/login/"
+    assert client.get("/")["Location"].startswith("/login/")
+    # Signed out, the same address leads to the login page.
+    assert client.get("/logout/")["Location"] == "/login/"

@@ -63,16 +63,6 @@ RAISED = "raised unexpected"
 TASK_LINE = re.compile(r"tasks\.(?P<task>\w+)\[[^]]+\] (?P<event>received|succeeded|failed|retry|raised)")
 
 
-@pytest.fixture(scope="module")
-def only_our_workers(worker, tmp_path_factory):
-    """Stop the session's worker for this module (it would carry on the work our killed worker drops)."""
-    worker.stop()
-    yield worker.env
-    # A fresh log: Worker.start waits for "ready." in its log, which the old log already holds.
-    worker.log_path = tmp_path_factory.mktemp("worker-restarted") / "worker.log"
-    worker.start()
-
-
 @pytest.fixture(scope="module", params=[cls.kind for cls in CLOUDS])
 def cloud(request):
     """One cloud's emulator, for this module."""

@@ -3,7 +3,7 @@
 import secrets
 from decimal import Decimal
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from apps.accounts import services
@@ -85,14 +85,18 @@ class Command(BaseCommand):
     def _clouds(self, cluster) -> None:
         """An account, a template and a pool on each emulated cloud, and a pool that spills across them all."""
         try:
-            from emulators.demo import CLOUDS
+            from emulators.demo import demo_clouds
         except ImportError:
             # The production image leaves the emulated clouds out: the demo then has physical machines only.
             self.stdout.write("Emulated clouds are not installed here: the demo has physical pools only.")
             return
+        try:
+            clouds = demo_clouds()
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         order = [MachineTemplate.objects.get(name="physical-light")]
-        for cloud in CLOUDS:
-            account, _ = CloudAccount.objects.get_or_create(
+        for cloud in clouds:
+            account, made = CloudAccount.objects.get_or_create(
                 name=f"demo-{cloud.kind}",
                 defaults={
                     "kind": cloud.kind,
@@ -101,6 +105,11 @@ class Command(BaseCommand):
                     "credentials": cloud.credentials,
                 },
             )
+            if not made and account.endpoint_url != cloud.url():
+                # The emulated clouds moved (DCP_EMULATOR_PORT): the demo accounts follow them.
+                account.endpoint_url = cloud.url()
+                account.credentials = cloud.credentials
+                account.save(update_fields=["endpoint_url", "credentials"])
             template, _ = MachineTemplate.objects.get_or_create(
                 name=f"{cloud.kind}-small",
                 defaults={"provider": account, "hourly_price": Decimal(cloud.hourly_price), **cloud.template},
