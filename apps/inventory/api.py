@@ -22,7 +22,7 @@ from apps.inventory.models import Cluster, Host, PhysicalMachine, PoolTemplate, 
 from apps.providers.choices import ProviderKind
 from apps.providers.models import CloudAccount, MachineTemplate
 from apps.provisioning import services
-from apps.provisioning.api import JobSerializer, ScaleSerializer
+from apps.provisioning.api import JobDetailSerializer, ScaleSerializer
 
 MAX_POOL_SIZE = 100_000
 
@@ -109,16 +109,16 @@ class ServicePoolSerializer(RestrictedModelSerializer):
         min_size = attrs.get("min_size", current.min_size if current else 0)
         max_size = attrs.get("max_size", current.max_size if current else 10)
         if min_size > max_size:
-            raise serializers.ValidationError({"min_size": [f"min_size {min_size} is above max_size {max_size}."]})
+            raise serializers.ValidationError(
+                {"min_size": [f"The min_size {min_size} is above max_size {max_size}: lower one or raise the other."]}
+            )
         if current is not None:
             if current.desired_size > max_size:
-                raise serializers.ValidationError(
-                    {"max_size": [f"desired_size is {current.desired_size}: scale in first, then lower max_size."]}
-                )
+                message = f"The pool's desired_size is {current.desired_size}: scale in first, then lower max_size."
+                raise serializers.ValidationError({"max_size": [message]})
             if current.desired_size < min_size:
-                raise serializers.ValidationError(
-                    {"min_size": [f"desired_size is {current.desired_size}: scale out first, then raise min_size."]}
-                )
+                message = f"The pool's desired_size is {current.desired_size}: scale out first, then raise min_size."
+                raise serializers.ValidationError({"min_size": [message]})
         templates = attrs.get("templates", None if current else [])
         if templates is not None and min_size > 0 and not templates:
             raise serializers.ValidationError({"templates": ["A pool with min_size above 0 needs templates."]})
@@ -184,7 +184,7 @@ class ServicePoolViewSet(ModelViewSet):
     @extend_schema(
         request=ScaleSerializer,
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
-        responses={202: JobSerializer, 200: OpenApiResponse(description="dry run: the plan, nothing changed")},
+        responses={202: JobDetailSerializer, 200: OpenApiResponse(description="dry run: the plan, nothing changed")},
     )
     @action(detail=True, methods=["post"])
     def scale(self, request, pk=None):
@@ -204,7 +204,7 @@ class ServicePoolViewSet(ModelViewSet):
         )
         if result.dry_run is not None:
             return Response(result.dry_run, status=status.HTTP_200_OK)
-        data = JobSerializer(result.job, context=self.get_serializer_context()).data
+        data = JobDetailSerializer(result.job, context=self.get_serializer_context()).data
         headers = {"Location": f"/api/v1/jobs/{result.job.pk}/"}
         if result.replayed:
             headers["Idempotent-Replayed"] = "true"
