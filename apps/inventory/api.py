@@ -7,14 +7,13 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.validators import UniqueValidator
 
 from apps.configuration.api import RerunAnswerSerializer, RerunSerializer, rerun
-from apps.core import audit
 from apps.core.api.parsers import CSVParser, JSONParser
 from apps.core.api.serializers import RestrictedModelSerializer
 from apps.core.api.views import ModelViewSet, ReadOnlyModelViewSet
 from apps.core.choices import Action
-from apps.core.models import AuditAction
 from apps.inventory import machines
 from apps.inventory.choices import HostStatus, MachineState
 from apps.inventory.filtersets import HostFilterSet, PhysicalMachineFilterSet, ServicePoolFilterSet
@@ -273,6 +272,28 @@ class HostViewSet(ReadOnlyModelViewSet):
         return Response(answer, status=status.HTTP_202_ACCEPTED)
 
 
+class AccountIdField(serializers.PrimaryKeyRelatedField):
+    """A provider account by id, looked up among accounts read once (an import's rows share them)."""
+
+    def __init__(self, accounts, **kwargs):
+        super().__init__(**kwargs)
+        self.accounts = accounts
+
+    def to_internal_value(self, data):
+        """The account with this id, with PrimaryKeyRelatedField's errors."""
+        if not hasattr(self, "_by_id"):
+            self._by_id = {account.pk: account for account in self.accounts}
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        text = str(data).strip()
+        if not (text.isascii() and text.isdigit()):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        account = self._by_id.get(int(text))
+        if account is None:
+            self.fail("does_not_exist", pk_value=data)
+        return account
+
+
 class PhysicalMachineSerializer(RestrictedModelSerializer):
     """A physical machine. ``state`` may be set to free or maintenance; allocation is done by scaling."""
 
@@ -299,6 +320,18 @@ class PhysicalMachineSerializer(RestrictedModelSerializer):
         )
         read_only_fields = ("tags", "allocated_at")
         extra_kwargs = {"cpu": {"max_value": 4096}}
+
+    def get_fields(self):
+        """In an import, the provider accounts are read once and uniqueness is checked for all rows together."""
+        fields = super().get_fields()
+        if self.context.get("bulk_import"):
+            request = self.context["request"]
+            fields["provider"] = AccountIdField(
+                CloudAccount.objects.restrict(request.user, Action.VIEW), queryset=CloudAccount.objects.none()
+            )
+            for column in machines.UNIQUE_COLUMNS:
+                fields[column].validators = [v for v in fields[column].validators if not isinstance(v, UniqueValidator)]
+        return fields
 
     def validate_provider(self, provider):
         """Machines belong to a physical provider account."""
@@ -345,22 +378,17 @@ class PhysicalMachineViewSet(ModelViewSet):
         responses={201: PhysicalMachineSerializer(many=True)},
         description="Register many machines at once (JSON list or CSV with a header row); all or nothing.",
     )
-    @action(detail=False, methods=["post"], url_path="import", parser_classes=[JSONParser, CSVParser])
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[JSONParser, CSVParser],
+        filter_backends=[],
+        pagination_class=None,
+    )
     def bulk_import(self, request):
         """Import machines from a JSON list or a CSV body; every row is checked before any is saved."""
         rows = machines.rows_from_request(request)
-        serializers_ = [PhysicalMachineSerializer(data=row, context=self.get_serializer_context()) for row in rows]
-        errors = {str(i + 1): s.errors for i, s in enumerate(serializers_) if not s.is_valid()}
-        for field in ("hostname", "ip"):
-            values = [str(row.get(field)) for row in rows if row.get(field) not in (None, "")]
-            dupes = sorted({value for value in values if values.count(value) > 1})
-            if dupes:
-                errors[field] = [f"Listed more than once: {', '.join(dupes)}."]
-        if errors:
-            raise ValidationError({"rows": errors})
-        with transaction.atomic():
-            created = [s.save() for s in serializers_]
-            for machine in created:
-                audit.record(request.user, AuditAction.CREATE, machine, None, audit.snapshot(machine))
+        created = machines.import_machines(rows, PhysicalMachineSerializer, self.get_serializer_context())
         data = PhysicalMachineSerializer(created, many=True, context=self.get_serializer_context()).data
         return Response(data, status=status.HTTP_201_CREATED)

@@ -745,6 +745,33 @@ def test_import_same_ip_twice(api, world):
     assert_error(response, 400, "ip", "10.98.0.1")
 
 
+@pytest.mark.parametrize("column", ["hostname", "ip"])
+def test_import_value_already_in_the_inventory(api, world, column):
+    """A hostname or IP a registered machine has is refused naming the row, the field and the value."""
+    existing = world["machines"][2]
+    rows = [_row(world, 1), _row(world, 2), _row(world, 3, **{column: getattr(existing, column)})]
+    with unchanged():
+        response = send(api["sysadmin"], "post", IMPORT_URL, rows)
+    body = assert_error(response, 400, "rows", column, str(getattr(existing, column)), "already exists")
+    assert list(body["rows"]) == ["3"] and list(body["rows"]["3"]) == [column]
+
+
+def test_import_queries_do_not_grow_with_its_rows(api, world):
+    """Importing 40 machines runs as many queries as importing 2: rows are checked and written together."""
+
+    def queries_for(count: int, first: int) -> int:
+        rows = [_row(world, n) for n in range(first, first + count)]
+        with CaptureQueriesContext(connection) as queries:
+            response = send(api["sysadmin"], "post", IMPORT_URL, rows)
+        assert response.status_code == 201, response.content
+        assert len(response.json()) == count
+        return len(queries.captured_queries)
+
+    queries_for(1, 90)  # the first request also fills caches (content types)
+    assert queries_for(40, 10) == queries_for(2, 60)
+    assert PhysicalMachine.objects.filter(hostname__startswith="imp-").count() == 43
+
+
 @pytest.mark.parametrize(
     "hostnames",
     [[["a"], ["a"]], [{"h": 1}, {"h": 1}], [1, 1, "a", "a"]],
