@@ -202,7 +202,7 @@ def cancel(job_id: int, user) -> Job:
             removed = job.removed_hosts.count()
             pool.desired_size = min(pool.max_size, pool.desired_size + job.size - removed)
         pool.save(update_fields=["desired_size", "updated_at"])
-        transitions.move_job(job, JobStatus.CANCELLED, f"cancelled by {user}")
+        transitions.move_job(job, JobStatus.CANCELLED, f"Cancelled by {user}.")
         audit.record(user, AuditAction.CANCEL, job, before, {"desired_size": pool.desired_size, "status": job.status})
         after_commit("reconcile_pool", pool.pk)
     return job

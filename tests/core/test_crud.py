@@ -1016,6 +1016,7 @@ def test_scale_and_cancel_job(clients, users, cluster):
     cancelled = developer.post(f"/api/v1/jobs/{job['id']}/cancel/")
     assert cancelled.status_code == 200, cancelled.content
     assert cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["message"] == "Cancelled by developer-user."
     assert cancelled.json()["finished_at"]
     assert developer.get(f"/api/v1/pools/{pool.pk}/").json()["desired_size"] == 0
     entry = audited(developer, cancelled, "provisioning.job", job["id"], "cancel", users["developer"])
