@@ -189,7 +189,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "apps.core.api.filters.FilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "apps.core.api.filters.OrderingFilter",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["apps.core.api.parsers.JSONParser"],
@@ -211,7 +211,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # Job and JobDetail share their choice fields: one enum each, named after the job.
+    "ENUM_NAME_OVERRIDES": {
+        "JobKindEnum": "apps.provisioning.choices.JobKind.CHOICES",
+        "JobStatusEnum": "apps.provisioning.choices.JobStatus.CHOICES",
+    },
 }
 
 # Celery: a broker URL, or kombu's filesystem transport under ./var (no server).

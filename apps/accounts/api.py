@@ -15,7 +15,7 @@ from apps.accounts import security, services
 from apps.accounts.choices import TokenOrigin
 from apps.accounts.models import Membership, Token, User
 from apps.core import audit
-from apps.core.api.serializers import RestrictedModelSerializer
+from apps.core.api.serializers import RestrictedModelSerializer, Serializer
 from apps.core.api.views import ModelViewSet
 from apps.core.choices import Action
 from apps.core.exceptions import Conflict
@@ -23,7 +23,7 @@ from apps.core.models import AuditAction
 from apps.inventory.models import Cluster
 
 
-class TokenRequestSerializer(serializers.Serializer):
+class TokenRequestSerializer(Serializer):
     """Username and password, exchanged for a token."""
 
     username = serializers.CharField(max_length=150)
@@ -299,7 +299,7 @@ class MembershipViewSet(ModelViewSet):
         """Add a member; one membership per user and cluster."""
         cluster = self.get_cluster()
         if Membership.objects.filter(cluster=cluster, user=serializer.validated_data["user"]).exists():
-            raise Conflict(f"{serializer.validated_data['user']} is already a member of {cluster}.")
+            raise Conflict(f"User {serializer.validated_data['user']} is already a member of {cluster}.")
         with transaction.atomic():
             instance = serializer.save(cluster=cluster)
             self.check_write(instance)

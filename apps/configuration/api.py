@@ -12,8 +12,8 @@ from apps.configuration.choices import InitStatus
 from apps.configuration.models import InitRun, Registry, SSHKey
 from apps.configuration.runners import needs_run
 from apps.core import audit
-from apps.core.api.filters import BaseFilterSet
-from apps.core.api.serializers import RestrictedModelSerializer
+from apps.core.api.filters import BaseFilterSet, IdFilter
+from apps.core.api.serializers import RestrictedModelSerializer, Serializer
 from apps.core.api.views import CreateReadDeleteViewSet, ModelViewSet, ReadOnlyModelViewSet
 from apps.core.models import AuditAction
 from apps.inventory.choices import HostStatus
@@ -141,7 +141,7 @@ class InitRunFilterSet(BaseFilterSet):
     """?host=&job=&status=&pool=."""
 
     status = django_filters.MultipleChoiceFilter(choices=InitStatus.CHOICES)
-    pool = django_filters.NumberFilter(field_name="host__pool")
+    pool = IdFilter(field_name="host__pool")
 
     class Meta:
         model = InitRun
@@ -156,7 +156,7 @@ class InitRunViewSet(ReadOnlyModelViewSet):
     filterset_class = InitRunFilterSet
 
 
-class RerunSerializer(serializers.Serializer):
+class RerunSerializer(Serializer):
     """What a re-run may ask for."""
 
     forget_host_keys = serializers.BooleanField(

@@ -84,14 +84,14 @@ def _type_error(name: str, spec: dict, value: Any) -> str | None:
     wanted = spec.get("type", "str")
     kinds = TYPES.get(wanted)
     if kinds and (not isinstance(value, kinds) or (wanted in ("int", "float") and isinstance(value, bool))):
-        return f"{name} must be a {wanted}, not {type(value).__name__} ({value!r})."
+        return f"Variable {name} must be a {wanted}, not {type(value).__name__} ({value!r})."
     if spec.get("choices") and value not in spec["choices"]:
-        return f"{name} must be one of {', '.join(map(str, spec['choices']))}, not {value!r}."
+        return f"Variable {name} must be one of {', '.join(map(str, spec['choices']))}, not {value!r}."
     element = spec.get("elements")
     if wanted == "list" and element in TYPES:
         for item in value:
             if not isinstance(item, TYPES[element]) or (element == "int" and isinstance(item, bool)):
-                return f"{name} must be a list of {element}, but holds {item!r}."
+                return f"Variable {name} must be a list of {element}, but holds {item!r}."
     return None
 
 
@@ -103,19 +103,20 @@ def check(init_vars: Any, init_profile: str = "", init_method: str = "none") -> 
     for role in (*METHOD_ROLES.get(init_method, ()), *BASE_ROLES, *profile_roles(init_profile)):
         known.update(role_options(role))
     errors = [
-        f"{name} is required when hosts are initialized ({init_method}): give {what}."
+        f"Variable {name} is required when hosts are initialized ({init_method}): give {what}."
         for name, what in REQUIRED.items()
         if init_method in METHOD_ROLES and not init_vars.get(name)
     ]
     for name, value in sorted(init_vars.items()):
         if name in MANAGED:
-            errors.append(f"{name} is set by DCP (from the template's registry and the host); remove it.")
+            errors.append(f"Variable {name} is set by DCP (from the template's registry and the host); remove it.")
         elif name not in known:
-            errors.append(f"{name} is not a variable of the init roles ({', '.join(BASE_ROLES)} and the profile).")
+            roles = f"{', '.join(BASE_ROLES)} and the profile"
+            errors.append(f"Unknown variable {name}: not a variable of the init roles ({roles}); remove or rename it.")
         elif (problem := _type_error(name, known[name], value)) is not None:
             errors.append(problem)
     if init_vars.get("dcp_ssh_via", "private") not in ("private", "public"):
-        errors.append("dcp_ssh_via must be private or public.")
+        errors.append("Variable dcp_ssh_via must be private or public.")
     return errors
 
 

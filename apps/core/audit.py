@@ -8,7 +8,7 @@ from django.db import models
 
 from apps.core.context import current_request_id, current_via
 from apps.core.crypto import EncryptedJSONField, EncryptedTextField
-from apps.core.models import AuditEntry
+from apps.core.models import AuditAction, AuditEntry
 
 # Fields that hold secrets or derived secrets, whatever model they are on.
 SECRET_FIELD_NAMES = {"password", "key_hash", "credentials"}
@@ -53,7 +53,23 @@ def record(
     user, action: str, instance: models.Model, before=None, after=None, *, object_id=None, username: str = ""
 ) -> AuditEntry:
     """Write one audit entry for a change to instance by user (or by whoever claimed to be username)."""
-    return AuditEntry.objects.create(
+    entry = _entry(user, action, instance, before, after, object_id=object_id, username=username)
+    entry.save()
+    return entry
+
+
+def record_created(user, instances: list[models.Model]) -> list[AuditEntry]:
+    """Write the create entries of many new objects (an import) in one statement."""
+    return AuditEntry.objects.bulk_create(
+        [_entry(user, AuditAction.CREATE, instance, None, snapshot(instance)) for instance in instances]
+    )
+
+
+def _entry(
+    user, action: str, instance: models.Model, before, after, *, object_id=None, username: str = ""
+) -> AuditEntry:
+    """An unsaved audit entry for a change to instance by user, in the current request."""
+    return AuditEntry(
         user=user if user is not None and user.is_authenticated else None,
         username=username or getattr(user, "username", "") or "system",
         action=action,

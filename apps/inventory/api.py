@@ -7,14 +7,13 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.validators import UniqueValidator
 
 from apps.configuration.api import RerunAnswerSerializer, RerunSerializer, rerun
-from apps.core import audit
 from apps.core.api.parsers import CSVParser, JSONParser
 from apps.core.api.serializers import RestrictedModelSerializer
 from apps.core.api.views import ModelViewSet, ReadOnlyModelViewSet
 from apps.core.choices import Action
-from apps.core.models import AuditAction
 from apps.inventory import machines
 from apps.inventory.choices import HostStatus, MachineState
 from apps.inventory.filtersets import HostFilterSet, PhysicalMachineFilterSet, ServicePoolFilterSet
@@ -22,7 +21,7 @@ from apps.inventory.models import Cluster, Host, PhysicalMachine, PoolTemplate, 
 from apps.providers.choices import ProviderKind
 from apps.providers.models import CloudAccount, MachineTemplate
 from apps.provisioning import services
-from apps.provisioning.api import JobSerializer, ScaleSerializer
+from apps.provisioning.api import JobDetailSerializer, ScaleSerializer
 
 MAX_POOL_SIZE = 100_000
 
@@ -109,16 +108,16 @@ class ServicePoolSerializer(RestrictedModelSerializer):
         min_size = attrs.get("min_size", current.min_size if current else 0)
         max_size = attrs.get("max_size", current.max_size if current else 10)
         if min_size > max_size:
-            raise serializers.ValidationError({"min_size": [f"min_size {min_size} is above max_size {max_size}."]})
+            raise serializers.ValidationError(
+                {"min_size": [f"The min_size {min_size} is above max_size {max_size}: lower one or raise the other."]}
+            )
         if current is not None:
             if current.desired_size > max_size:
-                raise serializers.ValidationError(
-                    {"max_size": [f"desired_size is {current.desired_size}: scale in first, then lower max_size."]}
-                )
+                message = f"The pool's desired_size is {current.desired_size}: scale in first, then lower max_size."
+                raise serializers.ValidationError({"max_size": [message]})
             if current.desired_size < min_size:
-                raise serializers.ValidationError(
-                    {"min_size": [f"desired_size is {current.desired_size}: scale out first, then raise min_size."]}
-                )
+                message = f"The pool's desired_size is {current.desired_size}: scale out first, then raise min_size."
+                raise serializers.ValidationError({"min_size": [message]})
         templates = attrs.get("templates", None if current else [])
         if templates is not None and min_size > 0 and not templates:
             raise serializers.ValidationError({"templates": ["A pool with min_size above 0 needs templates."]})
@@ -184,7 +183,7 @@ class ServicePoolViewSet(ModelViewSet):
     @extend_schema(
         request=ScaleSerializer,
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
-        responses={202: JobSerializer, 200: OpenApiResponse(description="dry run: the plan, nothing changed")},
+        responses={202: JobDetailSerializer, 200: OpenApiResponse(description="dry run: the plan, nothing changed")},
     )
     @action(detail=True, methods=["post"])
     def scale(self, request, pk=None):
@@ -204,7 +203,7 @@ class ServicePoolViewSet(ModelViewSet):
         )
         if result.dry_run is not None:
             return Response(result.dry_run, status=status.HTTP_200_OK)
-        data = JobSerializer(result.job, context=self.get_serializer_context()).data
+        data = JobDetailSerializer(result.job, context=self.get_serializer_context()).data
         headers = {"Location": f"/api/v1/jobs/{result.job.pk}/"}
         if result.replayed:
             headers["Idempotent-Replayed"] = "true"
@@ -273,6 +272,28 @@ class HostViewSet(ReadOnlyModelViewSet):
         return Response(answer, status=status.HTTP_202_ACCEPTED)
 
 
+class AccountIdField(serializers.PrimaryKeyRelatedField):
+    """A provider account by id, looked up among accounts read once (an import's rows share them)."""
+
+    def __init__(self, accounts, **kwargs):
+        super().__init__(**kwargs)
+        self.accounts = accounts
+
+    def to_internal_value(self, data):
+        """The account with this id, with PrimaryKeyRelatedField's errors."""
+        if not hasattr(self, "_by_id"):
+            self._by_id = {account.pk: account for account in self.accounts}
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        text = str(data).strip()
+        if not (text.isascii() and text.isdigit()):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        account = self._by_id.get(int(text))
+        if account is None:
+            self.fail("does_not_exist", pk_value=data)
+        return account
+
+
 class PhysicalMachineSerializer(RestrictedModelSerializer):
     """A physical machine. ``state`` may be set to free or maintenance; allocation is done by scaling."""
 
@@ -299,6 +320,18 @@ class PhysicalMachineSerializer(RestrictedModelSerializer):
         )
         read_only_fields = ("tags", "allocated_at")
         extra_kwargs = {"cpu": {"max_value": 4096}}
+
+    def get_fields(self):
+        """In an import, the provider accounts are read once and uniqueness is checked for all rows together."""
+        fields = super().get_fields()
+        if self.context.get("bulk_import"):
+            request = self.context["request"]
+            fields["provider"] = AccountIdField(
+                CloudAccount.objects.restrict(request.user, Action.VIEW), queryset=CloudAccount.objects.none()
+            )
+            for column in machines.UNIQUE_COLUMNS:
+                fields[column].validators = [v for v in fields[column].validators if not isinstance(v, UniqueValidator)]
+        return fields
 
     def validate_provider(self, provider):
         """Machines belong to a physical provider account."""
@@ -345,22 +378,17 @@ class PhysicalMachineViewSet(ModelViewSet):
         responses={201: PhysicalMachineSerializer(many=True)},
         description="Register many machines at once (JSON list or CSV with a header row); all or nothing.",
     )
-    @action(detail=False, methods=["post"], url_path="import", parser_classes=[JSONParser, CSVParser])
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[JSONParser, CSVParser],
+        filter_backends=[],
+        pagination_class=None,
+    )
     def bulk_import(self, request):
         """Import machines from a JSON list or a CSV body; every row is checked before any is saved."""
         rows = machines.rows_from_request(request)
-        serializers_ = [PhysicalMachineSerializer(data=row, context=self.get_serializer_context()) for row in rows]
-        errors = {str(i + 1): s.errors for i, s in enumerate(serializers_) if not s.is_valid()}
-        for field in ("hostname", "ip"):
-            values = [str(row.get(field)) for row in rows if row.get(field) not in (None, "")]
-            dupes = sorted({value for value in values if values.count(value) > 1})
-            if dupes:
-                errors[field] = [f"Listed more than once: {', '.join(dupes)}."]
-        if errors:
-            raise ValidationError({"rows": errors})
-        with transaction.atomic():
-            created = [s.save() for s in serializers_]
-            for machine in created:
-                audit.record(request.user, AuditAction.CREATE, machine, None, audit.snapshot(machine))
+        created = machines.import_machines(rows, PhysicalMachineSerializer, self.get_serializer_context())
         data = PhysicalMachineSerializer(created, many=True, context=self.get_serializer_context()).data
         return Response(data, status=status.HTTP_201_CREATED)

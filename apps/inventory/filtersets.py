@@ -2,7 +2,7 @@
 
 import django_filters
 
-from apps.core.api.filters import BaseFilterSet
+from apps.core.api.filters import BaseFilterSet, IdFilter
 from apps.inventory.choices import HostStatus, MachineState
 from apps.inventory.models import Host, PhysicalMachine, ServicePool
 
@@ -18,7 +18,7 @@ class ServicePoolFilterSet(BaseFilterSet):
 class HostFilterSet(BaseFilterSet):
     """?pool=&cluster=&provider=&template=&job=&status=."""
 
-    cluster = django_filters.NumberFilter(field_name="pool__cluster")
+    cluster = IdFilter(field_name="pool__cluster")
     status = django_filters.MultipleChoiceFilter(choices=HostStatus.CHOICES)
 
     class Meta:

@@ -1,10 +1,17 @@
-"""Rules of the physical inventory that the API and the console share."""
+"""Rules of the physical inventory that the API and the console share, and the bulk import."""
 
+from collections import Counter
+
+from django.db import transaction
 from rest_framework import serializers
 
+from apps.core import audit
 from apps.inventory.choices import MachineState
+from apps.inventory.models import PhysicalMachine
 
 MAX_IMPORT_ROWS = 10_000
+#: Columns no two machines may share; an import checks them for all its rows at once.
+UNIQUE_COLUMNS = ("hostname", "ip")
 
 
 def check_state_change(machine, state: str) -> str:
@@ -33,3 +40,55 @@ def rows_from_request(request) -> list[dict]:
     if not all(isinstance(row, dict) for row in rows):
         raise serializers.ValidationError({"detail": ["Every item of the list must be a JSON object."]})
     return rows
+
+
+def import_machines(rows: list[dict], serializer_class, context: dict) -> list[PhysicalMachine]:
+    """Check every row, then create them all, or none: a 400 names each bad row (from 1) and field.
+
+    The work is linear in the rows and its queries do not grow with them: the
+    rows are checked by one serializer (``many``), with the provider accounts
+    read once and uniqueness checked in the import and against the inventory
+    with one query per unique column; then one INSERT of the machines and one
+    of their audit entries. ``serializer_class`` validates one row (given, not
+    imported, because the API module imports this one).
+    """
+    checker = serializer_class(data=rows, many=True, context={**context, "bulk_import": True})
+    errors: dict = {}
+    if not checker.is_valid():
+        # Keyed by row index, or a list of one entry per row, depending on DRF's LIST_SERIALIZER_ERRORS_AS_DICT.
+        found = checker.errors.items() if isinstance(checker.errors, dict) else enumerate(checker.errors)
+        errors = {str(i + 1): row_errors for i, row_errors in found if row_errors}
+    errors.update(_repeated(rows))
+    if not errors:
+        errors = _taken(checker.validated_data)
+    if errors:
+        raise serializers.ValidationError({"rows": errors})
+    user = context["request"].user
+    with transaction.atomic():
+        created = PhysicalMachine.objects.bulk_create([PhysicalMachine(**data) for data in checker.validated_data])
+        audit.record_created(user, created)
+    return created
+
+
+def _repeated(rows: list[dict]) -> dict:
+    """{column: [message]} for values that more than one row of the import gives."""
+    errors = {}
+    for column in UNIQUE_COLUMNS:
+        counts = Counter(str(row[column]) for row in rows if row.get(column) not in (None, ""))
+        repeated = sorted(value for value, count in counts.items() if count > 1)
+        if repeated:
+            errors[column] = [f"Listed more than once: {', '.join(repeated)}."]
+    return errors
+
+
+def _taken(machines: list[dict]) -> dict:
+    """{row: {column: [message]}} for rows whose unique values machines in the inventory already have."""
+    errors: dict = {}
+    for column in UNIQUE_COLUMNS:
+        values = [str(data[column]) for data in machines]
+        taken = set(PhysicalMachine.objects.filter(**{f"{column}__in": values}).values_list(column, flat=True))
+        for i, value in enumerate(values):
+            if value in taken:
+                message = f"A physical machine with this {column} already exists: {value}."
+                errors.setdefault(str(i + 1), {})[column] = [message]
+    return errors

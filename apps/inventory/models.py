@@ -94,7 +94,9 @@ class PhysicalMachine(BaseModel):
     machine_class = models.CharField(max_length=64, db_index=True)
     idc = models.CharField(max_length=64, help_text="Data centre.")
     rack = models.CharField(max_length=64, blank=True)
-    monthly_cost = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
+    monthly_cost = models.DecimalField(
+        max_digits=10, decimal_places=2, default=Decimal("0"), validators=[MinValueValidator(Decimal("0"))]
+    )
     state = models.CharField(max_length=20, choices=MachineState.CHOICES, default=MachineState.FREE)
     # Set while allocated: the create call's idempotency token and DCP's tags.
     client_token = models.CharField(max_length=64, blank=True, db_index=True)

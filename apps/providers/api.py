@@ -90,7 +90,7 @@ class CloudAccountSerializer(RestrictedModelSerializer):
         found = secrets.secret_paths(options, "options")
         if found:
             raise serializers.ValidationError(
-                f"{', '.join(found)} looks like a secret, and options are stored and shown in plain text: "
+                f"Options are stored and shown in plain text, and {', '.join(found)} looks like a secret: "
                 "put it in credentials, which are encrypted (a Libcloud driver argument goes there under its own name)."
             )
         return options
@@ -155,14 +155,14 @@ def _check_credential_keys(kind: str, creds) -> None:
     missing = [key for key in required if not creds.get(key)]
     problems = []
     if missing:
-        problems.append(f"missing for {kind}: {', '.join(missing)}")
+        problems.append(f"Missing for {kind}: {', '.join(missing)}")
     if unknown:
         allowed = ", ".join((*required, *optional)) or "none"
         if kind == ProviderKind.LIBCLOUD:
             allowed += ", and the driver's arguments that carry a secret (a token, password or key)"
-        problems.append(f"not known for {kind}: {', '.join(unknown)} (allowed: {allowed})")
+        problems.append(f"Not known for {kind}: {', '.join(unknown)} (allowed: {allowed})")
     if any(not isinstance(value, str) for value in creds.values()):
-        problems.append("every value must be a string")
+        problems.append("Every value must be a string")
     if problems:
         raise serializers.ValidationError({"credentials": ["; ".join(problems)]})
 
@@ -271,18 +271,17 @@ class MachineTemplateSerializer(RestrictedModelSerializer):
         problems = {}
         if template.instance_type not in known_sizes:
             problems["instance_type"] = (
-                f"{provider.name} has no {template.instance_type!r}; known: {_some(known_sizes)}."
+                f"Provider {provider.name} has no {template.instance_type!r}; known: {_some(known_sizes)}."
             )
         if template.zone and template.zone not in known_zones:
-            problems["zone"] = f"{provider.name} has no zone {template.zone!r}; known: {_some(known_zones)}."
+            problems["zone"] = f"Provider {provider.name} has no zone {template.zone!r}; known: {_some(known_zones)}."
         listed = template.zone_choices() if template.zones else []
         unknown_zones = [zone for zone in listed if zone not in known_zones]
         if unknown_zones:
-            problems["zones"] = (
-                f"{provider.name} has no zone {', '.join(map(repr, unknown_zones))}; known: {_some(known_zones)}."
-            )
+            missing = ", ".join(map(repr, unknown_zones))
+            problems["zones"] = f"Provider {provider.name} has no zone {missing}; known: {_some(known_zones)}."
         if checks_image and image_found is None:
-            problems["image"] = f"{provider.name} has no image {template.image!r}."
+            problems["image"] = f"Provider {provider.name} has no image {template.image!r}."
         if problems:
             raise serializers.ValidationError({field: [message] for field, message in problems.items()})
         return attrs

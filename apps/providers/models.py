@@ -74,7 +74,9 @@ class MachineTemplate(BaseModel):
         help_text="Private registry the hosts log in to and pull through.",
     )
     max_hosts = models.PositiveIntegerField(null=True, blank=True, help_text="Quota: live hosts at most.")
-    hourly_price = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    hourly_price = models.DecimalField(
+        max_digits=12, decimal_places=6, null=True, blank=True, validators=[MinValueValidator(Decimal("0"))]
+    )
 
     class Meta:
         ordering = ("name",)

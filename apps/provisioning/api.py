@@ -7,7 +7,8 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apps.core.api.filters import BaseFilterSet
+from apps.core.api.filters import BaseFilterSet, IdFilter
+from apps.core.api.serializers import Serializer
 from apps.core.api.views import ReadOnlyModelViewSet
 from apps.core.choices import Action
 from apps.inventory.choices import HostStatus
@@ -19,7 +20,7 @@ from apps.provisioning.timeline import host_timelines
 MAX_DELTA = 100_000
 
 
-class ScaleSerializer(serializers.Serializer):
+class ScaleSerializer(Serializer):
     """A scale request: exactly one of delta, desired_size or hosts."""
 
     delta = serializers.IntegerField(required=False, min_value=-MAX_DELTA, max_value=MAX_DELTA)
@@ -33,7 +34,7 @@ class ScaleSerializer(serializers.Serializer):
         """Zero changes nothing."""
         if value == 0:
             raise serializers.ValidationError(
-                "delta must not be 0: give a positive number to add hosts, negative to remove."
+                "A delta of 0 changes nothing: give a positive number to add hosts, a negative one to remove them."
             )
         return value
 
@@ -91,11 +92,15 @@ class HostTimelineSerializer(serializers.Serializer):
 
 
 class ProgressSerializer(serializers.Serializer):
-    """How far a job is: hosts asked for, done, failed."""
+    """How far a job is: hosts asked for, made ready (scale-out) or removed (scale-in), and failed."""
 
-    total = serializers.IntegerField()
-    ready = serializers.IntegerField()
-    failed = serializers.IntegerField()
+    total = serializers.IntegerField(help_text="Hosts the job adds (scale-out) or removes (scale-in).")
+    ready = serializers.IntegerField(help_text="Scale-out: its hosts that became ready. Scale-in: 0.")
+    removed = serializers.IntegerField(help_text="Scale-in: hosts it removed (terminated). Scale-out: 0.")
+    failed = serializers.IntegerField(
+        help_text="Scale-out: its hosts that failed (each is replaced while the job runs). Once the job ended "
+        "failed or partial, at least the hosts it asked for and did not get (or did not remove)."
+    )
 
 
 def with_progress(queryset):
@@ -107,14 +112,25 @@ def with_progress(queryset):
     )
 
 
+def progress(job) -> dict:
+    """A job's progress from its counts (see ProgressSerializer); an ended job that fell short counts the shortfall."""
+    if job.kind == JobKind.SCALE_IN:
+        ready, removed, failed = 0, min(job.n_removed, job.size), 0
+        done = removed
+    else:
+        ready, removed, failed = min(job.n_ready, job.size), 0, job.n_failed
+        done = ready
+    if job.status in (JobStatus.FAILED, JobStatus.PARTIAL):
+        failed = max(failed, job.size - done)
+    return {"total": job.size, "ready": ready, "removed": removed, "failed": failed}
+
+
 class JobSerializer(serializers.ModelSerializer):
-    """A scale job with progress and, in detail, its event log."""
+    """A scale job with its progress, as lists show it (no timeline: see JobDetailSerializer)."""
 
     cluster = serializers.IntegerField(source="pool.cluster_id", read_only=True)
     requested_by = serializers.CharField(source="requested_by.username", default=None, read_only=True)
     progress = serializers.SerializerMethodField()
-    events = serializers.SerializerMethodField()
-    hosts = serializers.SerializerMethodField()
 
     class Meta:
         model = Job
@@ -132,8 +148,6 @@ class JobSerializer(serializers.ModelSerializer):
             "plan",
             "requested_by",
             "idempotency_key",
-            "events",
-            "hosts",
             "created_at",
             "started_at",
             "finished_at",
@@ -143,32 +157,37 @@ class JobSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ProgressSerializer)
     def get_progress(self, job) -> dict:
-        """total / ready / failed; for a scale-in, ready counts hosts removed."""
+        """total / ready / removed / failed (see ProgressSerializer)."""
         if not hasattr(job, "n_ready"):
             job = with_progress(Job.objects.filter(pk=job.pk)).get()
-        if job.kind == JobKind.SCALE_IN:
-            return {"total": job.size, "ready": min(job.n_removed, job.size), "failed": 0}
-        return {"total": job.size, "ready": min(job.n_ready, job.size), "failed": job.n_failed}
+        return progress(job)
+
+
+class JobDetailSerializer(JobSerializer):
+    """A scale job with its event timeline and each host's steps (one job's detail, and a scale's answer)."""
+
+    events = serializers.SerializerMethodField()
+    hosts = serializers.SerializerMethodField()
+
+    class Meta(JobSerializer.Meta):
+        fields = (*JobSerializer.Meta.fields[:-4], "events", "hosts", *JobSerializer.Meta.fields[-4:])
+        read_only_fields = fields
 
     @extend_schema_field(JobEventSerializer(many=True))
     def get_events(self, job) -> list:
-        """The job's timeline (detail views only; lists leave it empty to stay light)."""
-        if not self.context.get("with_events", True):
-            return []
+        """The job's timeline."""
         return JobEventSerializer(job.events.select_related("host"), many=True).data
 
     @extend_schema_field(HostTimelineSerializer(many=True))
     def get_hosts(self, job) -> list:
-        """Each host's timeline with durations (detail views only)."""
-        if not self.context.get("with_events", True):
-            return []
+        """Each host's timeline with durations."""
         return HostTimelineSerializer(host_timelines(job), many=True).data
 
 
 class JobFilterSet(BaseFilterSet):
     """?pool=&cluster=&kind=&status=."""
 
-    cluster = django_filters.NumberFilter(field_name="pool__cluster")
+    cluster = IdFilter(field_name="pool__cluster")
     status = django_filters.MultipleChoiceFilter(choices=JobStatus.CHOICES)
 
     class Meta:
@@ -184,14 +203,14 @@ class JobViewSet(ReadOnlyModelViewSet):
     filterset_class = JobFilterSet
     object_action = Action.SCALE
 
-    def get_serializer_context(self):
-        """Events only in detail views."""
-        return {**super().get_serializer_context(), "with_events": self.action != "list"}
+    def get_serializer_class(self):
+        """Lists leave out each job's timeline to stay light; one job's detail carries it."""
+        return JobSerializer if self.action == "list" else JobDetailSerializer
 
-    @extend_schema(request=None, responses=JobSerializer)
+    @extend_schema(request=None, responses=JobDetailSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Cancel a pending or running job."""
         job = self.get_object()
         job = services.cancel(job.pk, request.user)
-        return Response(JobSerializer(job, context=self.get_serializer_context()).data)
+        return Response(JobDetailSerializer(job, context=self.get_serializer_context()).data)

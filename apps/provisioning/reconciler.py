@@ -98,9 +98,12 @@ def _scale_out(pool: ServicePool, jobs: list[Job], count: int) -> None:
     if count <= 0:
         return
     plan = plan_scale_out(pool, count)
+    wanting = [job for job, _ in _needs(jobs, done)] or jobs
+    # Every job the plan was made for keeps it, placed or not: a shortfall's notes say why hosts are missing.
+    _record_plan(wanting, plan)
     if plan.shortfall:
         reason = "; ".join(plan.notes) or "no template could place them"
-        _give_up(pool, [job for job, _ in _needs(jobs, done)] or jobs, plan.shortfall, reason)
+        _give_up(pool, wanting, plan.shortfall, reason)
     if not plan.placements:
         return
     owners = [job for job, need in _needs(jobs, done) for _ in range(need)]
@@ -122,13 +125,18 @@ def _scale_out(pool: ServicePool, jobs: list[Job], count: int) -> None:
         f"{p.count} on {p.template_name}" + (f" in {p.zone}" if p.zone else "") for p in plan.placements
     )
     for job in {host.job for host in hosts if host.job}:
-        job.plan = [*job.plan, plan.as_json()]
-        job.save(update_fields=["plan", "updated_at"])
         transitions.log(job.pk, EventKind.PLANNED, f"placing {summary}")
     # One batch of each placement in turn: every source's first create is queued at once, so a source
     # with many batches (small batches, a big share, a tight rate limit) does not hold the others back.
     for token in (token for turn in zip_longest(*batches) for token in turn if token):
         after_commit("create_hosts", token)
+
+
+def _record_plan(jobs: list[Job], plan) -> None:
+    """Append the plan to each job's list of plans (one per reconciler pass that planned for it)."""
+    for job in jobs:
+        job.plan = [*job.plan, plan.as_json()]
+        job.save(update_fields=["plan", "updated_at"])
 
 
 def _new_host(pool: ServicePool, template, job: Job | None, token: str, zone: str) -> Host:
@@ -207,10 +215,9 @@ def _finish_scale_out(job: Job, settled: bool) -> None:
     ready = min(counts["ready"], job.size)
     if ready >= job.size:
         transitions.move_job(job, JobStatus.SUCCEEDED)
-    elif ready == 0:
-        transitions.move_job(job, JobStatus.FAILED, job.message or "no host became ready")
     else:
-        transitions.move_job(job, JobStatus.PARTIAL, f"{ready} of {job.size} hosts ready; {job.message}".rstrip("; "))
+        status = JobStatus.PARTIAL if ready else JobStatus.FAILED
+        transitions.move_job(job, status, f"{ready} of {job.size} hosts ready; {job.message}".rstrip("; "))
 
 
 def _finish_scale_in(job: Job, settled: bool) -> None:

@@ -55,44 +55,61 @@ def _target(pool: ServicePool, request: ScaleRequest) -> tuple[int, str]:
 
 
 def _check_target(pool: ServicePool, request: ScaleRequest, target: int, field: str) -> None:
+    """Refuse a target outside the pool's bounds, or a scale-out the pool has no templates for."""
     if target == pool.desired_size:
-        raise ServiceError(f"pool {pool} is already at desired_size {target}: nothing to change.", field=field)
+        raise ServiceError(
+            f"Pool {pool} is already at desired_size {target}; ask for a different size to change it.", field=field
+        )
     if target > pool.max_size:
         raise ServiceError(
-            f"this would take pool {pool} to desired_size {target}, past its max_size {pool.max_size} "
+            f"This would take pool {pool} to desired_size {target}, past its max_size {pool.max_size} "
             f"(now {pool.desired_size}); ask for at most {pool.max_size - pool.desired_size} more.",
             field=field,
         )
     if target < pool.min_size:
         raise ServiceError(
-            f"this would take pool {pool} to desired_size {target}, below its min_size {pool.min_size} "
+            f"This would take pool {pool} to desired_size {target}, below its min_size {pool.min_size} "
             f"(now {pool.desired_size}); remove at most {pool.desired_size - pool.min_size}.",
             field=field,
         )
     if target > pool.desired_size and not pool.template_links.exists():
-        raise ServiceError(f"pool {pool} has no templates to create hosts from: add one first.", field=field)
+        raise ServiceError(f"Pool {pool} has no templates to create hosts from; add one first.", field=field)
 
 
 def _named_hosts(pool: ServicePool, ids: tuple[int, ...]) -> list:
+    """The pool's live hosts with these ids, locked; a 400 naming every id that is not one."""
     hosts = list(pool.hosts.select_for_update(**transitions.HOST_LOCK).filter(pk__in=ids, status__in=H.ACTIVE))
     missing = sorted(set(ids) - {host.pk for host in hosts})
     if missing:
-        raise ServiceError(f"host(s) {', '.join(map(str, missing))} are not live hosts of pool {pool}.", field="hosts")
+        listed = ", ".join(map(str, missing[:20])) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
+        raise ServiceError(
+            f"Pool {pool} has no live host with id {listed}; list only ids of its hosts that are not terminated.",
+            field="hosts",
+        )
     return hosts
+
+
+def _checked(pool: ServicePool, request: ScaleRequest) -> tuple[int, list]:
+    """The target size and the named hosts (locked) of a request the pool can take, else a 400 saying why.
+
+    Named hosts are checked first: an id that is not the pool's is the
+    mistake to report, not the size the pool would reach without it.
+    """
+    named = _named_hosts(pool, request.hosts) if request.hosts else []
+    target, field = _target(pool, request)
+    _check_target(pool, request, target, field)
+    return target, named
 
 
 def dry_run(pool: ServicePool, request: ScaleRequest) -> dict:
     """What a scale request would do, changing nothing."""
-    target, field = _target(pool, request)
-    _check_target(pool, request, target, field)
+    target, named = _checked(pool, request)
     result = {"dry_run": True, "pool": pool.pk, "desired_before": pool.desired_size, "desired_after": target}
     if target > pool.desired_size:
         plan = plan_scale_out(pool, target - pool.desired_size)
         result.update(kind=JobKind.SCALE_OUT, delta=target - pool.desired_size, plan=plan.as_json())
     else:
-        removed = (
-            _named_hosts(pool, request.hosts) if request.hosts else scale_in_order(pool)[: pool.desired_size - target]
-        )
+        removed = named or scale_in_order(pool)[: pool.desired_size - target]
         result.update(
             kind=JobKind.SCALE_IN,
             delta=target - pool.desired_size,
@@ -125,9 +142,7 @@ def scale(pool_id: int, user, request: ScaleRequest, *, idempotency_key: str = "
                 return replay
         if dry:
             return ScaleResult(dry_run=dry_run(pool, request))
-        target, field = _target(pool, request)
-        _check_target(pool, request, target, field)
-        named = _named_hosts(pool, request.hosts) if request.hosts else []
+        target, named = _checked(pool, request)
         before = {"desired_size": pool.desired_size}
         try:
             with transaction.atomic():
@@ -172,7 +187,7 @@ def cancel(job_id: int, user) -> Job:
         pool = ServicePool.objects.select_for_update(no_key=True).get(pk=job.pool_id)
         job = Job.objects.select_for_update(no_key=True).get(pk=job_id)
         if job.status in JobStatus.TERMINAL:
-            raise Conflict(f"job {job.pk} already ended {job.status}; there is nothing to cancel.")
+            raise Conflict(f"Job {job.pk} already ended {job.status}; there is nothing to cancel.")
         before = {"desired_size": pool.desired_size, "status": job.status}
         if job.kind == JobKind.SCALE_OUT:
             unfinished = list(job.hosts.select_for_update(**transitions.HOST_LOCK).filter(status__in=H.IN_FLIGHT))
@@ -187,7 +202,7 @@ def cancel(job_id: int, user) -> Job:
             removed = job.removed_hosts.count()
             pool.desired_size = min(pool.max_size, pool.desired_size + job.size - removed)
         pool.save(update_fields=["desired_size", "updated_at"])
-        transitions.move_job(job, JobStatus.CANCELLED, f"cancelled by {user}")
+        transitions.move_job(job, JobStatus.CANCELLED, f"Cancelled by {user}.")
         audit.record(user, AuditAction.CANCEL, job, before, {"desired_size": pool.desired_size, "status": job.status})
         after_commit("reconcile_pool", pool.pk)
     return job

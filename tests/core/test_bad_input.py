@@ -14,6 +14,7 @@ import pytest
 from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from psycopg2.extensions import TRANSACTION_STATUS_INERROR
 
 from apps.accounts.models import Token
@@ -105,13 +106,29 @@ def error_text(data) -> str:
     return str(data).lower()
 
 
+def error_messages(data) -> list[str]:
+    """Every message of an error body (the strings, not the keys that name fields)."""
+    if isinstance(data, dict):
+        return [message for value in data.values() for message in error_messages(value)]
+    if isinstance(data, list):
+        return [message for item in data for message in error_messages(item)]
+    return [str(data)]
+
+
+def assert_sentences(body) -> None:
+    """Every message of an error body is a sentence: it does not start with a lower-case letter."""
+    lower = [message for message in error_messages(body) if message[:1].islower()]
+    assert not lower, f"error messages must start with a capital: {lower}"
+
+
 def assert_error(response, status: int, *words: str) -> dict:
-    """The response has this status, a JSON body, and a message mentioning every one of words."""
+    """The response has this status, a JSON body whose messages are sentences, mentioning every one of words."""
     content = response.content.decode(errors="replace")[:500]
     assert response.status_code == status, f"expected {status}, got {response.status_code}: {content}"
     assert response["Content-Type"].startswith(JSON), f"not JSON: {response['Content-Type']}: {content}"
     body = json.loads(response.content)
     assert body, "the error body is empty"
+    assert_sentences(body)
     text = error_text(body)
     for word in words:
         assert word.lower() in text, f"the message does not mention {word!r}: {body}"
@@ -181,6 +198,8 @@ SCALE_CASES = [
     ("hosts-not-ids", {"hosts": ["x"]}, "hosts"),
     ("hosts-repeated", {"hosts": ["HOST0", "HOST0"]}, "hosts"),
     ("dry-run-maybe", {"delta": 1, "dry_run": "maybe"}, "dry_run"),
+    ("dry-run-misspelt", {"delta": 2, "dryrun": True}, "dryrun"),
+    ("unknown-and-wrong", {"delta": "x", "sizes": 3}, "sizes"),
 ]
 
 
@@ -209,6 +228,22 @@ def test_scale_boolean_delta_does_not_scale(api, world):
         response = send(api["developer"], "post", f"/api/v1/pools/{world['pool'].pk}/scale/", {"delta": True})
     assert_error(response, 400, "delta", "integer")
     assert ServicePool.objects.get(pk=world["pool"].pk).desired_size == 2
+
+
+def test_scale_misspelt_field_does_not_scale(api, world):
+    """`{"delta": 2, "dryrun": true}` is refused naming dryrun and the fields the scale takes; no host is added."""
+    with unchanged():
+        response = send(api["developer"], "post", f"/api/v1/pools/{world['pool'].pk}/scale/", {"delta": 2, "dryrun": 1})
+    body = assert_error(response, 400, "unknown field", "dry_run", "desired_size")
+    assert list(body) == ["dryrun"]
+
+
+def test_scale_unknown_host_on_an_empty_pool(api, world):
+    """Removing a host id from a pool with no hosts says the id is not the pool's, not that the size would be -1."""
+    with unchanged():
+        response = send(api["developer"], "post", f"/api/v1/pools/{world['bare_pool'].pk}/scale/", {"hosts": [999999]})
+    body = assert_error(response, 400, "hosts", "999999", "no live host")
+    assert "desired_size" not in error_text(body)
 
 
 def test_scale_host_of_another_pool(api, world):
@@ -374,6 +409,71 @@ def test_pool_delete_with_hosts(api, world):
     assert_error(response, 409, "cannot delete", "host")
 
 
+def test_pool_put_back_what_get_answered(api, world):
+    """A client that PUTs back the pool it read, read-only fields and all, changes what it changed and nothing else."""
+    url = f"/api/v1/pools/{world['pool'].pk}/"
+    read = send(api["admin"], "get", url).json()
+    response = send(api["admin"], "put", url, {**read, "description": "front end", "desired_size": 4, "size": 9})
+    assert response.status_code == 200, response.content
+    pool = ServicePool.objects.get(pk=world["pool"].pk)
+    assert (pool.description, pool.desired_size) == ("front end", 2)
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "field"),
+    [
+        ("patch", "/api/v1/pools/POOL/", {"max_size": 6, "maxsize": 7}, "maxsize"),
+        ("post", "/api/v1/clusters/", {"name": "new-one", "owner": "me"}, "owner"),
+        ("patch", "/api/v1/physical-machines/MACHINE/", {"monthly_costs": "5"}, "monthly_costs"),
+        ("post", "/api/v1/hosts/HOST/initialize/", {"forget_hostkeys": True}, "forget_hostkeys"),
+        ("post", "/api/v1/auth/token/", {"username": "guest-user", "password": "x", "otp": "1"}, "otp"),
+    ],
+    ids=["pool", "cluster", "machine", "rerun", "token"],
+)
+def test_unknown_field_in_a_write(api, world, method, url, body, field):
+    """Every write refuses a field its serializer does not have, naming it; nothing is written."""
+    ids = {"POOL": world["pool"].pk, "MACHINE": world["machines"][2].pk, "HOST": world["hosts"][0].pk}
+    for placeholder, pk in ids.items():
+        url = url.replace(placeholder, str(pk))
+    role = "anonymous" if "token" in url else "sysadmin"
+    with unchanged():
+        response = send(api[role], method, url, body)
+    assert_error(response, 400, field, "unknown field")
+
+
+# ---------------------------------------------------------------- nesting
+
+
+DEEP = b"[" * 1000 + b"]" * 1000
+
+
+@pytest.mark.parametrize(
+    ("role", "method", "url", "body"),
+    [
+        ("anonymous", "post", "/api/v1/auth/token/", DEEP),
+        ("sysadmin", "patch", "/api/v1/pools/POOL/", b'{"description": ' + DEEP + b"}"),
+        ("sysadmin", "patch", "/api/v1/providers/PROVIDER/", b'{"options": {"a": ' + DEEP + b"}}"),
+        ("sysadmin", "post", "/api/v1/physical-machines/import/", DEEP),
+        ("developer", "post", "/api/v1/pools/POOL/scale/", b'{"hosts": ' + b"[" * 33 + b"]" * 33 + b"}"),
+    ],
+    ids=["token", "pool", "provider", "import", "scale-33-levels"],
+)
+def test_json_nested_too_deep(api, world, role, method, url, body):
+    """JSON nested past 32 levels is a 400 saying so, before it is parsed (1,000 levels was a RecursionError 500)."""
+    url = url.replace("POOL", str(world["pool"].pk)).replace("PROVIDER", str(world["provider"].pk))
+    with unchanged():
+        response = send(api[role], method, url, body)
+    assert_error(response, 400, "32 levels")
+
+
+def test_json_nested_within_the_limit_and_brackets_in_strings(api, world):
+    """32 levels pass; brackets inside strings, escaped quotes included, do not count as nesting."""
+    body = b'{"options": {"note": "' + b"[{" * 200 + b'\\" [[["' + b', "deep": ' + b"[" * 30 + b"]" * 30 + b"}}"
+    response = send(api["sysadmin"], "patch", f"/api/v1/providers/{world['provider'].pk}/", body)
+    assert response.status_code == 200, response.content
+    assert CloudAccount.objects.get(pk=world["provider"].pk).options["deep"] == json.loads(b"[" * 30 + b"]" * 30)
+
+
 # ---------------------------------------------------------------- providers
 
 
@@ -448,6 +548,7 @@ def _template_body(world, **changes) -> dict:
         ({"cpu": "lots"}, ("cpu",)),
         ({"name": "tpl-main"}, ("name", "exists")),
         ({"security_groups": ["web\u0000"]}, ("security_groups",)),
+        ({"hourly_price": "-0.01"}, ("hourly_price", "greater than or equal to 0")),
     ],
     ids=[
         "unknown-provider",
@@ -462,6 +563,7 @@ def _template_body(world, **changes) -> dict:
         "cpu-word",
         "name-taken",
         "security-group-nul-character",
+        "price-negative",
     ],
 )
 def test_template_create_bad(api, world, changes, words):
@@ -499,6 +601,7 @@ def _machine_body(world, **changes) -> dict:
         ({"hostname": "DUP-HOST"}, ("hostname", "exists")),
         ({"ip": "DUP-IP"}, ("ip", "exists")),
         ({"provider": "NON-PHYSICAL"}, ("provider",)),
+        ({"monthly_cost": "-500"}, ("monthly_cost", "greater than or equal to 0")),
     ],
     ids=[
         "ip-out-of-range",
@@ -509,6 +612,7 @@ def _machine_body(world, **changes) -> dict:
         "hostname-taken",
         "ip-taken",
         "provider-not-physical",
+        "cost-negative",
     ],
 )
 def test_machine_create_bad(api, world, changes, words):
@@ -593,6 +697,24 @@ def test_import_one_bad_row(api, world):
     assert list(body["rows"]) == ["2"]
 
 
+def test_import_negative_cost(api, world):
+    """A negative monthly cost in an import is refused naming the row; nothing is created."""
+    rows = [_row(world, 1), _row(world, 2, monthly_cost="-1")]
+    with unchanged():
+        response = send(api["sysadmin"], "post", IMPORT_URL, rows)
+    body = assert_error(response, 400, "rows", "monthly_cost")
+    assert list(body["rows"]) == ["2"]
+
+
+def test_import_unknown_column(api, world):
+    """A CSV column that is no field of a machine is refused naming it, not dropped; nothing is created."""
+    header = "provider,hostname,ip,cpu,memory_gb,machine_class,idc,rakc"
+    csv = f"{header}\n{world['provider'].pk},i1,10.98.0.1,32,64,c32,bj-1,r1\n"
+    with unchanged():
+        response = send(api["sysadmin"], "post", IMPORT_URL, csv.encode(), "text/csv")
+    assert_error(response, 400, "rows", "rakc", "unknown field")
+
+
 def test_import_one_bad_csv_row(api, world):
     """The same through CSV: the bad row is named and nothing is created."""
     pk = world["provider"].pk
@@ -621,6 +743,33 @@ def test_import_same_ip_twice(api, world):
     with unchanged():
         response = send(api["sysadmin"], "post", IMPORT_URL, rows)
     assert_error(response, 400, "ip", "10.98.0.1")
+
+
+@pytest.mark.parametrize("column", ["hostname", "ip"])
+def test_import_value_already_in_the_inventory(api, world, column):
+    """A hostname or IP a registered machine has is refused naming the row, the field and the value."""
+    existing = world["machines"][2]
+    rows = [_row(world, 1), _row(world, 2), _row(world, 3, **{column: getattr(existing, column)})]
+    with unchanged():
+        response = send(api["sysadmin"], "post", IMPORT_URL, rows)
+    body = assert_error(response, 400, "rows", column, str(getattr(existing, column)), "already exists")
+    assert list(body["rows"]) == ["3"] and list(body["rows"]["3"]) == [column]
+
+
+def test_import_queries_do_not_grow_with_its_rows(api, world):
+    """Importing 40 machines runs as many queries as importing 2: rows are checked and written together."""
+
+    def queries_for(count: int, first: int) -> int:
+        rows = [_row(world, n) for n in range(first, first + count)]
+        with CaptureQueriesContext(connection) as queries:
+            response = send(api["sysadmin"], "post", IMPORT_URL, rows)
+        assert response.status_code == 201, response.content
+        assert len(response.json()) == count
+        return len(queries.captured_queries)
+
+    queries_for(1, 90)  # the first request also fills caches (content types)
+    assert queries_for(40, 10) == queries_for(2, 60)
+    assert PhysicalMachine.objects.filter(hostname__startswith="imp-").count() == 43
 
 
 @pytest.mark.parametrize(
@@ -760,16 +909,132 @@ def test_token_bad(api, world, body, words):
 # ---------------------------------------------------------------- query strings
 
 
-@pytest.mark.parametrize("path", ["pools", "hosts", "jobs", "physical-machines", "providers", "audit", "orphans"])
+LIST_PATHS = ["pools", "hosts", "jobs", "physical-machines", "providers", "audit", "orphans"]
+
+
+@pytest.mark.parametrize("path", LIST_PATHS)
 @pytest.mark.parametrize(
-    "query", ["limit=abc", "limit=-1", "offset=zzz", "offset=-5", "limit=1000000000", "ordering=zzz"]
+    ("query", "word"),
+    [
+        ("limit=abc", "limit"),
+        ("limit=-1", "limit"),
+        ("limit=0", "limit"),
+        ("limit=1.5", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=1000000000", "limit"),
+        ("offset=zzz", "offset"),
+        ("offset=-5", "offset"),
+        ("offset=99999999999999999999", "offset"),
+        ("ordering=zzz", "ordering"),
+        ("ordering=-", "ordering"),
+        ("ordering=id,zzz", "zzz"),
+    ],
 )
-def test_list_bad_paging(api, world, path, query):
-    """Paging and ordering values that make no sense fall back to the defaults: 200 with a normal page."""
+def test_list_bad_paging(api, world, path, query, word):
+    """A limit, offset or ordering that makes no sense is a 400 naming it, not a page the client did not ask for."""
     with unchanged():
         response = send(api["sysadmin"], "get", f"/api/v1/{path}/?{query}")
+    assert_error(response, 400, word)
+
+
+@pytest.mark.parametrize("path", LIST_PATHS)
+@pytest.mark.parametrize("query", ["limit=1000", "limit=1&offset=0", "offset=5", "limit=", "ordering=id", "ordering="])
+def test_list_good_paging(api, world, path, query):
+    """Limits from 1 to 1000, any offset from 0, known orderings and empty values answer a normal page."""
+    response = send(api["sysadmin"], "get", f"/api/v1/{path}/?{query}")
     assert response.status_code == 200, response.content
     assert set(response.json()) == {"count", "next", "previous", "results"}
+
+
+def test_ordering_by_the_names_a_list_shows(api, world):
+    """?ordering= takes the field names the client reads (cluster, not pool__cluster_id), - for descending."""
+    hosts = sorted(world["hosts"], key=lambda host: host.hostname, reverse=True)
+    response = send(api["developer"], "get", "/api/v1/hosts/?ordering=-hostname")
+    assert [host["id"] for host in response.json()["results"]] == [host.pk for host in hosts]
+    response = send(api["developer"], "get", "/api/v1/pools/?ordering=cluster,-name")
+    assert [pool["name"] for pool in response.json()["results"]] == ["web", "bare"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/pools/?ordering=templates",
+        "/api/v1/providers/?ordering=credentials",
+        "/api/v1/jobs/?ordering=progress",
+        "/api/v1/audit/?ordering=object_type",
+    ],
+)
+def test_ordering_by_a_field_no_query_can_sort(api, world, url):
+    """A field computed in Python, write-only or holding many values cannot order a list: 400 listing what can."""
+    response = send(api["sysadmin"], "get", url)
+    assert_error(response, 400, "ordering", "cannot order by", "id")
+
+
+HUGE = "99999999999999999999"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"/api/v1/jobs/?pool={HUGE}",
+        f"/api/v1/jobs/?cluster={HUGE}",
+        f"/api/v1/hosts/?pool={HUGE}",
+        f"/api/v1/hosts/?job={HUGE}",
+        f"/api/v1/hosts/?cluster={HUGE}",
+        f"/api/v1/pools/?cluster={HUGE}",
+        f"/api/v1/init-runs/?host={HUGE}",
+        f"/api/v1/init-runs/?pool={HUGE}",
+        f"/api/v1/audit/?user={HUGE}",
+        f"/api/v1/templates/?provider=-{HUGE}",
+    ],
+)
+def test_list_filter_id_past_bigint_never_reaches_the_database(api, world, url):
+    """An id no column can hold answers an empty page without being sent to the database.
+
+    PostgreSQL compares such a number as numeric and finds nothing; SQLite
+    (the embedded default) cannot even take it as a parameter, which was a
+    500. Whatever the database, no query carries the number.
+    """
+    with CaptureQueriesContext(connection) as queries:
+        response = send(api["sysadmin"], "get", url)
+    assert response.status_code == 200, response.content
+    assert response.json()["count"] == 0
+    sent = [query["sql"] for query in queries.captured_queries if HUGE in query["sql"]]
+    assert not sent, f"the database was asked about {HUGE}: {sent}"
+
+
+def test_list_filter_id_fraction(api, world):
+    """An id filter takes whole numbers only: pool=7.5 is a 400, not the hosts of pool 7."""
+    response = send(api["developer"], "get", f"/api/v1/hosts/?pool={world['pool'].pk}.5")
+    assert_error(response, 400, "pool", "whole number")
+
+
+@pytest.mark.parametrize(
+    ("since", "equal_utc"),
+    [
+        ("2026-01-01T00:00:00%2B16:00", "2025-12-31T08:00:00Z"),
+        ("2026-01-01T00:00:00-23:59", "2026-01-01T23:59:00Z"),
+        ("2026-01-01T00:00:00%2B15:59", "2025-12-31T08:01:00Z"),
+    ],
+)
+def test_audit_since_with_any_offset_python_takes(api, world, sysadmin, since, equal_utc):
+    """Offsets PostgreSQL refuses (past ±15:59) are read as the instant they name: the same answer as in UTC."""
+    from apps.core.models import AuditEntry
+
+    AuditEntry.objects.update(time="2025-12-31T12:00:00Z")
+    response = send(api["sysadmin"], "get", f"/api/v1/audit/?since={since}")
+    assert response.status_code == 200, response.content
+    assert response.json() == send(api["sysadmin"], "get", f"/api/v1/audit/?since={equal_utc}").json()
+
+
+@pytest.mark.parametrize(
+    "since",
+    ["0001-01-01T00:00:00%2B01:00", "9999-12-31T23:00:00-05:00", "2026-01-01T00:00:00%2B24:00", "2026-13-01"],
+)
+def test_audit_since_out_of_range(api, world, since):
+    """A time that leaves years 1..9999 in UTC, or is no time at all, is a 400 naming since."""
+    response = send(api["sysadmin"], "get", f"/api/v1/audit/?since={since}")
+    assert_error(response, 400, "since")
 
 
 @pytest.mark.parametrize(

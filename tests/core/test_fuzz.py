@@ -15,9 +15,16 @@ developer, bodies drawn by Hypothesis:
   database instead of being stopped by another field's error;
 - raw bytes, and for the import, CSV text.
 
-Each answer must have a status below 500 and a JSON body.
+Each answer must have a status below 500 and a JSON body whose messages are
+sentences. A body with a field the endpoint does not have is refused, naming it.
+
+Every query parameter of every list, as the OpenAPI schema (``/api/schema/``)
+lists them, is sent values drawn for its type (ids past bigint, fractions,
+dates with offsets PostgreSQL refuses or years past 9999, unknown choices) and
+arbitrary text: a new filter is fuzzed as soon as the schema shows it.
 """
 
+import datetime
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +48,7 @@ from apps.providers.models import CloudAccount
 from apps.provisioning.api import ScaleSerializer
 from apps.provisioning.choices import JobKind
 from apps.provisioning.models import Job
+from tests.core.test_bad_input import assert_sentences
 from tests.factories import (
     ClusterFactory,
     MachineFactory,
@@ -73,6 +81,7 @@ ROLES = ("sysadmin", "developer")
 # bodies is a valid body with one or two fields changed.
 DEEP_EXAMPLES = 40
 REFUSED_EXAMPLES = 8
+QUERY_EXAMPLES = 15
 GLOBAL_RESOURCES = ("providers", "templates", "machines", "users")
 
 
@@ -641,6 +650,157 @@ def test_write_never_fails_with_500(world, role, endpoint):
         exc_info = getattr(response, "exc_info", None)
         assert response.status_code < 500, f"{shown} -> {response.status_code} {exc_info and exc_info[1]!r}"
         assert response["Content-Type"].startswith(JSON), f"{shown} -> not JSON: {response.content[:300]!r}"
-        json.loads(response.content)
+        body = json.loads(response.content)
+        if response.status_code >= 400:
+            assert_sentences(body)
+
+    answers_json_below_500()
+
+
+def _with_unknown_field(endpoint: Endpoint, w: dict) -> st.SearchStrategy:
+    """A valid body of the endpoint plus a field it does not have: (bytes, content type)."""
+    extra = {"zz_not_a_field": 1}
+    if endpoint.csv:
+        return endpoint.valid(w).map(
+            lambda row: _csv_text([*row, "zz_not_a_field"], [[str(value) for value in row.values()] + ["1"]])
+        )
+    if endpoint.many:
+        return st.lists(endpoint.valid(w), min_size=1, max_size=2).map(
+            lambda rows: _encoded([{**row, **extra} for row in _import_rows(rows, 0, {})])
+        )
+    return endpoint.valid(w).map(lambda body: _encoded({**body, **extra}))
+
+
+@pytest.mark.parametrize(
+    "endpoint", [e for e in ENDPOINTS if e.serializer is not None], ids=lambda endpoint: endpoint.name
+)
+def test_write_names_a_field_it_does_not_have(world, endpoint):
+    """A valid body with one field too many is a 400 naming that field: nothing is done without it."""
+    client = world["clients"]["sysadmin"]
+    url = endpoint.path(world)
+
+    @fuzz_settings(3)
+    @given(request=_with_unknown_field(endpoint, world))
+    def refused_naming_it(request):
+        """One request: 400, the unknown field named, the fields the endpoint takes listed."""
+        body, content_type = request
+        cache.clear()
+        with transaction.atomic():
+            response = getattr(client, endpoint.method)(url, body, content_type=content_type)
+            transaction.set_rollback(True)
+        assert response.status_code == 400, f"{endpoint.name}: {response.status_code} {response.content[:300]!r}"
+        assert "zz_not_a_field" in response.content.decode(), response.content[:300]
+        assert_sentences(json.loads(response.content))
+
+    refused_naming_it()
+
+
+# ---------------------------------------------------------------- query strings, from the schema
+
+
+def _resolve(schema: dict, node: dict) -> dict:
+    """node with its $ref followed into the schema's components."""
+    while "$ref" in node:
+        node = schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
+def _listed_fields(schema: dict, operation: dict) -> list[str]:
+    """The field names of the objects a list answers (what ?ordering= may name)."""
+    answer = operation["responses"].get("200", {}).get("content", {}).get("application/json", {}).get("schema", {})
+    results = _resolve(schema, answer).get("properties", {}).get("results", {})
+    return sorted(_resolve(schema, results.get("items", {})).get("properties", {}))
+
+
+def _schema_lists() -> list[tuple[str, dict, list[str]]]:
+    """(path, parameter, listed field names) for every query parameter of every GET in the OpenAPI schema."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return [
+        (path, parameter, _listed_fields(schema, operation))
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if method == "get"
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "query"
+    ]
+
+
+SCHEMA_QUERIES = _schema_lists()
+HUGE_NUMBERS = ["99999999999999999999", "-99999999999999999999", "9223372036854775808", "1e400", "1" + "0" * 5000]
+NUMBER_TEXT = st.integers().map(str) | EDGE_INTS.map(str) | st.sampled_from([*HUGE_NUMBERS, "0x10"]) | DECIMALS.map(str)
+OFFSETS = st.sampled_from(["Z", "+00:00", "+15:59", "+16:00", "-16:00", "+23:59", "-23:59", "+24:00", "+99", ""])
+EDGE_DATETIMES = ["2026-01-01T00:00:00+16:00", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "2026-02-30"]
+DATETIMES = st.builds(
+    lambda moment, offset: moment.isoformat() + offset,
+    st.datetimes(min_value=datetime.datetime(1, 1, 1), max_value=datetime.datetime(9999, 12, 31, 23, 59)),
+    OFFSETS,
+) | st.sampled_from(EDGE_DATETIMES)
+#: Sent to every parameter of a type before the drawn examples, so the known troublemakers are always tried.
+EDGE_QUERY_VALUES = {"integer": HUGE_NUMBERS, "date-time": EDGE_DATETIMES, "": ["", "\x00", "a" * 5000]}
+
+
+def _query_values(parameter: dict, orderings: list[str]) -> st.SearchStrategy:
+    """Values for one query parameter, by its schema type, with arbitrary text beside them."""
+    schema = parameter["schema"]
+    kind = schema.get("type")
+    choices = schema.get("enum") or schema.get("items", {}).get("enum") or []
+    typed = {
+        "integer": NUMBER_TEXT,
+        "number": NUMBER_TEXT,
+        "boolean": st.sampled_from(["true", "false", "True", "1", "0", "yes", "maybe"]),
+    }.get(kind, TEXT)
+    if schema.get("format") == "date-time":
+        typed = DATETIMES
+    if parameter["name"] == "ordering":
+        typed = st.sampled_from(orderings).flatmap(lambda name: st.sampled_from([name, f"-{name}", f"{name},-id"]))
+    if choices:
+        typed = st.sampled_from([str(choice) for choice in choices]) | typed
+    return st.one_of(typed, typed, TEXT)
+
+
+def _list_url(path: str, w: dict) -> str:
+    """The schema path with its path parameters filled from the shared objects."""
+    filled = {"cluster_pk": w["cluster"].pk}
+    for name, value in filled.items():
+        path = path.replace(f"{{{name}}}", str(value))
+    assert "{" not in path, f"no value for the path parameter of {path}: add it to _list_url"
+    return path
+
+
+def _check_query(world: dict, url: str, name: str, value: str, role: str) -> None:
+    """One list request with name=value: below 500, JSON, and a 400 keyed by the parameter."""
+    with transaction.atomic():
+        response = world["clients"][role].get(url, {name: value})
+        transaction.set_rollback(True)
+    shown = f"GET {url}?{name}={value[:200]!r} as {role}"
+    exc_info = getattr(response, "exc_info", None)
+    assert response.status_code < 500, f"{shown} -> {response.status_code} {exc_info and exc_info[1]!r}"
+    assert response["Content-Type"].startswith(JSON), f"{shown} -> not JSON: {response.content[:300]!r}"
+    body = json.loads(response.content)
+    if response.status_code == 400:
+        assert name in body, f"{shown} -> the 400 does not name {name}: {body}"
+        assert_sentences(body)
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter", "fields"),
+    SCHEMA_QUERIES,
+    ids=[f"{path}?{parameter['name']}" for path, parameter, _ in SCHEMA_QUERIES],
+)
+def test_query_parameter_never_fails_with_500(world, path, parameter, fields):
+    """Any value of this list parameter is answered below 500, with JSON; a 400 names the parameter."""
+    url = _list_url(path, world)
+    name = parameter["name"]
+    kind = parameter["schema"].get("format") or parameter["schema"].get("type", "")
+    for value in (*EDGE_QUERY_VALUES.get(kind, ()), *EDGE_QUERY_VALUES[""]):
+        _check_query(world, url, name, value, "sysadmin")
+
+    @fuzz_settings(QUERY_EXAMPLES)
+    @given(value=_query_values(parameter, [*fields, "zz"]), role=st.sampled_from(ROLES))
+    def answers_json_below_500(value, role):
+        """One drawn value, sent by one role."""
+        _check_query(world, url, name, value, role)
 
     answers_json_below_500()

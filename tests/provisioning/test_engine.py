@@ -295,3 +295,78 @@ def test_capacity_error_on_create_is_replaced_elsewhere(provider, cluster, sysad
     assert job.status == JobStatus.SUCCEEDED
     assert Host.objects.filter(pool=pool, status=HostStatus.READY).count() == 2
     assert Host.objects.filter(pool=pool, failed_at__isnull=False).count() == 2
+
+
+# ---------------------------------------------------------------- job figures, as the API shows them
+
+
+def _job_as_shown(sysadmin, job) -> dict:
+    """The job as GET /api/v1/jobs/{id}/ answers it."""
+    from tests.conftest import client_for
+
+    answer = client_for(sysadmin).get(f"/api/v1/jobs/{job.pk}/")
+    assert answer.status_code == 200, answer.content
+    return answer.json()
+
+
+def test_scale_in_job_counts_removed_hosts_not_ready_ones(provider, cluster, sysadmin):
+    """A scale-in of 3 reports 3 hosts removed and none ready: its hosts were terminated, not made ready."""
+    pool = with_template(PoolFactory(cluster=cluster), TemplateFactory(provider=provider, instance_type="c32"))
+    services.scale(pool.pk, sysadmin, services.ScaleRequest(delta=5))
+    run_engine(pool)
+    job = services.scale(pool.pk, sysadmin, services.ScaleRequest(delta=-3)).job
+    run_engine(pool)
+    shown = _job_as_shown(sysadmin, job)
+    assert shown["status"] == JobStatus.SUCCEEDED
+    assert shown["progress"] == {"total": 3, "ready": 0, "removed": 3, "failed": 0}
+
+
+def test_failed_job_counts_and_explains_its_failures(provider, cluster, sysadmin):
+    """A scale-out no machine can serve fails with every host it asked for counted failed, the reason and its plan."""
+    template = TemplateFactory(provider=provider, name="tpl-big", instance_type="c32")
+    pool = with_template(PoolFactory(cluster=cluster, max_size=20), template)
+    job = services.scale(pool.pk, sysadmin, services.ScaleRequest(delta=8)).job
+    PhysicalMachine.objects.filter(machine_class="c32").update(state=MachineState.MAINTENANCE)
+    run_engine(pool)
+    shown = _job_as_shown(sysadmin, job)
+    assert shown["status"] == JobStatus.FAILED
+    assert shown["progress"] == {"total": 8, "ready": 0, "removed": 0, "failed": 8}
+    assert shown["message"].startswith("0 of 8 hosts ready; ")
+    assert "tpl-big" in shown["message"] and "free" in shown["message"]
+    assert [plan["shortfall"] for plan in shown["plan"]] == [8]
+    assert shown["plan"][0]["placements"] == [] and shown["plan"][0]["notes"]
+
+
+def test_partial_job_counts_the_hosts_it_did_not_get(provider, cluster, sysadmin):
+    """+8 with 6 free machines: 6 ready, 2 counted failed, and the message says 6 of 8 and why."""
+    pool = with_template(PoolFactory(cluster=cluster, max_size=20), TemplateFactory(provider=provider))
+    job = services.scale(pool.pk, sysadmin, services.ScaleRequest(delta=8)).job
+    run_engine(pool)
+    shown = _job_as_shown(sysadmin, job)
+    assert shown["status"] == JobStatus.PARTIAL
+    assert shown["progress"] == {"total": 8, "ready": 6, "removed": 0, "failed": 2}
+    assert shown["message"].startswith("6 of 8 hosts ready; ")
+    assert shown["plan"][0]["shortfall"] == 2
+
+
+def test_job_list_is_newest_first_without_timelines(provider, cluster, sysadmin):
+    """The job list comes newest first, ties broken by id, and leaves out events and hosts (the detail has them)."""
+    from tests.conftest import client_for
+
+    pool = with_template(PoolFactory(cluster=cluster, max_size=20), TemplateFactory(provider=provider))
+    made = [services.scale(pool.pk, sysadmin, services.ScaleRequest(delta=1)).job for _ in range(3)]
+    Job.objects.filter(pk__in=[made[1].pk, made[2].pk]).update(created_at=made[0].created_at)
+    listed = client_for(sysadmin).get(f"/api/v1/jobs/?pool={pool.pk}").json()["results"]
+    assert [job["id"] for job in listed] == sorted((job.pk for job in made), reverse=True)
+    assert not {"events", "hosts"} & set(listed[0])
+    assert {"events", "hosts"} <= set(_job_as_shown(sysadmin, made[0]))
+
+
+def test_removing_a_host_not_in_an_empty_pool_says_so(provider, cluster, sysadmin):
+    """{"hosts": [id]} on an empty pool names the id that is not the pool's, not a desired_size of -1."""
+    pool = with_template(PoolFactory(cluster=cluster), TemplateFactory(provider=provider))
+    with pytest.raises(ServiceError) as refused:
+        services.scale(pool.pk, sysadmin, services.ScaleRequest(hosts=(999999,)))
+    assert refused.value.field == "hosts"
+    assert "999999" in refused.value.message and "no live host" in refused.value.message
+    assert "desired_size" not in refused.value.message

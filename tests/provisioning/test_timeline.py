@@ -28,7 +28,7 @@ def test_each_host_has_its_steps_with_durations(cluster, sysadmin, users):
         assert timeline["status"] == "ready" and timeline["hostname"].endswith(".idc.test")
         assert all(step["seconds"] >= 0 for step in timeline["steps"])
         assert timeline["total_seconds"] == pytest.approx(sum(step["seconds"] for step in timeline["steps"]), abs=0.01)
-    assert client_for(users["guest"]).get("/api/v1/jobs/").json()["results"][0]["hosts"] == []
+    assert "hosts" not in client_for(users["guest"]).get("/api/v1/jobs/").json()["results"][0]
 
     shrink = services.scale(pool.pk, sysadmin, services.ScaleRequest(delta=-1)).job
     run_engine(pool)

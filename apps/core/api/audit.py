@@ -3,7 +3,7 @@
 import django_filters
 from rest_framework import serializers
 
-from apps.core.api.filters import BaseFilterSet
+from apps.core.api.filters import BaseFilterSet, DateTimeFilter
 from apps.core.api.views import ReadOnlyModelViewSet
 from apps.core.models import AuditAction, AuditEntry
 
@@ -42,7 +42,7 @@ class AuditEntryFilterSet(BaseFilterSet):
 
     action = django_filters.ChoiceFilter(choices=AuditAction.CHOICES)
     object_type = django_filters.CharFilter(method="filter_object_type")
-    since = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="gte")
+    since = DateTimeFilter(field_name="time", lookup_expr="gte")
 
     class Meta:
         model = AuditEntry

@@ -6,6 +6,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db.models import ProtectedError, RestrictedError
+from django.utils.text import capfirst
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -37,7 +38,7 @@ def exception_handler(exc, context):
         return Response(data, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, ProviderError):
         code = status.HTTP_503_SERVICE_UNAVAILABLE if exc.retryable else status.HTTP_400_BAD_REQUEST
-        return Response({"detail": f"provider said: {exc.message}"}, status=code)
+        return Response({"detail": f"The provider said: {exc.message}"}, status=code)
     if isinstance(exc, ObjectDoesNotExist):
         return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, IntegrityError):
@@ -46,4 +47,21 @@ def exception_handler(exc, context):
             {"detail": "This conflicts with an object that already exists or was changed meanwhile; retry."},
             status=status.HTTP_409_CONFLICT,
         )
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        response.data = _sentences(response.data)
+    return response
+
+
+def _sentences(data):
+    """Every message with a capital first letter.
+
+    Django and DRF build some messages from a model's lower-case verbose name
+    ("physical machine with this hostname already exists."); DCP's own
+    messages are written as sentences already.
+    """
+    if isinstance(data, dict):
+        return {key: _sentences(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_sentences(item) for item in data]
+    return capfirst(data) if isinstance(data, str) else data

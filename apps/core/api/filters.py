@@ -1,26 +1,131 @@
-"""Filter base: foreign keys are filtered by plain id, never looked up on their own.
+"""Filter and ordering bases for every list: query-string values are checked as the database will take them.
 
+Foreign keys are filtered by plain id, never looked up on their own.
 django-filter's default would validate ``?cluster=7`` against every cluster,
 answering 400 for an id that does not exist but 200 for one the user may not
 see, which tells a user that another cluster exists. Filtering by id over the
-already restricted queryset answers both the same way: an empty list.
+already restricted queryset answers both the same way: an empty list. An id
+too large for any database column is answered the same way, without a query:
+no object can have it.
+
+Every other number and every date is checked before it reaches the database:
+a value the column cannot hold (a number past its range, a time-zone offset
+PostgreSQL refuses, a year that leaves 1..9999 once turned into UTC) is a 400
+that names the parameter, never a database error.
 """
 
+import datetime
+
 import django_filters
+from django import forms
+from django.core.exceptions import FieldError
 from django.db import models
+from django.db.models.constants import LOOKUP_SEP
+from django_filters.fields import IsoDateTimeField
 from django_filters.filterset import FILTER_FOR_DBFIELD_DEFAULTS
 from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter as DRFOrderingFilter
 
-ID_FILTER = {"filter_class": django_filters.NumberFilter}
+#: PostgreSQL's bigint, the widest integer column (ids are bigint).
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+
+
+class IdField(forms.IntegerField):
+    """An object id: a whole number."""
+
+    default_error_messages = {"invalid": "Give a whole number (an object id)."}
+
+
+class IdFilter(django_filters.NumberFilter):
+    """Filter by an object's id; an id outside bigint matches nothing and never reaches the database."""
+
+    field_class = IdField
+
+    def filter(self, qs, value):
+        """The restricted queryset narrowed to this id, or nothing for an id no row can have."""
+        if value is not None and not BIGINT_MIN <= value <= BIGINT_MAX:
+            return qs.none()
+        return super().filter(qs, value)
+
+
+class IntegerField(forms.IntegerField):
+    """A whole number that fits a bigint column."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", BIGINT_MIN)
+        kwargs.setdefault("max_value", BIGINT_MAX)
+        super().__init__(*args, **kwargs)
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    """Filter by a whole-number column: a fraction, a word or a number past bigint is a 400."""
+
+    field_class = IntegerField
+
+
+class UTCDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date and time, turned into UTC before the database sees it.
+
+    Python takes offsets up to ±23:59, PostgreSQL only up to ±15:59 ("time zone
+    displacement out of range"); in UTC the offset no longer matters. A time
+    that leaves years 1..9999 on the way (0001-01-01T00:00+01:00) is a 400.
+    """
+
+    default_error_messages = {
+        "invalid": "Give a date and time in ISO 8601, e.g. 2026-01-01T00:00:00Z or 2026-01-01T08:00:00+08:00.",
+        "range": "Give a date and time between 0001-01-01 and 9999-12-31 in UTC.",
+    }
+
+    def to_python(self, value):
+        """The parsed time in UTC."""
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(datetime.UTC)
+        except (OverflowError, ValueError):
+            raise forms.ValidationError(self.error_messages["range"], code="range") from None
+
+
+class DateTimeFilter(django_filters.IsoDateTimeFilter):
+    """Filter by a date and time column; see UTCDateTimeField."""
+
+    field_class = UTCDateTimeField
+
+
+def _decimal_bounds(field: models.DecimalField) -> dict:
+    """A decimal filter takes no more digits than its column holds."""
+    return {"max_digits": field.max_digits, "decimal_places": field.decimal_places}
+
+
+ID_FILTER = {"filter_class": IdFilter}
+INTEGER_FILTER = {"filter_class": IntegerFilter}
+DATETIME_FILTER = {"filter_class": DateTimeFilter}
 
 
 class BaseFilterSet(django_filters.rest_framework.FilterSet):
-    """A FilterSet whose foreign-key filters take ids without checking they exist."""
+    """A FilterSet whose id filters take ids without checking they exist, and whose values fit their columns.
+
+    Filters declared on a subclass use IdFilter, IntegerFilter and
+    DateTimeFilter from this module, not django-filter's own.
+    """
 
     FILTER_DEFAULTS = {
         **FILTER_FOR_DBFIELD_DEFAULTS,
+        models.AutoField: ID_FILTER,
+        models.BigAutoField: ID_FILTER,
         models.ForeignKey: ID_FILTER,
         models.OneToOneField: ID_FILTER,
+        models.IntegerField: INTEGER_FILTER,
+        models.BigIntegerField: INTEGER_FILTER,
+        models.SmallIntegerField: INTEGER_FILTER,
+        models.PositiveIntegerField: INTEGER_FILTER,
+        models.PositiveBigIntegerField: INTEGER_FILTER,
+        models.PositiveSmallIntegerField: INTEGER_FILTER,
+        models.DateTimeField: DATETIME_FILTER,
+        models.DecimalField: {"filter_class": django_filters.NumberFilter, "extra": _decimal_bounds},
     }
 
 
@@ -28,3 +133,81 @@ class FilterBackend(DjangoFilterBackend):
     """The filter backend for every list: builds filtersets on BaseFilterSet."""
 
     filterset_base = BaseFilterSet
+
+
+class OrderingFilter(DRFOrderingFilter):
+    """``?ordering=name,-created_at``: by the fields a list shows, unknown names refused, ties broken by id.
+
+    The names are the serializer's field names as the client reads them
+    (``cluster``, not the ``pool__cluster_id`` DRF would want). Fields that
+    are computed in Python or hold many values (a pool's templates) cannot
+    order a query and are not offered. An unknown or empty name is a 400
+    listing the names that work. ``pk`` is added last, so equal values come
+    in a stable order and pages neither repeat nor skip rows.
+    """
+
+    def orderable_fields(self, queryset, view, request) -> dict[str, str]:
+        """Field name → the query path it orders by, for every field this list can be ordered by."""
+        serializer = view.get_serializer_class()(context={"request": request})
+        fields = {}
+        for name, field in serializer.fields.items():
+            path = _ordering_path(field)
+            ordered_by = _orderable(queryset, path) if path else None
+            if ordered_by:
+                fields[name] = ordered_by
+        return fields
+
+    def get_ordering(self, request, queryset, view):
+        """The query's ordering from ?ordering=, or the view's default; a 400 for names that are not fields."""
+        param = request.query_params.get(self.ordering_param, "").strip()
+        if not param:
+            return self.get_default_ordering(view)
+        fields = self.orderable_fields(queryset, view, request)
+        ordering, unknown = [], []
+        for term in (part.strip() for part in param.split(",")):
+            name = term.removeprefix("-")
+            if name in fields:
+                ordering.append(("-" if term.startswith("-") else "") + fields[name])
+            else:
+                unknown.append(term)
+        if unknown or not ordering:
+            shown = ", ".join(repr(term[:100]) for term in unknown) or "nothing"
+            raise ValidationError(
+                {
+                    self.ordering_param: [
+                        f"Cannot order by {shown}: give one or more of {', '.join(sorted(fields))}, "
+                        "comma-separated, each with - in front for descending order."
+                    ]
+                }
+            )
+        return [*ordering, "pk"]
+
+
+def _ordering_path(field) -> str | None:
+    """The query path a serializer field's values come from, or None if a query cannot order by it."""
+    many = (serializers.ListField, serializers.ManyRelatedField, serializers.BaseSerializer)
+    if field.write_only or field.source == "*" or isinstance(field, many):
+        return None
+    path = LOOKUP_SEP.join(field.source_attrs)
+    if isinstance(field, serializers.SlugRelatedField):
+        path = f"{path}{LOOKUP_SEP}{field.slug_field}"
+    return path
+
+
+def _orderable(queryset, path: str) -> str | None:
+    """The path a query orders by, if path is an annotation or a column reached through single-valued relations.
+
+    A foreign key orders by its id column: by the related model's own
+    ordering it would join that model (and whatever its ordering joins).
+    """
+    if path in queryset.query.annotations:
+        return path
+    try:
+        infos, final, _, rest = queryset.query.names_to_path(path.split(LOOKUP_SEP), queryset.model._meta)
+    except FieldError:
+        return None
+    if rest or not final.concrete or any(info.m2m for info in infos):
+        return None
+    if final.is_relation:
+        return LOOKUP_SEP.join([*path.split(LOOKUP_SEP)[:-1], final.attname])
+    return path

@@ -2,13 +2,36 @@
 
 import csv
 import io
+import re
+from itertools import accumulate
 
+from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 from rest_framework.parsers import JSONParser as DRFJSONParser
+from rest_framework.utils import json
 
 MAX_ROWS = 10_000
 NUL = "\x00"
+#: Deepest nesting of lists and objects a JSON body may have. No DCP field needs more than a few levels;
+#: the limit keeps parsing, and every walk over the parsed value, far from Python's recursion limit.
+MAX_JSON_DEPTH = 32
+JSON_ESCAPE = re.compile(r"\\.", re.DOTALL)
+JSON_STRING = re.compile(r'"[^"]*"')
+JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def too_deep(text: str) -> bool:
+    """Whether lists and objects in JSON text nest past MAX_JSON_DEPTH, found without parsing it.
+
+    Escapes go first (a backslash and the character after it), then strings,
+    so brackets inside strings do not count. Each step is one linear pass:
+    no pattern here can backtrack over the body.
+    """
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return False
+    brackets = JSON_BRACKET.findall(JSON_STRING.sub("", JSON_ESCAPE.sub("", text)))
+    return max(accumulate(1 if bracket in "[{" else -1 for bracket in brackets), default=0) > MAX_JSON_DEPTH
 
 
 def _nul_path(value, path: str = "") -> str | None:
@@ -35,8 +58,18 @@ class JSONParser(DRFJSONParser):
     """JSON bodies, refusing NUL characters anywhere: PostgreSQL text and JSON cannot hold them."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        """Parse, then refuse a NUL in any key or string, naming where it is."""
-        data = super().parse(stream, media_type, parser_context)
+        """Refuse nesting past MAX_JSON_DEPTH before parsing; parse; refuse a NUL in any key or string."""
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            text = stream.read().decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            raise ParseError(f"JSON parse error - the body is not {encoding} text.") from None
+        if too_deep(text):
+            raise ParseError(f"JSON body nests lists and objects more than {MAX_JSON_DEPTH} levels deep; flatten it.")
+        try:
+            data = json.loads(text, parse_constant=json.strict_constant if self.strict else None)
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
         where = _nul_path(data)
         if where is not None:
             place = f" in {where}" if where else ""

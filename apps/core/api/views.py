@@ -31,8 +31,17 @@ class RestrictedViewSetMixin:
     write_action = Action.CHANGE
 
     def get_queryset(self):
-        """The viewset's queryset narrowed to what the user may view."""
-        return super().get_queryset().restrict(self.request.user, Action.VIEW)
+        """The viewset's queryset narrowed to what the user may view, in the model's order.
+
+        Django leaves ``Meta.ordering`` out of a query that groups rows (a list
+        annotated with counts, such as jobs with their progress), which would
+        page them in whatever order the database picks: the model's ordering
+        and then the primary key are put back explicitly.
+        """
+        queryset = super().get_queryset().restrict(self.request.user, Action.VIEW)
+        if not queryset.ordered:
+            queryset = queryset.order_by(*queryset.model._meta.ordering, "pk")
+        return queryset
 
     def check_write(self, instance, action: str | None = None) -> None:
         """403 unless the user's role allows action on instance."""
