@@ -50,7 +50,7 @@ API_LISTS = (
     ("jobs offset=9000", "/api/v1/jobs/?offset=9000"),
     ("hosts", "/api/v1/hosts/"),
     ("hosts ?status=ready&limit=100", "/api/v1/hosts/?status=ready&limit=100"),
-    ("hosts ?status=ready offset=90000", "/api/v1/hosts/?status=ready&limit=100&offset=90000"),
+    ("hosts ?status=ready offset=60000", "/api/v1/hosts/?status=ready&limit=100&offset=60000"),
     ("hosts offset=90000", "/api/v1/hosts/?offset=90000"),
     ("hosts ?pool=big&status=ready", "/api/v1/hosts/?pool={big}&status=ready"),
     ("hosts ?cluster=", "/api/v1/hosts/?cluster={cluster}"),

@@ -151,7 +151,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "apps.core.api.filters.FilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "apps.core.api.filters.OrderingFilter",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["apps.core.api.parsers.JSONParser"],

@@ -12,7 +12,7 @@ from apps.configuration.choices import InitStatus
 from apps.configuration.models import InitRun, Registry, SSHKey
 from apps.configuration.runners import needs_run
 from apps.core import audit
-from apps.core.api.filters import BaseFilterSet
+from apps.core.api.filters import BaseFilterSet, MultipleChoiceFilter
 from apps.core.api.serializers import RestrictedModelSerializer
 from apps.core.api.views import CreateReadDeleteViewSet, ModelViewSet, ReadOnlyModelViewSet
 from apps.core.models import AuditAction
@@ -140,7 +140,7 @@ class InitRunSerializer(serializers.ModelSerializer):
 class InitRunFilterSet(BaseFilterSet):
     """?host=&job=&status=&pool=."""
 
-    status = django_filters.MultipleChoiceFilter(choices=InitStatus.CHOICES)
+    status = MultipleChoiceFilter(choices=InitStatus.CHOICES)
     pool = django_filters.NumberFilter(field_name="host__pool")
 
     class Meta:

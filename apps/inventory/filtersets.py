@@ -2,7 +2,7 @@
 
 import django_filters
 
-from apps.core.api.filters import BaseFilterSet
+from apps.core.api.filters import BaseFilterSet, MultipleChoiceFilter
 from apps.inventory.choices import HostStatus, MachineState
 from apps.inventory.models import Host, PhysicalMachine, ServicePool
 
@@ -19,7 +19,7 @@ class HostFilterSet(BaseFilterSet):
     """?pool=&cluster=&provider=&template=&job=&status=."""
 
     cluster = django_filters.NumberFilter(field_name="pool__cluster")
-    status = django_filters.MultipleChoiceFilter(choices=HostStatus.CHOICES)
+    status = MultipleChoiceFilter(choices=HostStatus.CHOICES)
 
     class Meta:
         model = Host
@@ -29,7 +29,7 @@ class HostFilterSet(BaseFilterSet):
 class PhysicalMachineFilterSet(BaseFilterSet):
     """?provider=&state=&machine_class=&idc=."""
 
-    state = django_filters.MultipleChoiceFilter(choices=MachineState.CHOICES)
+    state = MultipleChoiceFilter(choices=MachineState.CHOICES)
 
     class Meta:
         model = PhysicalMachine

@@ -41,7 +41,11 @@ class Job(BaseModel):
 
     class Meta:
         ordering = ("-created_at", "-pk")
-        indexes = [models.Index(fields=("pool", "status"), name="job_pool_status_idx")]
+        indexes = [
+            models.Index(fields=("pool", "status"), name="job_pool_status_idx"),
+            # Lists come newest first: a page is read off this index backwards.
+            models.Index(fields=("created_at", "id"), name="job_created_order_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=("requested_by", "idempotency_key"),
