@@ -6,18 +6,25 @@ audited the same way); the console adds nothing of its own to the rules.
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
 from apps.configuration.api import rerun
+from apps.console.paging import paged
 from apps.core.choices import Action
 from apps.core.exceptions import ServiceError
 from apps.inventory.api import pool_counts
+from apps.inventory.choices import HostStatus
 from apps.inventory.models import Host, ServicePool
 from apps.provisioning import services
 from apps.provisioning.models import Job
+
+POOLS_PER_PAGE = 50
+HOSTS_PER_PAGE = 100
+JOBS_PER_PAGE = 20
 
 
 def _visible_pool(user, pool_id: int) -> ServicePool:
@@ -26,20 +33,34 @@ def _visible_pool(user, pool_id: int) -> ServicePool:
 
 @login_required
 def home(request):
-    """The pools the user may see, with their sizes."""
+    """A page of the pools the user may see, with their sizes."""
     pools = pool_counts(ServicePool.objects.restrict(request.user).select_related("cluster"))
-    return render(request, "console/home.html", {"pools": pools})
+    page = paged(request, pools.order_by("cluster__name", "name", "pk"), POOLS_PER_PAGE)
+    return render(request, "console/home.html", {"page": page})
+
+
+def _host_statuses(pool: ServicePool) -> list[tuple[str, int]]:
+    """How many of the pool's hosts are in each status, in the order of a host's life."""
+    counts = dict(pool.hosts.order_by().values_list("status").annotate(n=Count("pk")))
+    return [(status, counts[status]) for status in HostStatus.values() if status in counts]
 
 
 @login_required
 def pool_detail(request, pool_id: int):
-    """A pool: its hosts, its recent jobs, and a scale form for those allowed to scale."""
+    """A pool: its hosts by status and a page of them, a page of its jobs, a scale form for those allowed."""
     pool = _visible_pool(request.user, pool_id)
     can_scale = ServicePool.objects.restrict(request.user, Action.SCALE).filter(pk=pool.pk).exists()
+    status = request.GET.get("status", "")
+    hosts = (
+        pool.hosts.filter(status=status) if status in HostStatus.values() else pool.hosts.exclude(status="terminated")
+    )
+    jobs = pool.jobs.select_related("requested_by").order_by("-created_at", "-pk")
     context = {
         "pool": pool,
-        "hosts": pool.hosts.exclude(status="terminated").order_by("pk"),
-        "jobs": pool.jobs.order_by("-created_at")[:20],
+        "statuses": _host_statuses(pool),
+        "status": status if status in HostStatus.values() else "",
+        "hosts": paged(request, hosts.order_by("pk"), HOSTS_PER_PAGE),
+        "jobs": paged(request, jobs, JOBS_PER_PAGE, param="jobs_page"),
         "templates": pool.ordered_templates(),
         "can_scale": can_scale,
     }
