@@ -28,7 +28,7 @@ JOBS_PER_PAGE = 20
 
 
 def _visible_pool(user, pool_id: int) -> ServicePool:
-    return get_object_or_404(pool_counts(ServicePool.objects.restrict(user).select_related("cluster")), pk=pool_id)
+    return get_object_or_404(ServicePool.objects.restrict(user).select_related("cluster"), pk=pool_id)
 
 
 @login_required
@@ -39,10 +39,10 @@ def home(request):
     return render(request, "console/home.html", {"page": page})
 
 
-def _host_statuses(pool: ServicePool) -> list[tuple[str, int]]:
+def _host_statuses(pool: ServicePool) -> dict[str, int]:
     """How many of the pool's hosts are in each status, in the order of a host's life."""
     counts = dict(pool.hosts.order_by().values_list("status").annotate(n=Count("pk")))
-    return [(status, counts[status]) for status in HostStatus.values() if status in counts]
+    return {status: counts[status] for status in HostStatus.values() if status in counts}
 
 
 @login_required
@@ -50,16 +50,21 @@ def pool_detail(request, pool_id: int):
     """A pool: its hosts by status and a page of them, a page of its jobs, a scale form for those allowed."""
     pool = _visible_pool(request.user, pool_id)
     can_scale = ServicePool.objects.restrict(request.user, Action.SCALE).filter(pk=pool.pk).exists()
+    # One pass over the pool's hosts gives the pool's size, its ready count and the host pager's count.
+    statuses = _host_statuses(pool)
+    pool.size = sum(n for status, n in statuses.items() if status != HostStatus.TERMINATED)
+    pool.ready = statuses.get(HostStatus.READY, 0)
     status = request.GET.get("status", "")
-    hosts = (
-        pool.hosts.filter(status=status) if status in HostStatus.values() else pool.hosts.exclude(status="terminated")
-    )
+    if status in HostStatus.values():
+        hosts, shown = pool.hosts.filter(status=status), statuses.get(status, 0)
+    else:
+        status, hosts, shown = "", pool.hosts.exclude(status=HostStatus.TERMINATED), pool.size
     jobs = pool.jobs.select_related("requested_by").order_by("-created_at", "-pk")
     context = {
         "pool": pool,
-        "statuses": _host_statuses(pool),
-        "status": status if status in HostStatus.values() else "",
-        "hosts": paged(request, hosts.order_by("pk"), HOSTS_PER_PAGE),
+        "statuses": statuses,
+        "status": status,
+        "hosts": paged(request, hosts.order_by("pk"), HOSTS_PER_PAGE, count=shown),
         "jobs": paged(request, jobs, JOBS_PER_PAGE, param="jobs_page"),
         "templates": pool.ordered_templates(),
         "can_scale": can_scale,

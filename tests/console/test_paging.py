@@ -82,6 +82,7 @@ def test_pool_page_shows_a_page_of_hosts_and_pages_through_all(pool, users):
     assert len(links(first, "hosts")) == HOSTS_PER_PAGE
     assert b"page 1 of 3" in first.content
     assert b"ready 200" in first.content and b"failed 30" in first.content and b"terminated 40" in first.content
+    assert "size 230 · ready 200" in first.content.decode()
     seen, url = [], path
     while url:
         page = client.get(url)
