@@ -27,8 +27,11 @@ def page_of(queryset: QuerySet, offset: int, limit: int) -> list:
     per-row subqueries (a job's progress, a pool's size) included. Asking for
     the page's primary keys first reads only what the filter and the order need,
     usually one index; the rows, with their joins and counts, are then fetched
-    for the page alone.
+    for the page alone. The first page needs no such step: PostgreSQL stops
+    after its rows, and works out the counts of those rows only.
     """
+    if offset == 0:
+        return list(queryset[:limit])
     ids = list(queryset.values_list("pk", flat=True)[offset : offset + limit])
     rows = {row.pk: row for row in queryset.order_by().filter(pk__in=ids)}
     return [rows[pk] for pk in ids if pk in rows]

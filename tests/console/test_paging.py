@@ -136,7 +136,8 @@ def test_pool_page_pages_jobs_newest_first_without_losing_the_host_page(pool, us
 
 
 def test_home_page_shows_a_page_of_pools(cluster, users):
-    """The home page lists POOLS_PER_PAGE pools at a time, in name order, and pages through all of them."""
+    """The home page lists POOLS_PER_PAGE pools at a time, in name order, pages through all of them, and sends
+    as many statements for many pools as for a few."""
     for i in range(POOLS_PER_PAGE + 7):
         PoolFactory(cluster=cluster, name=f"p{i:03d}")
     client = login(users["guest"])
@@ -146,4 +147,7 @@ def test_home_page_shows_a_page_of_pools(cluster, users):
     assert len(links(second, "pools")) == 7
     names = [f"p{i:03d}".encode() for i in range(POOLS_PER_PAGE + 7)]
     assert [n for n in names if n in first.content + second.content] == names
-    assert statements(client, "/") == statements(client, "/?page=2")
+    few = statements(client, "/"), statements(client, "/?page=2")
+    for i in range(3 * POOLS_PER_PAGE):
+        PoolFactory(cluster=cluster, name=f"q{i:03d}")
+    assert (statements(client, "/"), statements(client, "/?page=2")) == few
