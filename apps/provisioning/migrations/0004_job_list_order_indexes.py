@@ -14,4 +14,12 @@ class Migration(migrations.Migration):
             model_name='job',
             index=models.Index(fields=['created_at', 'id'], name='job_created_order_idx'),
         ),
+        migrations.AddIndex(
+            model_name='job',
+            index=models.Index(fields=['pool', 'created_at', 'id'], name='job_pool_created_order_idx'),
+        ),
+        migrations.AddIndex(
+            model_name='job',
+            index=models.Index(fields=['status', 'created_at', 'id'], name='job_status_created_order_idx'),
+        ),
     ]
