@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import django_filters
 from django.db import transaction
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -12,7 +11,7 @@ from apps.configuration.choices import InitStatus
 from apps.configuration.models import InitRun, Registry, SSHKey
 from apps.configuration.runners import needs_run
 from apps.core import audit
-from apps.core.api.filters import BaseFilterSet, IdFilter
+from apps.core.api.filters import BaseFilterSet, IdFilter, MultipleChoiceFilter
 from apps.core.api.serializers import RestrictedModelSerializer, Serializer
 from apps.core.api.views import CreateReadDeleteViewSet, ModelViewSet, ReadOnlyModelViewSet
 from apps.core.models import AuditAction
@@ -140,7 +139,7 @@ class InitRunSerializer(serializers.ModelSerializer):
 class InitRunFilterSet(BaseFilterSet):
     """?host=&job=&status=&pool=."""
 
-    status = django_filters.MultipleChoiceFilter(choices=InitStatus.CHOICES)
+    status = MultipleChoiceFilter(choices=InitStatus.CHOICES)
     pool = IdFilter(field_name="host__pool")
 
     class Meta:

@@ -117,7 +117,11 @@ class InitRun(BaseModel):
 
     class Meta:
         ordering = ("-started_at", "-pk")
-        indexes = [models.Index(fields=("host", "status"), name="initrun_host_status_idx")]
+        indexes = [
+            models.Index(fields=("host", "status"), name="initrun_host_status_idx"),
+            # Lists come newest first: a page is read off this index backwards.
+            models.Index(fields=("started_at", "id"), name="initrun_started_order_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"init run {self.pk} of host {self.host_id}: {self.status}"

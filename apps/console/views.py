@@ -7,18 +7,25 @@ audited the same way); the console adds nothing of its own to the rules.
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
 from apps.configuration.api import rerun
+from apps.console.paging import paged
 from apps.core.choices import Action
 from apps.core.exceptions import ServiceError
 from apps.inventory.api import pool_counts
+from apps.inventory.choices import HostStatus
 from apps.inventory.models import Host, ServicePool
 from apps.provisioning import services
 from apps.provisioning.models import Job
+
+POOLS_PER_PAGE = 50
+HOSTS_PER_PAGE = 100
+JOBS_PER_PAGE = 20
 
 
 class LogoutView(auth_views.LogoutView):
@@ -35,25 +42,44 @@ class LogoutView(auth_views.LogoutView):
 
 
 def _visible_pool(user, pool_id: int) -> ServicePool:
-    return get_object_or_404(pool_counts(ServicePool.objects.restrict(user).select_related("cluster")), pk=pool_id)
+    return get_object_or_404(ServicePool.objects.restrict(user).select_related("cluster"), pk=pool_id)
 
 
 @login_required
 def home(request):
-    """The pools the user may see, with their sizes."""
+    """A page of the pools the user may see, with their sizes."""
     pools = pool_counts(ServicePool.objects.restrict(request.user).select_related("cluster"))
-    return render(request, "console/home.html", {"pools": pools})
+    page = paged(request, pools.order_by("cluster__name", "name", "pk"), POOLS_PER_PAGE)
+    return render(request, "console/home.html", {"page": page})
+
+
+def _host_statuses(pool: ServicePool) -> dict[str, int]:
+    """How many of the pool's hosts are in each status, in the order of a host's life."""
+    counts = dict(pool.hosts.order_by().values_list("status").annotate(n=Count("pk")))
+    return {status: counts[status] for status in HostStatus.values() if status in counts}
 
 
 @login_required
 def pool_detail(request, pool_id: int):
-    """A pool: its hosts, its recent jobs, and a scale form for those allowed to scale."""
+    """A pool: its hosts by status and a page of them, a page of its jobs, a scale form for those allowed."""
     pool = _visible_pool(request.user, pool_id)
     can_scale = ServicePool.objects.restrict(request.user, Action.SCALE).filter(pk=pool.pk).exists()
+    # One pass over the pool's hosts gives the pool's size, its ready count and the host pager's count.
+    statuses = _host_statuses(pool)
+    pool.size = sum(n for status, n in statuses.items() if status != HostStatus.TERMINATED)
+    pool.ready = statuses.get(HostStatus.READY, 0)
+    status = request.GET.get("status", "")
+    if status in HostStatus.values():
+        hosts, shown = pool.hosts.filter(status=status), statuses.get(status, 0)
+    else:
+        status, hosts, shown = "", pool.hosts.exclude(status=HostStatus.TERMINATED), pool.size
+    jobs = pool.jobs.select_related("requested_by").order_by("-created_at", "-pk")
     context = {
         "pool": pool,
-        "hosts": pool.hosts.exclude(status="terminated").order_by("pk"),
-        "jobs": pool.jobs.order_by("-created_at")[:20],
+        "statuses": statuses,
+        "status": status,
+        "hosts": paged(request, hosts.order_by("pk"), HOSTS_PER_PAGE, count=shown),
+        "jobs": paged(request, jobs, JOBS_PER_PAGE, param="jobs_page"),
         "templates": pool.ordered_templates(),
         "can_scale": can_scale,
     }

@@ -1,7 +1,7 @@
 """REST API of the inventory app: clusters, pools (and scaling), hosts, physical machines."""
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -14,6 +14,7 @@ from apps.core.api.parsers import CSVParser, JSONParser
 from apps.core.api.serializers import RestrictedModelSerializer
 from apps.core.api.views import ModelViewSet, ReadOnlyModelViewSet
 from apps.core.choices import Action
+from apps.core.query import count_related
 from apps.inventory import machines
 from apps.inventory.choices import HostStatus, MachineState
 from apps.inventory.filtersets import HostFilterSet, PhysicalMachineFilterSet, ServicePoolFilterSet
@@ -154,10 +155,10 @@ def _set_templates(pool: ServicePool, ids: list[int]) -> None:
 
 
 def pool_counts(queryset):
-    """Annotate pools with size (hosts not terminated) and ready."""
+    """Annotate pools with size (hosts not terminated) and ready, counted for the rows fetched only."""
     return queryset.annotate(
-        size=Count("hosts", filter=~Q(hosts__status=HostStatus.TERMINATED)),
-        ready=Count("hosts", filter=Q(hosts__status=HostStatus.READY)),
+        size=count_related(Host, "pool", ~Q(status=HostStatus.TERMINATED)),
+        ready=count_related(Host, "pool", Q(status=HostStatus.READY)),
     )
 
 

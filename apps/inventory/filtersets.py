@@ -1,8 +1,6 @@
 """Filters of the inventory lists: by foreign key and status."""
 
-import django_filters
-
-from apps.core.api.filters import BaseFilterSet, IdFilter
+from apps.core.api.filters import BaseFilterSet, IdFilter, MultipleChoiceFilter
 from apps.inventory.choices import HostStatus, MachineState
 from apps.inventory.models import Host, PhysicalMachine, ServicePool
 
@@ -19,7 +17,7 @@ class HostFilterSet(BaseFilterSet):
     """?pool=&cluster=&provider=&template=&job=&status=."""
 
     cluster = IdFilter(field_name="pool__cluster")
-    status = django_filters.MultipleChoiceFilter(choices=HostStatus.CHOICES)
+    status = MultipleChoiceFilter(choices=HostStatus.CHOICES)
 
     class Meta:
         model = Host
@@ -29,7 +27,7 @@ class HostFilterSet(BaseFilterSet):
 class PhysicalMachineFilterSet(BaseFilterSet):
     """?provider=&state=&machine_class=&idc=."""
 
-    state = django_filters.MultipleChoiceFilter(choices=MachineState.CHOICES)
+    state = MultipleChoiceFilter(choices=MachineState.CHOICES)
 
     class Meta:
         model = PhysicalMachine

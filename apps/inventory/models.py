@@ -156,10 +156,15 @@ class Host(BaseModel):
     cluster_path = "pool__cluster"
 
     class Meta:
-        ordering = ("pool", "pk")
+        # By the pool's id, not "pool" (which sorts by cluster and pool name through two joins, so no
+        # index can give a page of hosts in order); the indexes below give the lists' pages in this order.
+        ordering = ("pool_id", "pk")
         indexes = [
             models.Index(fields=("pool", "status"), name="host_pool_status_idx"),
             models.Index(fields=("template", "status"), name="host_template_status_idx"),
+            models.Index(fields=("pool", "id"), name="host_pool_order_idx"),
+            models.Index(fields=("status", "pool", "id"), name="host_status_order_idx"),
+            models.Index(fields=("created_at", "id"), name="host_created_order_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -1,17 +1,18 @@
 """REST API of the provisioning app: scale requests and jobs."""
 
-import django_filters
-from django.db.models import Count, Q
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apps.core.api.filters import BaseFilterSet, IdFilter
+from apps.core.api.filters import BaseFilterSet, IdFilter, MultipleChoiceFilter
 from apps.core.api.serializers import Serializer
 from apps.core.api.views import ReadOnlyModelViewSet
 from apps.core.choices import Action
+from apps.core.query import count_related
 from apps.inventory.choices import HostStatus
+from apps.inventory.models import Host
 from apps.provisioning import services
 from apps.provisioning.choices import JobKind, JobStatus
 from apps.provisioning.models import Job, JobEvent
@@ -104,11 +105,11 @@ class ProgressSerializer(serializers.Serializer):
 
 
 def with_progress(queryset):
-    """Annotate jobs with the counts their progress is made of."""
+    """Annotate jobs with the counts their progress is made of, counted for the rows fetched only."""
     return queryset.annotate(
-        n_ready=Count("hosts", filter=Q(hosts__ready_at__isnull=False), distinct=True),
-        n_failed=Count("hosts", filter=Q(hosts__failed_at__isnull=False), distinct=True),
-        n_removed=Count("removed_hosts", filter=Q(removed_hosts__status=HostStatus.TERMINATED), distinct=True),
+        n_ready=count_related(Host, "job", Q(ready_at__isnull=False)),
+        n_failed=count_related(Host, "job", Q(failed_at__isnull=False)),
+        n_removed=count_related(Host, "removal_job", Q(status=HostStatus.TERMINATED)),
     )
 
 
@@ -188,7 +189,7 @@ class JobFilterSet(BaseFilterSet):
     """?pool=&cluster=&kind=&status=."""
 
     cluster = IdFilter(field_name="pool__cluster")
-    status = django_filters.MultipleChoiceFilter(choices=JobStatus.CHOICES)
+    status = MultipleChoiceFilter(choices=JobStatus.CHOICES)
 
     class Meta:
         model = Job

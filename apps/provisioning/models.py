@@ -41,7 +41,14 @@ class Job(BaseModel):
 
     class Meta:
         ordering = ("-created_at", "-pk")
-        indexes = [models.Index(fields=("pool", "status"), name="job_pool_status_idx")]
+        indexes = [
+            models.Index(fields=("pool", "status"), name="job_pool_status_idx"),
+            # Lists come newest first: a page is read off one of these backwards, whole or of one pool or status
+            # (a busy pool's jobs, or the few running among years of finished ones, without sorting them all).
+            models.Index(fields=("created_at", "id"), name="job_created_order_idx"),
+            models.Index(fields=("pool", "created_at", "id"), name="job_pool_created_order_idx"),
+            models.Index(fields=("status", "created_at", "id"), name="job_status_created_order_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=("requested_by", "idempotency_key"),

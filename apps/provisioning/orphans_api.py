@@ -4,10 +4,9 @@ Provider accounts are global objects that system administrators manage, and
 an orphan can be any cluster's leftover: only system administrators see them.
 """
 
-import django_filters
 from rest_framework import permissions, serializers
 
-from apps.core.api.filters import BaseFilterSet
+from apps.core.api.filters import BaseFilterSet, MultipleChoiceFilter
 from apps.core.api.views import ReadOnlyModelViewSet
 from apps.provisioning.choices import OrphanState
 from apps.provisioning.models import OrphanInstance
@@ -54,7 +53,7 @@ class OrphanInstanceSerializer(serializers.ModelSerializer):
 class OrphanInstanceFilterSet(BaseFilterSet):
     """?provider=&state=&instance_id=."""
 
-    state = django_filters.MultipleChoiceFilter(choices=OrphanState.CHOICES)
+    state = MultipleChoiceFilter(choices=OrphanState.CHOICES)
 
     class Meta:
         model = OrphanInstance

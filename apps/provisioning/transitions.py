@@ -12,8 +12,8 @@ from apps.provisioning.models import Job, JobEvent
 
 #: How a host row is locked before it moves. FOR NO KEY UPDATE, not FOR UPDATE: the foreign-key checks
 #: PostgreSQL runs at COMMIT for rows that reference it (FOR KEY SHARE) need not wait for it. OF the host
-#: only: Host's default ordering joins its pool and cluster, and a bare FOR UPDATE locks those rows too
-#: (every pool of the cluster then waits on one cluster row).
+#: only: a query that joins its pool and cluster (select_related, a filter through them) would otherwise
+#: lock those rows too (every pool of the cluster then waits on one cluster row).
 HOST_LOCK = {"of": ("self",), "no_key": True}
 
 HOST_MOVES: dict[str, set[str]] = {

@@ -12,6 +12,9 @@ Every other number and every date is checked before it reaches the database:
 a value the column cannot hold (a number past its range, a time-zone offset
 PostgreSQL refuses, a year that leaves 1..9999 once turned into UTC) is a 400
 that names the parameter, never a database error.
+
+Every list is ordered, and its order ends on the primary key, so paging
+through it shows each row once.
 """
 
 import datetime
@@ -135,6 +138,29 @@ class FilterBackend(DjangoFilterBackend):
     filterset_base = BaseFilterSet
 
 
+class MultipleChoiceFilter(django_filters.MultipleChoiceFilter):
+    """``?status=a&status=b`` on a column of the row itself: no DISTINCT.
+
+    django-filter adds DISTINCT by default in case the field spans a to-many
+    relation, where a row could match twice. On the row's own column it cannot,
+    and DISTINCT only makes PostgreSQL compare every column of every matching
+    row before it can return the first page or count them.
+    """
+
+    def __init__(self, *args, distinct: bool = False, **kwargs):
+        super().__init__(*args, distinct=distinct, **kwargs)
+
+
+def with_tiebreak(ordering) -> list:
+    """The ordering with the primary key added last (same direction as the last term) unless it is there."""
+    ordering = list(ordering)
+    names = [term.lstrip("-") for term in ordering if isinstance(term, str)]
+    if "pk" in names or "id" in names:
+        return ordering
+    last = ordering[-1] if ordering else ""
+    return [*ordering, "-pk" if isinstance(last, str) and last.startswith("-") else "pk"]
+
+
 class OrderingFilter(DRFOrderingFilter):
     """``?ordering=name,-created_at``: by the fields a list shows, unknown names refused, ties broken by id.
 
@@ -181,6 +207,20 @@ class OrderingFilter(DRFOrderingFilter):
                 }
             )
         return [*ordering, "pk"]
+
+    def filter_queryset(self, request, queryset, view):
+        """Order by ?ordering=, else the queryset's own or the model's ordering; the primary key last.
+
+        Rows equal on the ordering fields (hosts made in one batch, jobs in one
+        instant) would otherwise come in whatever order the plan of the moment
+        yields, so a row could show on two pages or on none. The order is set
+        explicitly even without ``?ordering=``: a query that aggregates drops the
+        model's ``Meta.ordering``.
+        """
+        ordering = (
+            self.get_ordering(request, queryset, view) or queryset.query.order_by or queryset.model._meta.ordering
+        )
+        return queryset.order_by(*with_tiebreak(ordering))
 
 
 def _ordering_path(field) -> str | None:

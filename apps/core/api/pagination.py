@@ -5,10 +5,12 @@ DRF's own class would quietly fall back to its defaults, and a script asking
 for ``limit=5000`` or ``offset=-1`` would read a page it did not ask for.
 """
 
+from django.db.models import QuerySet
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 
 from apps.core.api.filters import BIGINT_MAX
+from apps.core.query import page_of
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):
@@ -44,3 +46,19 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
             if highest is not None:
                 parameter["schema"]["maximum"] = highest
         return parameters
+
+    def paginate_queryset(self, queryset, request, view=None):
+        """DRF's limit/offset paging, with the page's rows fetched by page_of()."""
+        self.request = request
+        self.limit = self.get_limit(request)
+        if self.limit is None:
+            return None
+        self.count = self.get_count(queryset)
+        self.offset = self.get_offset(request)
+        if self.count > self.limit and self.template is not None:
+            self.display_page_controls = True
+        if self.count == 0 or self.offset > self.count:
+            return []
+        if not isinstance(queryset, QuerySet):
+            return list(queryset[self.offset : self.offset + self.limit])
+        return page_of(queryset, self.offset, self.limit)
