@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.core.bulk import bulk_set
 from apps.inventory.choices import MachineState
+from apps.inventory.machines import record_intervals
 from apps.inventory.models import PhysicalMachine
 from apps.providers.drivers.base import (
     CapacityError,
@@ -59,6 +60,7 @@ class PhysicalDriver(Driver):
             zone=machine.idc,
             instance_type=machine.machine_class,
             hourly_price=machine.hourly_cost,
+            launched_at=machine.allocated_at,
             tags=dict(machine.tags or {}),
             extra={"rack": machine.rack, "machine_id": machine.pk},
         )
@@ -97,6 +99,7 @@ class PhysicalDriver(Driver):
                     setattr(machine, field, value)
             # The same values for every machine: one plain UPDATE.
             PhysicalMachine.objects.filter(pk__in=[machine.pk for machine in free]).update(**allocation)
+            record_intervals(free, now)
         return [self._node(machine) for machine in free]
 
     def get_nodes(self, ids: list[str]) -> list[Node]:
@@ -125,9 +128,20 @@ class PhysicalDriver(Driver):
 
     def destroy_nodes(self, ids: list[str]) -> None:
         """Return these machines to the free pool; ones already free are left as they are."""
-        self._machines().filter(hostname__in=ids, state=MachineState.ALLOCATED).update(
-            state=MachineState.FREE, client_token="", tags={}, allocated_at=None, updated_at=timezone.now()
-        )
+        now = timezone.now()
+        freed = {"state": MachineState.FREE, "client_token": "", "tags": {}, "allocated_at": None, "updated_at": now}
+        with transaction.atomic():
+            machines = list(
+                self._machines()
+                .select_for_update()
+                .filter(hostname__in=ids, state=MachineState.ALLOCATED)
+                .order_by("pk")
+            )
+            for machine in machines:
+                for field, value in freed.items():
+                    setattr(machine, field, value)
+            PhysicalMachine.objects.filter(pk__in=[machine.pk for machine in machines]).update(**freed)
+            record_intervals(machines, now)
 
     def list_sizes(self) -> list[Size]:
         """One size per machine class: its smallest cores and memory, its mean hourly cost."""
