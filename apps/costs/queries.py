@@ -1,0 +1,171 @@
+"""Cost queries: the answer of ``GET /api/v1/costs/`` built from the database's charges.
+
+Amounts are summed exactly (Decimal) and rounded once per figure to the report
+currency's minor unit: each row's cost is its exact sum rounded, and the total
+is the exact sum of every row rounded (so rows may differ from the total by
+rounding, never by more than half a minor unit per row).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from apps.core.choices import Action
+from apps.costs.accrual import Charge, Window, accrue, accrue_idle
+from apps.costs.choices import Dimension
+from apps.costs.currencies import round_money
+from apps.costs.periods import buckets
+from apps.costs.pieces import NO_RATE, PRICED, UNPRICED
+from apps.inventory.models import Cluster, Host, ServicePool
+from apps.providers.models import CloudAccount, MachineTemplate
+
+HOURS = Decimal("0.0001")
+#: Objects whose names a row's key shows; other dimensions are their own name.
+NAMED = {
+    Dimension.CLUSTER: Cluster,
+    Dimension.POOL: ServicePool,
+    Dimension.PROVIDER: CloudAccount,
+    Dimension.TEMPLATE: MachineTemplate,
+}
+NOTE = (
+    "Amounts with no exchange rate for their day are not in any cost or total: see missing_rates and "
+    "unconverted (in their own currency)."
+)
+
+
+@dataclass
+class CostQuery:
+    """What a cost query asks: validated by the API (apps.costs.api)."""
+
+    dimensions: list[str]
+    start: datetime
+    end: datetime
+    currency: str
+    step: str | None = None
+    filters: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Sums:
+    """Exact running sums of one group."""
+
+    amount: Decimal = Decimal(0)
+    seconds: Decimal = Decimal(0)
+    unpriced: Decimal = Decimal(0)
+
+    def add(self, charge: Charge) -> None:
+        """Count one charge in."""
+        self.seconds += charge.seconds
+        if charge.state == PRICED:
+            self.amount += charge.amount
+        elif charge.state == UNPRICED:
+            self.unpriced += charge.seconds
+
+
+def scope(user, filters: dict[str, int]):
+    """The hosts the user may see, narrowed by the query's filters (an id the user cannot see matches nothing)."""
+    hosts = Host.objects.restrict(user, Action.VIEW)
+    names = {"cluster": "pool__cluster_id", "pool": "pool_id", "provider": "provider_id"}
+    return hosts.filter(**{names[key]: value for key, value in filters.items()})
+
+
+def _hours(seconds: Decimal) -> str:
+    return str((seconds / 3600).quantize(HOURS))
+
+
+def _names(dimensions: list[str], groups) -> dict[str, dict]:
+    names: dict[str, dict] = {}
+    for dimension in dimensions:
+        index = dimensions.index(dimension)
+        ids = {group[index] for group in groups}
+        model = NAMED.get(dimension)
+        names[dimension] = (
+            dict(model.objects.filter(pk__in=ids).values_list("pk", "name")) if model else {i: i for i in ids}
+        )
+    return names
+
+
+def _rows(sums: dict[tuple, Sums], dimensions: list[str], names: dict, currency: str) -> list[dict]:
+    rows = []
+    for group, total in sums.items():
+        labels = [str(names[d].get(value, value)) or "-" for d, value in zip(dimensions, group, strict=True)]
+        rows.append(
+            {
+                "key": "/".join(labels),
+                "ids": dict(zip(dimensions, group, strict=True)),
+                "cost": str(round_money(total.amount / 3600, currency)),
+                "host_hours": _hours(total.seconds),
+                "unpriced_host_hours": _hours(total.unpriced),
+            }
+        )
+    return sorted(rows, key=lambda row: (row["key"], [str(v) for v in row["ids"].values()]))
+
+
+def _missing(charges: list[Charge]) -> tuple[list[dict], list[dict]]:
+    days, amounts = set(), defaultdict(Decimal)
+    for charge in charges:
+        if charge.state == NO_RATE and charge.amount:
+            days.add((charge.currency, charge.day))
+            amounts[charge.currency] += charge.amount
+    missing = [{"currency": c, "day": d} for c, d in sorted(days)]
+    unconverted = [{"currency": c, "amount": str(round_money(a / 3600, c))} for c, a in sorted(amounts.items())]
+    return missing, unconverted
+
+
+def _window(query: CostQuery, now: datetime) -> Window:
+    return Window(query.start, query.end, buckets(query.start, query.end, query.step), query.currency, now)
+
+
+def answer(user, query: CostQuery, now: datetime) -> dict:
+    """The whole answer: totals, rows, a series per bucket when asked, idle cost for system administrators."""
+    window = _window(query, now)
+    charges = accrue(scope(user, query.filters), query.dimensions, window)
+    idle = None
+    if user.is_superuser and not ({"cluster", "pool"} & set(query.filters)):
+        provider = query.filters.get("provider")
+        idle = accrue_idle([provider] if provider else None, window)
+    names = _names(query.dimensions, {c.group for c in charges})
+    idle_names = _names([Dimension.PROVIDER], {c.group for c in idle or ()})
+    whole, per_bucket, grand = defaultdict(Sums), defaultdict(lambda: defaultdict(Sums)), Sums()
+    for charge in charges:
+        whole[charge.group].add(charge)
+        per_bucket[charge.bucket][charge.group].add(charge)
+        grand.add(charge)
+    result = {
+        "currency": query.currency,
+        "start": query.start.isoformat(),
+        "end": query.end.isoformat(),
+        "total": str(round_money(grand.amount / 3600, query.currency)),
+        "host_hours": _hours(grand.seconds),
+        "unpriced_host_hours": _hours(grand.unpriced),
+        "rows": _rows(whole, query.dimensions, names, query.currency),
+    }
+    idle_whole, idle_bucket = defaultdict(Sums), defaultdict(lambda: defaultdict(Sums))
+    for charge in idle or ():
+        idle_whole[charge.group].add(charge)
+        idle_bucket[charge.bucket][charge.group].add(charge)
+    if idle is not None:
+        result["idle"] = _rows(idle_whole, [Dimension.PROVIDER], idle_names, query.currency)
+        result["idle_total"] = str(
+            round_money(sum((s.amount for s in idle_whole.values()), Decimal(0)) / 3600, query.currency)
+        )
+    if query.step:
+        result["series"] = []
+        for index, (start, end) in enumerate(window.buckets):
+            item = {
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "rows": _rows(per_bucket[index], query.dimensions, names, query.currency),
+            }
+            if idle is not None:
+                item["idle"] = _rows(idle_bucket[index], [Dimension.PROVIDER], idle_names, query.currency)
+            result["series"].append(item)
+    missing, unconverted = _missing([*charges, *(idle or ())])
+    result["missing_rates"] = missing
+    if missing:
+        result["unconverted"] = unconverted
+        result["note"] = NOTE
+    return result
