@@ -175,7 +175,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {"ProviderKindEnum": "apps.providers.choices.ProviderKind.CHOICES"},
 }
 
 # Celery: a broker URL, or kombu's filesystem transport under ./var (no server).

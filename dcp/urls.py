@@ -8,6 +8,7 @@ from apps.accounts.api import MembershipViewSet, ObtainTokenView, UserViewSet
 from apps.configuration.api import InitRunViewSet, RegistryViewSet, SSHKeyViewSet
 from apps.core.api.audit import AuditEntryViewSet
 from apps.core.health import healthz
+from apps.costs.api import CostViewSet, ExchangeRateViewSet, PriceViewSet
 from apps.inventory.api import ClusterViewSet, HostViewSet, PhysicalMachineViewSet, ServicePoolViewSet
 from apps.providers.api import CloudAccountViewSet, MachineTemplateViewSet
 from apps.provisioning.api import JobViewSet
@@ -28,6 +29,9 @@ router.register("ssh-keys", SSHKeyViewSet, basename="sshkey")
 router.register("registries", RegistryViewSet, basename="registry")
 router.register("users", UserViewSet, basename="user")
 router.register("audit", AuditEntryViewSet, basename="audit")
+router.register("prices", PriceViewSet, basename="price")
+router.register("exchange-rates", ExchangeRateViewSet, basename="exchangerate")
+router.register("costs", CostViewSet, basename="cost")
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

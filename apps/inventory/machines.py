@@ -34,15 +34,15 @@ def check_state_change(machine, state: str) -> str:
     return state
 
 
-def rows_from_request(request) -> list[dict]:
-    """The machines of an import request: a JSON list of objects, or CSV rows."""
+def rows_from_request(request, what: str = "machines") -> list[dict]:
+    """The objects of an import request: a JSON list of objects, or CSV rows."""
     rows = request.data
     if not isinstance(rows, list) or not rows:
         raise serializers.ValidationError(
-            {"detail": ["Send a non-empty JSON list of machines, or CSV (Content-Type: text/csv) with a header row."]}
+            {"detail": [f"Send a non-empty JSON list of {what}, or CSV (Content-Type: text/csv) with a header row."]}
         )
     if len(rows) > MAX_IMPORT_ROWS:
-        raise serializers.ValidationError({"detail": [f"At most {MAX_IMPORT_ROWS} machines per import."]})
+        raise serializers.ValidationError({"detail": [f"At most {MAX_IMPORT_ROWS} {what} per import."]})
     if not all(isinstance(row, dict) for row in rows):
         raise serializers.ValidationError({"detail": ["Every item of the list must be a JSON object."]})
     return rows
