@@ -17,7 +17,7 @@ from apps.core.choices import Action
 from apps.costs.accrual import Charge, Window, accrue, accrue_idle
 from apps.costs.choices import Dimension
 from apps.costs.currencies import round_money
-from apps.costs.periods import buckets
+from apps.costs.periods import buckets, zone
 from apps.costs.pieces import NO_RATE, PRICED, UNPRICED
 from apps.inventory.models import Cluster, Host, ServicePool
 from apps.providers.models import CloudAccount, MachineTemplate
@@ -70,6 +70,11 @@ def scope(user, filters: dict[str, int]):
     hosts = Host.objects.restrict(user, Action.VIEW)
     names = {"cluster": "pool__cluster_id", "pool": "pool_id", "provider": "provider_id"}
     return hosts.filter(**{names[key]: value for key, value in filters.items()})
+
+
+def _when(moment: datetime) -> str:
+    """An instant as ISO 8601 in DCP_TIME_ZONE, the zone its calendar buckets are cut in."""
+    return moment.astimezone(zone()).isoformat()
 
 
 def _hours(seconds: Decimal) -> str:
@@ -136,8 +141,8 @@ def answer(user, query: CostQuery, now: datetime) -> dict:
         grand.add(charge)
     result = {
         "currency": query.currency,
-        "start": query.start.isoformat(),
-        "end": query.end.isoformat(),
+        "start": _when(query.start),
+        "end": _when(query.end),
         "total": str(round_money(grand.amount / 3600, query.currency)),
         "host_hours": _hours(grand.seconds),
         "unpriced_host_hours": _hours(grand.unpriced),
@@ -156,8 +161,8 @@ def answer(user, query: CostQuery, now: datetime) -> dict:
         result["series"] = []
         for index, (start, end) in enumerate(window.buckets):
             item = {
-                "start": start.isoformat(),
-                "end": end.isoformat(),
+                "start": _when(start),
+                "end": _when(end),
                 "rows": _rows(per_bucket[index], query.dimensions, names, query.currency),
             }
             if idle is not None:
