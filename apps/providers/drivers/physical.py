@@ -38,7 +38,8 @@ class PhysicalDriver(Driver):
     def _machines(self) -> QuerySet:
         return PhysicalMachine.objects.filter(provider=self.account)
 
-    def _matching_free(self, spec: NodeSpec) -> QuerySet:
+    def matching_free(self, spec: NodeSpec) -> QuerySet:
+        """Free machines of the spec's class with at least its cores and memory, in its IDC if it names one."""
         machines = self._machines().filter(state=MachineState.FREE, machine_class=spec.instance_type)
         if spec.cpu:
             machines = machines.filter(cpu__gte=spec.cpu)
@@ -78,7 +79,7 @@ class PhysicalDriver(Driver):
             if earlier:
                 return [self._node(machine) for machine in earlier]
             free = list(
-                self._matching_free(spec).select_for_update(skip_locked=True).order_by("monthly_cost", "pk")[:count]
+                self.matching_free(spec).select_for_update(skip_locked=True).order_by("monthly_cost", "pk")[:count]
             )
             if len(free) < count:
                 raise CapacityError(
@@ -177,7 +178,7 @@ class PhysicalDriver(Driver):
 
     def available_capacity(self, spec: NodeSpec) -> int | None:
         """Free machines matching the spec right now."""
-        return self._matching_free(spec).count()
+        return self.matching_free(spec).count()
 
     def tokens_in_use(self, client_tokens: set[str]) -> set[str]:
         """The batches among these whose machines are allocated already (so no longer free)."""
