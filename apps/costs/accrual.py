@@ -60,6 +60,10 @@ DIMENSION_SQL = {
     "host": "h.id",
 }
 
+#: Microseconds in a second and in an hour: the database counts time in whole microseconds.
+MICRO = 1_000_000
+HOUR = 3600 * MICRO
+
 HOST_JOINS = """
     JOIN inventory_servicepool sp ON sp.id = h.pool_id
     JOIN providers_machinetemplate tp ON tp.id = h.template_id
@@ -71,6 +75,7 @@ class Charge:
     """One line of the database's answer: a group's amount in one bucket, state, missing currency and day.
 
     ``amount`` is in money × 3600 (price per hour × seconds): divided once, with the final rounding.
+    (The database sums microseconds; the conversion back to seconds divides by 10**6, exactly.)
     """
 
     group: tuple
@@ -100,12 +105,10 @@ class Dialect:
         self.postgres = connection.vendor == "postgresql"
 
     def epoch(self, sql: str) -> str:
-        """Seconds since the epoch of a timestamp: exact on PostgreSQL, a float on SQLite."""
-        return f"EXTRACT(EPOCH FROM {sql})" if self.postgres else f"((julianday({sql}) - 2440587.5) * 86400.0)"
-
-    def ceil(self, sql: str) -> str:
-        """The ceiling of a non-negative number."""
-        return f"CEIL({sql})" if self.postgres else f"(CAST({sql} AS INTEGER) + (({sql}) > CAST({sql} AS INTEGER)))"
+        """Whole microseconds since the epoch of a timestamp (exact on PostgreSQL, to the microsecond on SQLite)."""
+        if self.postgres:
+            return f"CAST(EXTRACT(EPOCH FROM {sql}) * 1000000 AS BIGINT)"
+        return f"CAST(ROUND((julianday({sql}) - 2440587.5) * 86400000000.0) AS INTEGER)"
 
     def least(self, a: str, b: str) -> str:
         """The smaller of two numbers."""
@@ -175,6 +178,7 @@ def accrue(scope, dimensions: list[str], window: Window) -> list[Charge]:
 
 
 def _charge(row: tuple, width: int) -> Charge:
+    """A row of the answer; amounts and lengths come in microseconds and go back to seconds exactly."""
     amount, secs = row[width + 4], row[width + 5]
     return Charge(
         group=tuple(row[:width]),
@@ -182,8 +186,8 @@ def _charge(row: tuple, width: int) -> Charge:
         state=row[width + 1],
         currency=row[width + 2] or "",
         day=row[width + 3] or "",
-        amount=Decimal(str(amount)) if amount is not None else Decimal(0),
-        seconds=Decimal(str(secs)) if secs is not None else Decimal(0),
+        amount=Decimal(str(amount)) / MICRO if amount is not None else Decimal(0),
+        seconds=Decimal(str(secs)) / MICRO if secs is not None else Decimal(0),
     )
 
 
@@ -200,11 +204,13 @@ def _host_sql(keys, pieces, cells, scope, dimensions, window: Window) -> tuple[s
         key_params += [index, key.provider_id, key.region, key.instance_type, key.zone]
     start, end, now = d.time(window.start), d.time(window.end), d.time(window.now)
     overlap = f"{d.least('l.t', 'p.hi')} - {d.greatest('l.l', 'p.lo')}"
-    last_hour = d.ceil(f"({d.least('l.t', 'p.hi')} - l.l) / 3600")
-    first_hour = d.ceil(f"({d.greatest('l.l', 'p.lo')} - l.l) / 3600")
+    # Hours started since launch, as integer ceilings: ceil(x / H) = (x + H - 1) / H for x >= 0.
+    last_hour = f"(({d.least('l.t', 'p.hi')} - l.l + {HOUR - 1}) / {HOUR})"
+    first_hour = f"(({d.greatest('l.l', 'p.lo')} - l.l + {HOUR - 1}) / {HOUR})"
     hours = f"({last_hour} - {first_hour})"
     iv_secs = f"{d.least('iv.e', 'c.hi')} - {d.greatest('iv.s', 'c.lo')}"
     group = "".join(f"d{i}, " for i in range(len(dims)))
+    longest_minimum = max((piece.minimum for piece in pieces), default=0) * 1_000_000
     # Table names, column expressions and numbers are DCP's own; every value from outside is a parameter.
     sql = f"""
 WITH keys (k, provider_id, region, instance_type, zone) AS (VALUES {key_rows}),
@@ -231,17 +237,18 @@ machines AS (
 charges AS (
     SELECT {carried}p.bucket, p.state, p.currency, p.day,
         CASE WHEN p.price IS NULL THEN NULL WHEN p.hourly = 0 THEN p.price * ({overlap})
-            ELSE p.price * 3600 * {hours} END AS amount,
+            ELSE p.price * {HOUR} * {hours} END AS amount,
         {overlap} AS secs
     FROM lives l JOIN pieces p ON p.k = l.k AND p.lo < l.t AND p.hi > l.l AND l.t > l.l
     UNION ALL
-    SELECT {carried}p.bucket, p.state, p.currency, p.day, p.price * (p.minimum - (l.t - l.l)), 0
+    SELECT {carried}p.bucket, p.state, p.currency, p.day, p.price * (p.minimum * 1000000 - (l.t - l.l)), 0
     FROM lives l JOIN pieces p ON p.k = l.k AND p.lo <= l.l AND l.l < p.hi
-    WHERE l.ended = 1 AND p.hourly = 0 AND p.price IS NOT NULL AND p.minimum > l.t - l.l
+    WHERE l.ended = 1 AND l.t - l.l < {longest_minimum} AND p.hourly = 0 AND p.price IS NOT NULL
+        AND p.minimum * 1000000 > l.t - l.l
     UNION ALL
     SELECT {carried_iv}c.bucket, CASE WHEN iv.cost > 0 THEN c.state ELSE 1 END,
         CASE WHEN iv.cost > 0 THEN c.currency ELSE '' END, CASE WHEN iv.cost > 0 THEN c.day ELSE '' END,
-        CASE WHEN iv.cost > 0 THEN iv.cost * c.price * 3600 * ({iv_secs}) / c.month_seconds END,
+        CASE WHEN iv.cost > 0 THEN iv.cost * c.price * {HOUR} * ({iv_secs}) / c.month_us END,
         {iv_secs}
     FROM machines iv JOIN cells c ON c.lo < iv.e AND c.hi > iv.s AND iv.e > iv.s
 )
@@ -270,7 +277,8 @@ machines AS (
     SELECT iv.provider_id AS d0, iv.monthly_cost AS cost, {d.epoch("iv.started_at")} AS s,
         {d.epoch("COALESCE(iv.ended_at, %s)")} AS e
     FROM inventory_machineinterval iv
-    LEFT JOIN inventory_host h ON iv.state = %s AND iv.client_token <> '' AND h.batch_token = iv.client_token
+    -- NULLIF: a stretch with no batch must not scan every host without one.
+    LEFT JOIN inventory_host h ON iv.state = %s AND h.batch_token = NULLIF(iv.client_token, '')
         AND h.instance_id = iv.hostname AND h.provider_id = iv.provider_id
     WHERE iv.id IN ({scope_sql}) AND h.id IS NULL
 ),
@@ -278,7 +286,7 @@ charges AS (
     SELECT iv.d0, c.bucket, CASE WHEN iv.cost > 0 THEN c.state ELSE 1 END AS state,
         CASE WHEN iv.cost > 0 THEN c.currency ELSE '' END AS currency,
         CASE WHEN iv.cost > 0 THEN c.day ELSE '' END AS day,
-        CASE WHEN iv.cost > 0 THEN iv.cost * c.price * 3600 * ({iv_secs}) / c.month_seconds END AS amount,
+        CASE WHEN iv.cost > 0 THEN iv.cost * c.price * {HOUR} * ({iv_secs}) / c.month_us END AS amount,
         {iv_secs} AS secs
     FROM machines iv JOIN cells c ON c.lo < iv.e AND c.hi > iv.s AND iv.e > iv.s
 )

@@ -24,6 +24,11 @@ from apps.costs.rates import Conversion
 PRICED, UNPRICED, NO_RATE = 0, 1, 2
 
 
+def micro(at: Decimal) -> int:
+    """Epoch seconds (six decimals at most, as datetimes have) as whole microseconds."""
+    return int(at * 1_000_000)
+
+
 @dataclass(frozen=True)
 class Piece:
     """[lo, hi) of one key (or, with key -1, of every physical machine) with everything constant."""
@@ -44,8 +49,8 @@ class Piece:
         """The piece as a row of the SQL VALUES list."""
         return (
             self.key,
-            self.lo,
-            self.hi,
+            micro(self.lo),
+            micro(self.hi),
             self.bucket,
             self.state,
             self.price,
@@ -53,24 +58,14 @@ class Piece:
             self.minimum,
             self.currency,
             self.day,
-            self.month_seconds,
+            micro(self.month_seconds) if self.month_seconds is not None else None,
         )
 
 
-COLUMNS = ("k", "lo", "hi", "bucket", "state", "price", "hourly", "minimum", "currency", "day", "month_seconds")
-TYPES = (
-    "INTEGER",
-    "NUMERIC",
-    "NUMERIC",
-    "INTEGER",
-    "INTEGER",
-    "NUMERIC",
-    "INTEGER",
-    "INTEGER",
-    "TEXT",
-    "TEXT",
-    "NUMERIC",
-)
+#: The SQL columns of a piece; instants and lengths in whole microseconds (integer arithmetic is fast and exact).
+COLUMNS = ("k", "lo", "hi", "bucket", "state", "price", "hourly", "minimum", "currency", "day", "month_us")
+TYPES = ("INTEGER", "BIGINT", "BIGINT", "INTEGER", "INTEGER", "NUMERIC")
+TYPES += ("INTEGER", "BIGINT", "TEXT", "TEXT", "BIGINT")
 
 
 def moment(at: Decimal) -> datetime:
