@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from apps.core.choices import Action
 from apps.costs.accrual import Charge, Window, accrue, accrue_idle
 from apps.costs.choices import Dimension
 from apps.costs.currencies import round_money
 from apps.costs.periods import buckets, zone
 from apps.costs.pieces import NO_RATE, PRICED, UNPRICED
-from apps.inventory.models import Cluster, Host, ServicePool
+from apps.costs.scope import Scope
+from apps.inventory.models import Cluster, ServicePool
 from apps.providers.models import CloudAccount, MachineTemplate
 
 HOURS = Decimal("0.0001")
@@ -65,11 +65,9 @@ class Sums:
             self.unpriced += charge.seconds
 
 
-def scope(user, filters: dict[str, int]):
+def scope(user, filters: dict[str, int]) -> Scope:
     """The hosts the user may see, narrowed by the query's filters (an id the user cannot see matches nothing)."""
-    hosts = Host.objects.restrict(user, Action.VIEW)
-    names = {"cluster": "pool__cluster_id", "pool": "pool_id", "provider": "provider_id"}
-    return hosts.filter(**{names[key]: value for key, value in filters.items()})
+    return Scope.for_user(user, **{key: [value] for key, value in filters.items()})
 
 
 def _when(moment: datetime) -> str:

@@ -19,6 +19,7 @@ from apps.costs.catalog import PriceKey, candidates, in_force
 from apps.costs.currencies import round_money
 from apps.costs.periods import next_month, seconds, this_month
 from apps.costs.pieces import PRICED, UNPRICED
+from apps.costs.scope import Scope
 from apps.inventory.choices import MachineState
 from apps.inventory.models import HOURS_PER_MONTH, Host, MachineInterval
 from apps.providers.choices import ProviderKind
@@ -95,7 +96,7 @@ def host_costs(hosts: list[Host], now: datetime) -> dict[int, HostCost]:
         sums: dict[int, dict] = defaultdict(
             lambda: {"amount": Decimal(0), "unpriced": Decimal(0), "unconverted": False}
         )
-        for charge in accrue(Host.objects.filter(pk__in=[h.pk for h in group]), ["host"], window):
+        for charge in accrue(Scope(narrow={"host": [h.pk for h in group]}), ["host"], window):
             entry = sums[charge.group[0]]
             if charge.state == PRICED:
                 entry["amount"] += charge.amount
@@ -175,7 +176,7 @@ def group_costs(dimension: str, ids: list[int], now: datetime) -> dict[int, Grou
     hosts = Host.objects.filter(**{f"{GROUP_FIELD[dimension]}__in": ids})
     start, end = this_month(now)
     window = Window(start, end, [(start, end)], settings.DCP_CURRENCY, now)
-    for charge in accrue(hosts, [dimension], window):
+    for charge in accrue(Scope(narrow={dimension: ids}), [dimension], window):
         if charge.state == PRICED:
             found[charge.group[0]].this_month += charge.amount
     _run_rates(hosts, dimension, found, now)
