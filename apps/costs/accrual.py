@@ -146,35 +146,51 @@ def _values(name: str, pieces: list[Piece]) -> str:
     return f"{name} AS (SELECT {casts} FROM (VALUES {body}) AS v)"  # noqa: S608
 
 
-def _keys(scope, window: Window) -> list[PriceKey]:
-    """The price keys of the cloud hosts in scope whose lives touch the window (one query)."""
-    lives = (
+def _keys(scope: Scope, window: Window) -> tuple[list[PriceKey], list[tuple[int, str, int]]]:
+    """The price keys of the cloud hosts in scope whose lives touch the window, and which (template, zone)
+    has which key (one query)."""
+    found = (
         Host.objects.filter(scope.q(), launched_at__isnull=False, launched_at__lt=window.end)
         .filter(Q(terminated_at__isnull=True) | Q(terminated_at__gt=window.start))
         .exclude(provider__kind=ProviderKind.PHYSICAL)
         .annotate(region=Coalesce(NullIf("template__region", Value("")), "provider__region"))
-        .values_list("provider_id", "provider__kind", "region", "template__instance_type", "zone")
+        .values_list("template_id", "zone", "provider_id", "provider__kind", "region", "template__instance_type")
         .distinct()
         .order_by()
     )
-    return [PriceKey(*row) for row in lives]
+    keys: dict[PriceKey, int] = {}
+    placed = []
+    for template_id, zone, *key in found:
+        index = keys.setdefault(PriceKey(key[0], key[1], key[2], key[3], zone), len(keys))
+        placed.append((template_id, zone, index))
+    return list(keys), placed
 
 
 def accrue(scope: Scope, dimensions: list[str], window: Window) -> list[Charge]:
     """The charges of the hosts in scope in the window, summed by dimensions and bucket."""
-    keys = _keys(scope, window)
+    keys, placed = _keys(scope, window)
     rows = candidates(keys, window.start, window.end) if keys else []
     convert = rates.conversions({row.currency for row in rows} | {settings.DCP_CURRENCY}, window.currency)
     builder = Builder(window.start, window.end, [b[0] for b in window.buckets], convert)
     pieces = [piece for index, key in enumerate(keys) for piece in builder.key_pieces(index, key, rows)]
     cells = builder.machine_cells(settings.DCP_CURRENCY)
-    sql, params = _host_sql(keys, pieces, cells, scope, dimensions, window)
+    sql, params = _host_sql(placed, pieces, cells, scope, dimensions, window)
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # Grouping a year of lives by pool sorts a few hundred thousand rows: in memory, not on disk.
-            cursor.execute("SET LOCAL work_mem = '64MB'")
+            # Grouping a year of lives by pool sorts a few hundred thousand rows: in memory, not on disk. The
+            # planner cannot see into the VALUES lists and guesses one row for each join, so it would look
+            # hosts up one by one in nested loops (measured: twice as slow at 100,000 host lives); and its
+            # guesses would then make JIT compile the statement, which costs more than running it.
+            cursor.execute("SET LOCAL work_mem = '64MB'; SET LOCAL enable_nestloop = off; SET LOCAL jit = off")
         cursor.execute(sql, params)
         return [_charge(row, len(dimensions)) for row in cursor.fetchall()]
+
+
+def _decimal(value) -> Decimal:
+    """A sum as the driver returns it (Decimal or int on PostgreSQL, maybe float on SQLite), as Decimal."""
+    if value is None:
+        return Decimal(0)
+    return value if isinstance(value, Decimal) else Decimal(value if isinstance(value, int) else str(value))
 
 
 def _charge(row: tuple, width: int) -> Charge:
@@ -186,22 +202,27 @@ def _charge(row: tuple, width: int) -> Charge:
         state=row[width + 1],
         currency=row[width + 2] or "",
         day=row[width + 3] or "",
-        amount=Decimal(str(amount)) / MICRO if amount is not None else Decimal(0),
-        seconds=Decimal(str(secs)) / MICRO if secs is not None else Decimal(0),
+        amount=_decimal(amount) / MICRO,
+        seconds=_decimal(secs) / MICRO,
     )
 
 
-def _host_sql(keys, pieces, cells, scope, dimensions, window: Window) -> tuple[str, list]:
+def _joins(dimensions: list[str], scope: Scope) -> str:
+    """The joins of a host to its pool, template and account that the dimensions and the scope need."""
+    needed = " ".join(DIMENSION_SQL[name] for name in dimensions) + scope.sql()[0]
+    joins = [line for line in HOST_JOINS.strip().splitlines() if f" {line.split()[2]}." in f" {needed}"]
+    return "\n    ".join(joins)
+
+
+def _host_sql(placed, pieces, cells, scope, dimensions, window: Window) -> tuple[str, list]:
     d = Dialect()
     dims = [DIMENSION_SQL[name] for name in dimensions]
     selected = "".join(f"{sql} AS d{i}, " for i, sql in enumerate(dims))
     carried = "".join(f"l.d{i}, " for i in range(len(dims)))
     carried_iv = "".join(f"iv.d{i}, " for i in range(len(dims)))
     scope_sql, scope_params = scope.sql()
-    key_rows = ", ".join("(%s, %s, %s, %s, %s)" for _ in keys) or "(-1, -1, '', '', '')"
-    key_params: list = []
-    for index, key in enumerate(keys):
-        key_params += [index, key.provider_id, key.region, key.instance_type, key.zone]
+    key_rows = ", ".join("(%s, %s, %s)" for _ in placed) or "(-1, '', -1)"
+    key_params = [value for row in placed for value in row]
     start, end, now = d.time(window.start), d.time(window.end), d.time(window.now)
     overlap = f"{d.least('l.t', 'p.hi')} - {d.greatest('l.l', 'p.lo')}"
     # Hours started since launch, as integer ceilings: ceil(x / H) = (x + H - 1) / H for x >= 0.
@@ -213,17 +234,18 @@ def _host_sql(keys, pieces, cells, scope, dimensions, window: Window) -> tuple[s
     longest_minimum = max((piece.minimum for piece in pieces), default=0) * 1_000_000
     # Table names, column expressions and numbers are DCP's own; every value from outside is a parameter.
     sql = f"""
-WITH keys (k, provider_id, region, instance_type, zone) AS (VALUES {key_rows}),
+WITH keys (template_id, zone, k) AS (VALUES {key_rows}),
 {_values("pieces", pieces)},
 {_values("cells", cells)},
 lives AS (
     SELECT {selected}keys.k AS k, {d.epoch("h.launched_at")} AS l, {d.epoch("COALESCE(h.terminated_at, %s)")} AS t,
         CASE WHEN h.terminated_at IS NULL THEN 0 ELSE 1 END AS ended
-    FROM inventory_host h {HOST_JOINS}
-    JOIN keys ON keys.provider_id = h.provider_id AND keys.region = COALESCE(NULLIF(tp.region, ''), a.region)
-        AND keys.instance_type = tp.instance_type AND keys.zone = h.zone
+    FROM inventory_host h
+    {_joins(dimensions, scope)}
+    -- Only cloud hosts have keys: physical machines are costed by their state intervals below.
+    JOIN keys ON keys.template_id = h.template_id AND keys.zone = h.zone
     WHERE h.launched_at IS NOT NULL AND h.launched_at < %s
-        AND (h.terminated_at IS NULL OR h.terminated_at > %s) AND a.kind <> 'physical'{scope_sql}
+        AND (h.terminated_at IS NULL OR h.terminated_at > %s){scope_sql}
 ),
 machines AS (
     SELECT {selected}iv.monthly_cost AS cost, {d.epoch("iv.started_at")} AS s,

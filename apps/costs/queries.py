@@ -79,32 +79,44 @@ def _hours(seconds: Decimal) -> str:
     return str((seconds / 3600).quantize(HOURS))
 
 
-def _names(dimensions: list[str], groups) -> dict[str, dict]:
-    names: dict[str, dict] = {}
-    for dimension in dimensions:
-        index = dimensions.index(dimension)
-        ids = {group[index] for group in groups}
-        model = NAMED.get(dimension)
-        names[dimension] = (
-            dict(model.objects.filter(pk__in=ids).values_list("pk", "name")) if model else {i: i for i in ids}
-        )
-    return names
+class Labels:
+    """Each group's key (names joined by /) and ids, looked up once per answer (a query per named dimension)."""
+
+    def __init__(self, dimensions: list[str], groups):
+        self.dimensions = dimensions
+        names: dict[str, dict] = {}
+        for index, dimension in enumerate(dimensions):
+            ids = {group[index] for group in groups}
+            model = NAMED.get(dimension)
+            names[dimension] = dict(model.objects.filter(pk__in=ids).values_list("pk", "name")) if model else {}
+        self.names = names
+        self.cache: dict[tuple, tuple[str, dict, tuple]] = {}
+
+    def __call__(self, group: tuple) -> tuple[str, dict, tuple]:
+        """(key, ids, sort key) of a group."""
+        found = self.cache.get(group)
+        if found is None:
+            labels = [str(self.names[d].get(v, v)) or "-" for d, v in zip(self.dimensions, group, strict=True)]
+            key = "/".join(labels)
+            found = (key, dict(zip(self.dimensions, group, strict=True)), (key, [str(v) for v in group]))
+            self.cache[group] = found
+        return found
 
 
-def _rows(sums: dict[tuple, Sums], dimensions: list[str], names: dict, currency: str) -> list[dict]:
+def _rows(sums: dict[tuple, Sums], labels: Labels, currency: str) -> list[dict]:
     rows = []
-    for group, total in sums.items():
-        labels = [str(names[d].get(value, value)) or "-" for d, value in zip(dimensions, group, strict=True)]
+    for group in sorted(sums, key=lambda g: labels(g)[2]):
+        total, (key, ids, _) = sums[group], labels(group)
         rows.append(
             {
-                "key": "/".join(labels),
-                "ids": dict(zip(dimensions, group, strict=True)),
+                "key": key,
+                "ids": ids,
                 "cost": str(round_money(total.amount / 3600, currency)),
                 "host_hours": _hours(total.seconds),
                 "unpriced_host_hours": _hours(total.unpriced),
             }
         )
-    return sorted(rows, key=lambda row: (row["key"], [str(v) for v in row["ids"].values()]))
+    return rows
 
 
 def _missing(charges: list[Charge]) -> tuple[list[dict], list[dict]]:
@@ -130,8 +142,8 @@ def answer(user, query: CostQuery, now: datetime) -> dict:
     if user.is_superuser and not ({"cluster", "pool"} & set(query.filters)):
         provider = query.filters.get("provider")
         idle = accrue_idle([provider] if provider else None, window)
-    names = _names(query.dimensions, {c.group for c in charges})
-    idle_names = _names([Dimension.PROVIDER], {c.group for c in idle or ()})
+    names = Labels(query.dimensions, {c.group for c in charges})
+    idle_names = Labels([Dimension.PROVIDER], {c.group for c in idle or ()})
     whole, per_bucket, grand = defaultdict(Sums), defaultdict(lambda: defaultdict(Sums)), Sums()
     for charge in charges:
         whole[charge.group].add(charge)
@@ -144,14 +156,14 @@ def answer(user, query: CostQuery, now: datetime) -> dict:
         "total": str(round_money(grand.amount / 3600, query.currency)),
         "host_hours": _hours(grand.seconds),
         "unpriced_host_hours": _hours(grand.unpriced),
-        "rows": _rows(whole, query.dimensions, names, query.currency),
+        "rows": _rows(whole, names, query.currency),
     }
     idle_whole, idle_bucket = defaultdict(Sums), defaultdict(lambda: defaultdict(Sums))
     for charge in idle or ():
         idle_whole[charge.group].add(charge)
         idle_bucket[charge.bucket][charge.group].add(charge)
     if idle is not None:
-        result["idle"] = _rows(idle_whole, [Dimension.PROVIDER], idle_names, query.currency)
+        result["idle"] = _rows(idle_whole, idle_names, query.currency)
         result["idle_total"] = str(
             round_money(sum((s.amount for s in idle_whole.values()), Decimal(0)) / 3600, query.currency)
         )
@@ -161,10 +173,10 @@ def answer(user, query: CostQuery, now: datetime) -> dict:
             item = {
                 "start": _when(start),
                 "end": _when(end),
-                "rows": _rows(per_bucket[index], query.dimensions, names, query.currency),
+                "rows": _rows(per_bucket[index], names, query.currency),
             }
             if idle is not None:
-                item["idle"] = _rows(idle_bucket[index], [Dimension.PROVIDER], idle_names, query.currency)
+                item["idle"] = _rows(idle_bucket[index], idle_names, query.currency)
             result["series"].append(item)
     missing, unconverted = _missing([*charges, *(idle or ())])
     result["missing_rates"] = missing
