@@ -65,6 +65,12 @@ DIMENSION_SQL = {
 MICRO = 1_000_000
 HOUR = 3600 * MICRO
 
+#: How the accrual statement is planned on PostgreSQL (see accrue).
+PLANNER_SETTINGS = "; ".join(
+    f"SET LOCAL {name} = {value}"
+    for name, value in (("work_mem", "'64MB'"), ("enable_nestloop", "off"), ("jit", "off"), ("enable_sort", "off"))
+)
+
 HOST_JOINS = """
     JOIN inventory_servicepool sp ON sp.id = h.pool_id
     JOIN providers_machinetemplate tp ON tp.id = h.template_id
@@ -180,8 +186,9 @@ def accrue(scope: Scope, dimensions: list[str], window: Window) -> list[Charge]:
             # Grouping a year of lives by pool sorts a few hundred thousand rows: in memory, not on disk. The
             # planner cannot see into the VALUES lists and guesses one row for each join, so it would look
             # hosts up one by one in nested loops (measured: twice as slow at 100,000 host lives); and its
-            # guesses would then make JIT compile the statement, which costs more than running it.
-            cursor.execute("SET LOCAL work_mem = '64MB'; SET LOCAL enable_nestloop = off; SET LOCAL jit = off")
+            # guesses would then make JIT compile the statement, which costs more than running it. And it
+            # would sort a few hundred thousand charges to group them where hashing them is twice as fast.
+            cursor.execute(PLANNER_SETTINGS)
         cursor.execute(sql, params)
         return [_charge(row, len(dimensions)) for row in cursor.fetchall()]
 
