@@ -569,6 +569,10 @@ def test_dockerfile_collectstatic_step_works(dockerfile, tmp_path):
         pytest.param({"DCP_PROBE_INTERVAL": "-1"}, "DCP_PROBE_INTERVAL", id="probe-interval-negative"),
         pytest.param({"DCP_PROBE_RATE_SHARE": "inf"}, "DCP_PROBE_RATE_SHARE", id="probe-share-infinite"),
         pytest.param({"DCP_PROBE_RATE_SHARE": "nan"}, "DCP_PROBE_RATE_SHARE", id="probe-share-nan"),
+        pytest.param({"DCP_CURRENCY": "usd$"}, "DCP_CURRENCY", id="currency-not-iso-4217"),
+        pytest.param({"DCP_CURRENCY": "XYZ"}, "DCP_CURRENCY", id="currency-unknown"),
+        pytest.param({"DCP_TIME_ZONE": "Mars/Olympus_Mons"}, "DCP_TIME_ZONE", id="time-zone-unknown"),
+        pytest.param({"DCP_TIME_ZONE": "../etc/passwd"}, "DCP_TIME_ZONE", id="time-zone-path"),
     ],
 )
 def test_production_settings_fail_fast(tmp_path, variables, named):
