@@ -161,3 +161,26 @@ def check_new_end(price: Price, end: datetime | None) -> None:
             f"Price {later.pk} of this key starts at {_when(later.valid_from)}; valid_to may be at most that.",
             field="valid_to",
         )
+
+
+#: What makes two observations of a key's price the same price.
+PRICE_TERMS = ("currency", "hourly_price", "billing", "minimum_seconds")
+
+
+def observe(values: dict, user, at: datetime) -> Price:
+    """Record a price a provider sync found at ``at`` (``values`` has the key, terms and ``source``).
+
+    The same terms as the row in force confirm it (``confirmed_at``); other terms start a new row at
+    ``at``, closing the old one there, so every earlier period keeps the price it had.
+    """
+    key = tuple(str(values.get(name, "")) for name in ("provider", "kind", "region", "instance_type", "zone"))
+    with transaction.atomic():
+        _lock(key)
+        current = (
+            _same_key(values).filter(valid_from__lte=at).filter(Q(valid_to__isnull=True) | Q(valid_to__gt=at)).first()
+        )
+        if current is not None and all(getattr(current, term) == values[term] for term in PRICE_TERMS):
+            current.confirmed_at = at
+            current.save(update_fields=["confirmed_at", "updated_at"])
+            return current
+        return add_price({**values, "valid_from": at, "valid_to": None, "confirmed_at": at}, user)

@@ -194,3 +194,24 @@ def test_csv_has_a_line_per_row_and_bucket(clients, cluster, aws):
     assert lines[1].endswith(f",cost,{cluster.pk},{pool.pk},{cluster.name}/{pool.name},2.40,24.0000,0.0000,USD")
     assert lines[2].endswith(",0.10,1.0000,0.0000,USD") and len(lines) == 3
     assert costs(clients["guest"], group_by="colour", format="csv").status_code == 400
+
+
+def test_a_sync_confirms_an_unchanged_price_and_a_changed_one_leaves_earlier_periods_alone(clients, cluster, aws):
+    """observe(): the same price twice is one row, confirmed; a new price closes it and January keeps its cost."""
+    from apps.costs.catalog import observe
+
+    terms = {"provider": aws.provider, "instance_type": "m5.large", "currency": "USD", "billing": "per_second"}
+    terms |= {"hourly_price": Decimal("0.10"), "minimum_seconds": 0, "source": "sync:test"}
+    observe(terms, None, at(T0 - DAY))
+    observe(terms, None, at(T0 + 10 * DAY))
+    assert list(Price.objects.values_list("valid_from", "valid_to", "confirmed_at")) == [
+        (at(T0 - DAY), None, at(T0 + 10 * DAY))
+    ]
+    host(PoolFactory(cluster=cluster), aws, T0, T0 + 40 * DAY)
+    january = costs(clients["guest"]).json()["total"]
+    observe({**terms, "hourly_price": Decimal("0.20")}, None, at(T0 + 31 * DAY))
+    assert costs(clients["guest"]).json()["total"] == january == "74.40"
+    assert list(Price.objects.order_by("valid_from").values_list("hourly_price", "valid_to", "source")) == [
+        (Decimal("0.10"), at(T0 + 31 * DAY), "sync:test"),
+        (Decimal("0.20"), None, "sync:test"),
+    ]
