@@ -41,7 +41,9 @@ from django.db.models.functions import Coalesce, NullIf
 
 from apps.costs import rates
 from apps.costs.catalog import PriceKey, candidates
-from apps.costs.pieces import COLUMNS, TYPES, Builder, Piece
+from apps.costs.curves import curves_sql, on_curves_sql
+from apps.costs.periods import seconds
+from apps.costs.pieces import COLUMNS, TYPES, UNPRICED, Builder, Piece, micro
 from apps.costs.scope import Scope
 from apps.inventory.choices import MachineState
 from apps.inventory.models import Host, MachineInterval
@@ -92,6 +94,7 @@ class Charge:
     day: str
     amount: Decimal
     seconds: Decimal
+    unpriced: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,16 @@ class Window:
     buckets: list[tuple[datetime, datetime]]
     currency: str
     now: datetime
+
+
+#: Read per-second charges off cumulative curves where the database can (PostgreSQL); tests switch it off
+#: to check the portable join (what SQLite, the embedded default, runs) against the same reference.
+USE_CURVES = True
+
+
+def curves_mode(dialect) -> bool:
+    """Whether this statement reads per-second charges off curves (apps.costs.curves)."""
+    return USE_CURVES and dialect.postgres
 
 
 class Dialect:
@@ -202,7 +215,7 @@ def _decimal(value) -> Decimal:
 
 def _charge(row: tuple, width: int) -> Charge:
     """A row of the answer; amounts and lengths come in microseconds and go back to seconds exactly."""
-    amount, secs = row[width + 4], row[width + 5]
+    amount, secs, unpriced = row[width + 4], row[width + 5], row[width + 6]
     return Charge(
         group=tuple(row[:width]),
         bucket=row[width],
@@ -211,6 +224,7 @@ def _charge(row: tuple, width: int) -> Charge:
         day=row[width + 3] or "",
         amount=_decimal(amount) / MICRO,
         seconds=_decimal(secs) / MICRO,
+        unpriced=_decimal(unpriced) / MICRO,
     )
 
 
@@ -239,10 +253,23 @@ def _host_sql(placed, pieces, cells, scope, dimensions, window: Window) -> tuple
     iv_secs = f"{d.least('iv.e', 'c.hi')} - {d.greatest('iv.s', 'c.lo')}"
     group = "".join(f"d{i}, " for i in range(len(dims)))
     longest_minimum = max((piece.minimum for piece in pieces), default=0) * 1_000_000
+    if curves_mode(d):
+        # Per-second charges and unpriced time come off the curves, with every life's seconds; the join
+        # below adds only what the curves cannot hold: per-hour charges and amounts with no rate.
+        joined_secs, joined_unpriced, joined_only = "0", "0", "WHERE p.hourly = 1 OR p.state = 2"
+        bucket_rows = ", ".join(
+            f"({i}, {micro(seconds(lo))}, {micro(seconds(hi))})" for i, (lo, hi) in enumerate(window.buckets)
+        )
+        buckets_sql = f"SELECT column1 AS bucket, column2 AS lo, column3 AS hi FROM (VALUES {bucket_rows}) AS v"  # noqa: S608
+        curves_cte = f"\n{curves_sql(pieces)},"
+        on_curves = on_curves_sql(carried.replace("l.d", "x.d"), buckets_sql) + "\n    UNION ALL"
+    else:
+        joined_secs, joined_only, curves_cte, on_curves = overlap, "", "", ""
+        joined_unpriced = f"CASE WHEN p.state = {UNPRICED} THEN {overlap} ELSE 0 END"
     # Table names, column expressions and numbers are DCP's own; every value from outside is a parameter.
     sql = f"""
 WITH keys (template_id, zone, k) AS (VALUES {key_rows}),
-{_values("pieces", pieces)},
+{_values("pieces", pieces)},{curves_cte}
 {_values("cells", cells)},
 lives AS (
     SELECT {selected}keys.k AS k, {d.epoch("h.launched_at")} AS l, {d.epoch("COALESCE(h.terminated_at, %s)")} AS t,
@@ -267,10 +294,11 @@ charges AS (
     SELECT {carried}p.bucket, p.state, p.currency, p.day,
         CASE WHEN p.price IS NULL THEN NULL WHEN p.hourly = 0 THEN p.price * ({overlap})
             ELSE p.price * {HOUR} * {hours} END AS amount,
-        {overlap} AS secs
+        {joined_secs} AS secs, {joined_unpriced} AS unpriced
     FROM lives l JOIN pieces p ON p.k = l.k AND p.lo < l.t AND p.hi > l.l AND l.t > l.l
-    UNION ALL
-    SELECT {carried}p.bucket, p.state, p.currency, p.day, p.price * (p.minimum * 1000000 - (l.t - l.l)), 0
+    {joined_only}
+    UNION ALL{on_curves}
+    SELECT {carried}p.bucket, p.state, p.currency, p.day, p.price * (p.minimum * 1000000 - (l.t - l.l)), 0, 0
     FROM lives l JOIN pieces p ON p.k = l.k AND p.lo <= l.l AND l.l < p.hi
     WHERE l.ended = 1 AND l.t - l.l < {longest_minimum} AND p.hourly = 0 AND p.price IS NOT NULL
         AND p.minimum * 1000000 > l.t - l.l
@@ -278,10 +306,10 @@ charges AS (
     SELECT {carried_iv}c.bucket, CASE WHEN iv.cost > 0 THEN c.state ELSE 1 END,
         CASE WHEN iv.cost > 0 THEN c.currency ELSE '' END, CASE WHEN iv.cost > 0 THEN c.day ELSE '' END,
         CASE WHEN iv.cost > 0 THEN iv.cost * c.price * {HOUR} * ({iv_secs}) / c.month_us END,
-        {iv_secs}
+        {iv_secs}, CASE WHEN iv.cost > 0 THEN 0 ELSE {iv_secs} END
     FROM machines iv JOIN cells c ON c.lo < iv.e AND c.hi > iv.s AND iv.e > iv.s
 )
-SELECT {group}bucket, state, currency, day, SUM(amount), SUM(secs)
+SELECT {group}bucket, state, currency, day, SUM(amount), SUM(secs), SUM(unpriced)
 FROM charges GROUP BY {group}bucket, state, currency, day
 """  # noqa: S608
     params = [*key_params, now, end, start, *scope_params, now, MachineState.ALLOCATED, end, start, *scope_params]
@@ -316,10 +344,10 @@ charges AS (
         CASE WHEN iv.cost > 0 THEN c.currency ELSE '' END AS currency,
         CASE WHEN iv.cost > 0 THEN c.day ELSE '' END AS day,
         CASE WHEN iv.cost > 0 THEN iv.cost * c.price * {HOUR} * ({iv_secs}) / c.month_us END AS amount,
-        {iv_secs} AS secs
+        {iv_secs} AS secs, CASE WHEN iv.cost > 0 THEN 0 ELSE {iv_secs} END AS unpriced
     FROM machines iv JOIN cells c ON c.lo < iv.e AND c.hi > iv.s AND iv.e > iv.s
 )
-SELECT d0, bucket, state, currency, day, SUM(amount), SUM(secs)
+SELECT d0, bucket, state, currency, day, SUM(amount), SUM(secs), SUM(unpriced)
 FROM charges GROUP BY d0, bucket, state, currency, day
 """  # noqa: S608
     with connection.cursor() as cursor:

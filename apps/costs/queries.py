@@ -17,7 +17,7 @@ from apps.costs.accrual import Charge, Window, accrue, accrue_idle
 from apps.costs.choices import Dimension
 from apps.costs.currencies import round_money
 from apps.costs.periods import buckets, zone
-from apps.costs.pieces import NO_RATE, PRICED, UNPRICED
+from apps.costs.pieces import NO_RATE, PRICED
 from apps.costs.scope import Scope
 from apps.inventory.models import Cluster, ServicePool
 from apps.providers.models import CloudAccount, MachineTemplate
@@ -59,10 +59,9 @@ class Sums:
     def add(self, charge: Charge) -> None:
         """Count one charge in."""
         self.seconds += charge.seconds
+        self.unpriced += charge.unpriced
         if charge.state == PRICED:
             self.amount += charge.amount
-        elif charge.state == UNPRICED:
-            self.unpriced += charge.seconds
 
 
 def scope(user, filters: dict[str, int]) -> Scope:

@@ -18,7 +18,7 @@ from apps.costs.accrual import Window, accrue
 from apps.costs.catalog import PriceKey, candidates, in_force
 from apps.costs.currencies import round_money
 from apps.costs.periods import next_month, seconds, this_month
-from apps.costs.pieces import PRICED, UNPRICED
+from apps.costs.pieces import PRICED
 from apps.costs.scope import Scope
 from apps.inventory.choices import MachineState
 from apps.inventory.models import HOURS_PER_MONTH, Host, MachineInterval
@@ -98,10 +98,9 @@ def host_costs(hosts: list[Host], now: datetime) -> dict[int, HostCost]:
         )
         for charge in accrue(Scope(narrow={"host": [h.pk for h in group]}), ["host"], window):
             entry = sums[charge.group[0]]
+            entry["unpriced"] += charge.unpriced
             if charge.state == PRICED:
                 entry["amount"] += charge.amount
-            elif charge.state == UNPRICED:
-                entry["unpriced"] += charge.seconds
             elif charge.amount:
                 entry["unconverted"] = True
         for host in group:
