@@ -48,7 +48,7 @@ class CostQuery:
     filters: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class Sums:
     """Exact running sums of one group."""
 
