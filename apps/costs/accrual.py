@@ -21,10 +21,12 @@ The rules (the contract of the design's Cost section, and of the reference the t
   charge with no rate for its day is reported by currency and day and left out of the converted sums.
 - Money stays Decimal (exact numeric in PostgreSQL) until the answer rounds it once.
 
-The heavy part is one SQL statement: the hosts in scope joined to the pieces of their price key
-(apps.costs.pieces), per_second as price × overlap, per_hour as price × the started hours counted with
-ceilings, and the minimum's shortfall; physical machines' state intervals joined to month cells. Its
-cost grows with hosts, never its number of queries.
+The heavy part is one SQL statement: the hosts in scope against the pieces of their price key
+(apps.costs.pieces). On PostgreSQL per-second charges and unpriced time are read off each key's
+cumulative curve (apps.costs.curves: two binary searches per life and bucket); per-hour charges (price ×
+the started hours, counted with integer ceilings), amounts with no rate and the minimum's shortfall are
+joined piece by piece, as everything is on SQLite. Physical machines' state intervals are joined to month
+cells. Its cost grows with hosts, never its number of queries.
 """
 
 from __future__ import annotations
