@@ -90,6 +90,30 @@ def get_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def get_currency(name: str, default: str) -> str:
+    """Parse an ISO 4217 currency code variable (three capital letters, e.g. USD)."""
+    from apps.costs.currencies import is_currency
+
+    value = (os.environ.get(name) or default).strip()
+    if not is_currency(value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not an ISO 4217 currency code: use e.g. USD, EUR, CNY, JPY.")
+    return value
+
+
+def get_time_zone(name: str, default: str) -> str:
+    """Parse an IANA time zone variable (e.g. UTC, Asia/Shanghai, Europe/Berlin)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    value = (os.environ.get(name) or default).strip()
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not an IANA time zone: use e.g. UTC, Asia/Shanghai, Europe/Berlin."
+        ) from None
+    return value
+
+
 def check_url(name: str, value: str, schemes: set[str]) -> str:
     """Check that value is a URL with one of the given schemes."""
     parts = urlsplit(value)

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "apps.inventory",
     "apps.provisioning",
     "apps.configuration",
+    "apps.costs",
     "apps.console",
 ]
 
@@ -211,10 +212,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # Job and JobDetail share their choice fields: one enum each, named after the job.
+    # Job and JobDetail share their choice fields (one enum each, named after the job), as do providers and prices.
     "ENUM_NAME_OVERRIDES": {
         "JobKindEnum": "apps.provisioning.choices.JobKind.CHOICES",
         "JobStatusEnum": "apps.provisioning.choices.JobStatus.CHOICES",
+        "ProviderKindEnum": "apps.providers.choices.ProviderKind.CHOICES",
     },
 }
 
@@ -283,6 +285,10 @@ DCP_RATE_LIMIT_MAX_WAIT = float(env.get_int("DCP_RATE_LIMIT_MAX_WAIT", 2, minimu
 # Caches (provider catalogs, throttle counters) are shared through Redis when there is one.
 if DCP_REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": DCP_REDIS_URL}}
+# Costs: the default report currency, and the time zone whose calendar days and months costs are cut by
+# (a physical machine's monthly_cost is spread over its calendar months; exchange rates apply per day).
+DCP_CURRENCY = env.get_currency("DCP_CURRENCY", "USD")
+DCP_TIME_ZONE = env.get_time_zone("DCP_TIME_ZONE", "UTC")
 DCP_CATALOG_TTL = env.get_int("DCP_CATALOG_TTL", 600, minimum=0)
 
 # Engine policy.

@@ -9,6 +9,7 @@ from apps.accounts.lockouts_api import LockoutViewSet
 from apps.configuration.api import InitRunViewSet, RegistryViewSet, SSHKeyViewSet
 from apps.core.api.audit import AuditEntryViewSet
 from apps.core.health import healthz
+from apps.costs.api import CostViewSet, ExchangeRateViewSet, PriceViewSet
 from apps.inventory.api import ClusterViewSet, HostViewSet, PhysicalMachineViewSet, ServicePoolViewSet
 from apps.providers.api import CloudAccountViewSet, MachineTemplateViewSet
 from apps.provisioning.api import JobViewSet
@@ -31,6 +32,9 @@ router.register("users", UserViewSet, basename="user")
 router.register("tokens", TokenViewSet, basename="token")
 router.register("lockouts", LockoutViewSet, basename="lockout")
 router.register("audit", AuditEntryViewSet, basename="audit")
+router.register("prices", PriceViewSet, basename="price")
+router.register("exchange-rates", ExchangeRateViewSet, basename="exchangerate")
+router.register("costs", CostViewSet, basename="cost")
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -595,6 +595,10 @@ def test_dockerfile_collectstatic_step_works(dockerfile, tmp_path):
         pytest.param({"DCP_TRUSTED_PROXIES": "-1"}, "DCP_TRUSTED_PROXIES", id="trusted-proxies-negative"),
         pytest.param({"DCP_LOGIN_LOCKOUT_FAILURES": "0"}, "DCP_LOGIN_LOCKOUT_FAILURES", id="lockout-failures-zero"),
         pytest.param({"DCP_LOGIN_LOCKOUT_SECONDS": "soon"}, "DCP_LOGIN_LOCKOUT_SECONDS", id="lockout-seconds-nan"),
+        pytest.param({"DCP_CURRENCY": "usd$"}, "DCP_CURRENCY", id="currency-not-iso-4217"),
+        pytest.param({"DCP_CURRENCY": "XYZ"}, "DCP_CURRENCY", id="currency-unknown"),
+        pytest.param({"DCP_TIME_ZONE": "Mars/Olympus_Mons"}, "DCP_TIME_ZONE", id="time-zone-unknown"),
+        pytest.param({"DCP_TIME_ZONE": "../etc/passwd"}, "DCP_TIME_ZONE", id="time-zone-path"),
     ],
 )
 def test_production_settings_fail_fast(tmp_path, variables, named):

@@ -15,6 +15,7 @@ from apps.core.api.serializers import RestrictedModelSerializer
 from apps.core.api.views import ModelViewSet, ReadOnlyModelViewSet
 from apps.core.choices import Action
 from apps.core.query import count_related
+from apps.costs.fields import GroupCostField, HostCostMixin
 from apps.inventory import machines
 from apps.inventory.choices import HostStatus, MachineState
 from apps.inventory.filtersets import HostFilterSet, PhysicalMachineFilterSet, ServicePoolFilterSet
@@ -28,11 +29,13 @@ MAX_POOL_SIZE = 100_000
 
 
 class ClusterSerializer(RestrictedModelSerializer):
-    """A business line."""
+    """A business line, with its run-rate and cost this month."""
+
+    costs = GroupCostField("cluster", help_text="Run-rate per hour and cost this month, in DCP_CURRENCY.")
 
     class Meta:
         model = Cluster
-        fields = ("id", "name", "description", "created_at", "updated_at")
+        fields = ("id", "name", "description", "costs", "created_at", "updated_at")
 
 
 class ClusterViewSet(ModelViewSet):
@@ -57,6 +60,7 @@ class ServicePoolSerializer(RestrictedModelSerializer):
     templates = TemplateOrderField(child=serializers.IntegerField(min_value=1), required=False, max_length=50)
     size = serializers.IntegerField(read_only=True, help_text="Hosts not terminated.")
     ready = serializers.IntegerField(read_only=True, help_text="Hosts ready.")
+    costs = GroupCostField("pool", help_text="Run-rate per hour and cost this month, in DCP_CURRENCY.")
 
     class Meta:
         model = ServicePool
@@ -71,6 +75,7 @@ class ServicePoolSerializer(RestrictedModelSerializer):
             "desired_size",
             "size",
             "ready",
+            "costs",
             "created_at",
             "updated_at",
         )
@@ -222,7 +227,7 @@ class ServicePoolViewSet(ModelViewSet):
         return Response(answer, status=status.HTTP_202_ACCEPTED)
 
 
-class HostSerializer(serializers.ModelSerializer):
+class HostSerializer(HostCostMixin, serializers.ModelSerializer):
     """A host. Hosts are made and removed by scaling, so every field is read-only."""
 
     cluster = serializers.IntegerField(source="pool.cluster_id", read_only=True)
@@ -246,7 +251,11 @@ class HostSerializer(serializers.ModelSerializer):
             "status",
             "status_message",
             "hourly_price",
+            "currency",
+            "cost",
+            "unpriced_hours",
             "created_at",
+            "launched_at",
             "ready_at",
             "terminated_at",
             "updated_at",
@@ -257,7 +266,7 @@ class HostSerializer(serializers.ModelSerializer):
 class HostViewSet(ReadOnlyModelViewSet):
     """Hosts of the user's clusters."""
 
-    queryset = Host.objects.select_related("pool")
+    queryset = Host.objects.select_related("pool", "provider", "template")
     serializer_class = HostSerializer
     filterset_class = HostFilterSet
     object_action = Action.SCALE

@@ -1,13 +1,24 @@
-"""Rules of the physical inventory that the API and the console share, and the bulk import."""
+"""Rules of the physical inventory that the API and the console share, the bulk import, and machines' history.
+
+Every change of a machine's state or monthly cost (by hand, by import, or by the
+physical driver allocating and freeing it) ends its open MachineInterval and
+opens the next one here, so a machine's cost can be split exactly between its
+hosts and idle time.
+"""
 
 from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
 
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone
 from rest_framework import serializers
 
 from apps.core import audit
 from apps.inventory.choices import MachineState
-from apps.inventory.models import PhysicalMachine
+from apps.inventory.models import MachineInterval, PhysicalMachine
 
 MAX_IMPORT_ROWS = 10_000
 #: Columns no two machines may share; an import checks them for all its rows at once.
@@ -28,15 +39,15 @@ def check_state_change(machine, state: str) -> str:
     return state
 
 
-def rows_from_request(request) -> list[dict]:
-    """The machines of an import request: a JSON list of objects, or CSV rows."""
+def rows_from_request(request, what: str = "machines") -> list[dict]:
+    """The objects of an import request: a JSON list of objects, or CSV rows."""
     rows = request.data
     if not isinstance(rows, list) or not rows:
         raise serializers.ValidationError(
-            {"detail": ["Send a non-empty JSON list of machines, or CSV (Content-Type: text/csv) with a header row."]}
+            {"detail": [f"Send a non-empty JSON list of {what}, or CSV (Content-Type: text/csv) with a header row."]}
         )
     if len(rows) > MAX_IMPORT_ROWS:
-        raise serializers.ValidationError({"detail": [f"At most {MAX_IMPORT_ROWS} machines per import."]})
+        raise serializers.ValidationError({"detail": [f"At most {MAX_IMPORT_ROWS} {what} per import."]})
     if not all(isinstance(row, dict) for row in rows):
         raise serializers.ValidationError({"detail": ["Every item of the list must be a JSON object."]})
     return rows
@@ -66,6 +77,8 @@ def import_machines(rows: list[dict], serializer_class, context: dict) -> list[P
     user = context["request"].user
     with transaction.atomic():
         created = PhysicalMachine.objects.bulk_create([PhysicalMachine(**data) for data in checker.validated_data])
+        # bulk_create does not call save(), which opens a machine's first interval: open them here, together.
+        record_intervals(created)
         audit.record_created(user, created)
     return created
 
@@ -92,3 +105,32 @@ def _taken(machines: list[dict]) -> dict:
                 message = f"A physical machine with this {column} already exists: {value}."
                 errors.setdefault(str(i + 1), {})[column] = [message]
     return errors
+
+
+def close_intervals(machine_ids: Iterable[int], at: datetime | None = None) -> None:
+    """End the open intervals of these machines at ``at`` (now by default)."""
+    at = at or timezone.now()
+    # An interval never ends before it started, even if this worker's clock is behind the one that opened it.
+    MachineInterval.objects.filter(machine_id__in=list(machine_ids), ended_at__isnull=True).update(
+        ended_at=Greatest(Value(at), F("started_at"))
+    )
+
+
+def record_intervals(machines: list, at: datetime | None = None) -> None:
+    """The machines changed at ``at``: end their open intervals and open new ones as they are now."""
+    at = at or timezone.now()
+    close_intervals([machine.pk for machine in machines], at)
+    MachineInterval.objects.bulk_create(
+        MachineInterval(
+            machine_id=machine.pk,
+            provider_id=machine.provider_id,
+            hostname=machine.hostname,
+            machine_class=machine.machine_class,
+            idc=machine.idc,
+            state=machine.state,
+            monthly_cost=machine.monthly_cost,
+            client_token=machine.client_token if machine.state == MachineState.ALLOCATED else "",
+            started_at=at,
+        )
+        for machine in machines
+    )

@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from django.core.validators import MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 
 from apps.core.models import BaseModel
@@ -107,8 +107,44 @@ class PhysicalMachine(BaseModel):
         ordering = ("hostname",)
         indexes = [models.Index(fields=("provider", "state", "machine_class"), name="machine_alloc_idx")]
 
+    #: The columns a MachineInterval copies: a change to any of them starts a new interval.
+    HISTORY_FIELDS = ("provider_id", "hostname", "machine_class", "idc", "state", "monthly_cost", "client_token")
+
     def __str__(self) -> str:
         return self.hostname
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        """Remember the history columns as loaded, so save() knows whether a new interval starts."""
+        machine = super().from_db(db, field_names, values)
+        machine._history = machine.history_key()
+        return machine
+
+    def history_key(self) -> tuple | None:
+        """The values an interval of this machine copies (None when some were not loaded)."""
+        loaded = self.__dict__
+        if any(name not in loaded for name in self.HISTORY_FIELDS):
+            return None
+        return tuple(loaded[name] for name in self.HISTORY_FIELDS)
+
+    def save(self, *args, **kwargs):
+        """Save, and start a new interval of its history when its state, cost or place changed."""
+        from apps.inventory.machines import record_intervals
+
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            key = self.history_key()
+            if key is not None and key != getattr(self, "_history", None):
+                record_intervals([self])
+                self._history = key
+
+    def delete(self, *args, **kwargs):
+        """Delete, closing its open interval: it leaves the inventory (its history stays)."""
+        from apps.inventory.machines import close_intervals
+
+        with transaction.atomic():
+            close_intervals([self.pk])
+            return super().delete(*args, **kwargs)
 
     @property
     def hourly_cost(self) -> Decimal:
@@ -149,6 +185,12 @@ class Host(BaseModel):
     memory_gb = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
     zone = models.CharField(max_length=64, blank=True)
     hourly_price = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
+    launched_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When its instance came to exist: the provider's launch time, else when DCP first saw it. "
+        "A host costs from here until terminated_at.",
+    )
     ready_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     terminated_at = models.DateTimeField(null=True, blank=True)
@@ -176,3 +218,44 @@ class Host(BaseModel):
 
     def __str__(self) -> str:
         return self.hostname
+
+
+class MachineInterval(models.Model):
+    """A stretch of a physical machine's time in the inventory in one state at one monthly cost.
+
+    Written wherever a machine's state or cost changes (apps.inventory.machines), so
+    its cost can be split exactly: allocated stretches are their host's cost, free
+    and maintenance ones idle cost of the provider account. An allocated stretch
+    names the batch (``client_token``): its host is the one of that batch whose
+    instance id is the machine's hostname. The machine's own columns are copied,
+    so its history outlives the machine's deletion from the inventory.
+    """
+
+    machine = models.ForeignKey(
+        PhysicalMachine, on_delete=models.SET_NULL, null=True, blank=True, related_name="intervals"
+    )
+    provider = models.ForeignKey("providers.CloudAccount", on_delete=models.PROTECT, related_name="machine_intervals")
+    hostname = models.CharField(max_length=253)
+    machine_class = models.CharField(max_length=64)
+    idc = models.CharField(max_length=64)
+    state = models.CharField(max_length=20, choices=MachineState.CHOICES)
+    monthly_cost = models.DecimalField(max_digits=10, decimal_places=2)
+    client_token = models.CharField(max_length=64, blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="Empty: the machine is in this state now.")
+
+    class Meta:
+        ordering = ("machine_id", "started_at")
+        indexes = [models.Index(fields=("provider", "started_at"), name="interval_provider_start_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=("machine",), condition=Q(ended_at__isnull=True), name="interval_one_open_per_machine"
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("started_at")),
+                name="interval_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hostname} {self.state} from {self.started_at:%Y-%m-%d %H:%M}"

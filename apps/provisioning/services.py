@@ -9,10 +9,12 @@ import json
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from apps.core import audit
 from apps.core.exceptions import Conflict, ServiceError
 from apps.core.models import AuditAction
+from apps.costs.services import plan_cost
 from apps.inventory.choices import HostStatus as H
 from apps.inventory.models import ServicePool
 from apps.provisioning import transitions
@@ -107,7 +109,10 @@ def dry_run(pool: ServicePool, request: ScaleRequest) -> dict:
     result = {"dry_run": True, "pool": pool.pk, "desired_before": pool.desired_size, "desired_after": target}
     if target > pool.desired_size:
         plan = plan_scale_out(pool, target - pool.desired_size)
-        result.update(kind=JobKind.SCALE_OUT, delta=target - pool.desired_size, plan=plan.as_json())
+        # What the new hosts add per hour and per month, by template, at the prices in force now.
+        templates = {template.pk: template for template in pool.ordered_templates()}
+        cost = plan_cost(plan.placements, templates, timezone.now())
+        result.update(kind=JobKind.SCALE_OUT, delta=target - pool.desired_size, plan={**plan.as_json(), "cost": cost})
     else:
         removed = named or scale_in_order(pool)[: pool.desired_size - target]
         result.update(

@@ -172,7 +172,17 @@ def fail_batch(token: str, exc: ProviderError) -> None:
 
 
 #: The fields _apply_node sets, written for a whole batch in one statement (bulk_set).
-NODE_FIELDS = ("instance_id", "private_ip", "public_ip", "cpu", "memory_gb", "zone", "hostname", "hourly_price")
+NODE_FIELDS = (
+    "instance_id",
+    "private_ip",
+    "public_ip",
+    "cpu",
+    "memory_gb",
+    "zone",
+    "hostname",
+    "hourly_price",
+    "launched_at",
+)
 
 
 def _apply_node(host: Host, node: Node, names_nodes: bool) -> None:
@@ -187,6 +197,10 @@ def _apply_node(host: Host, node: Node, names_nodes: bool) -> None:
         host.hostname = node.name
     if node.hourly_price is not None and not host.template.hourly_price:
         host.hourly_price = node.hourly_price
+    if host.launched_at is None:
+        # Set once: the provider's launch time, else now, when DCP first sees the instance exist. Its cost runs
+        # from here (apps.costs.accrual).
+        host.launched_at = node.launched_at or timezone.now()
     host.updated_at = timezone.now()
 
 

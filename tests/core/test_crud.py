@@ -8,12 +8,14 @@ instances are read-only: their lists, details and filters are checked instead.
 
 import json
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.accounts.models import Membership, User
+from apps.costs.services import month_hours
 from apps.inventory.models import Host, PhysicalMachine, ServicePool
 from apps.providers.models import CloudAccount
 from apps.provisioning.models import Job, OrphanInstance
@@ -852,6 +854,10 @@ def fleet(cluster):
             pool=pool, provider=provider, template=template, hostname=name, status=status, **extra
         )
 
+    # web-1 runs on machine pm001, allocated to its batch: its price is the machine's monthly_cost per hour.
+    MachineFactory(
+        provider=provider, hostname="pm001.bj.test", state="allocated", client_token="tok-web", monthly_cost=500
+    )
     hosts = {
         "web-1": host(
             web,
@@ -863,7 +869,7 @@ def fleet(cluster):
             cpu=32,
             memory_gb="64",
             zone="bj-1",
-            hourly_price="0.684932",
+            batch_token="tok-web",
         ),
         "web-2": host(web, "web-2.bj.test", "failed", job=job),
         "db-1": host(db, "db-1.bj.test", "ready"),
@@ -903,7 +909,8 @@ def test_host_detail(clients, fleet, cluster):
         "memory_gb": "64.00",
         "zone": "bj-1",
         "status": "ready",
-        "hourly_price": "0.684932",
+        "hourly_price": str((Decimal(500) / month_hours(timezone.now())).quantize(Decimal("0.000001"))),
+        "currency": "USD",
         "terminated_at": None,
     }
     assert {k: body[k] for k in expected} == expected

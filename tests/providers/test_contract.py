@@ -172,3 +172,18 @@ def test_each_failure_raises_its_typed_error(kind, failure, started, db):
     if failure == "capacity":
         other = driver.create_nodes(harness.spec(harness.zones[1]), 1, client_token=uuid.uuid4().hex, tags=tags())
         assert len(other) == 1, "another zone still has capacity"
+
+
+def test_a_created_node_reports_when_it_launched(harness):
+    """Nodes as the provider lists them carry its launch time: a host's cost runs from it (apps.costs)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    driver = get_driver(harness.account())
+    before = timezone.now().replace(microsecond=0) - timedelta(seconds=1)
+    made = driver.create_nodes(harness.spec(), 1, client_token=uuid.uuid4().hex, tags=tags())
+    (node,) = driver.get_nodes([n.id for n in made])
+    assert node.launched_at is not None, f"{harness.kind} reports no launch time"
+    # ECS reports CreationTime to the minute (2026-01-02T03:04Z), as the real API does.
+    assert before - timedelta(seconds=60) <= node.launched_at <= timezone.now() + timedelta(seconds=5)

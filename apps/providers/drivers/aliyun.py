@@ -45,6 +45,7 @@ from apps.providers.drivers.base import (
     Size,
     ThrottledError,
     TransientError,
+    provider_time,
 )
 
 if TYPE_CHECKING:
@@ -299,6 +300,7 @@ class AliyunDriver(Driver):
             memory_gb=(Decimal(memory) / 1024).quantize(Decimal("0.01")) if memory is not None else None,
             zone=row.get("ZoneId", ""),
             instance_type=row.get("InstanceType", ""),
+            launched_at=provider_time(row.get("CreationTime") or row.get("StartTime")),
             tags={t["TagKey"]: t.get("TagValue", "") for t in (row.get("Tags") or {}).get("Tag", [])},
             extra={
                 "status": row.get("Status"),

@@ -52,6 +52,7 @@ from apps.providers.drivers.base import (
     Size,
     ThrottledError,
     TransientError,
+    provider_time,
 )
 
 logger = logging.getLogger(__name__)
@@ -433,6 +434,7 @@ class AwsDriver(Driver):
             memory_gb=size.memory_gb if size else None,
             zone=instance.get("Placement", {}).get("AvailabilityZone", ""),
             instance_type=instance_type,
+            launched_at=provider_time(launch_time),
             tags=tags,
             extra={
                 "image": instance.get("ImageId", ""),

@@ -13,6 +13,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -49,9 +50,26 @@ class Node:
     zone: str = ""
     instance_type: str = ""
     hourly_price: Decimal | None = None
+    #: When the instance came to exist, as the provider reports it (None: it does not say, or not yet).
+    launched_at: datetime | None = None
     tags: dict[str, str] = field(default_factory=dict)
     #: Provider-only data; ``no_capacity`` is set on a failed node the provider had nowhere to put.
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def provider_time(value: Any) -> datetime | None:
+    """A time a provider reports (a datetime, or ISO 8601 text such as ``2026-01-02T03:04Z``) as an aware UTC
+    datetime; None when it is missing or unreadable. Text without an offset is UTC, as every provider means it."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value.strip():
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,7 @@ from apps.providers.drivers.base import (
     Size,
     ThrottledError,
     TransientError,
+    provider_time,
     retry_read,
 )
 
@@ -371,6 +372,7 @@ class LibcloudDriver(Driver):
             zone=str(zone or ""),
             instance_type=size.name if size else str(extra.get("flavorId") or ""),
             hourly_price=_price(size.price) if size else None,
+            launched_at=provider_time(getattr(node, "created_at", None)),
             tags=metadata,
             extra=extra,
         )

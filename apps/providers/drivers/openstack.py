@@ -53,6 +53,7 @@ from apps.providers.drivers.base import (
     Size,
     ThrottledError,
     TransientError,
+    provider_time,
     retry_read,
 )
 
@@ -343,6 +344,8 @@ class OpenStackDriver(Driver):
             memory_gb=memory_gb,
             zone=server.get("OS-EXT-AZ:availability_zone") or "",
             instance_type=flavor_name,
+            # "created" is in every answer from the first one; OS-SRV-USG:launched_at appears only once it runs.
+            launched_at=provider_time(server.get("created") or server.get("OS-SRV-USG:launched_at")),
             tags=metadata,
             extra=extra,
         )

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.core.bulk import bulk_set
 from apps.inventory.choices import MachineState
+from apps.inventory.machines import record_intervals
 from apps.inventory.models import PhysicalMachine
 from apps.providers.drivers.base import (
     CapacityError,
@@ -37,7 +38,8 @@ class PhysicalDriver(Driver):
     def _machines(self) -> QuerySet:
         return PhysicalMachine.objects.filter(provider=self.account)
 
-    def _matching_free(self, spec: NodeSpec) -> QuerySet:
+    def matching_free(self, spec: NodeSpec) -> QuerySet:
+        """Free machines of the spec's class with at least its cores and memory, in its IDC if it names one."""
         machines = self._machines().filter(state=MachineState.FREE, machine_class=spec.instance_type)
         if spec.cpu:
             machines = machines.filter(cpu__gte=spec.cpu)
@@ -59,6 +61,7 @@ class PhysicalDriver(Driver):
             zone=machine.idc,
             instance_type=machine.machine_class,
             hourly_price=machine.hourly_cost,
+            launched_at=machine.allocated_at,
             tags=dict(machine.tags or {}),
             extra={"rack": machine.rack, "machine_id": machine.pk},
         )
@@ -76,7 +79,7 @@ class PhysicalDriver(Driver):
             if earlier:
                 return [self._node(machine) for machine in earlier]
             free = list(
-                self._matching_free(spec).select_for_update(skip_locked=True).order_by("monthly_cost", "pk")[:count]
+                self.matching_free(spec).select_for_update(skip_locked=True).order_by("monthly_cost", "pk")[:count]
             )
             if len(free) < count:
                 raise CapacityError(
@@ -97,6 +100,7 @@ class PhysicalDriver(Driver):
                     setattr(machine, field, value)
             # The same values for every machine: one plain UPDATE.
             PhysicalMachine.objects.filter(pk__in=[machine.pk for machine in free]).update(**allocation)
+            record_intervals(free, now)
         return [self._node(machine) for machine in free]
 
     def get_nodes(self, ids: list[str]) -> list[Node]:
@@ -125,9 +129,20 @@ class PhysicalDriver(Driver):
 
     def destroy_nodes(self, ids: list[str]) -> None:
         """Return these machines to the free pool; ones already free are left as they are."""
-        self._machines().filter(hostname__in=ids, state=MachineState.ALLOCATED).update(
-            state=MachineState.FREE, client_token="", tags={}, allocated_at=None, updated_at=timezone.now()
-        )
+        now = timezone.now()
+        freed = {"state": MachineState.FREE, "client_token": "", "tags": {}, "allocated_at": None, "updated_at": now}
+        with transaction.atomic():
+            machines = list(
+                self._machines()
+                .select_for_update()
+                .filter(hostname__in=ids, state=MachineState.ALLOCATED)
+                .order_by("pk")
+            )
+            for machine in machines:
+                for field, value in freed.items():
+                    setattr(machine, field, value)
+            PhysicalMachine.objects.filter(pk__in=[machine.pk for machine in machines]).update(**freed)
+            record_intervals(machines, now)
 
     def list_sizes(self) -> list[Size]:
         """One size per machine class: its smallest cores and memory, its mean hourly cost."""
@@ -163,7 +178,7 @@ class PhysicalDriver(Driver):
 
     def available_capacity(self, spec: NodeSpec) -> int | None:
         """Free machines matching the spec right now."""
-        return self._matching_free(spec).count()
+        return self.matching_free(spec).count()
 
     def tokens_in_use(self, client_tokens: set[str]) -> set[str]:
         """The batches among these whose machines are allocated already (so no longer free)."""

@@ -1,15 +1,18 @@
 """manage.py demo: load a demo cluster, pool, physical provider and machines; print admin credentials."""
 
 import secrets
+from datetime import timedelta
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from apps.accounts import services
 from apps.accounts.choices import TokenOrigin
 from apps.accounts.models import Membership, User
 from apps.core.choices import Role
+from apps.costs.models import Price
 from apps.inventory.models import Cluster, PhysicalMachine, PoolTemplate, ServicePool
 from apps.providers.models import CloudAccount, MachineTemplate
 
@@ -115,6 +118,18 @@ class Command(BaseCommand):
                 defaults={"provider": account, "hourly_price": Decimal(cloud.hourly_price), **cloud.template},
             )
             order.append(template)
+            # The catalog prices what the demo's hosts cost (EC2 Linux bills per second with a 60 s minimum).
+            Price.objects.get_or_create(
+                provider=account,
+                instance_type=template.instance_type,
+                defaults={
+                    "currency": "USD",
+                    "hourly_price": Decimal(cloud.hourly_price),
+                    "minimum_seconds": 60 if cloud.kind == "aws" else 0,
+                    "valid_from": timezone.now() - timedelta(days=365),
+                    "source": "demo",
+                },
+            )
             pool, made = ServicePool.objects.get_or_create(
                 cluster=cluster, name=f"burst-{cloud.kind}", defaults={"max_size": 50}
             )

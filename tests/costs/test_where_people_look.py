@@ -1,0 +1,117 @@
+"""Cost on hosts, pools, clusters and a scale dry run, read through the API; pages in constant queries."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from apps.costs.models import Price
+from apps.costs.periods import this_month
+from apps.inventory.choices import HostStatus
+from apps.inventory.models import Host
+from apps.providers.models import CloudAccount, MachineTemplate
+from tests.factories import PoolFactory, with_template
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def priced(db):
+    """An AWS template whose type costs 0.36 USD an hour since last year."""
+    account = CloudAccount.objects.create(name="aws-look", kind="aws", region="us-east-1")
+    template = MachineTemplate.objects.create(name="look", provider=account, instance_type="m5.large", max_hosts=100)
+    Price.objects.create(
+        provider=account,
+        instance_type="m5.large",
+        currency="USD",
+        hourly_price=Decimal("0.36"),
+        valid_from=timezone.now() - timedelta(days=400),
+    )
+    return template
+
+
+def running(pool, template, hours: float, n: int = 1) -> list[Host]:
+    """n hosts launched hours ago, still running."""
+    launched = timezone.now() - timedelta(hours=hours)
+    return [
+        Host.objects.create(
+            hostname=f"look-{pool.pk}-{i}",
+            pool=pool,
+            provider=template.provider,
+            template=template,
+            instance_id=f"i-look-{pool.pk}-{i}",
+            status=HostStatus.READY,
+            launched_at=launched,
+        )
+        for i in range(n)
+    ]
+
+
+def test_a_host_shows_its_rate_currency_cost_so_far_and_launch(clients, cluster, priced):
+    """hourly_price from the catalog, cost = rate × hours since launch; an unpriced host shows no cost."""
+    pool = PoolFactory(cluster=cluster)
+    (host,) = running(pool, priced, hours=10)
+    body = clients["guest"].get(f"/api/v1/hosts/{host.pk}/").json()
+    assert (body["hourly_price"], body["currency"], body["unpriced_hours"]) == ("0.36000000", "USD", "0.0000")
+    assert Decimal(body["cost"]) == Decimal("3.60") and body["launched_at"]
+    bare = MachineTemplate.objects.create(name="bare", provider=priced.provider, instance_type="x1.huge")
+    (unpriced,) = running(PoolFactory(cluster=cluster), bare, hours=2)
+    body = clients["guest"].get(f"/api/v1/hosts/{unpriced.pk}/").json()
+    assert (body["hourly_price"], body["cost"], body["unpriced_hours"]) == (None, None, "2.0000")
+
+
+def test_pools_and_clusters_show_run_rate_and_cost_this_month(clients, cluster, priced):
+    """Three live hosts: run-rate 1.08/h; this month's cost is what they ran this month."""
+    pool = PoolFactory(cluster=cluster)
+    (host, *_) = running(pool, priced, hours=1, n=3)
+    # Early on the 1st, part of the hour was last month.
+    ran = min(timezone.now() - this_month(timezone.now())[0], timezone.now() - host.launched_at)
+    this_months = (Decimal("1.08") * Decimal(ran.total_seconds()) / 3600).quantize(Decimal("0.01"))
+    for path in (f"/api/v1/pools/{pool.pk}/", f"/api/v1/clusters/{cluster.pk}/"):
+        costs = clients["guest"].get(path).json()["costs"]
+        assert (costs["currency"], costs["run_rate_per_hour"], costs["unpriced_hosts"]) == ("USD", "1.08", 0)
+        assert abs(Decimal(costs["cost_this_month"]) - this_months) <= Decimal("0.01")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/hosts/", "/api/v1/pools/", "/api/v1/clusters/"])
+def test_a_list_page_costs_the_same_number_of_queries_for_2_or_20_objects(clients, cluster, priced, path):
+    """The cost fields of a page are computed together: no query per object."""
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert clients["sysadmin"].get(path).status_code == 200
+        return len(queries)
+
+    running(PoolFactory(cluster=cluster), priced, hours=2, n=2)
+    count()  # the token's first use is recorded once
+    few = count()
+    for _ in range(9):
+        running(PoolFactory(cluster=PoolFactory().cluster), priced, hours=2, n=2)
+    assert count() == few
+
+
+def test_a_dry_run_shows_what_the_plan_adds_per_hour_and_month(clients, cluster, priced):
+    """Scaling out 5 hosts of 0.36/h adds 1.80 an hour, 1314.00 a month (730 h), per template."""
+    pool = with_template(PoolFactory(cluster=cluster, max_size=10), priced)
+    answer = clients["developer"].post(f"/api/v1/pools/{pool.pk}/scale/", {"delta": 5, "dry_run": True}, format="json")
+    assert answer.status_code == 200, answer.json()
+    cost = answer.json()["plan"]["cost"]
+    assert (cost["currency"], cost["per_hour"], cost["per_month"], cost["unpriced_hosts"]) == (
+        "USD",
+        "1.80",
+        "1314.00",
+        0,
+    )
+    assert cost["templates"] == [
+        {
+            "template": priced.pk,
+            "template_name": "look",
+            "hosts": 5,
+            "unpriced_hosts": 0,
+            "per_hour": "1.80",
+            "per_month": "1314.00",
+        }
+    ]
