@@ -323,7 +323,9 @@ class AwsEmulator(Emulator):
 
     # --- control API -------------------------------------------------------------------
     def instances(self) -> list[dict]:
-        """Moto's inventory, terminated instances included."""
+        """Moto's inventory, terminated instances included, with addresses, vCPUs and memory (GiB)."""
+        from moto.ec2.models.instance_types import INSTANCE_TYPES
+
         self.finish_booting()
         return [
             {
@@ -334,6 +336,10 @@ class AwsEmulator(Emulator):
                 "instance_type": instance.instance_type,
                 # Moto's tag store directly: describing tags per instance is quadratic in the inventory.
                 "tags": dict(backend.tags.get(instance.id, {})),
+                "private_ip": instance.private_ip,
+                "public_ip": instance.public_ip,
+                "cpu": INSTANCE_TYPES[instance.instance_type]["VCpuInfo"]["DefaultVCpus"],
+                "memory_gb": INSTANCE_TYPES[instance.instance_type]["MemoryInfo"]["SizeInMiB"] / 1024,
             }
             for backend in self.backends()
             for instance in backend.all_instances()

@@ -40,15 +40,30 @@ def client_for(user) -> APIClient:
     return client
 
 
+def serving(harness_class):
+    """Start a harness's emulator, give the harness, and stop the emulator after (for fixtures: ``yield from``)."""
+    harness = harness_class()
+    harness.start()
+    try:
+        yield harness
+    finally:
+        harness.stop()
+
+
 @pytest.fixture(scope="module")
 def aws_emulator():
     """One AWS EC2 emulator (moto behind its signature-checking front) for the module that asks for it."""
     from tests.providers.harnesses.aws import AwsHarness
 
-    harness = AwsHarness()
-    harness.start()
-    yield harness
-    harness.stop()
+    yield from serving(AwsHarness)
+
+
+@pytest.fixture(scope="module")
+def ecs_emulator():
+    """One Aliyun ECS emulator for the module that asks for it: its RunInstances answers instance ids only."""
+    from tests.providers.harnesses.aliyun import AliyunHarness
+
+    yield from serving(AliyunHarness)
 
 
 @pytest.fixture

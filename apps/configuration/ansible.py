@@ -27,7 +27,7 @@ from django.conf import settings
 from apps.configuration import keys, variables
 from apps.configuration.models import KnownHost
 from apps.configuration.results import HostLog, InitResult
-from apps.configuration.runners import Runner
+from apps.configuration.runners import Runner, missing_address, ssh_address
 from apps.providers.choices import InitMethod
 
 HOST_KEY_CHANGED = (
@@ -44,13 +44,6 @@ def _write(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def address(host) -> str:
-    """The address DCP reaches the host on: its private IP unless the template says public."""
-    via = (host.template.init_vars or {}).get("dcp_ssh_via", "private")
-    first, second = (host.public_ip, host.private_ip) if via == "public" else (host.private_ip, host.public_ip)
-    return str(first or second or "")
-
-
 class AnsibleRunner(Runner):
     """Runs playbooks/site.yml on the hosts over SSH."""
 
@@ -62,8 +55,8 @@ class AnsibleRunner(Runner):
         results: dict[int, InitResult] = {}
         groups: dict[int | None, list] = defaultdict(list)
         for host in hosts:
-            if not address(host):
-                results[host.pk] = InitResult(status="unreachable", message="the host has no IP address to reach")
+            if not ssh_address(host):
+                results[host.pk] = InitResult(status="unreachable", message=missing_address(host))
             else:
                 groups[host.template.registry_id].append(host)
         for group in groups.values():
@@ -116,7 +109,7 @@ class AnsibleRunner(Runner):
             if result.status == "unreachable" and "IDENTIFICATION HAS CHANGED" in logs[name].raw_unreachable:
                 result = InitResult(status="unreachable", message=HOST_KEY_CHANGED, output=result.output)
             # ssh writes "ip" for port 22 and "[ip]:port" for any other.
-            ip, port = address(host), (host.template.init_vars or {}).get("dcp_ssh_port", 22)
+            ip, port = ssh_address(host), (host.template.init_vars or {}).get("dcp_ssh_port", 22)
             known_as = ip if port == 22 else f"[{ip}]:{port}"
             lines = [line for line in learned.splitlines() if line.split(" ", 1)[0] == known_as]
             results[host.pk] = replace(result, host_keys="\n".join(lines))
@@ -135,7 +128,7 @@ class AnsibleRunner(Runner):
                 _write(Path(key_files[key.pk]), key.private_key.rstrip("\n") + "\n")
             connection = host.template.init_vars or {}
             hostvars[name] = {
-                "ansible_host": address(host),
+                "ansible_host": ssh_address(host),
                 "ansible_port": connection.get("dcp_ssh_port", 22),
                 "ansible_user": connection.get("dcp_ssh_user", "root"),
                 "ansible_ssh_private_key_file": key_files[key.pk],
@@ -157,7 +150,7 @@ class AnsibleRunner(Runner):
                 known = host.known_host
             except KnownHost.DoesNotExist:
                 continue
-            if known.address == address(host):
+            if known.address == ssh_address(host):
                 lines.extend(line + "\n" for line in known.keys.splitlines() if line.strip())
         return lines
 

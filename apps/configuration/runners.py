@@ -55,3 +55,29 @@ def get_runner(method: str) -> Runner:
 def needs_run(host) -> bool:
     """Whether the host's template asks for initialization at all."""
     return host.template.init_method != InitMethod.NONE
+
+
+def ssh_via(host) -> str:
+    """Which of the host's addresses SSH uses: ``private`` unless the template's dcp_ssh_via says ``public``."""
+    return "public" if (host.template.init_vars or {}).get("dcp_ssh_via") == "public" else "private"
+
+
+def ssh_address(host) -> str:
+    """The address DCP reaches the host on over SSH: the one dcp_ssh_via names, or "" while it has none.
+
+    Never the other one instead: a private address is no use from where only public ones are reachable, and
+    the template's setting says which one that is.
+    """
+    return str((host.public_ip if ssh_via(host) == "public" else host.private_ip) or "")
+
+
+def missing_address(host) -> str:
+    """Why initialization cannot reach the host (it lacks the address its SSH settings name), or "" if it can."""
+    if not needs_run(host) or ssh_address(host):
+        return ""
+    via = ssh_via(host)
+    other = "private" if via == "public" else "public"
+    return (
+        f"its provider reported no {via} IP address, which {host.template.init_method} needs to reach it over SSH"
+        f" (the template's dcp_ssh_via is {via}; set it to {other} if the hosts are reached by their {other} address)"
+    )

@@ -11,7 +11,7 @@ from django.utils import timezone
 from apps.configuration.choices import InitStatus
 from apps.configuration.models import InitRun, KnownHost
 from apps.configuration.results import InitResult
-from apps.configuration.runners import get_runner
+from apps.configuration.runners import get_runner, ssh_address
 from apps.inventory.models import Host
 
 #: A run still marked running after this long lost its worker (the task's hard time limit is shorter).
@@ -79,7 +79,7 @@ def record(run: InitRun, result: InitResult) -> None:
     run.duration_seconds = result.duration if result.duration else (now - run.started_at).total_seconds()
     run.save()
     host = run.host
-    ip = host.private_ip or host.public_ip
+    ip = ssh_address(host)  # where the keys were met, as the runner compares them next time
     if result.host_keys and ip:
         KnownHost.objects.get_or_create(host=host, defaults={"address": ip, "keys": result.host_keys})
 

@@ -45,6 +45,7 @@ class EventKind(ChoiceSet):
     FAILED = "failed"
     TERMINATING = "terminating"
     TERMINATED = "terminated"
+    RETRYING = "retrying"
     INFO = "info"
     ERROR = "error"
     FINISHED = "finished"
@@ -61,6 +62,7 @@ class EventKind(ChoiceSet):
             FAILED,
             TERMINATING,
             TERMINATED,
+            RETRYING,
             INFO,
             ERROR,
             FINISHED,

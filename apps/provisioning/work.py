@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from apps.configuration import services as init_services
 from apps.configuration.results import InitResult
-from apps.configuration.runners import needs_run
+from apps.configuration.runners import missing_address, needs_run
 from apps.core.bulk import bulk_set
 from apps.inventory.choices import HostStatus as H
 from apps.inventory.models import Host, ServicePool
@@ -31,6 +31,7 @@ from apps.provisioning import transitions
 from apps.provisioning.choices import EventKind
 from apps.provisioning.dispatch import after_commit
 from apps.provisioning.models import JobEvent
+from apps.provisioning.nodes import NODE_FIELDS, held_facts, keep_probed, take_node
 from apps.provisioning.placement import CAPACITY_PREFIX
 
 logger = logging.getLogger(__name__)
@@ -171,41 +172,8 @@ def fail_batch(token: str, exc: ProviderError) -> None:
             after_commit("reconcile_pool", hosts[0].pool_id)
 
 
-#: The fields _apply_node sets, written for a whole batch in one statement (bulk_set).
-NODE_FIELDS = (
-    "instance_id",
-    "private_ip",
-    "public_ip",
-    "cpu",
-    "memory_gb",
-    "zone",
-    "hostname",
-    "hourly_price",
-    "launched_at",
-)
-
-
-def _apply_node(host: Host, node: Node, names_nodes: bool) -> None:
-    """Copy what the provider says of a new node onto its host (saved by the caller, with the batch)."""
-    host.instance_id = node.id
-    host.private_ip = node.private_ip
-    host.public_ip = node.public_ip
-    host.cpu = node.cpu
-    host.memory_gb = node.memory_gb
-    host.zone = node.zone or host.zone
-    if names_nodes and node.name:
-        host.hostname = node.name
-    if node.hourly_price is not None and not host.template.hourly_price:
-        host.hourly_price = node.hourly_price
-    if host.launched_at is None:
-        # Set once: the provider's launch time, else now, when DCP first sees the instance exist. Its cost runs
-        # from here (apps.costs.accrual).
-        host.launched_at = node.launched_at or timezone.now()
-    host.updated_at = timezone.now()
-
-
 def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) -> None:
-    """Match created nodes to the batch's hosts and move the running ones on."""
+    """Match the batch's nodes to its hosts, keep what each answer says of them, and move the running ones on."""
     orphans: list[str] = []
     with transaction.atomic():
         lock_pools(Host.objects.filter(batch_token=token).values_list("pool_id", flat=True)[:1])
@@ -218,31 +186,36 @@ def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) ->
         known = {h.instance_id for h in hosts if h.instance_id}
         fresh = sorted((n for n in nodes if n.id not in known), key=lambda n: n.id)
         by_id = {n.id: n for n in nodes}
-        booting = ""  # an instance of the batch still booting, to probe
-        applied: list[Host] = []
+        booting: Host | None = None  # a host of the batch whose instance still boots, to probe
+        created: list[Host] = []
+        changed: list[Host] = []
         running: list[Host] = []
         for host in hosts:
-            if not host.instance_id and fresh:
-                node = fresh.pop(0)
-                if host.status == H.TERMINATED:
+            new = not host.instance_id and bool(fresh)
+            node = fresh.pop(0) if new else by_id.get(host.instance_id)
+            if node is None or host.status == H.TERMINATED:
+                if new:
                     orphans.append(node.id)
-                    continue
-                _apply_node(host, node, names_nodes)
-                applied.append(host)
+                continue
+            if take_node(host, node, names_nodes):
+                changed.append(host)
+            if new:
+                created.append(host)
                 if host.status == H.TERMINATING:
                     after_commit("terminate_hosts", [host.pk])
-            node = by_id.get(host.instance_id)
-            if host.status == H.CREATING and node is not None:
-                if node.state == NodeState.RUNNING:
+            if host.status != H.CREATING:
+                continue
+            if node.state == NodeState.RUNNING:
+                if not _fail_if_unreachable(host):
                     running.append(host)
-                elif not _fail_if_broken(host, node):
-                    booting = booting or host.instance_id
+            elif not _fail_if_broken(host, node):
+                booting = booting or host
         # A batch's writes in a few statements, not several per host: what a create or poll costs the
         # database does not grow with the batch.
-        bulk_set(applied, [*NODE_FIELDS, "updated_at"])
+        bulk_set(changed, [*NODE_FIELDS, "updated_at"])
         JobEvent.objects.bulk_create(
             transitions.event(h.job_id, EventKind.CREATED, f"{h.hostname}: instance {h.instance_id}", h)
-            for h in applied
+            for h in created
             if h.job_id
         )
         transitions.move_hosts(running, H.INITIALIZING)
@@ -258,6 +231,23 @@ def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) ->
     if orphans:
         # More nodes than hosts, or hosts removed while their nodes were being made: never leave them running.
         engine_driver(hosts[0].provider).destroy_nodes(orphans)
+
+
+def _fail_if_unreachable(host: Host) -> bool:
+    """Fail a host whose instance runs without the address initialization needs, and stop its job; else False.
+
+    Initializing it would only fail later, less clearly, after a wasted SSH attempt and a retry. The running
+    answer is the last one a host waits for, so the address will not come on its own: a template that names
+    the wrong address (dcp_ssh_via) or a cloud that gives none is to be fixed, not retried host after host.
+    """
+    reason = missing_address(host)
+    if not reason:
+        return False
+    transitions.move_host(host, H.FAILED, f"instance {host.instance_id} is running, but {reason}")
+    if host.job_id:
+        transitions.give_up(host.job, f"{host.provider.name}: {reason}")
+    after_commit("reconcile_pool", host.pool_id)
+    return True
 
 
 def _fail_if_broken(host: Host, node: Node) -> bool:
@@ -343,11 +333,11 @@ def poll_batch(token: str, probe: dict | None = None) -> None:
     """Look at a batch's booting instances; queue the next look while some boot.
 
     A look is either a probe (``probe`` given, its full poll not yet due): one booting instance, one
-    small call, and nothing else while it still boots; or a full poll: every booting instance of the
-    batch in one describe call, recorded. A probe that finds its instance running, failed or gone
-    makes a full poll at once.
+    small call, and a write only when it tells something new of that instance; or a full poll: every
+    booting instance of the batch in one describe call, recorded. A probe that finds its instance
+    running, failed or gone makes a full poll at once.
     """
-    if probe and _still_booting(probe):
+    if probe and _still_booting(token, probe):
         delay = min(probe["every"], max(0.0, probe["full_at"] - time.time()))
         after_commit("poll_batch", token, probe, countdown=delay)
         return
@@ -364,8 +354,8 @@ def poll_batch(token: str, probe: dict | None = None) -> None:
     record_nodes(token, nodes + vanished)
 
 
-def _still_booting(probe: dict) -> bool:
-    """Whether the probed instance still boots (so the probe has nothing to record); False when its full poll is due."""
+def _still_booting(token: str, probe: dict) -> bool:
+    """Whether the probed instance still boots (its news recorded); False when its full poll is due."""
     if time.time() >= probe["full_at"]:
         return False
     account = CloudAccount.objects.filter(pk=probe["account"]).first()
@@ -379,7 +369,10 @@ def _still_booting(probe: dict) -> bool:
         # Throttled or a hiccup: a probe is only a hint, so no back-off for it; the full poll still comes.
         logger.debug("Probe of %s on %s skipped: %s", probe["instance"], account.name, exc.message)
         return True
-    return node is not None and node.state == NodeState.PENDING
+    if node is None or node.state != NodeState.PENDING:
+        return False
+    keep_probed(token, probe, node)
+    return True
 
 
 def probe_interval(account: CloudAccount) -> float:
@@ -405,17 +398,18 @@ def probe_interval(account: CloudAccount) -> float:
     return fastest if fastest < settings.DCP_POLL_INTERVAL else 0.0
 
 
-def schedule_poll(token: str, account: CloudAccount, booting: str) -> None:
+def schedule_poll(token: str, account: CloudAccount, booting: Host) -> None:
     """After commit, queue the batch's next look: a probe of one booting instance, or the full poll when due."""
     every = probe_interval(account)
     if not every:
         after_commit("poll_batch", token, countdown=settings.DCP_POLL_INTERVAL)
         return
     probe = {
-        "instance": booting,
+        "instance": booting.instance_id,
         "account": account.pk,
         "every": every,
         "full_at": time.time() + settings.DCP_POLL_INTERVAL,
+        "seen": held_facts(booting),
     }
     after_commit("poll_batch", token, probe, countdown=every)
 

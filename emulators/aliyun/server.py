@@ -94,9 +94,19 @@ class AliyunEmulator(Emulator):
         return self.error(request, EcsError(code))
 
     def instances(self) -> list[dict]:
-        """Every instance with its ECS status (Deleted once released)."""
+        """Every instance with its ECS status (Deleted once released), addresses, cores and memory (GiB)."""
         return [
-            {"id": i.id, "state": self.status(i), "zone": i.zone, "tags": dict(i.tags)} for i in self.store.values()
+            {
+                "id": i.id,
+                "state": self.status(i),
+                "zone": i.zone,
+                "tags": dict(i.tags),
+                "private_ip": i.private_ip,
+                "public_ip": i.public_ip or None,
+                "cpu": INSTANCE_TYPES[i.instance_type][0],
+                "memory_gb": INSTANCE_TYPES[i.instance_type][1],
+            }
+            for i in self.store.values()
         ]
 
     # --- plumbing --------------------------------------------------------------------

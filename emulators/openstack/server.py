@@ -83,7 +83,7 @@ class OpenStackEmulator(KeystoneMixin, GlanceMixin, Emulator):
         return Response.json(503, {"serviceUnavailable": {"code": 503, "message": message}})
 
     def instances(self) -> list[dict]:
-        """Every server ever created here, deleted ones included."""
+        """Every server ever created here, deleted ones included, with its address, cores and memory (GiB)."""
         return [
             {
                 "id": server["id"],
@@ -94,6 +94,10 @@ class OpenStackEmulator(KeystoneMixin, GlanceMixin, Emulator):
                 "status": self._status(server),
                 "zone": server["zone"],
                 "tags": dict(server["metadata"]),
+                "private_ip": server["ip"] if server["network"] else None,
+                "public_ip": None,
+                "cpu": FLAVORS[server["flavor_id"]][1],
+                "memory_gb": FLAVORS[server["flavor_id"]][2] / 1024,
             }
             for server in self._ordered()
         ]

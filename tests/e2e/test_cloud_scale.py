@@ -5,15 +5,22 @@ them over HTTP with the real SDKs, exactly as it would reach a cloud. After
 each step the emulator's own inventory must match DCP's database.
 """
 
+import re
+import socket
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+
 import pytest
 
 from apps.inventory.choices import HostStatus
 from apps.inventory.models import Host
 from apps.providers.drivers import get_driver
-from apps.providers.models import MachineTemplate
+from apps.providers.models import CloudAccount, MachineTemplate
+from emulators.aws import AwsEmulator
 from tests.conftest import client_for, wait_for
 from tests.factories import PoolFactory, with_template
 from tests.providers.harnesses import all_harnesses
+from tests.providers.harnesses.aws import REGION, AwsHarness
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 CLOUDS = [cls for cls in all_harnesses() if cls.kind != "physical"]
@@ -50,6 +57,29 @@ def live_in_emulator(harness) -> set[str]:
     return {i for i, state in harness.inventory().items() if state in ("pending", "running")}
 
 
+def hosts_as_reported(client, pool, harness) -> list[dict]:
+    """The pool's ready hosts read through the API, after checking each against what its provider reports.
+
+    Address, cores and memory must be there and equal the provider's own listing (the emulator's
+    inventory, or the physical machine's record): Ansible and Puppet reach a host by its address.
+    """
+    answer = client.get("/api/v1/hosts/", {"pool": pool.pk, "status": "ready", "limit": 1000})
+    assert answer.status_code == 200, answer.content
+    hosts = answer.json()["results"]
+    reported = harness.reported()
+    for host in hosts:
+        facts = reported[host["instance_id"]]
+        seen = {key: host[key] for key in ("private_ip", "public_ip", "cpu", "memory_gb")}
+        assert seen["private_ip"] and seen["cpu"] and seen["memory_gb"], (seen, facts)
+        assert (seen["private_ip"], seen["public_ip"], seen["cpu"]) == (
+            facts["private_ip"],
+            facts["public_ip"],
+            facts["cpu"],
+        ), (seen, facts)
+        assert Decimal(seen["memory_gb"]) == Decimal(str(facts["memory_gb"])), (seen, facts)
+    return hosts
+
+
 def finished(client, job_id):
     """The job's body once it has ended."""
     body = client.get(f"/api/v1/jobs/{job_id}/").json()
@@ -57,7 +87,11 @@ def finished(client, job_id):
 
 
 def test_scale_out_and_in_on_cloud(worker, cloud, users, cluster):
-    """+3 with a boot time (so the engine polls), then -2: the cloud holds exactly what DCP says."""
+    """+3 with a boot time (so the engine polls), then -2: the cloud holds exactly what DCP says.
+
+    The instances boot for a second, as on a real cloud: ECS's RunInstances answers ids only and Nova hides a
+    server's addresses while it builds, so the hosts' addresses, cores and memory come from later answers.
+    """
     cloud.reset()
     cloud.set_faults(boot_seconds=1.0)
     account = cloud.account()
@@ -71,6 +105,8 @@ def test_scale_out_and_in_on_cloud(worker, cloud, users, cluster):
     ready = set(Host.objects.filter(pool=pool, status=HostStatus.READY).values_list("instance_id", flat=True))
     assert len(ready) == 3
     assert live_in_emulator(cloud) == ready
+    # Each host carries what the cloud reports of its instance, though the create answered before it ran.
+    assert {h["instance_id"] for h in hosts_as_reported(client, pool, cloud)} == ready
     assert "running" in [e["kind"] for e in job["events"]]
     # Each instance names its own host in its tags (added once the host is ready, off the path to ready).
     driver = get_driver(account)
@@ -107,3 +143,49 @@ def test_throttling_and_errors_still_converge(worker, cloud, users, cluster):
     ready = set(Host.objects.filter(pool=pool, status=HostStatus.READY).values_list("instance_id", flat=True))
     assert len(ready) == 4
     assert live_in_emulator(cloud) == ready
+
+
+@pytest.fixture
+def silent_port():
+    """A loopback port held by a listener that accepts connections and never answers a request."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        yield listener.getsockname()[1]
+
+
+def test_a_cloud_that_does_not_answer_says_so_on_the_jobs_timeline(worker, users, cluster, silent_port):
+    """EC2's port is taken by a process that never answers: each retried call is on the job's timeline.
+
+    One event per retried call (the batch's two hosts share it), saying what timed out and when the next
+    try is; that try does come then.
+    """
+    account = CloudAccount.objects.create(
+        name="burst-aws",
+        kind="aws",
+        region=REGION,
+        endpoint_url=f"http://127.0.0.1:{silent_port}",
+        credentials={"access_key_id": AwsEmulator.ACCESS_KEY_ID, "secret_access_key": AwsEmulator.SECRET_ACCESS_KEY},
+        options={"connect_timeout": 1, "read_timeout": 1},
+    )
+    pool = with_template(PoolFactory(cluster=cluster, name="silent"), template_for(AwsHarness(), account))
+    client = client_for(users["developer"])
+    answer = client.post(f"/api/v1/pools/{pool.pk}/scale/", {"delta": 2}, format="json")
+    assert answer.status_code == 202, answer.content
+
+    def retries() -> list[dict]:
+        events = client.get(f"/api/v1/jobs/{answer.json()['id']}/").json()["events"]
+        found = [event for event in events if event["kind"] == "retrying"]
+        return found if len(found) >= 2 else []
+
+    first, second = wait_for(retries, timeout=90, message="two retried calls on the job's timeline")[:2]
+    assert first["message"].startswith("Creating 2 host(s) on burst-aws timed out: EC2 RunInstances: Read timeout")
+    assert first["host"] is None and "Read timeout" in second["message"]
+    retry_at = re.search(r"retrying at (\d\d:\d\d:\d\d) UTC \(try 2 of 21\)", first["message"])
+    assert retry_at, first["message"]
+    assert "(try 3 of 21)" in second["message"]
+    # The next try failed no sooner than the time the first event gave for it.
+    failed_at, next_try = datetime.fromisoformat(first["time"]), datetime.fromisoformat(second["time"])
+    promised = datetime.combine(failed_at.date(), time.fromisoformat(retry_at.group(1)), failed_at.tzinfo)
+    promised += timedelta(days=1) if promised < failed_at.replace(microsecond=0) else timedelta(0)
+    assert next_try >= promised, (first, second)

@@ -50,12 +50,21 @@ def template_on(harness, name: str, *, zones: tuple[str, ...] = (), **fields) ->
     )
 
 
-def scale(pool, delta: int, timeout: float = 180) -> dict:
-    """Scale the pool through the API as a developer and wait for the job to end."""
+def ask_scale(pool, delta: int):
+    """Scale the pool through the API as a developer; returns a function that waits for the job to end."""
     client = client_for(pool.cluster.memberships.get(role="developer").user)
     answer = client.post(f"/api/v1/pools/{pool.pk}/scale/", {"delta": delta}, format="json")
     assert answer.status_code == 202, answer.content
-    return wait_for(lambda: finished(client, answer.json()["id"]), timeout=timeout, message="the job to end")
+
+    def wait(timeout: float = 180) -> dict:
+        return wait_for(lambda: finished(client, answer.json()["id"]), timeout=timeout, message=f"the job on {pool}")
+
+    return wait
+
+
+def scale(pool, delta: int, timeout: float = 180) -> dict:
+    """Scale the pool through the API as a developer and wait for the job to end."""
+    return ask_scale(pool, delta)(timeout)
 
 
 def ready_ids(pool, template) -> set[str]:

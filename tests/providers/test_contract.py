@@ -5,6 +5,7 @@ Each harness in tests/providers/harnesses/ says how to reach its provider.
 """
 
 import uuid
+from decimal import Decimal
 
 import pytest
 
@@ -59,6 +60,24 @@ def test_batch_create_returns_at_once_with_every_node(harness):
     inventory = harness.inventory()
     assert {n.id for n in nodes} <= set(inventory)
     assert all(inventory[n.id] in ("pending", "running") for n in nodes)
+
+
+def test_a_running_node_carries_what_the_provider_reports_of_it(harness):
+    """get_nodes of running nodes gives each one's address, cores and memory, as the provider's own listing has them.
+
+    A create's answer may lack them (ECS's gives ids only, Nova hides addresses while a server builds): the
+    engine takes them from whichever answer has them, so a later look must carry them.
+    """
+    driver = get_driver(harness.account())
+    made = driver.create_nodes(harness.spec(), 2, client_token=uuid.uuid4().hex, tags=tags())
+    nodes = driver.get_nodes([n.id for n in made])
+    reported = harness.reported()
+    assert {n.state for n in nodes} == {NodeState.RUNNING} and len(nodes) == 2
+    for node in nodes:
+        facts = reported[node.id]
+        assert node.private_ip and node.private_ip == facts["private_ip"], (node, facts)
+        assert (node.public_ip, node.cpu) == (facts["public_ip"], facts["cpu"]), (node, facts)
+        assert node.memory_gb == Decimal(str(facts["memory_gb"])), (node, facts)
 
 
 def test_same_client_token_twice_creates_nothing_new(harness):

@@ -10,6 +10,7 @@ The steps run by hand here; what they would queue is recorded instead of sent.
 
 import time
 import uuid
+from decimal import Decimal
 
 import pytest
 
@@ -20,7 +21,6 @@ from apps.providers.models import CloudAccount, MachineTemplate
 from apps.provisioning import transitions, work
 from apps.provisioning.models import Job, JobEvent
 from tests.factories import PoolFactory
-from tests.providers.harnesses.aws import INSTANCE_TYPE
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +34,14 @@ def ec2(aws_emulator):
 
 
 @pytest.fixture
+def ecs(ecs_emulator):
+    """The ECS emulator, reset, with instances booting for 2 s."""
+    ecs_emulator.reset()
+    ecs_emulator.set_faults(boot_seconds=2)
+    return ecs_emulator
+
+
+@pytest.fixture
 def queued(monkeypatch):
     """What the steps queue, as (task, args, countdown), instead of sending it."""
     sent: list[tuple[str, tuple, float | None]] = []
@@ -41,17 +49,20 @@ def queued(monkeypatch):
     return sent
 
 
-def batch_on(ec2, cluster, count: int) -> tuple[str, CloudAccount]:
-    """count pending hosts of one batch, in one job, on an EC2 template; returns the batch token and account."""
-    account = ec2.account()
-    spec = ec2.spec()
+def batch_on(cloud, cluster, count: int, **template) -> tuple[str, CloudAccount]:
+    """count pending hosts of one batch, in one job, on a template of the cloud's; returns its token and account."""
+    account = cloud.account()
+    spec = cloud.spec()
     template = MachineTemplate.objects.create(
-        name=f"ec2-{uuid.uuid4().hex[:6]}",
+        name=f"{cloud.kind}-{uuid.uuid4().hex[:6]}",
         provider=account,
-        instance_type=INSTANCE_TYPE,
+        instance_type=spec.instance_type,
         image=spec.image,
         region=spec.region,
         zone=spec.zone,
+        subnet=spec.subnet,
+        security_groups=list(spec.security_groups),
+        **template,
     )
     pool = PoolFactory(cluster=cluster, desired_size=count)
     job = Job.objects.create(pool=pool, kind="scale_out", delta=count, desired_before=0, desired_after=count)
@@ -108,6 +119,54 @@ def test_probes_look_at_one_instance_until_it_runs_then_the_batch_is_polled(ec2,
     assert sorted(queued[0][1][0]) == sorted(hosts.values_list("pk", flat=True))
     events = JobEvent.objects.filter(host__batch_token=token)
     assert events.filter(kind="created").count() == 3 and events.filter(kind="running").count() == 3
+
+
+def test_a_probe_keeps_what_the_create_did_not_say(ecs, cluster, queued, settings):
+    """ECS answered the create with ids only: the first probe brings the instance's address, cores and memory.
+
+    Written once, on the probed host, while it still boots; a probe that learns nothing new writes nothing.
+    """
+    settings.DCP_POLL_INTERVAL = 60
+    token, _ = batch_on(ecs, cluster, 2)
+    work.create_batch(token)
+    assert set(Host.objects.filter(batch_token=token).values_list("private_ip", "cpu", "memory_gb")) == {
+        (None, None, None)
+    }
+    ((_, (_, probe), _),) = queued
+    queued.clear()
+    work.poll_batch(token, probe)
+    probed = Host.objects.get(instance_id=probe["instance"])
+    reported = ecs.reported()[probe["instance"]]
+    assert probed.status == HostStatus.CREATING
+    assert (probed.private_ip, probed.cpu, probed.memory_gb) == (
+        reported["private_ip"],
+        reported["cpu"],
+        Decimal(str(reported["memory_gb"])),
+    )
+    ((task, (_, again), _),) = queued
+    assert task == "poll_batch"
+    work.poll_batch(token, again)
+    assert Host.objects.get(pk=probed.pk).updated_at == probed.updated_at
+
+
+def test_a_running_instance_without_the_address_ssh_needs_fails_its_host(ecs, cluster, queued):
+    """SSH is to use the public address, and the instance has none: its host fails saying so, and is never
+    initialized; the job makes no more hosts that would fail the same way."""
+    ecs.set_faults()  # instances run at once
+    init_vars = {"dcp_ntp_servers": ["10.0.0.1"], "dcp_ssh_via": "public"}
+    token, _ = batch_on(ecs, cluster, 1, init_method="ansible", init_vars=init_vars)
+    work.create_batch(token)
+    queued.clear()
+    work.poll_batch(token)
+    host = Host.objects.select_related("job").get(batch_token=token)
+    assert host.status == HostStatus.FAILED and host.private_ip and not host.public_ip
+    assert f"instance {host.instance_id} is running, but its provider reported no public IP address" in (
+        host.status_message
+    )
+    assert "dcp_ssh_via" in host.status_message
+    assert [task for task, _, _ in queued] == ["reconcile_pool"]
+    assert not host.init_runs.exists()
+    assert host.job.gave_up and "no public IP address" in host.job.message
 
 
 def test_the_full_poll_comes_when_due_even_if_the_probe_still_boots(ec2, cluster, queued, settings):

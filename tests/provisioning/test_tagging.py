@@ -112,9 +112,9 @@ def test_no_free_slot_leaves_every_host_for_later(ecs, cluster, monkeypatch):
             cursor.execute("SELECT pg_advisory_lock(%s)", [work.advisory_key("tag_hosts", "0")])
         assert work.tag_hosts(ids) == ids
         assert not [n for n in driver.list_nodes({"dcp": "1"}) if "dcp-host" in n.tags]
-        # Released here, not by closing: a closed connection's backend lets its locks go a moment later,
-        # and the tagging below could still find the slot held.
         with other.cursor() as cursor:
+            # Released here, not by closing: the server frees a closed session's locks a moment later, and
+            # on a busy machine the next line used to find the slot still taken.
             cursor.execute("SELECT pg_advisory_unlock(%s)", [work.advisory_key("tag_hosts", "0")])
     finally:
         other.close()

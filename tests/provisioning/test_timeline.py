@@ -2,7 +2,13 @@
 
 import pytest
 
-from apps.provisioning import services
+from apps.inventory.choices import HostStatus
+from apps.inventory.models import Host
+from apps.providers.models import CloudAccount
+from apps.provisioning import services, tasks
+from apps.provisioning.models import Job, JobEvent
+from emulators.aws import AwsEmulator
+from tests.configuration.test_runner import closed_port
 from tests.conftest import client_for
 from tests.factories import MachineFactory, PhysicalProviderFactory, PoolFactory, TemplateFactory, with_template
 from tests.provisioning.test_engine import run_engine
@@ -49,3 +55,47 @@ def test_a_host_not_yet_ready_has_no_total(cluster, sysadmin, users):
     (timeline,) = client_for(users["guest"]).get(f"/api/v1/jobs/{job.pk}/").json()["hosts"]
     assert [step["kind"] for step in timeline["steps"]] == ["requested"]
     assert timeline["status"] == "pending" and timeline["total_seconds"] is None
+
+
+def test_each_retried_removal_is_on_the_removing_jobs_timeline(cluster, settings):
+    """Nobody answers on the cloud's port: each failed try of the removal is one event on the scale-in job (not
+    one per host), with the time of the next; the last says the engine gave up for now and when it comes back.
+
+    The task runs eagerly here (Celery's apply: the retries come at once, not after their countdown).
+    """
+    settings.DCP_STUCK_AFTER_SECONDS = 90
+    account = CloudAccount.objects.create(
+        name="gone-aws",
+        kind="aws",
+        region="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{closed_port()}",
+        credentials={"access_key_id": AwsEmulator.ACCESS_KEY_ID, "secret_access_key": AwsEmulator.SECRET_ACCESS_KEY},
+    )
+    template = TemplateFactory(provider=account, instance_type="t3.micro")
+    pool = with_template(PoolFactory(cluster=cluster), template)
+    made, removing = (
+        Job.objects.create(pool=pool, kind=kind, delta=delta, desired_before=before, desired_after=after)
+        for kind, delta, before, after in (("scale_out", 2, 0, 2), ("scale_in", -2, 2, 0))
+    )
+    hosts = Host.objects.bulk_create(
+        Host(
+            hostname=f"gone-{n}",
+            pool=pool,
+            provider=account,
+            template=template,
+            job=made,
+            removal_job=removing,
+            status=HostStatus.TERMINATING,
+            instance_id=f"i-{n:017x}",
+        )
+        for n in range(2)
+    )
+
+    tasks.terminate_hosts.apply(args=[[host.pk for host in hosts]])
+
+    events = [event.message for event in JobEvent.objects.filter(job=removing, kind="retrying").order_by("pk")]
+    assert len(events) == 21, events
+    assert events[0].startswith("Removing 2 host(s) on gone-aws failed: EC2 TerminateInstances: Could not connect")
+    assert "retrying at " in events[0] and events[0].endswith("UTC (try 2 of 21)")
+    assert events[-1].endswith("gave up after 21 tries; the reconciler tries again once the hosts have waited 90s")
+    assert not JobEvent.objects.filter(job=made, kind="retrying").exists()

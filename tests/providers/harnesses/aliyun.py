@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import urllib.request
 import uuid
 
 from apps.providers.drivers import NodeSpec
@@ -35,15 +33,9 @@ class AliyunHarness(Harness):
         """Stop serving."""
         self.emulator.stop()
 
-    def _control(self, method: str, what: str, data: dict | None = None) -> object:
-        body = json.dumps(data).encode() if data is not None else b""
-        request = urllib.request.Request(f"{self.url}/_emulator/{what}", data=body, method=method)  # noqa: S310
-        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - the loopback emulator
-            return json.loads(answer.read())
-
     def reset(self) -> None:
         """Forget every instance and fault."""
-        self._control("POST", "reset")
+        self.control("POST", "reset")
 
     def account(self, *, valid: bool = True) -> CloudAccount:
         """An account on the emulator; valid=False signs with a wrong secret."""
@@ -81,11 +73,11 @@ class AliyunHarness(Harness):
 
     def set_faults(self, **faults) -> None:
         """PUT /_emulator/faults."""
-        self._control("PUT", "faults", faults)
+        self.control("PUT", "faults", faults)
 
     def inventory(self) -> dict[str, str]:
         """The emulator's instances: id → pending / running / terminated."""
-        return {i["id"]: STATES.get(i["state"], i["state"].lower()) for i in self._control("GET", "instances")}
+        return {i["id"]: STATES.get(i["state"], i["state"].lower()) for i in self.control("GET", "instances")}
 
 
 HARNESS = AliyunHarness

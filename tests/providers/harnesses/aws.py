@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
 import uuid
 
 from apps.providers.drivers import NodeSpec
@@ -38,14 +36,6 @@ class AwsHarness(Harness):
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
-
-    def control(self, method: str, what: str, data: dict | None = None) -> object:
-        """Call the emulator's control API."""
-        body = json.dumps(data).encode() if data is not None else None
-        request = urllib.request.Request(f"{self.url}/_emulator/{what}", data=body, method=method)  # noqa: S310
-        request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the loopback emulator
-            return json.loads(answer.read())
 
     def reset(self) -> None:
         """Forget every instance, call count and fault."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from abc import ABC, abstractmethod
 
 from apps.providers.drivers import NodeSpec
@@ -9,6 +11,8 @@ from apps.providers.models import CloudAccount
 
 # Failures a harness can cause on purpose; the suite tests each one the harness lists.
 FAILURES = ("auth", "invalid", "not_found", "quota", "capacity", "throttled", "transient")
+#: What a provider reports of an instance that DCP copies onto its host.
+REPORTED = ("private_ip", "public_ip", "cpu", "memory_gb")
 
 
 class Harness(ABC):
@@ -23,6 +27,8 @@ class Harness(ABC):
     failures: tuple[str, ...] = ()
     #: Zones in which nodes can be created (at least two, for the capacity test).
     zones: tuple[str, ...] = ()
+    #: The emulator's base URL, once started (none for providers without an emulator).
+    url: str = ""
 
     @abstractmethod
     def start(self) -> None:
@@ -63,3 +69,19 @@ class Harness(ABC):
     @abstractmethod
     def inventory(self) -> dict[str, str]:
         """The provider's own view of instances made by the tests: id → state (emulator ground truth)."""
+
+    def control(self, method: str, what: str, data: dict | None = None) -> object:
+        """Call the emulator's control API (``/_emulator/<what>``) and return its JSON answer."""
+        body = json.dumps(data).encode() if data is not None else None
+        request = urllib.request.Request(f"{self.url}/_emulator/{what}", data=body, method=method)  # noqa: S310
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the loopback emulator
+            return json.loads(answer.read())
+
+    def reported(self) -> dict[str, dict]:
+        """What the provider itself reports of each instance: id → its REPORTED fields (memory in GiB)."""
+        return {item["id"]: {key: item.get(key) for key in REPORTED} for item in self.control("GET", "instances")}
+
+    def hand_out(self, addresses: list[str]) -> None:
+        """Give new instances these addresses first (real test hosts' IPs), then the emulator's own."""
+        self.control("PUT", "addresses", {"addresses": list(addresses)})

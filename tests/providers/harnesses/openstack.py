@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
 import uuid
 
 from apps.providers.drivers import NodeSpec
@@ -36,14 +34,6 @@ class OpenStackHarness(Harness):
         """Stop serving."""
         if self.emulator is not None:
             self.emulator.stop()
-
-    def control(self, method: str, what: str, body: dict | None = None):
-        """Call the emulator's control API and return its JSON answer."""
-        data = json.dumps(body).encode() if body is not None else None
-        url = f"{self.url}/_emulator/{what}"  # always the loopback emulator's http URL
-        request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})  # noqa: S310
-        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
-            return json.loads(answer.read())
 
     def reset(self) -> None:
         """Forget every server, call count and fault."""

@@ -59,5 +59,12 @@ class PhysicalHarness(Harness):
             for m in PhysicalMachine.objects.all()
         }
 
+    def reported(self) -> dict[str, dict]:
+        """Each machine's record: the inventory is what this provider reports (hostname → address, cores, memory)."""
+        return {
+            m.hostname: {"private_ip": m.ip, "public_ip": None, "cpu": m.cpu, "memory_gb": m.memory_gb}
+            for m in PhysicalMachine.objects.all()
+        }
+
 
 HARNESS = PhysicalHarness
