@@ -155,7 +155,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["apps.core.api.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_THROTTLE_RATES": {"auth": env.get("DCP_AUTH_RATE", "30/min")},
@@ -174,7 +174,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.api.schema.postprocess_requests",
+    ],
+    # Choice sets used by more than one component keep one name.
+    "ENUM_NAME_OVERRIDES": {
+        "JobKindEnum": "apps.provisioning.choices.JobKind.CHOICES",
+        "HostStatusEnum": "apps.inventory.choices.HostStatus.CHOICES",
+    },
 }
 
 # Celery: a broker URL, or kombu's filesystem transport under ./var (no server).

@@ -29,6 +29,8 @@ router.register("registries", RegistryViewSet, basename="registry")
 router.register("users", UserViewSet, basename="user")
 router.register("audit", AuditEntryViewSet, basename="audit")
 
+handler404 = "apps.core.api.exceptions.not_found"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/v1/auth/token/", ObtainTokenView.as_view(), name="auth-token"),

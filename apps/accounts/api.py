@@ -5,6 +5,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -12,7 +13,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.models import Membership, Token, User
 from apps.core import audit
-from apps.core.api.serializers import RestrictedModelSerializer
+from apps.core.api.serializers import RestrictedModelSerializer, StrictSerializer
 from apps.core.api.views import ModelViewSet
 from apps.core.choices import Action
 from apps.core.exceptions import Conflict
@@ -20,7 +21,7 @@ from apps.core.models import AuditAction
 from apps.inventory.models import Cluster
 
 
-class TokenRequestSerializer(serializers.Serializer):
+class TokenRequestSerializer(StrictSerializer):
     """Username and password, exchanged for a token."""
 
     username = serializers.CharField(max_length=150)
@@ -105,12 +106,30 @@ class UserSerializer(RestrictedModelSerializer):
         return instance
 
 
+SELF_LOCKOUT = "You cannot {what} your own account; another system administrator can."
+
+
 class UserViewSet(ModelViewSet):
     """Users: managed by system administrators; everyone else sees only themselves."""
 
     queryset = User.objects.all()
     serializer_class = UserSerializer
     filterset_fields = ("username", "is_active", "is_superuser")
+
+    def perform_update(self, serializer):
+        """Change a user; a system administrator cannot lock themselves out."""
+        changes = serializer.validated_data
+        if serializer.instance.pk == self.request.user.pk and (
+            changes.get("is_active") is False or changes.get("is_superuser") is False
+        ):
+            raise PermissionDenied(SELF_LOCKOUT.format(what="deactivate or demote"))
+        super().perform_update(serializer)
+
+    def perform_destroy(self, instance):
+        """Delete a user, never the one asking: the last system administrator could lock everyone out."""
+        if instance.pk == self.request.user.pk:
+            raise PermissionDenied(SELF_LOCKOUT.format(what="delete"))
+        super().perform_destroy(instance)
 
 
 class MembershipSerializer(RestrictedModelSerializer):

@@ -10,10 +10,13 @@ from rest_framework.response import Response
 
 from apps.configuration.api import RerunAnswerSerializer, RerunSerializer, rerun
 from apps.core import audit
+from apps.core.api.fields import StringMapField
 from apps.core.api.parsers import CSVParser, JSONParser
+from apps.core.api.schema import CONFLICT
 from apps.core.api.serializers import RestrictedModelSerializer
 from apps.core.api.views import ModelViewSet, ReadOnlyModelViewSet
 from apps.core.choices import Action
+from apps.core.exceptions import Conflict
 from apps.core.models import AuditAction
 from apps.inventory import machines
 from apps.inventory.choices import HostStatus, MachineState
@@ -22,7 +25,7 @@ from apps.inventory.models import Cluster, Host, PhysicalMachine, PoolTemplate, 
 from apps.providers.choices import ProviderKind
 from apps.providers.models import CloudAccount, MachineTemplate
 from apps.provisioning import services
-from apps.provisioning.api import JobSerializer, ScaleSerializer
+from apps.provisioning.api import DryRunSerializer, JobSerializer, ScaleSerializer
 
 MAX_POOL_SIZE = 100_000
 
@@ -128,7 +131,9 @@ class ServicePoolSerializer(RestrictedModelSerializer):
         if current is not None:
             taken = taken.exclude(pk=current.pk)
         if cluster is not None and taken.exists():
-            raise serializers.ValidationError({"name": [f"Cluster {cluster} already has a pool {name}."]})
+            raise serializers.ValidationError(
+                {"name": [f"Cluster {cluster} already has a pool {name}."]}, code="unique"
+            )
         return attrs
 
     def create(self, validated_data):
@@ -183,8 +188,29 @@ class ServicePoolViewSet(ModelViewSet):
 
     @extend_schema(
         request=ScaleSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
-        responses={202: JobSerializer, 200: OpenApiResponse(description="dry run: the plan, nothing changed")},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="The same key again (with the same body) answers the same job instead of a new one.",
+            ),
+            OpenApiParameter("Location", str, OpenApiParameter.HEADER, response=[202], description="The job's URL."),
+            OpenApiParameter(
+                "Idempotent-Replayed",
+                str,
+                OpenApiParameter.HEADER,
+                response=[202],
+                enum=["true"],
+                description="Present when the answer is the job an earlier request with this key made.",
+            ),
+        ],
+        responses={
+            202: JobSerializer,
+            200: OpenApiResponse(DryRunSerializer, description="Dry run: the plan; nothing changed."),
+            409: CONFLICT,
+        },
     )
     @action(detail=True, methods=["post"])
     def scale(self, request, pk=None):
@@ -277,6 +303,7 @@ class PhysicalMachineSerializer(RestrictedModelSerializer):
     """A physical machine. ``state`` may be set to free or maintenance; allocation is done by scaling."""
 
     provider = serializers.PrimaryKeyRelatedField(queryset=CloudAccount.objects.all())
+    tags = StringMapField(read_only=True, help_text="While allocated: DCP's tags of the host it carries.")
 
     class Meta:
         model = PhysicalMachine
@@ -334,10 +361,15 @@ class PhysicalMachineViewSet(ModelViewSet):
     serializer_class = PhysicalMachineSerializer
     filterset_class = PhysicalMachineFilterSet
 
+    @extend_schema(responses={204: None, 409: CONFLICT})
+    def destroy(self, request, *args, **kwargs):
+        """Delete a machine that is not allocated."""
+        return super().destroy(request, *args, **kwargs)
+
     def perform_destroy(self, instance):
-        """An allocated machine cannot be deleted."""
+        """An allocated machine cannot be deleted: a conflict with its state, answered 409."""
         if instance.state == MachineState.ALLOCATED:
-            raise ValidationError({"state": ["This machine is allocated to a pool; scale that host in first."]})
+            raise Conflict("This machine is allocated to a pool; scale that host in first.", field="state")
         super().perform_destroy(instance)
 
     @extend_schema(

@@ -2,12 +2,14 @@
 
 import django_filters
 from django.db.models import Count, Q
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.core.api.filters import BaseFilterSet
+from apps.core.api.schema import CONFLICT
+from apps.core.api.serializers import StrictSerializer
 from apps.core.api.views import ReadOnlyModelViewSet
 from apps.core.choices import Action
 from apps.inventory.choices import HostStatus
@@ -19,7 +21,7 @@ from apps.provisioning.timeline import host_timelines
 MAX_DELTA = 100_000
 
 
-class ScaleSerializer(serializers.Serializer):
+class ScaleSerializer(StrictSerializer):
     """A scale request: exactly one of delta, desired_size or hosts."""
 
     delta = serializers.IntegerField(required=False, min_value=-MAX_DELTA, max_value=MAX_DELTA)
@@ -60,10 +62,64 @@ class ScaleSerializer(serializers.Serializer):
         )
 
 
+class PlacementSerializer(serializers.Serializer):
+    """How many hosts one template gets in a scale-out plan."""
+
+    template = serializers.IntegerField()
+    template_name = serializers.CharField()
+    provider = serializers.CharField(help_text="The provider account's name.")
+    zone = serializers.CharField(allow_blank=True)
+    count = serializers.IntegerField()
+
+
+class PlanSerializer(serializers.Serializer):
+    """A scale-out plan: placements, hosts that could not be placed, and why."""
+
+    placements = PlacementSerializer(many=True)
+    shortfall = serializers.IntegerField(help_text="Hosts the plan could not place.")
+    notes = serializers.ListField(child=serializers.CharField())
+
+
+@extend_schema_field(PlanSerializer(many=True))
+class PlansField(serializers.JSONField):
+    """The plans a job was carried out by: one per reconciler pass that placed hosts."""
+
+
+class RemovalSerializer(serializers.Serializer):
+    """A host a scale-in would remove."""
+
+    host = serializers.IntegerField()
+    hostname = serializers.CharField()
+    status = serializers.ChoiceField(choices=HostStatus.CHOICES)
+
+
+class RemovalPlanSerializer(serializers.Serializer):
+    """A scale-in plan: the hosts that would go, in order."""
+
+    remove = RemovalSerializer(many=True)
+
+
+class DryRunSerializer(serializers.Serializer):
+    """What a scale request would do (``"dry_run": true``): nothing is changed."""
+
+    dry_run = serializers.BooleanField()
+    pool = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=JobKind.CHOICES)
+    delta = serializers.IntegerField()
+    desired_before = serializers.IntegerField()
+    desired_after = serializers.IntegerField()
+    plan = serializers.SerializerMethodField()
+
+    @extend_schema_field(PolymorphicProxySerializer("ScalePlan", [PlanSerializer, RemovalPlanSerializer], None))
+    def get_plan(self, answer) -> dict:
+        """A scale-out's placements, or the hosts a scale-in would remove."""
+        return answer["plan"]
+
+
 class JobEventSerializer(serializers.ModelSerializer):
     """One step of a job's timeline."""
 
-    hostname = serializers.CharField(source="host.hostname", default=None, read_only=True)
+    hostname = serializers.CharField(source="host.hostname", default=None, read_only=True, allow_null=True)
 
     class Meta:
         model = JobEvent
@@ -111,7 +167,14 @@ class JobSerializer(serializers.ModelSerializer):
     """A scale job with progress and, in detail, its event log."""
 
     cluster = serializers.IntegerField(source="pool.cluster_id", read_only=True)
-    requested_by = serializers.CharField(source="requested_by.username", default=None, read_only=True)
+    requested_by = serializers.CharField(
+        source="requested_by.username",
+        default=None,
+        read_only=True,
+        allow_null=True,
+        help_text="Who asked for the job; null once that user is deleted.",
+    )
+    plan = PlansField(read_only=True)
     progress = serializers.SerializerMethodField()
     events = serializers.SerializerMethodField()
     hosts = serializers.SerializerMethodField()
@@ -188,7 +251,7 @@ class JobViewSet(ReadOnlyModelViewSet):
         """Events only in detail views."""
         return {**super().get_serializer_context(), "with_events": self.action != "list"}
 
-    @extend_schema(request=None, responses=JobSerializer)
+    @extend_schema(request=None, responses={200: JobSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Cancel a pending or running job."""
