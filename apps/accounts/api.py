@@ -54,11 +54,30 @@ class ObtainTokenView(APIView):
         return Response({"token": key})
 
 
+def _password_min_length() -> int:
+    """The shortest password the configured rules allow (1 without a length rule)."""
+    lengths = [
+        rule.min_length
+        for rule in password_validation.get_default_password_validators()
+        if isinstance(rule, password_validation.MinimumLengthValidator)
+    ]
+    return max(lengths, default=1)
+
+
 class UserSerializer(RestrictedModelSerializer):
     """A user account; the password is write-only and checked against the password rules."""
 
     is_system_admin = serializers.BooleanField(source="is_superuser", required=False, default=False)
-    password = serializers.CharField(write_only=True, required=False, max_length=1024, style={"input_type": "password"})
+    # The length rule as a field limit too, so the schema states it (the other rules run in validate_password).
+    password = serializers.CharField(
+        write_only=True,
+        required=False,
+        min_length=_password_min_length(),
+        max_length=1024,
+        trim_whitespace=False,  # spaces are part of a password: the token endpoint does not trim them either
+        style={"input_type": "password"},
+        error_messages={"min_length": "This password is too short. It must contain at least {min_length} characters."},
+    )
 
     class Meta:
         model = User

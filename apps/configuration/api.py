@@ -27,6 +27,8 @@ from dcp.celery import app
 class SSHKeySerializer(RestrictedModelSerializer):
     """A key pair: DCP generates it unless a private key is given; the private key is never shown."""
 
+    one_of_fields = ("account", "pool")
+
     private_key = serializers.CharField(
         write_only=True, required=False, trim_whitespace=False, max_length=20_000, style={"input_type": "password"}
     )
@@ -68,7 +70,14 @@ MIRROR_URL = r"^https?://[^\x00-\x20\x7f]+$"
 MIRROR_HELP = "Give the mirror as a URL, e.g. https://mirror.example.com:5000."
 
 
-@extend_schema_field({"type": "object", "additionalProperties": {"type": "string", "pattern": MIRROR_URL}})
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "IDC name (not empty) → the mirror's URL.",
+        "properties": {"": {"not": {}}},  # OpenAPI 3.0 has no propertyNames: the empty name is ruled out this way
+        "additionalProperties": {"type": "string", "pattern": MIRROR_URL},
+    }
+)
 class MirrorsField(serializers.JSONField):
     """IDC name → the URL of the registry's mirror there."""
 

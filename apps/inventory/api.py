@@ -2,7 +2,7 @@
 
 from django.db import transaction
 from django.db.models import Count, Q
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -28,6 +28,7 @@ from apps.provisioning import services
 from apps.provisioning.api import DryRunSerializer, JobSerializer, ScaleSerializer
 
 MAX_POOL_SIZE = 100_000
+MAX_TEMPLATES = 50
 
 
 class ClusterSerializer(RestrictedModelSerializer):
@@ -46,6 +47,9 @@ class ClusterViewSet(ModelViewSet):
     filterset_fields = ("name",)
 
 
+@extend_schema_field(
+    {"type": "array", "items": {"type": "integer", "minimum": 1}, "maxItems": MAX_TEMPLATES, "uniqueItems": True}
+)
 class TemplateOrderField(serializers.ListField):
     """The pool's template ids in priority order (read from its ordered links)."""
 
@@ -57,7 +61,9 @@ class TemplateOrderField(serializers.ListField):
 class ServicePoolSerializer(RestrictedModelSerializer):
     """A service pool. ``templates`` is the placement order; sizes other than min/max are read-only."""
 
-    templates = TemplateOrderField(child=serializers.IntegerField(min_value=1), required=False, max_length=50)
+    templates = TemplateOrderField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=MAX_TEMPLATES
+    )
     size = serializers.IntegerField(read_only=True, help_text="Hosts not terminated.")
     ready = serializers.IntegerField(read_only=True, help_text="Hosts ready.")
 

@@ -21,12 +21,32 @@ from apps.provisioning.timeline import host_timelines
 MAX_DELTA = 100_000
 
 
+@extend_schema_field({"type": "integer", "minimum": -MAX_DELTA, "maximum": MAX_DELTA, "not": {"enum": [0]}})
+class DeltaField(serializers.IntegerField):
+    """Hosts to add (positive) or remove (negative); never 0."""
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 1},
+        "minItems": 1,
+        "maxItems": 10_000,
+        "uniqueItems": True,
+    }
+)
+class HostIdsField(serializers.ListField):
+    """Ids of the pool's hosts to remove, each once."""
+
+
 class ScaleSerializer(StrictSerializer):
     """A scale request: exactly one of delta, desired_size or hosts."""
 
-    delta = serializers.IntegerField(required=False, min_value=-MAX_DELTA, max_value=MAX_DELTA)
+    one_of_fields = ("delta", "desired_size", "hosts")
+
+    delta = DeltaField(required=False, min_value=-MAX_DELTA, max_value=MAX_DELTA)
     desired_size = serializers.IntegerField(required=False, min_value=0, max_value=MAX_DELTA)
-    hosts = serializers.ListField(
+    hosts = HostIdsField(
         child=serializers.IntegerField(min_value=1), required=False, allow_empty=False, max_length=10_000
     )
     dry_run = serializers.BooleanField(required=False, default=False)

@@ -216,6 +216,30 @@ def test_unknown_api_url_is_json(client):
     assert not client.get("/no-such-page/")["Content-Type"].startswith(JSON)
 
 
+@pytest.mark.parametrize(
+    ("url", "body", "detail"),
+    [
+        ("/api/v1/registries/", {"name": "corp", "url": "registry.example.test"}, "/api/v1/registries/{id}/"),
+        ("/api/v1/clusters/", {"name": "line-new"}, "/api/v1/clusters/{id}/"),
+    ],
+)
+def test_create_answers_the_new_objects_location(schema, clients, url, body, detail):
+    """201 with Location: the new object's URL (a registry's own "url" field used to be copied there)."""
+    answer = send(clients["sysadmin"], "post", url, body)
+    assert answer.status_code == 201
+    assert answer["Location"] == detail.format(id=answer.json()["id"])
+    assert clients["sysadmin"].get(answer["Location"]).status_code == 200
+    assert_conforms(schema, "post", url, answer)
+
+
+def test_member_location_names_the_user(clients, cluster, users):
+    """A new membership's Location is its URL under the cluster, by username."""
+    newcomer = UserFactory(username="newcomer")
+    answer = send(clients["admin"], "post", f"/api/v1/clusters/{cluster.pk}/members/", {"username": "newcomer"})
+    assert answer.status_code == 201, answer.content
+    assert answer["Location"] == f"/api/v1/clusters/{cluster.pk}/members/{newcomer.username}/"
+
+
 # ---------------------------------------------------------------- duplicates are conflicts
 
 
@@ -350,6 +374,23 @@ def test_wrong_json_type_is_refused(clients, world, users, case):
     assert field in answer.json(), answer.json()
     if before is not None:
         assert send(clients["sysadmin"], "get", url).content == before
+
+
+@pytest.mark.parametrize("value", ["7", "yes", "null"])
+def test_boolean_filter_refuses_what_is_neither_true_nor_false(clients, value):
+    """?is_active=7 is a 400 naming the parameter, not a list that quietly ignored it."""
+    answer = clients["sysadmin"].get("/api/v1/users/", {"is_active": value})
+    assert answer.status_code == 400 and "is_active" in answer.json()
+
+
+def test_boolean_filter_reads_true_and_false(clients, users):
+    """true and false (any case) filter as they say."""
+    users["guest"].is_active = False
+    users["guest"].save()
+    inactive = clients["sysadmin"].get("/api/v1/users/", {"is_active": "false"}).json()["results"]
+    active = clients["sysadmin"].get("/api/v1/users/", {"is_active": "True"}).json()["results"]
+    assert [user["username"] for user in inactive] == ["guest-user"]
+    assert "guest-user" not in [user["username"] for user in active] and active
 
 
 def test_csv_import_cells_are_still_text(clients, world):

@@ -11,15 +11,18 @@ but this machine. Slow (minutes): marked ``slow``; deselect with ``-m "not slow"
 Bounds: DCP_SCHEMATHESIS_EXAMPLES cases per operation and phase (default 25),
 DCP_SCHEMATHESIS_SECONDS for each caller's run (default 150; schemathesis keeps
 fuzzing until it is spent), so the three runs together stay under 10 minutes.
+DCP_SCHEMATHESIS_SEED replays a run (each run's output ends with its seed).
 """
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 import requests
@@ -31,11 +34,57 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 EXAMPLES = int(os.environ.get("DCP_SCHEMATHESIS_EXAMPLES", "25"))
 SECONDS = int(os.environ.get("DCP_SCHEMATHESIS_SECONDS", "150"))
+SEED = os.environ.get("DCP_SCHEMATHESIS_SEED", "")  # replays a run: its output ends with the seed it used
 MAX_SHOWN = 200_000  # characters of schemathesis output shown in a failure; the rest is in the file
 
 # Known harmless findings, each turned off for one check on one operation only, with the reason.
-# (check, method, path as in the schema, reason)
-EXCLUSIONS: list[tuple[str, str, str, str]] = []
+# (check, method, path as in the schema, reason). Each is a request the schema allows but the server refuses
+# with a 400 that says what to fix, because the rule depends on stored data or relates fields in ways an
+# OpenAPI 3.0 schema cannot state; everything else about these operations is still checked.
+ACCEPTANCE = "positive_data_acceptance"
+BY_ID = "names other objects by id, and ids the fuzzer makes up name none (400: 'Invalid pk ... does not exist')"
+POOL_RULES = f"{BY_ID}; min_size <= max_size and templates for min_size > 0 relate fields"
+POOL_STATE = "sizes are checked against the pool's current desired_size, and a pool cannot change cluster"
+MACHINE_RULES = f"{BY_ID}; the provider must be a physical account and memory_gb at least 0.5 (a decimal string)"
+PROVIDER_RULES = (
+    "credentials must carry the keys of the account's kind and be accepted by the provider, which this "
+    "network-less run never does; the kind of an existing account cannot change"
+)
+TEMPLATE_RULES = f"{BY_ID}; instance type, zone and image must exist in that provider's catalog, init_vars in the roles"
+PASSWORD_RULES = "passwords are also checked against a list of common passwords; a new user needs one"
+RERUN_STATE = "only ready hosts whose template has an init method can be re-run: it depends on the hosts' status"
+EXCLUSIONS: list[tuple[str, str, str, str]] = [
+    (ACCEPTANCE, "POST", "/api/v1/auth/token/", "made-up usernames and passwords are wrong credentials (400)"),
+    (ACCEPTANCE, "POST", "/api/v1/clusters/{cluster_pk}/members/", "username must name an existing active user"),
+    (ACCEPTANCE, "PUT", "/api/v1/clusters/{cluster_pk}/members/{username}/", "username may be repeated, not changed"),
+    (ACCEPTANCE, "PATCH", "/api/v1/clusters/{cluster_pk}/members/{username}/", "username may be repeated, not changed"),
+    (ACCEPTANCE, "POST", "/api/v1/pools/", POOL_RULES),
+    (ACCEPTANCE, "PUT", "/api/v1/pools/{id}/", f"{POOL_RULES}; {POOL_STATE}"),
+    (ACCEPTANCE, "PATCH", "/api/v1/pools/{id}/", f"{POOL_RULES}; {POOL_STATE}"),
+    (
+        ACCEPTANCE,
+        "POST",
+        "/api/v1/pools/{id}/scale/",
+        "the new size must differ from desired_size and stay within min_size..max_size, hosts must be live hosts "
+        "of the pool: all depend on the pool's state",
+    ),
+    (ACCEPTANCE, "POST", "/api/v1/pools/{id}/initialize/", RERUN_STATE),
+    (ACCEPTANCE, "POST", "/api/v1/hosts/{id}/initialize/", RERUN_STATE),
+    (ACCEPTANCE, "POST", "/api/v1/physical-machines/", MACHINE_RULES),
+    (ACCEPTANCE, "PUT", "/api/v1/physical-machines/{id}/", f"{MACHINE_RULES}; an allocated machine keeps its class"),
+    (ACCEPTANCE, "PATCH", "/api/v1/physical-machines/{id}/", f"{MACHINE_RULES}; an allocated machine keeps its class"),
+    (ACCEPTANCE, "POST", "/api/v1/physical-machines/import/", MACHINE_RULES),
+    (ACCEPTANCE, "POST", "/api/v1/providers/", PROVIDER_RULES),
+    (ACCEPTANCE, "PUT", "/api/v1/providers/{id}/", PROVIDER_RULES),
+    (ACCEPTANCE, "PATCH", "/api/v1/providers/{id}/", PROVIDER_RULES),
+    (ACCEPTANCE, "POST", "/api/v1/templates/", TEMPLATE_RULES),
+    (ACCEPTANCE, "PUT", "/api/v1/templates/{id}/", TEMPLATE_RULES),
+    (ACCEPTANCE, "PATCH", "/api/v1/templates/{id}/", TEMPLATE_RULES),
+    (ACCEPTANCE, "POST", "/api/v1/ssh-keys/", f"{BY_ID}; a given private_key must be a real unencrypted key"),
+    (ACCEPTANCE, "POST", "/api/v1/users/", PASSWORD_RULES),
+    (ACCEPTANCE, "PUT", "/api/v1/users/{id}/", PASSWORD_RULES),
+    (ACCEPTANCE, "PATCH", "/api/v1/users/{id}/", PASSWORD_RULES),
+]
 
 
 def _toml_string(value: str) -> str:
@@ -46,11 +95,16 @@ def write_config(path: Path, token: str) -> Path:
     """The schemathesis.toml of one run: bounds, the caller's token, and EXCLUSIONS."""
     lines = [
         f"max-time = {SECONDS}",
+        *([f"seed = {int(SEED)}"] if SEED else []),
         "max-redirects = 0",
         "request-timeout = 30",
-        "workers = 2",
+        "workers = 1",  # Python 3.11's ast is not thread-safe: hypothesis in two threads can crash
         "[headers]",
         f"Authorization = {_toml_string('Token ' + token)}",
+        # Every check, in the file rather than on the command line: a check named there would override
+        # the per-operation exclusions below.
+        "[checks]",
+        "enabled = true",
         "[generation]",
         f"max-examples = {EXAMPLES}",
         'database = "none"',
@@ -98,6 +152,10 @@ class Server:
                 "2",
                 "--timeout",
                 "60",
+                # A URL past gunicorn's default 4 KB line is refused with its own 414 page before DCP sees
+                # it: that limit belongs to the web server in front, and this run tests DCP.
+                "--limit-request-line",
+                "0",
                 "--access-logfile",
                 "-",
                 "dcp.wsgi:application",
@@ -130,14 +188,32 @@ class Server:
         return text if "Traceback" in text else ""
 
 
-@pytest.fixture(scope="module")
-def server(django_db_setup, django_db_blocker, tmp_path_factory):
-    """DCP under gunicorn on the PostgreSQL test database, reachable on loopback only."""
+@pytest.fixture
+def server(django_db_setup, tmp_path_factory):
+    """DCP under gunicorn on the PostgreSQL test database, reachable on loopback only.
+
+    One per test: between tests the database is emptied and content types get new ids, which a
+    server that lived on would still hold in its cache (its audit entries would then break).
+    """
     process = Server(child_process_env("schemathesis runs"), tmp_path_factory.mktemp("server") / "gunicorn.log")
     process.start()
     yield process
     process.stop()
     sys.stdout.write(f"\nserver log: {process.log_path}\n")
+
+
+def summary(report_dir: Path) -> str:
+    """One line per failure from schemathesis' JUnit report: the operation, the checks, the curl to reproduce."""
+    lines = []
+    for report in sorted(report_dir.glob("*.xml")):
+        for case in ElementTree.parse(report).iter("testcase"):  # noqa: S314 - written by our own run just now
+            for failure in case.iter("failure"):
+                for finding in re.split(r"\n(?=\d+\. Test Case ID)", failure.text or ""):
+                    checks = ", ".join(re.findall(r"^- (ST\d+ [^\n]+)", finding, re.MULTILINE))
+                    curls = re.findall(r"^\s+(curl [^\n]+)", finding, re.MULTILINE)
+                    if checks:
+                        lines.append(f"{case.get('name')}: {checks}\n    {curls[-1] if curls else '(no request)'}")
+    return "\n".join(lines)
 
 
 def run_schemathesis(server: Server, token: str, workdir: Path) -> subprocess.CompletedProcess:
@@ -155,8 +231,6 @@ def run_schemathesis(server: Server, token: str, workdir: Path) -> subprocess.Co
             f"{server.url}/api/schema/?format=json",
             "--url",
             server.url,
-            "--checks",
-            "all",
             "--phases",
             "examples,coverage,fuzzing,stateful",
             "--no-color",
@@ -187,8 +261,9 @@ def test_api_keeps_to_its_schema(server, caller, tmp_path):
     sys.stdout.write(f"\nschemathesis as {caller}: {took:.0f}s, {summary} (full output: {output})\n")
     if result.returncode != 0:
         pytest.fail(
-            f"schemathesis as {caller} failed (exit {result.returncode}) after {took:.0f}s; each failure names "
-            f"the operation, the check and the curl that reproduces it (full output: {output}):\n"
+            f"schemathesis as {caller} failed (exit {result.returncode}) after {took:.0f}s.\n"
+            f"Failures (operation: checks, then the request that shows it):\n{summary(tmp_path / 'report')}\n\n"
+            f"Schemathesis' own account (full output: {output}):\n"
             f"{result.stdout[:MAX_SHOWN]}\n{result.stderr[-5000:]}\n"
             f"server tracebacks:\n{server.errors(log_start)[-20000:]}",
             pytrace=False,

@@ -20,9 +20,10 @@ from django.db import models
 from drf_spectacular import openapi
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import permissions
+from rest_framework import permissions, serializers
 from rest_framework.settings import api_settings
 
+from apps.core.api.types import decimal_pattern
 from apps.core.api.views import RestrictedPermission
 
 ERROR = "Error"
@@ -69,6 +70,8 @@ WWW_AUTHENTICATE = {
     "WWW-Authenticate": {"schema": {"type": "string"}, "description": "The scheme to sign in with: `Token`."}
 }
 
+#: The viewset actions whose 409s are worked out from the model (custom actions declare theirs with CONFLICT).
+WRITE_ACTIONS = ("create", "update", "partial_update", "destroy")
 #: Permission classes that let every signed-in caller read: behind them, a read is never refused with 403.
 READ_FOR_ALL = (permissions.IsAuthenticated, RestrictedPermission)
 
@@ -86,8 +89,36 @@ def _error_content(*components: str) -> dict:
 CONFLICT = OpenApiResponse(response=_error_schema(ERROR, FIELD_ERRORS), description=DESCRIPTIONS["409"])
 
 
+LOCATION = {"Location": {"schema": {"type": "string"}, "description": "The URL of the object just created."}}
+
+
+def one_of(schema: dict, names: tuple[str, ...]) -> dict:
+    """An object schema turned into: exactly one of these properties, with any of the others."""
+    properties = schema["properties"]
+    shared = {name: value for name, value in properties.items() if name not in names}
+    variants = [
+        {
+            "type": "object",
+            "properties": {name: _not_null(properties[name]), **shared},
+            "required": [name, *(field for field in schema.get("required", []) if field in shared)],
+            "additionalProperties": False,
+        }
+        for name in names
+    ]
+    return {"oneOf": variants, **{key: value for key, value in schema.items() if key == "description"}}
+
+
+def _not_null(schema: dict) -> dict:
+    """The property that makes the choice must be given a value."""
+    return {key: value for key, value in schema.items() if key != "nullable"}
+
+
 class AutoSchema(openapi.AutoSchema):
-    """drf-spectacular's AutoSchema, plus the error answers each operation can give."""
+    """drf-spectacular's AutoSchema, plus the error answers each operation can give.
+
+    A serializer whose body takes exactly one of some fields says so with
+    ``one_of_fields = (...)``; its request schema is then a oneOf of them.
+    """
 
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         """The operation as drf-spectacular builds it, with its error responses added."""
@@ -98,7 +129,32 @@ class AutoSchema(openapi.AutoSchema):
         responses = operation["responses"]
         for code in self._error_codes(operation):
             responses.setdefault(code, self._error_response(code))
+        if getattr(self.view, "action", None) == "create" and "201" in responses:
+            responses["201"].setdefault("headers", LOCATION)
         return operation
+
+    def _get_filter_parameters(self):
+        """Filters; an empty one (``?pool=``) is not applied, so the schema allows it (not a list filter's)."""
+        parameters = super()._get_filter_parameters()
+        for parameter in parameters:
+            if parameter.get("schema", {}).get("type") != "array":
+                parameter["allowEmptyValue"] = True
+        return parameters
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        """drf-spectacular's mapping, with decimals and IP addresses as exact as the server reads them."""
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(field, serializers.DecimalField) and schema.get("type") == "string":
+            schema["pattern"] = decimal_pattern(field)
+        if isinstance(field, serializers.IPAddressField) and field.protocol == "both":
+            schema["anyOf"] = [{"format": "ipv4"}, {"format": "ipv6"}]
+        return schema
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        """The serializer's schema; a request body with one_of_fields becomes a oneOf."""
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        names = getattr(serializer, "one_of_fields", ())
+        return one_of(schema, names) if names and direction == "request" else schema
 
     def _register_error_components(self) -> None:
         for name, schema in ((ERROR, ERROR_SCHEMA), (FIELD_ERRORS, FIELD_ERRORS_SCHEMA)):
@@ -145,19 +201,9 @@ class AutoSchema(openapi.AutoSchema):
         return queryset.model if queryset is not None else None
 
     def _conflicts(self) -> bool:
-        """Whether a write here can meet stored data it clashes with (409)."""
+        """Whether a write here can meet stored data it clashes with (409); actions declare their own."""
         model = self._model()
-        if (
-            model is None
-            or self.method in permissions.SAFE_METHODS
-            or getattr(self.view, "action", None)
-            not in (
-                "create",
-                "update",
-                "partial_update",
-                "destroy",
-            )
-        ):
+        if model is None or getattr(self.view, "action", None) not in WRITE_ACTIONS:
             return False
         if self.method == "DELETE":
             return any(
@@ -184,6 +230,10 @@ def _free_string(schema: dict) -> bool:
 
 def _tighten_body(schema: dict) -> None:
     """A request body refuses unknown fields and NUL characters, as the server does."""
+    for variant in schema.get("oneOf", ()):
+        _tighten_body(variant)
+    if schema.get("type") != "object":
+        return
     schema.setdefault("additionalProperties", False)
     for field in schema.get("properties", {}).values():
         for variant in (field, *field.get("oneOf", ()), field.get("items", {})):
@@ -194,7 +244,7 @@ def _tighten_body(schema: dict) -> None:
 def postprocess_requests(result, generator, request, public):
     """drf-spectacular hook: request bodies name every field they take, and input text holds no NUL."""
     for name, schema in result.get("components", {}).get("schemas", {}).items():
-        if name.endswith("Request") and schema.get("type") == "object":
+        if name.endswith("Request"):
             _tighten_body(schema)
     for operations in result.get("paths", {}).values():
         for operation in operations.values():

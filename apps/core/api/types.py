@@ -7,6 +7,7 @@ DRF's own validation, on JSON bodies only: a CSV import's cells are all text
 and are read by the same serializers, coercion included.
 """
 
+import re
 from collections.abc import Mapping
 
 from rest_framework import serializers
@@ -45,6 +46,16 @@ EXPECTED: tuple[tuple[type, type, str], ...] = (
 )
 
 
+def decimal_pattern(field: serializers.DecimalField) -> str:
+    """The decimal strings a DecimalField takes: digits within its precision, a sign only if it may be negative."""
+    places = field.decimal_places if field.decimal_places is not None else 20
+    whole = f"{{1,{field.max_digits - places}}}" if field.max_digits is not None else "+"
+    sign = "-?" if field.min_value is None or field.min_value < 0 else ""
+    # [0-9], not \d: a Python str pattern's \d also takes other scripts' digits.
+    fraction = f"(?:\\.[0-9]{{0,{places}}})?" if places else ""
+    return f"^{sign}[0-9]{whole}{fraction}$"
+
+
 def _is(value, expected: type) -> bool:
     """Whether a parsed JSON value is of the expected type (booleans are not numbers, integers are floats)."""
     if isinstance(value, bool):
@@ -62,6 +73,8 @@ def type_error(field: serializers.Field, value) -> str | None:
         if isinstance(field, field_class):
             if not _is(value, expected):
                 return message
+            if isinstance(field, serializers.DecimalField) and not re.fullmatch(decimal_pattern(field), value):
+                return DECIMAL
             return _item_error(field, value)
     return None
 
