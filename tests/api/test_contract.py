@@ -320,6 +320,8 @@ WRONG_TYPES = {
     "integer-given-a-fraction": ("admin", "patch", "pools", {"max_size": 8.0}, "max_size"),
     "boolean-given-text": ("sysadmin", "patch", "users", {"is_active": "false"}, "is_active"),
     "decimal-given-a-number": ("sysadmin", "patch", "physical-machines", {"monthly_cost": 12.5}, "monthly_cost"),
+    "decimal-in-exponent-form": ("sysadmin", "patch", "physical-machines", {"monthly_cost": "1e2"}, "monthly_cost"),
+    "decimal-in-other-digits": ("sysadmin", "patch", "physical-machines", {"monthly_cost": "\u0663"}, "monthly_cost"),
     "id-given-text": ("admin", "post", "pools", {"cluster": "CLUSTER", "name": "new"}, "cluster"),
     "list-item-given-text": ("admin", "patch", "pools", {"templates": ["TEMPLATE"]}, "templates"),
     "scale-delta-given-text": ("developer", "scale", "pools", {"delta": "1"}, "delta"),
@@ -400,6 +402,14 @@ def test_csv_import_cells_are_still_text(clients, world):
     answer = clients["sysadmin"].post("/api/v1/physical-machines/import/", data=body, content_type="text/csv")
     assert answer.status_code == 201, answer.content
     assert answer.json()[0]["cpu"] == 12
+
+
+def test_password_keeps_its_spaces(clients):
+    """A password is stored as typed, spaces included, so the same text signs in (it used to be trimmed)."""
+    body = {"username": "spaced", "password": "  correct horse battery  "}
+    assert send(clients["sysadmin"], "post", "/api/v1/users/", body).status_code == 201
+    token = send(clients["anonymous"], "post", "/api/v1/auth/token/", body)
+    assert token.status_code == 200, token.content
 
 
 # ---------------------------------------------------------------- a system administrator keeps their access
