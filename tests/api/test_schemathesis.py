@@ -182,6 +182,10 @@ class Server:
         stop_group(self.process)
         self.listener.close()
 
+    def requests(self, since: int) -> int:
+        """How many requests the server answered since byte offset `since` of its log (one access line each)."""
+        return len(re.findall(rb'" [1-5][0-9][0-9] ', self.log_path.read_bytes()[since:]))
+
     def errors(self, since: int) -> str:
         """The tracebacks the server logged since byte offset `since` of its log."""
         text = self.log_path.read_bytes()[since:].decode("utf-8", "replace")
@@ -257,8 +261,11 @@ def test_api_keeps_to_its_schema(server, caller, tmp_path):
     took = time.monotonic() - started
     output = tmp_path / "schemathesis.txt"
     output.write_text(result.stdout + result.stderr)
-    summary = next((line for line in reversed(result.stdout.splitlines()) if line.strip()), "")
-    sys.stdout.write(f"\nschemathesis as {caller}: {took:.0f}s, {summary} (full output: {output})\n")
+    last = next((line.strip(" =") for line in reversed(result.stdout.splitlines()) if line.strip()), "")
+    requests_made = server.requests(log_start)
+    sys.stdout.write(
+        f"\nschemathesis as {caller}: {took:.0f}s, {requests_made} requests, {last} (full output: {output})\n"
+    )
     if result.returncode != 0:
         pytest.fail(
             f"schemathesis as {caller} failed (exit {result.returncode}) after {took:.0f}s.\n"
