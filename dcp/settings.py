@@ -194,7 +194,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["apps.core.api.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -212,10 +212,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # Job and JobDetail share their choice fields (one enum each, named after the job), as do providers and prices.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.api.schema.postprocess_requests",
+    ],
+    # Choice sets used by more than one component keep one name (Job and JobDetail, hosts, providers and prices).
     "ENUM_NAME_OVERRIDES": {
         "JobKindEnum": "apps.provisioning.choices.JobKind.CHOICES",
         "JobStatusEnum": "apps.provisioning.choices.JobStatus.CHOICES",
+        "HostStatusEnum": "apps.inventory.choices.HostStatus.CHOICES",
         "ProviderKindEnum": "apps.providers.choices.ProviderKind.CHOICES",
     },
 }

@@ -36,6 +36,8 @@ router.register("prices", PriceViewSet, basename="price")
 router.register("exchange-rates", ExchangeRateViewSet, basename="exchangerate")
 router.register("costs", CostViewSet, basename="cost")
 
+handler404 = "apps.core.api.exceptions.not_found"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/v1/auth/token/", ObtainTokenView.as_view(), name="auth-token"),

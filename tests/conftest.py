@@ -158,32 +158,44 @@ class Worker:
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop the worker (and its pool processes)."""
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_group(self.process, sig)
         self.process = None
 
 
-@pytest.fixture(scope="session")
-def worker(django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real worker process on a real broker (CELERY_BROKER_URL) and the PostgreSQL test database."""
-    from django.conf import settings
+def stop_group(process: subprocess.Popen | None, sig: int = signal.SIGTERM) -> None:
+    """Stop a process started with start_new_session and everything in its group; SIGKILL after 30 s."""
+    if process and process.poll() is None:
+        os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def child_process_env(who: str) -> dict:
+    """This process's environment, with DATABASE_URL naming the PostgreSQL test database: for child processes."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        pytest.fail("worker tests need PostgreSQL: set DATABASE_URL (see README)")
-    if not settings.CELERY_BROKER_URL.startswith(("redis", "amqp", "pyamqp")):
-        pytest.fail("worker tests need a real broker: set CELERY_BROKER_URL (see README)")
+        pytest.fail(f"{who} need PostgreSQL: set DATABASE_URL (see README)")
     params = connection.settings_dict
     env = dict(os.environ)
     env["DATABASE_URL"] = (
         f"postgres://{params['USER']}:{params['PASSWORD'] or ''}@{params['HOST'] or 'localhost'}:"
         f"{params['PORT'] or 5432}/{params['NAME']}"
     )
+    return env
+
+
+@pytest.fixture(scope="session")
+def worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real worker process on a real broker (CELERY_BROKER_URL) and the PostgreSQL test database."""
+    from django.conf import settings
+
+    if not settings.CELERY_BROKER_URL.startswith(("redis", "amqp", "pyamqp")):
+        pytest.fail("worker tests need a real broker: set CELERY_BROKER_URL (see README)")
+    env = child_process_env("worker tests")
     env["DCP_STUCK_AFTER_SECONDS"] = env.get("DCP_STUCK_AFTER_SECONDS", "30")
     subprocess.run(
         [sys.executable, "-m", "celery", "-A", "dcp", "purge", "-f", "-Q", "engine,provider,init"],

@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import Throttled
+from rest_framework.exceptions import PermissionDenied, Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -37,6 +37,7 @@ class ObtainTokenView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    sign_in_limited = ("*",)
 
     @extend_schema(
         request=TokenRequestSerializer,
@@ -94,7 +95,7 @@ class TokenSerializer(serializers.ModelSerializer):
         read_only_fields = ("user", "prefix", "origin", "created_at", "last_used_at")
 
 
-class TokenCreateSerializer(serializers.Serializer):
+class TokenCreateSerializer(Serializer):
     """A named token to make: the maker's password confirms it; expires_at omitted is the default, null never."""
 
     name = serializers.CharField(max_length=100)
@@ -120,6 +121,7 @@ class TokenViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.R
     queryset = Token.objects.select_related("user")
     serializer_class = TokenSerializer
     permission_classes = [IsAuthenticated]
+    sign_in_limited = ("create",)
     filterset_fields = ("user", "origin")
 
     def get_queryset(self):
@@ -142,7 +144,7 @@ class TokenViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.R
         services.revoke_token(instance, by=self.request.user)
 
 
-class PasswordChangeSerializer(serializers.Serializer):
+class PasswordChangeSerializer(Serializer):
     """The user's current password and the new one."""
 
     current_password = serializers.CharField(max_length=1024, trim_whitespace=False, style={"input_type": "password"})
@@ -154,11 +156,30 @@ RevokedSerializer = inline_serializer(
 )
 
 
+def _password_min_length() -> int:
+    """The shortest password the configured rules allow (1 without a length rule)."""
+    lengths = [
+        rule.min_length
+        for rule in password_validation.get_default_password_validators()
+        if isinstance(rule, password_validation.MinimumLengthValidator)
+    ]
+    return max(lengths, default=1)
+
+
 class UserSerializer(RestrictedModelSerializer):
     """A user account; the password is write-only and checked against the password rules."""
 
     is_system_admin = serializers.BooleanField(source="is_superuser", required=False, default=False)
-    password = serializers.CharField(write_only=True, required=False, max_length=1024, style={"input_type": "password"})
+    # The length rule as a field limit too, so the schema states it (the other rules run in validate_password).
+    password = serializers.CharField(
+        write_only=True,
+        required=False,
+        min_length=_password_min_length(),
+        max_length=1024,
+        trim_whitespace=False,  # spaces are part of a password: the token endpoint does not trim them either
+        style={"input_type": "password"},
+        error_messages={"min_length": "This password is too short. It must contain at least {min_length} characters."},
+    )
 
     class Meta:
         model = User
@@ -206,6 +227,9 @@ class UserSerializer(RestrictedModelSerializer):
         return instance
 
 
+SELF_LOCKOUT = "You cannot {what} your own account; another system administrator can."
+
+
 class UserViewSet(ModelViewSet):
     """Users: managed by system administrators; everyone else sees only themselves.
 
@@ -215,6 +239,22 @@ class UserViewSet(ModelViewSet):
     queryset = User.objects.all()
     serializer_class = UserSerializer
     filterset_fields = ("username", "is_active", "is_superuser")
+    sign_in_limited = ("change_password",)
+
+    def perform_update(self, serializer):
+        """Change a user; a system administrator cannot lock themselves out."""
+        changes = serializer.validated_data
+        if serializer.instance.pk == self.request.user.pk and (
+            changes.get("is_active") is False or changes.get("is_superuser") is False
+        ):
+            raise PermissionDenied(SELF_LOCKOUT.format(what="deactivate or demote"))
+        super().perform_update(serializer)
+
+    def perform_destroy(self, instance):
+        """Delete a user, never the one asking: the last system administrator could lock everyone out."""
+        if instance.pk == self.request.user.pk:
+            raise PermissionDenied(SELF_LOCKOUT.format(what="delete"))
+        super().perform_destroy(instance)
 
     @extend_schema(request=PasswordChangeSerializer, responses={200: RevokedSerializer})
     @action(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db import transaction
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
@@ -11,6 +14,7 @@ from apps.configuration.choices import InitStatus
 from apps.configuration.models import InitRun, Registry, SSHKey
 from apps.configuration.runners import needs_run
 from apps.core import audit
+from apps.core.api.fields import FullMatch
 from apps.core.api.filters import BaseFilterSet, IdFilter, MultipleChoiceFilter
 from apps.core.api.serializers import RestrictedModelSerializer, Serializer
 from apps.core.api.views import CreateReadDeleteViewSet, ModelViewSet, ReadOnlyModelViewSet
@@ -21,6 +25,8 @@ from dcp.celery import app
 
 class SSHKeySerializer(RestrictedModelSerializer):
     """A key pair: DCP generates it unless a private key is given; the private key is never shown."""
+
+    one_of_fields = ("account", "pool")
 
     private_key = serializers.CharField(
         write_only=True, required=False, trim_whitespace=False, max_length=20_000, style={"input_type": "password"}
@@ -37,9 +43,11 @@ class SSHKeySerializer(RestrictedModelSerializer):
         if (account is None) == (pool is None):
             raise ValidationError({"account": ["Give either account or pool (the key's owner), not both."]})
         if account is not None and SSHKey.objects.filter(account=account).exists():
-            raise ValidationError({"account": [f"Account {account.name} has a key; delete it first to replace it."]})
+            raise ValidationError(
+                {"account": [f"Account {account.name} has a key; delete it first to replace it."]}, code="unique"
+            )
         if pool is not None and SSHKey.objects.filter(pool=pool).exists():
-            raise ValidationError({"pool": [f"Pool {pool} has a key; delete it first to replace it."]})
+            raise ValidationError({"pool": [f"Pool {pool} has a key; delete it first to replace it."]}, code="unique")
         try:
             key = keys.new_key(account=account, pool=pool, private_key=attrs.get("private_key", ""))
         except ValueError as exc:
@@ -56,9 +64,35 @@ class SSHKeyViewSet(CreateReadDeleteViewSet):
     filterset_fields = ("account", "pool")
 
 
+#: A mirror's URL: http(s), no spaces or control characters.
+MIRROR_URL = r"^https?://[^\x00-\x20\x7f]+$"
+MIRROR_HELP = "Give the mirror as a URL, e.g. https://mirror.example.com:5000."
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "IDC name (not empty) → the mirror's URL.",
+        "properties": {"": {"not": {}}},  # OpenAPI 3.0 has no propertyNames: the empty name is ruled out this way
+        "additionalProperties": {"type": "string", "pattern": MIRROR_URL},
+    }
+)
+class MirrorsField(serializers.JSONField):
+    """IDC name → the URL of the registry's mirror there."""
+
+
 class RegistrySerializer(RestrictedModelSerializer):
     """A private registry; the password is write-only and kept encrypted."""
 
+    mirrors = MirrorsField(required=False, help_text="IDC (zone) → mirror URL of its replica.")
+    default_mirror = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=255,
+        trim_whitespace=False,
+        validators=[FullMatch(MIRROR_URL, MIRROR_HELP)],
+        help_text="Mirror for IDCs without their own; empty for none.",
+    )
     password = serializers.CharField(
         write_only=True, required=False, allow_blank=True, max_length=1000, style={"input_type": "password"}
     )
@@ -87,16 +121,9 @@ class RegistrySerializer(RestrictedModelSerializer):
     def validate_mirrors(self, value):
         """IDC name → mirror URL."""
         if not isinstance(value, dict) or not all(
-            isinstance(k, str) and k and isinstance(v, str) and v.startswith(("http://", "https://"))
-            for k, v in value.items()
+            isinstance(k, str) and k and isinstance(v, str) and re.fullmatch(MIRROR_URL, v) for k, v in value.items()
         ):
             raise ValidationError('Give an object of IDC → mirror URL, e.g. {"idc-bj": "https://mirror.bj:5000"}.')
-        return value
-
-    def validate_default_mirror(self, value):
-        """A URL, or empty."""
-        if value and not value.startswith(("http://", "https://")):
-            raise ValidationError("Give the mirror as a URL, e.g. https://mirror.example.com:5000.")
         return value
 
 
@@ -163,11 +190,18 @@ class RerunSerializer(Serializer):
     )
 
 
+class SkippedHostSerializer(serializers.Serializer):
+    """A host a re-run left alone, and why."""
+
+    host = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
 class RerunAnswerSerializer(serializers.Serializer):
     """The runs a re-run started, and the hosts it left alone with why."""
 
     runs = InitRunSerializer(many=True)
-    skipped = serializers.ListField(child=serializers.DictField())
+    skipped = SkippedHostSerializer(many=True)
 
 
 def rerun(hosts: list, user, forget_host_keys: bool = False) -> dict:

@@ -2,7 +2,7 @@
 
 from django.db import transaction
 from django.db.models import Q
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -10,10 +10,13 @@ from rest_framework.response import Response
 from rest_framework.validators import UniqueValidator
 
 from apps.configuration.api import RerunAnswerSerializer, RerunSerializer, rerun
+from apps.core.api.fields import StringMapField
 from apps.core.api.parsers import CSVParser, JSONParser
+from apps.core.api.schema import CONFLICT
 from apps.core.api.serializers import RestrictedModelSerializer
 from apps.core.api.views import ModelViewSet, ReadOnlyModelViewSet
 from apps.core.choices import Action
+from apps.core.exceptions import Conflict
 from apps.core.query import count_related
 from apps.costs.fields import GroupCostField, HostCostMixin
 from apps.inventory import machines
@@ -23,9 +26,10 @@ from apps.inventory.models import Cluster, Host, PhysicalMachine, PoolTemplate, 
 from apps.providers.choices import ProviderKind
 from apps.providers.models import CloudAccount, MachineTemplate
 from apps.provisioning import services
-from apps.provisioning.api import JobDetailSerializer, ScaleSerializer
+from apps.provisioning.api import DryRunSerializer, JobDetailSerializer, ScaleSerializer
 
 MAX_POOL_SIZE = 100_000
+MAX_TEMPLATES = 50
 
 
 class ClusterSerializer(RestrictedModelSerializer):
@@ -46,6 +50,9 @@ class ClusterViewSet(ModelViewSet):
     filterset_fields = ("name",)
 
 
+@extend_schema_field(
+    {"type": "array", "items": {"type": "integer", "minimum": 1}, "maxItems": MAX_TEMPLATES, "uniqueItems": True}
+)
 class TemplateOrderField(serializers.ListField):
     """The pool's template ids in priority order (read from its ordered links)."""
 
@@ -57,7 +64,9 @@ class TemplateOrderField(serializers.ListField):
 class ServicePoolSerializer(RestrictedModelSerializer):
     """A service pool. ``templates`` is the placement order; sizes other than min/max are read-only."""
 
-    templates = TemplateOrderField(child=serializers.IntegerField(min_value=1), required=False, max_length=50)
+    templates = TemplateOrderField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=MAX_TEMPLATES
+    )
     size = serializers.IntegerField(read_only=True, help_text="Hosts not terminated.")
     ready = serializers.IntegerField(read_only=True, help_text="Hosts ready.")
     costs = GroupCostField("pool", help_text="Run-rate per hour and cost this month, in DCP_CURRENCY.")
@@ -133,7 +142,9 @@ class ServicePoolSerializer(RestrictedModelSerializer):
         if current is not None:
             taken = taken.exclude(pk=current.pk)
         if cluster is not None and taken.exists():
-            raise serializers.ValidationError({"name": [f"Cluster {cluster} already has a pool {name}."]})
+            raise serializers.ValidationError(
+                {"name": [f"Cluster {cluster} already has a pool {name}."]}, code="unique"
+            )
         return attrs
 
     def create(self, validated_data):
@@ -188,8 +199,29 @@ class ServicePoolViewSet(ModelViewSet):
 
     @extend_schema(
         request=ScaleSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
-        responses={202: JobDetailSerializer, 200: OpenApiResponse(description="dry run: the plan, nothing changed")},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="The same key again (with the same body) answers the same job instead of a new one.",
+            ),
+            OpenApiParameter("Location", str, OpenApiParameter.HEADER, response=[202], description="The job's URL."),
+            OpenApiParameter(
+                "Idempotent-Replayed",
+                str,
+                OpenApiParameter.HEADER,
+                response=[202],
+                enum=["true"],
+                description="Present when the answer is the job an earlier request with this key made.",
+            ),
+        ],
+        responses={
+            202: JobDetailSerializer,
+            200: OpenApiResponse(DryRunSerializer, description="Dry run: the plan; nothing changed."),
+            409: CONFLICT,
+        },
     )
     @action(detail=True, methods=["post"])
     def scale(self, request, pk=None):
@@ -308,6 +340,7 @@ class PhysicalMachineSerializer(RestrictedModelSerializer):
     """A physical machine. ``state`` may be set to free or maintenance; allocation is done by scaling."""
 
     provider = serializers.PrimaryKeyRelatedField(queryset=CloudAccount.objects.all())
+    tags = StringMapField(read_only=True, help_text="While allocated: DCP's tags of the host it carries.")
 
     class Meta:
         model = PhysicalMachine
@@ -377,10 +410,15 @@ class PhysicalMachineViewSet(ModelViewSet):
     serializer_class = PhysicalMachineSerializer
     filterset_class = PhysicalMachineFilterSet
 
+    @extend_schema(responses={204: None, 409: CONFLICT})
+    def destroy(self, request, *args, **kwargs):
+        """Delete a machine that is not allocated."""
+        return super().destroy(request, *args, **kwargs)
+
     def perform_destroy(self, instance):
-        """An allocated machine cannot be deleted."""
+        """An allocated machine cannot be deleted: a conflict with its state, answered 409."""
         if instance.state == MachineState.ALLOCATED:
-            raise ValidationError({"state": ["This machine is allocated to a pool; scale that host in first."]})
+            raise Conflict("This machine is allocated to a pool; scale that host in first.", field="state")
         super().perform_destroy(instance)
 
     @extend_schema(

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from apps.configuration import variables
 from apps.configuration.runners import available_methods
+from apps.core.api.fields import ObjectField
 from apps.core.api.serializers import RestrictedModelSerializer
 from apps.core.api.views import ModelViewSet
 from apps.providers import catalog, secrets
@@ -32,6 +33,11 @@ class CloudAccountSerializer(RestrictedModelSerializer):
     PUBLIC_FIELDS = ("id", "name", "kind", "region")
 
     credentials = CredentialsField(write_only=True, required=False)
+    options = ObjectField(
+        required=False,
+        help_text='Settings of the account: "terminate_orphans" (true/false), "rate_limits", a libcloud '
+        "driver's own arguments.",
+    )
     has_credentials = serializers.SerializerMethodField()
 
     class Meta:
@@ -81,9 +87,7 @@ class CloudAccountSerializer(RestrictedModelSerializer):
         return kind
 
     def validate_options(self, options):
-        """Options are a JSON object; the ones DCP reads must have the right shape."""
-        if not isinstance(options, dict):
-            raise serializers.ValidationError("Options must be a JSON object.")
+        """Options are a JSON object (ObjectField); the ones DCP reads must have the right shape."""
         if "terminate_orphans" in options and not isinstance(options["terminate_orphans"], bool):
             raise serializers.ValidationError('"terminate_orphans" must be true or false.')
         _check_rate_limits(options.get("rate_limits", {}))
@@ -177,6 +181,35 @@ class CloudAccountViewSet(ModelViewSet):
     ordering_fields = CloudAccountSerializer.PUBLIC_FIELDS
 
 
+ZONE_NAME = {"type": "string", "minLength": 1, "maxLength": 64}
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "maxItems": 50,
+        "items": {
+            "oneOf": [
+                ZONE_NAME,
+                {
+                    "type": "object",
+                    "properties": {"zone": ZONE_NAME, "subnet": {"type": "string", "maxLength": 255}},
+                    "required": ["zone"],
+                    "additionalProperties": False,
+                },
+            ]
+        },
+    }
+)
+class ZonesField(serializers.JSONField):
+    """Zones to spread hosts over: names, or {"zone", "subnet"} objects."""
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string"}})
+class SecurityGroupsField(serializers.JSONField):
+    """Security group names."""
+
+
 UNAVAILABLE_METHOD = '"{input}" is not an init method; use one of: ' + ", ".join(available_methods()) + "."
 
 
@@ -187,6 +220,17 @@ class MachineTemplateSerializer(RestrictedModelSerializer):
         choices=available_methods(),
         required=False,
         error_messages={"invalid_choice": UNAVAILABLE_METHOD},
+    )
+    zones = ZonesField(
+        required=False,
+        help_text='Zones to spread hosts over, evenly: names, or {"zone", "subnet"} where the subnet (VPC subnet, '
+        "vSwitch) belongs to one zone. Empty: only zone (if any).",
+    )
+    security_groups = SecurityGroupsField(required=False)
+    init_vars = ObjectField(
+        required=False,
+        help_text="Variables of the init roles (dcp_*), checked against their specs.",
+        error_messages={"not_object": 'Give an object of variables, e.g. {{"dcp_ntp_servers": ["ntp1.example.com"]}}.'},
     )
 
     class Meta:

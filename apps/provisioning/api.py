@@ -1,12 +1,13 @@
 """REST API of the provisioning app: scale requests and jobs."""
 
 from django.db.models import Q
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.core.api.filters import BaseFilterSet, IdFilter, MultipleChoiceFilter
+from apps.core.api.schema import CONFLICT
 from apps.core.api.serializers import Serializer
 from apps.core.api.views import ReadOnlyModelViewSet
 from apps.core.choices import Action
@@ -21,12 +22,32 @@ from apps.provisioning.timeline import host_timelines
 MAX_DELTA = 100_000
 
 
+@extend_schema_field({"type": "integer", "minimum": -MAX_DELTA, "maximum": MAX_DELTA, "not": {"enum": [0]}})
+class DeltaField(serializers.IntegerField):
+    """Hosts to add (positive) or remove (negative); never 0."""
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 1},
+        "minItems": 1,
+        "maxItems": 10_000,
+        "uniqueItems": True,
+    }
+)
+class HostIdsField(serializers.ListField):
+    """Ids of the pool's hosts to remove, each once."""
+
+
 class ScaleSerializer(Serializer):
     """A scale request: exactly one of delta, desired_size or hosts."""
 
-    delta = serializers.IntegerField(required=False, min_value=-MAX_DELTA, max_value=MAX_DELTA)
+    one_of_fields = ("delta", "desired_size", "hosts")
+
+    delta = DeltaField(required=False, min_value=-MAX_DELTA, max_value=MAX_DELTA)
     desired_size = serializers.IntegerField(required=False, min_value=0, max_value=MAX_DELTA)
-    hosts = serializers.ListField(
+    hosts = HostIdsField(
         child=serializers.IntegerField(min_value=1), required=False, allow_empty=False, max_length=10_000
     )
     dry_run = serializers.BooleanField(required=False, default=False)
@@ -62,10 +83,64 @@ class ScaleSerializer(Serializer):
         )
 
 
+class PlacementSerializer(serializers.Serializer):
+    """How many hosts one template gets in a scale-out plan."""
+
+    template = serializers.IntegerField()
+    template_name = serializers.CharField()
+    provider = serializers.CharField(help_text="The provider account's name.")
+    zone = serializers.CharField(allow_blank=True)
+    count = serializers.IntegerField()
+
+
+class PlanSerializer(serializers.Serializer):
+    """A scale-out plan: placements, hosts that could not be placed, and why."""
+
+    placements = PlacementSerializer(many=True)
+    shortfall = serializers.IntegerField(help_text="Hosts the plan could not place.")
+    notes = serializers.ListField(child=serializers.CharField())
+
+
+@extend_schema_field(PlanSerializer(many=True))
+class PlansField(serializers.JSONField):
+    """The plans a job was carried out by: one per reconciler pass that placed hosts."""
+
+
+class RemovalSerializer(serializers.Serializer):
+    """A host a scale-in would remove."""
+
+    host = serializers.IntegerField()
+    hostname = serializers.CharField()
+    status = serializers.ChoiceField(choices=HostStatus.CHOICES)
+
+
+class RemovalPlanSerializer(serializers.Serializer):
+    """A scale-in plan: the hosts that would go, in order."""
+
+    remove = RemovalSerializer(many=True)
+
+
+class DryRunSerializer(serializers.Serializer):
+    """What a scale request would do (``"dry_run": true``): nothing is changed."""
+
+    dry_run = serializers.BooleanField()
+    pool = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=JobKind.CHOICES)
+    delta = serializers.IntegerField()
+    desired_before = serializers.IntegerField()
+    desired_after = serializers.IntegerField()
+    plan = serializers.SerializerMethodField()
+
+    @extend_schema_field(PolymorphicProxySerializer("ScalePlan", [PlanSerializer, RemovalPlanSerializer], None))
+    def get_plan(self, answer) -> dict:
+        """A scale-out's placements, or the hosts a scale-in would remove."""
+        return answer["plan"]
+
+
 class JobEventSerializer(serializers.ModelSerializer):
     """One step of a job's timeline."""
 
-    hostname = serializers.CharField(source="host.hostname", default=None, read_only=True)
+    hostname = serializers.CharField(source="host.hostname", default=None, read_only=True, allow_null=True)
 
     class Meta:
         model = JobEvent
@@ -130,7 +205,14 @@ class JobSerializer(serializers.ModelSerializer):
     """A scale job with its progress, as lists show it (no timeline: see JobDetailSerializer)."""
 
     cluster = serializers.IntegerField(source="pool.cluster_id", read_only=True)
-    requested_by = serializers.CharField(source="requested_by.username", default=None, read_only=True)
+    requested_by = serializers.CharField(
+        source="requested_by.username",
+        default=None,
+        read_only=True,
+        allow_null=True,
+        help_text="Who asked for the job; null once that user is deleted.",
+    )
+    plan = PlansField(read_only=True)
     progress = serializers.SerializerMethodField()
 
     class Meta:
@@ -208,7 +290,7 @@ class JobViewSet(ReadOnlyModelViewSet):
         """Lists leave out each job's timeline to stay light; one job's detail carries it."""
         return JobSerializer if self.action == "list" else JobDetailSerializer
 
-    @extend_schema(request=None, responses=JobDetailSerializer)
+    @extend_schema(request=None, responses={200: JobDetailSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Cancel a pending or running job."""

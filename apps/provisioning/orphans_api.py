@@ -6,6 +6,7 @@ an orphan can be any cluster's leftover: only system administrators see them.
 
 from rest_framework import permissions, serializers
 
+from apps.core.api.fields import StringMapField
 from apps.core.api.filters import BaseFilterSet, MultipleChoiceFilter
 from apps.core.api.views import ReadOnlyModelViewSet
 from apps.provisioning.choices import OrphanState
@@ -26,7 +27,8 @@ class OrphanInstanceSerializer(serializers.ModelSerializer):
     """One orphan instance, with its account's name and, for a lost terminate, its host's name."""
 
     provider_name = serializers.CharField(source="provider.name", read_only=True)
-    hostname = serializers.CharField(source="host.hostname", default=None, read_only=True)
+    hostname = serializers.CharField(source="host.hostname", default=None, read_only=True, allow_null=True)
+    tags = StringMapField(read_only=True, help_text="The instance's tags at the provider.")
 
     class Meta:
         model = OrphanInstance

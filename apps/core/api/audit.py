@@ -3,6 +3,7 @@
 import django_filters
 from rest_framework import serializers
 
+from apps.core.api.fields import ObjectField
 from apps.core.api.filters import BaseFilterSet, DateTimeFilter
 from apps.core.api.views import ReadOnlyModelViewSet
 from apps.core.models import AuditAction, AuditEntry
@@ -12,6 +13,8 @@ class AuditEntrySerializer(serializers.ModelSerializer):
     """One audit entry."""
 
     object_type = serializers.SerializerMethodField()
+    before = ObjectField(read_only=True, allow_null=True, help_text="The object's fields before; null for a create.")
+    after = ObjectField(read_only=True, allow_null=True, help_text="The object's fields after; null for a delete.")
 
     class Meta:
         model = AuditEntry

@@ -6,8 +6,11 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db.models import ProtectedError, RestrictedError
+from django.http import JsonResponse
 from django.utils.text import capfirst
+from django.views import defaults
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -25,8 +28,28 @@ def _protected(exc: ProtectedError | RestrictedError) -> Response:
     )
 
 
+def _codes(codes) -> set[str]:
+    """Every error code in DRF's nested get_codes() answer."""
+    if isinstance(codes, dict):
+        return set().union(*map(_codes, codes.values()))
+    if isinstance(codes, list):
+        return set().union(*map(_codes, codes))
+    return {codes}
+
+
+def _duplicate(exc: ValidationError) -> bool:
+    """Whether every error is a value taken by another object: a conflict with what is stored, not bad input."""
+    return _codes(exc.get_codes()) == {"unique"}
+
+
 def exception_handler(exc, context):
-    """DRF's handler, plus service errors, protected deletes, provider errors and integrity races."""
+    """DRF's handler, plus service errors, protected deletes, provider errors, duplicates and integrity races.
+
+    A duplicate is answered 409 whether a uniqueness check or the database's
+    unique index catches it: the same conflict gets the same status.
+    """
+    if isinstance(exc, ValidationError) and _duplicate(exc):
+        return Response(_sentences(exc.detail), status=status.HTTP_409_CONFLICT)
     if isinstance(exc, ServiceError):
         retry_after = getattr(exc, "retry_after", None)
         headers = {"Retry-After": str(retry_after)} if retry_after else None
@@ -65,3 +88,10 @@ def _sentences(data):
     if isinstance(data, list):
         return [_sentences(item) for item in data]
     return capfirst(data) if isinstance(data, str) else data
+
+
+def not_found(request, exception):
+    """Django's 404 for a URL no route matches: JSON under /api/ (the API speaks nothing else), the page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    return defaults.page_not_found(request, exception)

@@ -15,6 +15,9 @@ that names the parameter, never a database error.
 
 Every list is ordered, and its order ends on the primary key, so paging
 through it shows each row once.
+
+django-filter's boolean filter ignores a value it cannot read (``?is_active=7``
+lists everyone); the schema calls that value invalid, so it is refused.
 """
 
 import datetime
@@ -108,6 +111,24 @@ INTEGER_FILTER = {"filter_class": IntegerFilter}
 DATETIME_FILTER = {"filter_class": DateTimeFilter}
 
 
+class BooleanField(forms.Field):
+    """A query value that is true or false (in any case); empty means no filter."""
+
+    def to_python(self, value):
+        """True, False, or None when not given; anything else is a clear error."""
+        if value in (None, ""):
+            return None
+        if str(value).lower() not in ("true", "false"):
+            raise forms.ValidationError("Give true or false.", code="invalid")
+        return str(value).lower() == "true"
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    """A boolean filter that refuses what is neither true nor false instead of ignoring it."""
+
+    field_class = BooleanField
+
+
 class BaseFilterSet(django_filters.rest_framework.FilterSet):
     """A FilterSet whose id filters take ids without checking they exist, and whose values fit their columns.
 
@@ -129,6 +150,7 @@ class BaseFilterSet(django_filters.rest_framework.FilterSet):
         models.PositiveSmallIntegerField: INTEGER_FILTER,
         models.DateTimeField: DATETIME_FILTER,
         models.DecimalField: {"filter_class": django_filters.NumberFilter, "extra": _decimal_bounds},
+        models.BooleanField: {"filter_class": BooleanFilter},
     }
 
 

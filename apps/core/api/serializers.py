@@ -1,11 +1,13 @@
-"""Serializer base classes: bodies with only known fields, related fields limited to what the user may see.
+"""Serializer base classes: bodies with only known fields of their documented JSON types, related fields
+limited to what the user may see.
 
 Every serializer that reads a request body derives from ``Serializer`` or
 ``RestrictedModelSerializer``, so every write refuses a field name it does not
 know (``{"dryrun": true}`` for ``dry_run`` is a 400 naming ``dryrun``, not a
 request carried out without it). Read-only fields are known fields: a client
 that PUTs back the object it GOT, ``id`` and timestamps included, keeps
-working, and those values are ignored as they always were.
+working, and those values are ignored as they always were. JSON input must carry each
+field's documented type (apps.core.api.types).
 """
 
 from collections.abc import Mapping
@@ -14,6 +16,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.relations import ManyRelatedField, PrimaryKeyRelatedField
 
+from apps.core.api.types import StrictTypesMixin
 from apps.core.choices import Action
 
 #: How much of an unknown field's name an error repeats (the key and the message).
@@ -57,15 +60,16 @@ class StrictFieldsMixin:
         return value
 
 
-class Serializer(StrictFieldsMixin, serializers.Serializer):
+class Serializer(StrictFieldsMixin, StrictTypesMixin, serializers.Serializer):
     """A plain serializer for a request body (a scale request, a re-run, a token request)."""
 
 
-class RestrictedModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+class RestrictedModelSerializer(StrictFieldsMixin, StrictTypesMixin, serializers.ModelSerializer):
     """A model serializer whose primary-key related fields accept only objects the user may view.
 
     An id the user may not see is answered exactly like one that does not
     exist, so the API never confirms that another cluster's objects exist.
+    Its JSON input must carry each field's documented type.
     """
 
     def __init__(self, *args, **kwargs):

@@ -1,6 +1,7 @@
 """Viewset base classes: restriction by role, audit of every change, thin subclasses."""
 
 from django.db import transaction
+from django.urls import reverse
 from rest_framework import mixins, permissions, viewsets
 from rest_framework.exceptions import PermissionDenied
 
@@ -54,6 +55,14 @@ class RestrictedViewSetMixin:
         super().check_object_permissions(request, obj)
         if request.method not in permissions.SAFE_METHODS:
             self.check_write(obj, getattr(self, "object_action", None))
+
+    def get_success_headers(self, data):
+        """Location: the created object's URL (DRF's default copies a field named "url", e.g. a registry's)."""
+        key = self.lookup_url_kwarg or self.lookup_field
+        value = data.get("id") if key == "pk" else data.get(key)
+        if value is None:
+            return {}
+        return {"Location": reverse(f"{self.basename}-detail", kwargs={**self.kwargs, key: value})}
 
     def perform_create(self, serializer):
         """Create, check the role on the new object's cluster (rolled back if refused), audit."""

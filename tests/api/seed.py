@@ -1,0 +1,102 @@
+"""The data the schemathesis run fuzzes: two clusters with everything the API can show, and three callers.
+
+Only physical provider accounts: they need no network, so nothing the
+fuzzer does can make the server call a cloud. Jobs are recorded and stay
+pending (no worker runs); a user who asked for one is deleted, so
+``requested_by`` is null somewhere, as it is in production.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.utils import timezone
+
+from apps.accounts.models import Token
+from apps.configuration import keys
+from apps.configuration.choices import InitStatus
+from apps.configuration.models import InitRun, Registry
+from apps.core import audit
+from apps.core.choices import Role
+from apps.core.models import AuditAction
+from apps.provisioning import services
+from apps.provisioning.choices import OrphanState
+from apps.provisioning.models import OrphanInstance
+from tests.factories import (
+    ClusterFactory,
+    MachineFactory,
+    MembershipFactory,
+    PhysicalProviderFactory,
+    PoolFactory,
+    TemplateFactory,
+    UserFactory,
+    ready_hosts,
+    with_template,
+)
+
+CALLERS = ("guest", "outsider", "sysadmin")
+
+
+@dataclass
+class Seeded:
+    """The callers' API tokens, by the name of CALLERS."""
+
+    tokens: dict[str, str]
+
+
+def _cluster(index: int, provider, admin) -> dict:
+    """A cluster with a pool on provider's template, three ready hosts, a pending job and an init run."""
+    cluster = ClusterFactory(name=f"line-{index}", description=f"business line {index}")
+    MembershipFactory(cluster=cluster, user=admin, role=Role.ADMIN)
+    template = TemplateFactory(provider=provider, name=f"tpl-{index}")
+    pool = with_template(PoolFactory(cluster=cluster, name=f"web-{index}", max_size=20), template)
+    machines = MachineFactory.create_batch(5, provider=provider)
+    hosts = ready_hosts(pool, template, machines[:3])
+    pool.desired_size = len(hosts)
+    pool.save(update_fields=["desired_size"])
+    job = services.scale(pool.pk, admin, services.ScaleRequest(delta=1)).job
+    now = timezone.now()
+    InitRun.objects.create(
+        host=hosts[0],
+        method="ansible",
+        status=InitStatus.CHANGED,
+        ok_tasks=12,
+        changed_tasks=3,
+        started_at=now - timedelta(minutes=2),
+        finished_at=now,
+        duration_seconds=120.0,
+    )
+    keys.new_key(pool=pool).save()
+    return {"cluster": cluster, "pool": pool, "hosts": hosts, "job": job}
+
+
+def seed() -> Seeded:
+    """Two clusters, a registry, orphans, audit entries; tokens for a guest, an outsider and a sysadmin."""
+    sysadmin = UserFactory(username="st-root", is_superuser=True)
+    guest = UserFactory(username="st-guest")
+    outsider = UserFactory(username="st-outsider")
+    provider = PhysicalProviderFactory(name="idc-st", options={"terminate_orphans": False})
+    keys.new_key(account=provider).save()
+    Registry.objects.create(name="corp", url="registry.example.test", mirrors={"bj-1": "https://mirror.bj.test"})
+    one = _cluster(1, provider, UserFactory(username="st-admin-1"))
+    _cluster(2, provider, outsider)
+    MembershipFactory(cluster=one["cluster"], user=guest, role=Role.GUEST)
+    gone = UserFactory(username="st-gone")
+    MembershipFactory(cluster=one["cluster"], user=gone, role=Role.DEVELOPER)
+    services.scale(one["pool"].pk, gone, services.ScaleRequest(delta=1))
+    audit.record(gone, AuditAction.UPDATE, one["pool"], {"max_size": 10}, {"max_size": 20})
+    gone.delete()
+    now = timezone.now()
+    OrphanInstance.objects.create(
+        provider=provider, instance_id="pm-orphan-1", reason="no host claims it", first_seen=now, last_seen=now
+    )
+    OrphanInstance.objects.create(
+        provider=provider,
+        instance_id=one["hosts"][2].instance_id,
+        host=one["hosts"][2],
+        state=OrphanState.REPORTED,
+        reason="its host is terminated",
+        first_seen=now,
+        last_seen=now,
+    )
+    users = {"guest": guest, "outsider": outsider, "sysadmin": sysadmin}
+    return Seeded(tokens={name: Token.issue(users[name], description="schemathesis")[1] for name in CALLERS})
