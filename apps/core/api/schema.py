@@ -153,6 +153,10 @@ class AutoSchema(openapi.AutoSchema):
     def _map_serializer(self, serializer, direction, bypass_extensions=False):
         """The serializer's schema; a request body with one_of_fields becomes a oneOf."""
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        public = getattr(serializer, "PUBLIC_FIELDS", None)
+        if public is not None and direction == "response" and "required" in schema:
+            # Only system administrators read the other fields; everyone else gets these alone.
+            schema["required"] = [name for name in schema["required"] if name in public]
         names = getattr(serializer, "one_of_fields", ())
         return one_of(schema, names) if names and direction == "request" else schema
 
