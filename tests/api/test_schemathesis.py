@@ -274,6 +274,13 @@ def test_api_keeps_to_its_schema(server, caller, tmp_path):
     sys.stdout.write(
         f"\nschemathesis as {caller}: {took:.0f}s, {requests_made} requests, {last} (full output: {output})\n"
     )
+    still = requests.get(
+        f"{server.url}/api/v1/tokens/", headers={"Authorization": f"Token {tokens[caller]}"}, timeout=10
+    )
+    assert still.status_code == 200, (
+        f"the {caller}'s token stopped working during the run ({still.status_code}): every request after that "
+        f"was a 401 and tested nothing; {last}"
+    )
     if result.returncode != 0:
         pytest.fail(
             f"schemathesis as {caller} failed (exit {result.returncode}) after {took:.0f}s.\n"

@@ -133,6 +133,12 @@ class AutoSchema(openapi.AutoSchema):
             responses["201"].setdefault("headers", LOCATION)
         return operation
 
+    def _is_list_view(self, serializer=None):
+        """A view's list action answers a list, unless the view says it answers one object (``single_answer``)."""
+        if getattr(self.view, "single_answer", False):
+            return False
+        return super()._is_list_view(serializer)
+
     def _get_filter_parameters(self):
         """Filters; an empty one (``?pool=``) is not applied, so the schema allows it (not a list filter's)."""
         parameters = super()._get_filter_parameters()
