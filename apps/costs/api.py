@@ -37,7 +37,9 @@ class PriceViewSet(ModelViewSet):
         responses={201: PriceSerializer(many=True)},
         description="Add many prices at once (JSON list or CSV with a header row); all or nothing, errors by row.",
     )
-    @action(detail=False, methods=["post"], url_path="import", parser_classes=[JSONParser, CSVParser])
+    @action(
+        detail=False, methods=["post"], url_path="import", parser_classes=[JSONParser, CSVParser], filter_backends=[]
+    )
     def bulk_import(self, request):
         """Import prices; each is checked, then all are added in order of valid_from, or none."""
         rows = rows_from_request(request, "prices")
@@ -109,6 +111,7 @@ class CostViewSet(viewsets.ViewSet):
     permission_classes = [permissions.IsAuthenticated]
     renderer_classes = [JSONRenderer, CostCSVRenderer]
     single_answer = True  # list() answers one cost answer, not a list of them
+    query_empty_is_omitted = True  # ?step= is no step, as DRF reads an empty optional query value
 
     @extend_schema(
         parameters=[CostQuerySerializer],

@@ -107,5 +107,5 @@ def _caller_token(user) -> str:
     """A token for user whose id no fuzzer will guess: DELETE /api/v1/tokens/{id}/ with the small ids it
     tries first would revoke the caller's own token, and every request after it would be a 401."""
     token, key = Token.issue(user, description="schemathesis")
-    Token.objects.filter(pk=token.pk).update(pk=random.randrange(10**12, 10**15))
+    Token.objects.filter(pk=token.pk).update(id=random.randrange(10**12, 10**15))
     return key

@@ -21,6 +21,7 @@ lists everyone); the schema calls that value invalid, so it is refused.
 """
 
 import datetime
+import re
 
 import django_filters
 from django import forms
@@ -197,8 +198,11 @@ class OrderingFilter(DRFOrderingFilter):
     def orderable_fields(self, queryset, view, request) -> dict[str, str]:
         """Field name → the query path it orders by, for every field this list can be ordered by."""
         serializer = view.get_serializer_class()(context={"request": request})
+        allowed = getattr(view, "ordering_fields", None)  # a view may offer fewer (what everyone may see)
         fields = {}
         for name, field in serializer.fields.items():
+            if allowed not in (None, "__all__") and name not in allowed:
+                continue
             path = _ordering_path(field)
             ordered_by = _orderable(queryset, path) if path else None
             if ordered_by:
@@ -207,12 +211,12 @@ class OrderingFilter(DRFOrderingFilter):
 
     def get_ordering(self, request, queryset, view):
         """The query's ordering from ?ordering=, or the view's default; a 400 for names that are not fields."""
-        param = request.query_params.get(self.ordering_param, "").strip()
+        param = request.query_params.get(self.ordering_param, "").strip(" ")
         if not param:
             return self.get_default_ordering(view)
         fields = self.orderable_fields(queryset, view, request)
         ordering, unknown = [], []
-        for term in (part.strip() for part in param.split(",")):
+        for term in (part.strip(" ") for part in param.split(",")):
             name = term.removeprefix("-")
             if name in fields:
                 ordering.append(("-" if term.startswith("-") else "") + fields[name])
@@ -229,6 +233,21 @@ class OrderingFilter(DRFOrderingFilter):
                 }
             )
         return [*ordering, "pk"]
+
+    def get_schema_operation_parameters(self, view):
+        """``ordering`` with the pattern the server reads: names the list can be ordered by, comma-separated."""
+        parameters = super().get_schema_operation_parameters(view)
+        try:
+            queryset = view.get_queryset()
+        except Exception:  # noqa: BLE001 - a view whose queryset needs a real user: its class queryset will do
+            queryset = view.queryset
+        names = sorted(self.orderable_fields(queryset, view, getattr(view, "request", None)))
+        if names:
+            term = f"-?(?:{'|'.join(re.escape(name) for name in names)})"
+            for parameter in parameters:
+                parameter["schema"]["pattern"] = f"^ *(?:{term} *(?:, *{term} *)*)?$"
+                parameter["description"] = f"Order by {', '.join(names)} (comma-separated; - for descending)."
+        return parameters
 
     def filter_queryset(self, request, queryset, view):
         """Order by ?ordering=, else the queryset's own or the model's ordering; the primary key last.

@@ -21,7 +21,7 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
 
     def _whole_number(self, request, name: str, default: int, lowest: int, highest: int) -> int:
         """The parameter as an int in lowest..highest, default when absent or empty, else a 400 naming it."""
-        text = request.query_params.get(name, "").strip()
+        text = request.query_params.get(name, "")
         if not text:
             return default
         if text.isascii() and text.isdigit() and len(text) <= len(str(highest)) and lowest <= int(text) <= highest:
@@ -38,13 +38,11 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
 
     def get_schema_operation_parameters(self, view):
         """DRF's parameters, with the ranges this class accepts."""
-        ranges = {self.limit_query_param: (1, self.max_limit), self.offset_query_param: (0, None)}
+        ranges = {self.limit_query_param: (1, self.max_limit), self.offset_query_param: (0, BIGINT_MAX)}
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             lowest, highest = ranges[parameter["name"]]
-            parameter["schema"]["minimum"] = lowest
-            if highest is not None:
-                parameter["schema"]["maximum"] = highest
+            parameter["schema"].update(minimum=lowest, maximum=highest)
         return parameters
 
     def paginate_queryset(self, queryset, request, view=None):

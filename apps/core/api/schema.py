@@ -131,6 +131,11 @@ class AutoSchema(openapi.AutoSchema):
             responses.setdefault(code, self._error_response(code))
         if getattr(self.view, "action", None) == "create" and "201" in responses:
             responses["201"].setdefault("headers", LOCATION)
+        if getattr(self.view, "query_empty_is_omitted", False):
+            # Parameters read by a serializer from the query string: an empty optional one is not given.
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query" and parameter.get("schema", {}).get("type") != "array":
+                    parameter["allowEmptyValue"] = True
         return operation
 
     def _is_list_view(self, serializer=None):
