@@ -206,6 +206,9 @@ def record_found(values: dict, at: datetime, *, fill_only: bool = False) -> tupl
         if current is not None and (fill_only or not current.source.startswith(PriceSource.SYNC_PREFIX)):
             return SyncOutcome.KEPT, current, current
         row = observe(values, None, at)
+        if current is None or row.pk != current.pk:
+            # The sync is who made the row: the audit log names it by its source.
+            audit.record(None, AuditAction.CREATE, row, None, audit.snapshot(row), username=values["source"])
     if current is None:
         return SyncOutcome.ADDED, row, None
     return (SyncOutcome.CONFIRMED if row.pk == current.pk else SyncOutcome.CHANGED), row, current

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils import timezone
@@ -212,7 +212,7 @@ def _rate_card(account: CloudAccount, now: datetime) -> list[Finding]:
     flavors = {size.id for size in get_driver(account).list_sizes()}
     pairs = set(wanted(account)) | {(account.region, flavor) for flavor in flavors}
     keys = [catalog.PriceKey(account.pk, account.kind, region, flavor, "") for region, flavor in sorted(pairs)]
-    rows = catalog.candidates(keys, now, now)
+    rows = catalog.candidates(keys, now, now + timedelta(seconds=1))
     findings = []
     for key in keys:
         row = catalog.in_force(key, rows, now)

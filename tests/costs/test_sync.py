@@ -15,6 +15,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from libcloud import pricing as libcloud_pricing
 
+from apps.core.models import AuditEntry
 from apps.costs import sync
 from apps.costs.models import Price
 from apps.inventory.choices import HostStatus
@@ -106,6 +107,9 @@ def test_aws_prices_are_added_confirmed_and_changed_from_the_pricing_api(aws):
     ]
     micro = Price.objects.get(provider=account, instance_type="t3.micro")
     assert micro.confirmed_at == at(T0 + DAY)
+    made = AuditEntry.objects.filter(action="create", object_type__model="price").order_by("pk")
+    assert list(made.values_list("username", flat=True)) == ["sync:aws"] * 4
+    assert AuditEntry.objects.filter(action="update", object_type__model="price").count() == 1
     assert aws.calls()["GetProducts"] == 6
 
 
