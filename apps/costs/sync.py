@@ -29,6 +29,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils import timezone
 
+from apps.core.exceptions import ServiceError
 from apps.costs import catalog
 from apps.costs.choices import PriceSource, SyncOutcome
 from apps.costs.models import PRICE_PLACES, Price
@@ -183,7 +184,14 @@ def _record(account: CloudAccount, quotes: list[tuple[Quote, str]], now: datetim
             "minimum_seconds": quote.minimum_seconds,
             "source": source,
         }
-        outcome, row, before = catalog.record_found(values, now, fill_only=source == FALLBACK_SOURCE)
+        try:
+            outcome, row, before = catalog.record_found(values, now, fill_only=source == FALLBACK_SOURCE)
+        except ServiceError as exc:
+            # A price set to start later than now leaves the sync no open-ended row to add; the person's
+            # price is left as it is and the reason reported.
+            note = f"{exc.message} (found {plain(price)} {quote.currency}/h)"
+            findings.append(Finding(SyncOutcome.KEPT, quote.region, quote.instance_type, note=note))
+            continue
         note = quote.note if outcome != SyncOutcome.KEPT else _kept_note(row, price, quote)
         findings.append(
             Finding(
@@ -203,8 +211,8 @@ def _record(account: CloudAccount, quotes: list[tuple[Quote, str]], now: datetim
 def _kept_note(row: Price, found: Decimal, quote: Quote) -> str:
     """Why a price in force was left as it is."""
     if not row.source.startswith(PriceSource.SYNC_PREFIX):
-        return f"set by hand ({row.source}), left as it is; the provider says {found} {quote.currency}/h"
-    return f"{quote.note}; Libcloud's data ({found} {quote.currency}/h) never replaces a price in force"
+        return f"set by hand ({row.source}), left as it is; the provider says {plain(found)} {quote.currency}/h"
+    return f"{quote.note}; Libcloud's data ({plain(found)} {quote.currency}/h) never replaces a price in force"
 
 
 def _rate_card(account: CloudAccount, now: datetime) -> list[Finding]:
@@ -256,6 +264,11 @@ def _machines(account: CloudAccount) -> list[Finding]:
     return findings
 
 
+def plain(amount: Decimal) -> str:
+    """A price as people write it: no exponent, no trailing zeros (0.01040000 → 0.0104)."""
+    return format(amount.normalize(), "f")
+
+
 def describe(result: AccountSync) -> str:
     """One account's sync as lines a person reads: counts, then a line per type."""
     if result.error:
@@ -266,8 +279,9 @@ def describe(result: AccountSync) -> str:
         where = " ".join(part for part in (finding.region, finding.instance_type) if part)
         what = ""
         if finding.price is not None:
-            was = f"{finding.before} -> " if finding.before is not None else ""
-            what = f" {was}{finding.price} {finding.currency}/h" + (f" ({finding.source})" if finding.source else "")
+            was = f"{plain(finding.before)} -> " if finding.before is not None else ""
+            source = f" ({finding.source})" if finding.source else ""
+            what = f" {was}{plain(finding.price)} {finding.currency}/h{source}"
         note = f": {finding.note}" if finding.note else ""
         lines.append(f"  {finding.outcome}: {where}{what}{note}")
     return "\n".join(lines)

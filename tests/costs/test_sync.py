@@ -205,8 +205,20 @@ def test_a_price_set_by_hand_is_never_replaced_by_a_sync(aws, clients):
     assert clients["sysadmin"].post("/api/v1/prices/", body, format="json").status_code == 201
     result = sync.sync_account(account, at(T0 + DAY))
     assert outcomes(result) == {"us-east-1 t3.micro": "kept"}
-    assert "set by hand (manual)" in result.findings[0].note and "0.01040000" in result.findings[0].note
+    assert "set by hand (manual)" in result.findings[0].note and "says 0.0104 USD/h" in result.findings[0].note
     assert prices(account) == [("us-east-1", "t3.micro", Decimal("0.009"), "USD", at(T0), None, "manual")]
+
+
+def test_a_price_set_to_start_later_is_left_alone_and_reported(aws, clients):
+    """A hand-set price from next week leaves the sync no open-ended row: nothing written, the reason said."""
+    account = account_with(aws, ("", "t3.micro"))
+    body = {"provider": account.pk, "region": "us-east-1", "instance_type": "t3.micro", "currency": "USD"}
+    body |= {"hourly_price": "0.0090", "valid_from": at(T0 + 7 * DAY).isoformat()}
+    assert clients["sysadmin"].post("/api/v1/prices/", body, format="json").status_code == 201
+    result = sync.sync_account(account, at(T0))
+    assert outcomes(result) == {"us-east-1 t3.micro": "kept"}
+    assert "starts at 2026-01-08" in result.findings[0].note and "found 0.0104 USD/h" in result.findings[0].note
+    assert prices(account) == [("us-east-1", "t3.micro", Decimal("0.009"), "USD", at(T0 + 7 * DAY), None, "manual")]
 
 
 def test_aliyun_prices_come_from_describe_price_in_its_currency(ecs):
@@ -292,10 +304,10 @@ def test_sync_prices_command_prints_each_account_and_refuses_unknown_names(aws, 
     call_command("sync_prices", first.name, stdout=out)
     lines = out.getvalue().splitlines()
     assert lines[0] == f"{first.name} (aws): 0 confirmed, 0 changed, 2 added, 0 unknown, 0 kept, 0 rated"
-    assert "  added: us-east-1 t3.micro 0.01040000 USD/h (sync:aws)" in lines
+    assert "  added: us-east-1 t3.micro 0.0104 USD/h (sync:aws)" in lines
     assert lines[3] == f"{second.name} (aliyun): 0 confirmed, 0 changed, 1 added, 0 unknown, 0 kept, 0 rated"
     assert lines[5] == f"{first.name} (aws): 0 confirmed, 1 changed, 0 added, 1 unknown, 0 kept, 0 rated"
-    assert "  changed: us-east-1 m5.large 0.09600000 -> 0.10000000 USD/h (sync:aws)" in lines
+    assert "  changed: us-east-1 m5.large 0.096 -> 0.1 USD/h (sync:aws)" in lines
     assert "  unknown: us-east-1 t3.micro: the Pricing API answered a price of 0" in lines
 
     with pytest.raises(CommandError) as refused:
