@@ -28,10 +28,12 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils import timezone
+from libcloud.pricing import get_size_price
 
 from apps.core.exceptions import ServiceError
 from apps.costs import catalog
 from apps.costs.choices import PriceSource, SyncOutcome
+from apps.costs.currencies import is_currency
 from apps.costs.models import PRICE_PLACES, Price
 from apps.inventory.models import PhysicalMachine
 from apps.providers.choices import ProviderKind
@@ -110,7 +112,7 @@ def sync_account(account: CloudAccount, now: datetime | None = None) -> AccountS
         elif account.kind == ProviderKind.OPENSTACK:
             result.findings = _rate_card(account, now)
         else:
-            result.findings = _record(account, _quotes(account, result), now)
+            result.findings = _record(account, _quotes(account), now)
     except ProviderError as exc:
         result.error, result.retryable = exc.message, exc.retryable
     return result
@@ -129,7 +131,7 @@ def wanted(account: CloudAccount) -> list[tuple[str, str]]:
     return sorted(set(pairs))
 
 
-def _quotes(account: CloudAccount, result: AccountSync) -> list[tuple[Quote, str]]:
+def _quotes(account: CloudAccount) -> list[tuple[Quote, str]]:
     """(quote, source) for the account's types; AWS gaps filled from Libcloud's data, marked by its source."""
     pairs = wanted(account)
     source = SOURCES[account.kind]
@@ -150,8 +152,6 @@ def _quotes(account: CloudAccount, result: AccountSync) -> list[tuple[Quote, str
 
 def _fallback(quote: Quote) -> tuple[Quote, str]:
     """Libcloud's price of an EC2 type for a quote the Pricing API left unknown (still unknown if it has none)."""
-    from libcloud.pricing import get_size_price
-
     try:
         listed = get_size_price("compute", LIBCLOUD_EC2, quote.instance_type, quote.region)
     except KeyError:
@@ -167,10 +167,9 @@ def _record(account: CloudAccount, quotes: list[tuple[Quote, str]], now: datetim
     """Write each priced quote through the catalog; unknown ones are reported, never written."""
     findings = []
     for quote, source in quotes:
-        price = quote.hourly_price.quantize(QUANTUM, rounding=ROUND_HALF_UP) if quote.hourly_price else None
-        if not price or price < 0:
-            note = quote.note or "no price"
-            findings.append(Finding(SyncOutcome.UNKNOWN, quote.region, quote.instance_type, note=note))
+        price, why = _usable(quote)
+        if price is None:
+            findings.append(Finding(SyncOutcome.UNKNOWN, quote.region, quote.instance_type, note=why))
             continue
         values = {
             "provider": account,
@@ -206,6 +205,18 @@ def _record(account: CloudAccount, quotes: list[tuple[Quote, str]], now: datetim
             )
         )
     return findings
+
+
+def _usable(quote: Quote) -> tuple[Decimal | None, str]:
+    """The quote's price as the catalog keeps it, or None and why it is unknown (0, none, no currency)."""
+    if quote.hourly_price is None or quote.hourly_price <= 0:
+        return None, quote.note or "no price"
+    price = quote.hourly_price.quantize(QUANTUM, rounding=ROUND_HALF_UP)
+    if price <= 0:
+        return None, f"{quote.hourly_price} is below the catalog's precision"
+    if not is_currency(quote.currency):
+        return None, f"the price's currency {quote.currency!r} is not an ISO 4217 code"
+    return price, ""
 
 
 def _kept_note(row: Price, found: Decimal, quote: Quote) -> str:
