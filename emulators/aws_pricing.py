@@ -75,46 +75,49 @@ def _size(instance_type: str) -> tuple[int, float]:
     return known["VCpuInfo"]["DefaultVCpus"], known["MemoryInfo"]["SizeInMiB"] / 1024
 
 
-def product(region: str, instance_type: str, price: Decimal, operating_system: str) -> dict[str, Any]:
-    """One EC2 product with its on-demand term, as GetProducts lists it (before it is turned into a string)."""
+def attributes(region: str, instance_type: str, operating_system: str) -> dict[str, str]:
+    """A product's attributes, as GetProducts lists them and its filters match them."""
     vcpus, memory = _size(instance_type)
-    sku = _sku(region, instance_type, operating_system)
     usage_prefix = "" if region == "us-east-1" else f"{region.upper().replace('-', '')[:4]}-"
     return {
-        "product": {
-            "productFamily": "Compute Instance",
-            "attributes": {
-                "servicecode": "AmazonEC2",
-                "servicename": "Amazon Elastic Compute Cloud",
-                "instanceType": instance_type,
-                "instanceFamily": "General purpose",
-                "regionCode": region,
-                "location": LOCATIONS.get(region, region),
-                "locationType": "AWS Region",
-                "vcpu": str(vcpus),
-                "memory": f"{memory:g} GiB",
-                "operatingSystem": operating_system,
-                "tenancy": "Shared",
-                "preInstalledSw": "NA",
-                "capacitystatus": "Used",
-                "licenseModel": "No License required" if operating_system == "Linux" else "License included",
-                "marketoption": "OnDemand",
-                "operation": "RunInstances" if operating_system == "Linux" else "RunInstances:0002",
-                "usagetype": f"{usage_prefix}BoxUsage:{instance_type}",
-            },
-            "sku": sku,
-        },
+        "servicecode": "AmazonEC2",
+        "servicename": "Amazon Elastic Compute Cloud",
+        "instanceType": instance_type,
+        "instanceFamily": "General purpose",
+        "regionCode": region,
+        "location": LOCATIONS.get(region, region),
+        "locationType": "AWS Region",
+        "vcpu": str(vcpus),
+        "memory": f"{memory:g} GiB",
+        "operatingSystem": operating_system,
+        "tenancy": "Shared",
+        "preInstalledSw": "NA",
+        "capacitystatus": "Used",
+        "licenseModel": "No License required" if operating_system == "Linux" else "License included",
+        "marketoption": "OnDemand",
+        "operation": "RunInstances" if operating_system == "Linux" else "RunInstances:0002",
+        "usagetype": f"{usage_prefix}BoxUsage:{instance_type}",
+    }
+
+
+def product(attributes: dict[str, str], price: Decimal) -> dict[str, Any]:
+    """One EC2 product with its on-demand term, as GetProducts lists it (before it is turned into a string)."""
+    region, instance_type, system = attributes["regionCode"], attributes["instanceType"], attributes["operatingSystem"]
+    sku = _sku(region, instance_type, system)
+    rate = f"{sku}.{ON_DEMAND_TERM}.{HOURLY_RATE}"
+    return {
+        "product": {"productFamily": "Compute Instance", "attributes": attributes, "sku": sku},
         "serviceCode": "AmazonEC2",
         "terms": {
             "OnDemand": {
                 f"{sku}.{ON_DEMAND_TERM}": {
                     "priceDimensions": {
-                        f"{sku}.{ON_DEMAND_TERM}.{HOURLY_RATE}": {
+                        rate: {
                             "unit": "Hrs",
                             "endRange": "Inf",
-                            "description": f"${price} per On Demand {operating_system} {instance_type} Instance Hour",
+                            "description": f"${price} per On Demand {system} {instance_type} Instance Hour",
                             "appliesTo": [],
-                            "rateCode": f"{sku}.{ON_DEMAND_TERM}.{HOURLY_RATE}",
+                            "rateCode": rate,
                             "beginRange": "0",
                             "pricePerUnit": {"USD": f"{price:.10f}"},
                         }
@@ -131,15 +134,23 @@ def product(region: str, instance_type: str, price: Decimal, operating_system: s
     }
 
 
-def products(prices: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
-    """Every product of the price list: each listed type's Linux product and its Windows sibling."""
+def matching(prices: dict[str, dict[str, str]], filters: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """The products of the price list every filter matches: each listed type's Linux product and its Windows
+    sibling. A filter on regionCode or instanceType narrows the list before any product is built."""
+    wanted = {f["Field"]: f.get("Value") for f in filters}
     found = []
     for region, types in sorted(prices.items()):
+        if wanted.get("regionCode", region) != region:
+            continue
         for instance_type, listed in sorted(types.items()):
+            if wanted.get("instanceType", instance_type) != instance_type:
+                continue
             price = Decimal(listed)
-            found.append(product(region, instance_type, price, "Linux"))
-            windows = price + WINDOWS_PER_VCPU * _size(instance_type)[0] if price else price
-            found.append(product(region, instance_type, windows, "Windows"))
+            for system in ("Linux", "Windows"):
+                described = attributes(region, instance_type, system)
+                if all(described.get(f["Field"]) == f.get("Value") for f in filters):
+                    extra = WINDOWS_PER_VCPU * _size(instance_type)[0] if system == "Windows" and price else 0
+                    found.append(product(described, price + extra))
     return found
 
 
@@ -157,13 +168,9 @@ def get_products(body: dict[str, Any], prices: dict[str, dict[str, str]]) -> tup
         return error(400, "InvalidNextTokenException", "The NextToken or MaxResults is not valid.")
     if not 1 <= size <= PAGE_SIZE:
         return error(400, "InvalidParameterException", f"MaxResults must be between 1 and {PAGE_SIZE}.")
-    matching = [
-        item
-        for item in (products(prices) if body["ServiceCode"] == "AmazonEC2" else [])
-        if all(item["product"]["attributes"].get(f["Field"]) == f.get("Value") for f in filters)
-    ]
-    page = matching[start : start + size]
+    found = matching(prices, filters) if body["ServiceCode"] == "AmazonEC2" else []
+    page = found[start : start + size]
     answer: dict[str, Any] = {"FormatVersion": "aws_v1", "PriceList": [json.dumps(item) for item in page]}
-    if start + size < len(matching):
+    if start + size < len(found):
         answer["NextToken"] = str(start + size)
     return 200, json.dumps(answer).encode(), {"Content-Type": JSON_TYPE}
