@@ -8,6 +8,7 @@ every setting a deployment must choose is required and checked at start.
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
@@ -266,6 +267,8 @@ CELERY_TASK_ROUTES = {
     "apps.provisioning.tasks.sweep_provider": {"queue": "provider"},
     "apps.provisioning.tasks.initialize_hosts": {"queue": "init"},
     "apps.configuration.tasks.run_initialization": {"queue": "init"},
+    "apps.costs.tasks.sync_prices": {"queue": "provider"},
+    "apps.costs.tasks.sync_account_prices": {"queue": "provider"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -279,6 +282,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.provisioning.tasks.sweep_providers",
         "schedule": env.get_int("DCP_SWEEP_INTERVAL", 300, minimum=1),
     },
+}
+# The providers' prices into the catalog, once a day at this hour (0-23, Celery's time zone: UTC).
+DCP_PRICE_SYNC_HOUR = env.get_int("DCP_PRICE_SYNC_HOUR", 3, minimum=0)
+if DCP_PRICE_SYNC_HOUR > 23:
+    raise ImproperlyConfigured(f"DCP_PRICE_SYNC_HOUR={DCP_PRICE_SYNC_HOUR} must be an hour of the day, 0 to 23.")
+CELERY_BEAT_SCHEDULE["sync-prices"] = {
+    "task": "apps.costs.tasks.sync_prices",
+    "schedule": crontab(hour=DCP_PRICE_SYNC_HOUR, minute=0),
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -11,6 +11,8 @@ against:
   (``InternalError``, 500), zones out of capacity (``InsufficientInstanceCapacity``),
   an instance quota (``InstanceLimitExceeded``), latency, and a boot time
   during which new instances stay ``pending``;
+- the Pricing API (``GetProducts``, see emulators.aws_pricing), answered from the
+  emulator's price list, since moto has none;
 - the ``/_emulator/`` control API of the base class.
 
 Moto's state is process-wide, so one process runs one AWS emulator.
@@ -31,6 +33,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 from xml.sax.saxutils import escape
 
+from emulators import aws_pricing
 from emulators.base import Emulator, Faults, Request, Response, main
 
 # Headers that belong to one hop, not to the request being passed on.
@@ -116,6 +119,7 @@ class AwsEmulator(Emulator):
     """
 
     name = "aws"
+    DEFAULT_PRICES = aws_pricing.DEFAULT_PRICES
     ACCESS_KEY_ID = "AKIADCPEMULATOR00001"
     SECRET_ACCESS_KEY = "dcp-emulator-secret-access-key"  # noqa: S105 - the emulator's own well-known demo key
 
@@ -200,22 +204,45 @@ class AwsEmulator(Emulator):
         return {**request.query, **form}
 
     def action_of(self, request: Request) -> str:
-        """The EC2 action (RunInstances, DescribeInstances...)."""
-        return self.params(request).get("Action") or f"{request.method} {request.path}"
+        """The EC2 action (RunInstances, DescribeInstances...) or Pricing operation (GetProducts)."""
+        pricing = aws_pricing.target_of(request.headers)
+        return pricing or self.params(request).get("Action") or f"{request.method} {request.path}"
 
     def throttled(self, request: Request) -> Response:
-        """EC2's rate limit answer."""
+        """EC2's (or the Pricing API's) rate limit answer."""
+        if aws_pricing.target_of(request.headers):
+            return Response(*aws_pricing.error(400, "ThrottlingException", "Rate exceeded"))
         return ec2_error(503, "RequestLimitExceeded", "Request limit exceeded.")
 
     def server_error(self, request: Request) -> Response:
-        """EC2's internal error answer."""
+        """EC2's (or the Pricing API's) internal error answer."""
+        if aws_pricing.target_of(request.headers):
+            return Response(*aws_pricing.error(500, "InternalErrorException", "An internal error has occurred."))
         return ec2_error(500, "InternalError", "An internal error has occurred.")
+
+    def pricing(self, request: Request) -> Response:
+        """A Pricing API call: GetProducts from the price list; other operations are not emulated."""
+        operation = aws_pricing.target_of(request.headers)
+        if operation != "GetProducts":
+            return Response(*aws_pricing.error(400, "UnknownOperationException", f"{operation} is not emulated."))
+        try:
+            body = request.json() or {}
+        except ValueError:
+            return Response(*aws_pricing.error(400, "SerializationException", "The body is not JSON."))
+        with self.lock:
+            return Response(*aws_pricing.get_products(body, self.prices))
 
     def handle(self, request: Request) -> Response:
         """Check the signature, apply capacity and quota faults, and pass the call to moto."""
         scope = self.authenticate(request)
+        if scope is None and aws_pricing.target_of(request.headers):
+            return Response(
+                *aws_pricing.error(403, "UnrecognizedClientException", "The security token included is invalid.")
+            )
         if scope is None:
             return ec2_error(401, "AuthFailure", "AWS was not able to validate the provided access credentials")
+        if aws_pricing.target_of(request.headers):
+            return self.pricing(request)
         region = scope.split("/")[1]
         self.finish_booting()
         params = self.params(request)

@@ -8,7 +8,10 @@ a control API the tests and benchmarks use:
 - ``GET /_emulator/instances``: the emulator's own inventory (the ground truth
   a test compares DCP's database with);
 - ``GET /_emulator/calls``: calls received, by action;
-- ``POST /_emulator/reset``: forget every instance, call count and fault.
+- ``GET/PUT /_emulator/prices``: the price list the provider's pricing API answers from, region →
+  instance type → hourly price (a decimal string); a PUT merges, ``null`` removes an entry (the
+  pricing API then has no price for it) and ``"0"`` makes it answer a price of 0;
+- ``POST /_emulator/reset``: forget every instance, call count and fault, and restore the default prices.
 
 Faults are decided per call with a seeded random generator, so a run can be repeated.
 """
@@ -16,6 +19,7 @@ Faults are decided per call with a seeded random generator, so a run can be repe
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import random
 import threading
@@ -23,6 +27,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -100,8 +105,11 @@ class Emulator(ABC):
     """
 
     name = "emulator"
+    #: The price list a new (or reset) emulator answers from: region → instance type → price per hour.
+    DEFAULT_PRICES: dict[str, dict[str, str]] = {}
 
     def __init__(self, faults: Faults | None = None):
+        self.prices: dict[str, dict[str, str]] = copy.deepcopy(self.DEFAULT_PRICES)
         self.lock = threading.RLock()
         self.faults = faults or Faults()
         self.random = random.Random(self.faults.seed)
@@ -154,6 +162,36 @@ class Emulator(ABC):
         """Whether adding more instances to live ones would pass the account's quota."""
         return self.faults.instance_quota is not None and live + more > self.faults.instance_quota
 
+    def price_of(self, region: str, instance_type: str) -> Decimal | None:
+        """The listed price of a type in a region, or None when the list has none."""
+        with self.lock:
+            listed = self.prices.get(region, {}).get(instance_type)
+        return Decimal(listed) if listed is not None else None
+
+    def set_prices(self, changes: object) -> dict[str, dict[str, str]]:
+        """Merge changes (region → type → price string, or None to remove) into the price list; all or nothing."""
+        if not isinstance(changes, dict) or not all(isinstance(types, dict) for types in changes.values()):
+            raise ValueError('give {"<region>": {"<instance type>": "0.0104" or null}}')
+        for types in changes.values():
+            for price in types.values():
+                if price is None:
+                    continue
+                try:
+                    valid = isinstance(price, str) and Decimal(price) >= 0
+                except InvalidOperation:
+                    valid = False
+                if not valid:
+                    raise ValueError(f"{price!r} is not a price: give a decimal string, 0 or more, or null")
+        with self.lock:
+            for region, types in changes.items():
+                listed = self.prices.setdefault(region, {})
+                for instance_type, price in types.items():
+                    if price is None:
+                        listed.pop(instance_type, None)
+                    else:
+                        listed[instance_type] = price
+            return copy.deepcopy(self.prices)
+
     def dispatch(self, request: Request) -> Response:
         """Control API, or an API call with faults applied."""
         if request.path.startswith(CONTROL):
@@ -194,12 +232,21 @@ class Emulator(ABC):
             with self.lock:
                 self.address_pool = deque(addresses)
             return Response.json(200, {"addresses": addresses})
+        if what == "prices" and request.method == "GET":
+            with self.lock:
+                return Response.json(200, self.prices)
+        if what == "prices" and request.method in ("PUT", "POST"):
+            try:
+                return Response.json(200, self.set_prices(request.json()))
+            except ValueError as exc:
+                return Response.json(400, {"error": str(exc)})
         if what == "calls" and request.method == "GET":
             with self.lock:
                 return Response.json(200, dict(self.calls))
         if what == "reset" and request.method == "POST":
             with self.lock:
                 self.reset_state()
+                self.prices = copy.deepcopy(self.DEFAULT_PRICES)
                 self.calls.clear()
                 self.address_pool.clear()
                 self.faults = Faults()

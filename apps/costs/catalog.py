@@ -21,6 +21,7 @@ from django.db.models import Q
 from apps.core import audit
 from apps.core.exceptions import ServiceError
 from apps.core.models import AuditAction
+from apps.costs.choices import PriceSource, SyncOutcome
 from apps.costs.models import Price
 from apps.costs.periods import seconds
 
@@ -115,9 +116,8 @@ def add_price(values: dict, user) -> Price:
     any later row of its key starts.
     """
     start, end = values["valid_from"], values.get("valid_to")
-    key = tuple(str(values.get(name, "")) for name in ("provider", "kind", "region", "instance_type", "zone"))
     with transaction.atomic():
-        _lock(key)
+        _lock(_key_of(values))
         rows = list(_same_key(values).order_by("valid_from"))
         for row in rows:
             if row.valid_from == start:
@@ -167,20 +167,48 @@ def check_new_end(price: Price, end: datetime | None) -> None:
 PRICE_TERMS = ("currency", "hourly_price", "billing", "minimum_seconds")
 
 
+def _key_of(values: dict) -> tuple:
+    return tuple(str(values.get(name, "")) for name in ("provider", "kind", "region", "instance_type", "zone"))
+
+
+def _row_at(values: dict, at: datetime) -> Price | None:
+    """The row of values' key in force at ``at``."""
+    return _same_key(values).filter(valid_from__lte=at).filter(Q(valid_to__isnull=True) | Q(valid_to__gt=at)).first()
+
+
 def observe(values: dict, user, at: datetime) -> Price:
     """Record a price a provider sync found at ``at`` (``values`` has the key, terms and ``source``).
 
     The same terms as the row in force confirm it (``confirmed_at``); other terms start a new row at
     ``at``, closing the old one there, so every earlier period keeps the price it had.
     """
-    key = tuple(str(values.get(name, "")) for name in ("provider", "kind", "region", "instance_type", "zone"))
     with transaction.atomic():
-        _lock(key)
-        current = (
-            _same_key(values).filter(valid_from__lte=at).filter(Q(valid_to__isnull=True) | Q(valid_to__gt=at)).first()
-        )
+        _lock(_key_of(values))
+        current = _row_at(values, at)
         if current is not None and all(getattr(current, term) == values[term] for term in PRICE_TERMS):
             current.confirmed_at = at
             current.save(update_fields=["confirmed_at", "updated_at"])
             return current
         return add_price({**values, "valid_from": at, "valid_to": None, "confirmed_at": at}, user)
+
+
+def record_found(values: dict, at: datetime, *, fill_only: bool = False) -> tuple[str, Price, Price | None]:
+    """What a provider sync does with a price it found at ``at``: (outcome, row in force after, row before).
+
+    The price is observed (confirmed, changed or added), except where the key's row in force was set by
+    a person (``manual``, ``import``): a sync never overrides a negotiated or hand-set price. With
+    ``fill_only`` (a fallback source whose data may be older than any row in force) only a key with no
+    row in force gets one. Unchanged keys answer ``kept``.
+    """
+    with transaction.atomic():
+        _lock(_key_of(values))
+        current = _row_at(values, at)
+        if current is not None and (fill_only or not current.source.startswith(PriceSource.SYNC_PREFIX)):
+            return SyncOutcome.KEPT, current, current
+        row = observe(values, None, at)
+        if current is None or row.pk != current.pk:
+            # The sync is who made the row: the audit log names it by its source.
+            audit.record(None, AuditAction.CREATE, row, None, audit.snapshot(row), username=values["source"])
+    if current is None:
+        return SyncOutcome.ADDED, row, None
+    return (SyncOutcome.CONFIRMED if row.pk == current.pk else SyncOutcome.CHANGED), row, current

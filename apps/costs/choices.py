@@ -20,6 +20,25 @@ class PriceSource(ChoiceSet):
     CHOICES = ((MANUAL, "Entered by hand"), (IMPORT, "Bulk import"))
 
 
+class SyncOutcome(ChoiceSet):
+    """What a price sync did with one instance type of one account (see apps.costs.sync)."""
+
+    CONFIRMED = "confirmed"
+    CHANGED = "changed"
+    ADDED = "added"
+    UNKNOWN = "unknown"
+    KEPT = "kept"
+    RATED = "rated"
+    CHOICES = (
+        (CONFIRMED, "Confirmed: the provider's price is the one in force"),
+        (CHANGED, "Changed: a new price from now on, the old one closed"),
+        (ADDED, "Added: the first price of its key"),
+        (UNKNOWN, "Unknown: no price from the source (or a price of 0), nothing written"),
+        (KEPT, "Kept: a price set by hand, or older fallback data, left as it is"),
+        (RATED, "Rated: priced by DCP's own rate card or inventory, not by the provider"),
+    )
+
+
 class Dimension(ChoiceSet):
     """What costs can be grouped by (``group_by``)."""
 

@@ -1,5 +1,7 @@
 """REST API of the providers app: provider accounts (write-only credentials) and templates."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -91,6 +93,7 @@ class CloudAccountSerializer(RestrictedModelSerializer):
         if "terminate_orphans" in options and not isinstance(options["terminate_orphans"], bool):
             raise serializers.ValidationError('"terminate_orphans" must be true or false.')
         _check_rate_limits(options.get("rate_limits", {}))
+        _check_pricing(options)
         found = secrets.secret_paths(options, "options")
         if found:
             raise serializers.ValidationError(
@@ -125,6 +128,21 @@ RATE_LIMIT_SHAPE = (
     + ", ".join(RATE_ACTIONS)
     + "; buckets request or resource; both numbers positive."
 )
+
+
+def _check_pricing(options: dict) -> None:
+    """AWS's Pricing API endpoint (``pricing_endpoint_url``, an http(s) URL) and region (``pricing_region``)."""
+    url = options.get("pricing_endpoint_url")
+    if url is not None:
+        try:
+            URLValidator(schemes=["http", "https"])(url)
+        except (DjangoValidationError, TypeError):
+            raise serializers.ValidationError('"pricing_endpoint_url" must be an http(s) URL.') from None
+        if secrets.url_has_credentials(url):
+            raise serializers.ValidationError('"pricing_endpoint_url" must not carry a user name or password.')
+    region = options.get("pricing_region")
+    if region is not None and (not isinstance(region, str) or not region.strip()):
+        raise serializers.ValidationError('"pricing_region" must be a region name such as "us-east-1".')
 
 
 def _check_rate_limits(limits) -> None:

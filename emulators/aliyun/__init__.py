@@ -8,7 +8,9 @@ the named AccessKeyId and compared; an unknown key answers
 bodies ``{"RequestId", "HostId", "Code", "Message"}`` with ECS's own codes.
 
 Served: RunInstances, DescribeInstances, DeleteInstances, DescribeInstanceTypes,
-DescribeZones, DescribeImages, DescribeRegions. Run it alone with
+DescribeZones, DescribeImages, DescribeRegions, and DescribePrice (pay-as-you-go
+prices from the emulator's price list, ``/_emulator/prices``; a type missing from
+it answers ``PriceNotFound``). Run it alone with
 ``python -m emulators.aliyun [--port 5001]``.
 """
 

@@ -27,6 +27,15 @@ INSTANCE_TYPES: dict[str, tuple[int, float, str]] = {
     "ecs.g6.xlarge": (4, 16.0, "ecs.g6"),
     "ecs.c6.2xlarge": (8, 16.0, "ecs.c6"),
 }
+# Pay-as-you-go prices per hour in CURRENCY, by region and instance type (the default price list).
+CURRENCY = "CNY"
+DEFAULT_PRICES: dict[str, dict[str, str]] = {
+    region: {"ecs.g6.large": "0.626", "ecs.g6.xlarge": "1.252", "ecs.c6.2xlarge": "1.970"} for region in REGIONS
+}
+# System disk prices per GiB and hour in CURRENCY, by category; ECS prices an instance with its system disk.
+DISK_PRICES = {"cloud_efficiency": "0.00049", "cloud_ssd": "0.0014", "cloud_essd": "0.0014"}
+# Hours in each PriceUnit of DescribePrice.
+PRICE_UNITS = {"Hour": 1, "Week": 168, "Month": 720, "Year": 8760}
 # Image id → (name, OS name).
 IMAGES: dict[str, tuple[str, str]] = {
     "debian_12_6_x64_20G_alibase_20240823.vhd": ("debian_12_6_x64_20G_alibase_20240823.vhd", "Debian  12.6 64 bit"),
@@ -84,6 +93,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "InvalidParameter.Mismatch": (400, "Specified virtual switch is not in the specified zone."),
     "InvalidSecurityGroupId.NotFound": (404, "The specified SecurityGroupId does not exist."),
     "InvalidInstanceId.NotFound": (404, "The specified InstanceId does not exist."),
+    "PriceNotFound": (400, "The price of your queried resource is not available now, please try other resources."),
     "InvalidTagValue.Malformed": (400, "The specified Tag.n.Value is not valid."),
     "InvalidResourceId.NotFound": (404, "The specified ResourceIds are not found in our records."),
     "IncorrectInstanceStatus": (403, "The current status of the resource does not support this operation."),

@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
+from emulators.aliyun.pricing import describe_price
 from emulators.aliyun.protocol import (
     ACCESS_KEY_ID,
     ACCESS_KEY_SECRET,
     ALL_ZONES,
     CLOCK_SKEW_SECONDS,
+    DEFAULT_PRICES,
     ERRORS,
     IMAGES,
     INSTANCE_TYPES,
@@ -64,6 +66,7 @@ class AliyunEmulator(Emulator):
     """ECS in memory: instances, the catalog, signature checks and ClientToken idempotency."""
 
     name = "aliyun"
+    DEFAULT_PRICES = DEFAULT_PRICES
 
     def __init__(self, faults: Faults | None = None, access_keys: dict[str, str] | None = None):
         super().__init__(faults)
@@ -454,3 +457,7 @@ class AliyunEmulator(Emulator):
             for r in REGIONS
         ]
         return {"Regions": {"Region": regions}}
+
+    def do_DescribePrice(self, params: dict[str, str]) -> dict:
+        """The price of an instance with its system disk, from the emulator's price list."""
+        return describe_price(params, self.price_of)

@@ -104,6 +104,10 @@ def test_template_zones_are_checked_against_the_cloud_catalog(cloud, sysadmin):
         ({"rate_limits": {"launch": {"request": [5, 2]}}}, "burst, per_second"),
         ({"rate_limits": {"create": {"request": [5, 0]}}}, "both numbers positive"),
         ({"rate_limits": {"create": {"requests": [5, 2]}}}, "buckets request or resource"),
+        ({"pricing_endpoint_url": "ftp://pricing.example"}, "http(s) URL"),
+        ({"pricing_endpoint_url": 7}, "http(s) URL"),
+        ({"pricing_endpoint_url": "https://me:pw@pricing.example"}, "user name or password"),
+        ({"pricing_region": ""}, "region name"),
     ],
 )
 def test_account_options_dcp_reads_are_checked(sysadmin, options, words):
@@ -113,6 +117,7 @@ def test_account_options_dcp_reads_are_checked(sysadmin, options, words):
     assert answer.status_code == 400, answer.content
     assert words in answer.json()["options"][0]
     good = {"terminate_orphans": True, "rate_limits": {"create": {"request": [5, 2], "resource": [100, 2.5]}}}
+    good |= {"pricing_endpoint_url": "https://api.pricing.us-east-1.amazonaws.com", "pricing_region": "us-east-1"}
     answer = client_for(sysadmin).post("/api/v1/providers/", {**body, "options": good}, format="json")
     assert answer.status_code == 201, answer.content
 

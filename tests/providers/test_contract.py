@@ -144,6 +144,27 @@ def test_catalog_and_credentials(harness):
     assert set(harness.zones) <= {location.id for location in driver.list_locations()}
 
 
+#: Provider kinds that publish prices (OpenStack has none; own machines are priced by their monthly_cost).
+PUBLISH_PRICES = {"aws", "aliyun", "libcloud"}
+
+
+def test_prices_are_quoted_or_unknown_never_free(harness):
+    """A provider that publishes prices answers the spec's type: a price above 0 in a currency, or unknown
+    with a note saying why; a billing rule the catalog knows. The others quote nothing."""
+    account = harness.account()
+    spec = harness.spec()
+    wanted = (spec.region or account.region, spec.instance_type)
+    quotes = get_driver(account).quote_prices([wanted])
+    for quote in quotes:
+        assert (quote.hourly_price is not None and quote.hourly_price > 0 and quote.currency) or quote.note, quote
+        assert quote.billing in ("per_second", "per_hour") and quote.minimum_seconds >= 0
+        assert quote.billing == "per_second" or quote.minimum_seconds == 0
+    if harness.kind in PUBLISH_PRICES:
+        assert wanted in {(quote.region, quote.instance_type) for quote in quotes}
+    else:
+        assert quotes == []
+
+
 FAILURE_CASES = [
     pytest.param(cls.kind, failure, id=f"{cls.kind}-{failure}") for cls in HARNESSES for failure in cls.failures
 ]

@@ -24,6 +24,7 @@ from aliyunsdkecs.request.v20140526.DeleteInstancesRequest import DeleteInstance
 from aliyunsdkecs.request.v20140526.DescribeImagesRequest import DescribeImagesRequest
 from aliyunsdkecs.request.v20140526.DescribeInstancesRequest import DescribeInstancesRequest
 from aliyunsdkecs.request.v20140526.DescribeInstanceTypesRequest import DescribeInstanceTypesRequest
+from aliyunsdkecs.request.v20140526.DescribePriceRequest import DescribePriceRequest
 from aliyunsdkecs.request.v20140526.DescribeRegionsRequest import DescribeRegionsRequest
 from aliyunsdkecs.request.v20140526.DescribeZonesRequest import DescribeZonesRequest
 from aliyunsdkecs.request.v20140526.RunInstancesRequest import RunInstancesRequest
@@ -42,6 +43,7 @@ from apps.providers.drivers.base import (
     NotFoundError,
     ProviderError,
     QuotaExceededError,
+    Quote,
     Size,
     ThrottledError,
     TransientError,
@@ -64,6 +66,9 @@ STATES = {
     "Stopped": NodeState.STOPPED,
     "Deleted": NodeState.TERMINATED,
 }
+
+#: ECS bills pay-as-you-go instances by the second (settled hourly), with no minimum.
+PAY_AS_YOU_GO_BILLING = ("per_second", 0)
 
 # ECS error codes by error class, tried in this order: the first matching prefix wins.
 AUTH_CODES = (
@@ -420,6 +425,42 @@ class AliyunDriver(Driver):
             )
             for row in answer.get("Zones", {}).get("Zone", [])
         ]
+
+    def quote_prices(self, wanted: list[tuple[str, str]]) -> list[Quote]:
+        """Pay-as-you-go prices per hour from DescribePrice, one call per region and instance type."""
+        return [self._quote(region or self.region, instance_type) for region, instance_type in dict.fromkeys(wanted)]
+
+    def _quote(self, region: str, instance_type: str) -> Quote:
+        """The instance type's own hourly trade price (after discounts, without its system disk) in region.
+
+        ECS prices an instance together with its system disk; the catalog prices instance types, so the
+        instanceType line of DetailInfos is taken, and the whole TradePrice only when ECS itemises nothing.
+        An answer that names no price, or a price of 0, is an unknown price.
+        """
+        request = DescribePriceRequest()
+        request.add_query_param("RegionId", region)
+        request.set_ResourceType("instance")
+        request.set_InstanceType(instance_type)
+        request.set_PriceUnit("Hour")
+        request.set_Period(1)
+        request.set_Amount(1)
+        try:
+            answer = self._call(request)
+        except (InvalidRequestError, NotFoundError) as exc:
+            return Quote(region, instance_type, None, note=exc.message)
+        price = (answer.get("PriceInfo") or {}).get("Price") or {}
+        details = (price.get("DetailInfos") or {}).get("DetailInfo") or []
+        line = next((d for d in details if d.get("Resource") == "instanceType"), price)
+        try:
+            amount = Decimal(str(line["TradePrice"]))
+        except (KeyError, ArithmeticError, ValueError):
+            return Quote(region, instance_type, None, note="DescribePrice answered no TradePrice")
+        if amount <= 0:
+            return Quote(region, instance_type, Decimal(0), note=f"DescribePrice answered a price of {amount}")
+        if not price.get("Currency"):
+            return Quote(region, instance_type, None, note="DescribePrice answered no Currency")
+        billing, minimum = PAY_AS_YOU_GO_BILLING
+        return Quote(region, instance_type, amount, str(price["Currency"]), billing, minimum)
 
     def check_credentials(self) -> None:
         """DescribeRegions: the cheapest signed call; raises AuthError when the key pair is refused."""

@@ -14,6 +14,7 @@ instance is not yet visible to ``DescribeInstances``.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterable, Iterator
@@ -49,6 +50,7 @@ from apps.providers.drivers.base import (
     NotFoundError,
     ProviderError,
     QuotaExceededError,
+    Quote,
     Size,
     ThrottledError,
     TransientError,
@@ -88,6 +90,12 @@ CONNECTION_ERRORS = (
     ConnectionClosedError,
     HTTPClientError,
 )
+#: The Pricing API is served from a few regions only; us-east-1 answers for every EC2 region.
+PRICING_REGION = "us-east-1"
+#: What an on-demand Linux instance is, in the Pricing API's product attributes (besides type and region).
+LINUX_ON_DEMAND = {"operatingSystem": "Linux", "tenancy": "Shared", "preInstalledSw": "NA", "capacitystatus": "Used"}
+#: EC2 bills Linux on-demand instances per second, with a minimum of 60 seconds.
+LINUX_BILLING = ("per_second", 60)
 # EC2 refuses a whole DescribeInstances/TerminateInstances call when any one id is unknown.
 UNKNOWN_ID_CODES = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
 
@@ -108,13 +116,13 @@ _session: boto3.session.Session | None = None
 _session_lock = threading.Lock()
 
 
-def _new_client(**kwargs: Any) -> Any:
-    """An EC2 client made from the process's shared boto3 session."""
+def _new_client(service: str = "ec2", **kwargs: Any) -> Any:
+    """A client of service (EC2 unless told) made from the process's shared boto3 session."""
     global _session
     with _session_lock:
         if _session is None:
             _session = boto3.session.Session()
-        return _session.client("ec2", **kwargs)
+        return _session.client(service, **kwargs)
 
 
 def warm_up() -> None:
@@ -233,15 +241,19 @@ class AwsDriver(Driver):
         credentials = self.account.credentials or {}
         return [str(credentials.get(key) or "") for key in ("secret_access_key", "session_token", "access_key_id")]
 
-    @cached_property
-    def _client(self) -> Any:
-        """A boto3 EC2 client for the account, made on first use."""
+    def _credentials(self) -> dict[str, Any]:
+        """The account's credentials, once checked to hold a key pair and the account a region."""
         credentials = self.account.credentials or {}
         missing = [key for key in ("access_key_id", "secret_access_key") if not credentials.get(key)]
         if missing:
             raise AuthError(f"account {self.account.name} has no {', '.join(missing)}", code="MissingCredentials")
         if not self.account.region:
             raise InvalidRequestError(f"account {self.account.name} has no region", code="MissingRegion")
+        return credentials
+
+    def _new_client(self, service: str, region: str, endpoint_url: str | None) -> Any:
+        """A boto3 client of service for the account, with botocore's own retries off."""
+        credentials = self._credentials()
         options = self.account.options or {}
         config = Config(
             connect_timeout=options.get("connect_timeout", self.connect_timeout),
@@ -252,13 +264,19 @@ class AwsDriver(Driver):
             user_agent_extra="dcp",
         )
         return _new_client(
+            service,
             aws_access_key_id=credentials["access_key_id"],
             aws_secret_access_key=credentials["secret_access_key"],
             aws_session_token=credentials.get("session_token") or None,
-            region_name=self.account.region,
-            endpoint_url=self.account.endpoint_url or None,
+            region_name=region,
+            endpoint_url=endpoint_url,
             config=config,
         )
+
+    @cached_property
+    def _client(self) -> Any:
+        """A boto3 EC2 client for the account, made on first use."""
+        return self._new_client("ec2", self.account.region, self.account.endpoint_url or None)
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
         """One EC2 call; any failure comes out as a typed ProviderError."""
@@ -483,6 +501,46 @@ class AwsDriver(Driver):
             for zone in zones
         ]
 
+    @cached_property
+    def _pricing(self) -> Any:
+        """A boto3 Pricing API client: options.pricing_endpoint_url, else the account's endpoint, else AWS's own."""
+        options = self.account.options or {}
+        endpoint = options.get("pricing_endpoint_url") or self.account.endpoint_url or None
+        return self._new_client("pricing", options.get("pricing_region") or PRICING_REGION, endpoint)
+
+    def quote_prices(self, wanted: list[tuple[str, str]]) -> list[Quote]:
+        """On-demand Linux prices from the Pricing API: one GetProducts (and its pages) per region and type."""
+        return [self._quote(region, instance_type) for region, instance_type in dict.fromkeys(wanted)]
+
+    def _quote(self, region: str, instance_type: str) -> Quote:
+        """The price of one type in one region, or an unknown Quote saying why."""
+        filters = {"instanceType": instance_type, "regionCode": region, **LINUX_ON_DEMAND}
+        products: list[dict[str, Any]] = []
+        try:
+            for page in self._pricing.get_paginator("get_products").paginate(
+                ServiceCode="AmazonEC2",
+                FormatVersion="aws_v1",
+                Filters=[{"Type": "TERM_MATCH", "Field": key, "Value": value} for key, value in filters.items()],
+            ):
+                products.extend(json.loads(item) for item in page.get("PriceList", []))
+        except (ClientError, BotoCoreError) as exc:
+            raise map_error(exc, operation="Pricing GetProducts", secrets=self._secrets()) from exc
+        except ValueError as exc:
+            raise TransientError(f"Pricing GetProducts answered a price list that is not JSON: {exc}") from None
+        prices = {found for product in products if (found := _on_demand_price(product)) is not None}
+        billing, minimum = LINUX_BILLING
+        if len(prices) == 1:
+            ((price, currency),) = prices
+            if price > 0:
+                return Quote(region, instance_type, price, currency, billing, minimum)
+            return Quote(region, instance_type, Decimal(0), currency, note="the Pricing API answered a price of 0")
+        note = (
+            "the Pricing API has no on-demand Linux price"
+            if not prices
+            else (f"the Pricing API answered {len(prices)} different prices")
+        )
+        return Quote(region, instance_type, None, note=note)
+
     def check_credentials(self) -> None:
         """A dry-run DescribeInstances: it needs valid credentials and the permission DCP uses most."""
         try:
@@ -506,6 +564,25 @@ def _size(item: dict[str, Any]) -> Size:
             "network": item.get("NetworkInfo", {}).get("NetworkPerformance", ""),
         },
     )
+
+
+def _on_demand_price(product: dict[str, Any]) -> tuple[Decimal, str] | None:
+    """(price per hour, currency) of a Pricing API product's on-demand term, or None when it has none.
+
+    A product has one on-demand term with one hourly price dimension; its pricePerUnit names the
+    currency (USD, or CNY in the China regions).
+    """
+    for term in ((product.get("terms") or {}).get("OnDemand") or {}).values():
+        for dimension in (term.get("priceDimensions") or {}).values():
+            if dimension.get("unit") not in ("Hrs", "Hours"):
+                continue
+            per_unit = dimension.get("pricePerUnit") or {}
+            currency = "USD" if "USD" in per_unit else next(iter(per_unit), "")
+            try:
+                return Decimal(str(per_unit[currency])), currency
+            except (KeyError, ArithmeticError, ValueError):
+                return None
+    return None
 
 
 def _action(operation: str) -> str:

@@ -85,6 +85,24 @@ class Size:
 
 
 @dataclass(frozen=True)
+class Quote:
+    """A provider's own on-demand price of one instance type in one region (what it bills an hour of it).
+
+    ``hourly_price`` is None when the provider has no price for it, and 0 when it answers a price of
+    0: both are unknown prices, never free ones, and ``note`` says which. ``billing`` and ``minimum_seconds`` are the
+    provider's billing rule for the type, in the catalog's words (``per_second``/``per_hour``).
+    """
+
+    region: str
+    instance_type: str
+    hourly_price: Decimal | None
+    currency: str = ""
+    billing: str = "per_second"
+    minimum_seconds: int = 0
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Image:
     """A boot image."""
 
@@ -265,6 +283,11 @@ class Driver(ABC):
     @abstractmethod
     def check_credentials(self) -> None:
         """Raise AuthError if the account's credentials do not work."""
+
+    def quote_prices(self, wanted: list[tuple[str, str]]) -> list[Quote]:
+        """The provider's own prices of these (region, instance type) pairs, and of any other type it lists
+        in the same answer; [] when the provider publishes no prices (OpenStack, own machines)."""
+        return []
 
     def find_image(self, image: str) -> Image | None:
         """The image with this id (or name), or None; providers with huge public catalogs look it up directly."""

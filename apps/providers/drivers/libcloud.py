@@ -61,6 +61,7 @@ from apps.providers.drivers.base import (
     NotFoundError,
     ProviderError,
     QuotaExceededError,
+    Quote,
     Size,
     ThrottledError,
     TransientError,
@@ -592,6 +593,27 @@ class LibcloudDriver(Driver):
             )
             for size in sorted(self._libcloud_sizes(), key=lambda s: (self._cpu_of(s), s.ram or 0, s.name or ""))
         ]
+
+    def quote_prices(self, wanted: list[tuple[str, str]]) -> list[Quote]:
+        """Each size's price as Libcloud gives it (its pricing data, or a custom pricing file), in its region.
+
+        Libcloud's prices are US dollars per hour; how the provider bills part of an hour it does not
+        say, so every started hour is billed whole (per_hour), never less than the provider may bill.
+        """
+        region = self.account.region
+        sizes = {size.id: size for size in self.list_sizes()}
+        quotes = [
+            Quote(region, size.id, size.hourly_price, "USD", "per_hour")
+            if size.hourly_price
+            else Quote(region, size.id, None, note="Libcloud has no price for this size")
+            for size in sizes.values()
+        ]
+        for where, instance_type in dict.fromkeys(wanted):
+            if where != region:
+                quotes.append(Quote(where, instance_type, None, note=f"the account's driver prices {region} only"))
+            elif instance_type not in sizes:
+                quotes.append(Quote(where, instance_type, None, note="the provider lists no such size"))
+        return quotes
 
     def list_images(self) -> list[Image]:
         """Images the account can boot from."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.providers.drivers.base import Driver, Image, Location, Node, NodeSpec, Size
+from apps.providers.drivers.base import Driver, Image, Location, Node, NodeSpec, Quote, Size
 from apps.providers.ratelimit import pace
 
 
@@ -67,6 +67,11 @@ class PacedDriver(Driver):
         """Paced catalog read."""
         pace(self.account, "catalog")
         return self.driver.list_locations()
+
+    def quote_prices(self, wanted: list[tuple[str, str]]) -> list[Quote]:
+        """Paced price look-up: a catalog read (one token; a driver asking per type paces nothing more)."""
+        pace(self.account, "catalog")
+        return self.driver.quote_prices(wanted)
 
     def find_image(self, image: str) -> Image | None:
         """Paced image look-up."""
