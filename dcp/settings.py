@@ -278,6 +278,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.provisioning.tasks.sweep_providers",
         "schedule": env.get_int("DCP_SWEEP_INTERVAL", 300, minimum=1),
     },
+    # Budgets: thresholds crossed this period fire their alerts; deliveries due for another try are sent.
+    "check-budgets": {
+        "task": "apps.costs.budgets.tasks.check_budgets",
+        "schedule": env.get_int("DCP_BUDGET_CHECK_INTERVAL", 300, minimum=1),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -295,6 +300,10 @@ if DCP_REDIS_URL:
 DCP_CURRENCY = env.get_currency("DCP_CURRENCY", "USD")
 DCP_TIME_ZONE = env.get_time_zone("DCP_TIME_ZONE", "UTC")
 DCP_CATALOG_TTL = env.get_int("DCP_CATALOG_TTL", 600, minimum=0)
+# A budget alert's delivery (e-mail or webhook) is tried this many times in all, the wait doubling from
+# DCP_BUDGET_RETRY_SECONDS, then shown as failed on the alert.
+DCP_BUDGET_DELIVERY_ATTEMPTS = env.get_int("DCP_BUDGET_DELIVERY_ATTEMPTS", 5, minimum=1)
+DCP_BUDGET_RETRY_SECONDS = env.get_int("DCP_BUDGET_RETRY_SECONDS", 60, minimum=1)
 
 # Engine policy.
 DCP_STUCK_AFTER_SECONDS = env.get_int("DCP_STUCK_AFTER_SECONDS", 120, minimum=1)
