@@ -305,6 +305,25 @@ DCP_CATALOG_TTL = env.get_int("DCP_CATALOG_TTL", 600, minimum=0)
 DCP_BUDGET_DELIVERY_ATTEMPTS = env.get_int("DCP_BUDGET_DELIVERY_ATTEMPTS", 5, minimum=1)
 DCP_BUDGET_RETRY_SECONDS = env.get_int("DCP_BUDGET_RETRY_SECONDS", 60, minimum=1)
 
+# E-mail (cost reports, budget alerts): Django's standard settings from the environment. With EMAIL_HOST
+# set, or in production, mail goes over SMTP; the embedded default writes each message to a file under
+# ./var/mail, so a new user can read the reports the demo sends without a mail server.
+EMAIL_HOST = env.get("EMAIL_HOST", "") or ""
+EMAIL_PORT = env.get_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env.get("EMAIL_HOST_USER", "") or ""
+EMAIL_HOST_PASSWORD = env.get("EMAIL_HOST_PASSWORD", "") or ""
+EMAIL_USE_TLS = env.get_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env.get_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set one of them (or neither).")
+EMAIL_TIMEOUT = env.get_int("EMAIL_TIMEOUT", 30, minimum=1)
+DEFAULT_FROM_EMAIL = env.get("DEFAULT_FROM_EMAIL", "DCP <dcp@localhost>")
+_smtp = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_BACKEND = env.get("EMAIL_BACKEND", "") or (
+    _smtp if EMAIL_HOST or PRODUCTION else "django.core.mail.backends.filebased.EmailBackend"
+)
+EMAIL_FILE_PATH = str(DATA_DIR / "mail")
+
 # Engine policy.
 DCP_STUCK_AFTER_SECONDS = env.get_int("DCP_STUCK_AFTER_SECONDS", 120, minimum=1)
 DCP_CREATE_BATCH_SIZE = env.get_int("DCP_CREATE_BATCH_SIZE", 100, minimum=1)

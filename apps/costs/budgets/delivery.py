@@ -104,7 +104,7 @@ def attempt(delivery_id: int, now: datetime | None = None) -> str | None:
     """Try one pending, due delivery once, under its row lock; the status it is left in (None: not due)."""
     with transaction.atomic():
         delivery = (
-            AlertDelivery.objects.select_for_update(skip_locked=True)
+            AlertDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("alert__budget__cluster", "alert__budget__pool")
             .filter(pk=delivery_id, status=DeliveryStatus.PENDING)
             .first()
