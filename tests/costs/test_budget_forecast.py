@@ -5,6 +5,7 @@ middle of the period, then the clock goes to the period's end, and the cost
 API's total for the period (the accrual) must equal it to the cent.
 """
 
+import math
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -186,6 +187,25 @@ def test_accepted_scale_jobs_add_and_pending_scale_ins_remove(users, cluster):
     rest += Decimal("0.48") * Decimal((MAR - change).total_seconds()) / 3600
     assert Decimal(before) - Decimal(leaving["forecast"]) == pytest.approx(rest, abs=Decimal("0.02"))
     assert leaving["forecast"] == leaving["spent"]
+
+
+def test_a_scale_in_not_yet_carried_out_removes_the_hosts_it_will_pick(users, cluster):
+    """Two hosts, desired size lowered to one: the forecast loses the pricier host's rest of the period."""
+    fleet = Fleet(cluster)
+    admin = signed_in(users["admin"])
+    with time_machine.travel(NOW, tick=False):
+        fleet.host(fleet.small, datetime(2026, 2, 1, tzinfo=UTC))
+        fleet.host(fleet.large, datetime(2026, 2, 1, tzinfo=UTC))
+        Host.objects.filter(template=fleet.large).update(hourly_price=Decimal("1.32"))
+        fleet.settle()
+        before = Decimal(budget(admin, cluster)["forecast"])
+        fleet.cloud.desired_size = 1
+        fleet.cloud.save()
+        [after] = admin.get("/api/v1/budgets/").json()["results"]
+    # The large host goes first (most expensive): per started hour 1.2 EUR at 1.1 USD, from the hour after now.
+    hours = math.ceil((MAR - datetime(2026, 2, 1, tzinfo=UTC)).total_seconds() / 3600)
+    started = math.ceil((NOW - datetime(2026, 2, 1, tzinfo=UTC)).total_seconds() / 3600)
+    assert before - Decimal(after["forecast"]) == (hours - started) * Decimal("1.32")
 
 
 def test_unknown_prices_are_reported_not_counted_as_zero(users, cluster):

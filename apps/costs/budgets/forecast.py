@@ -17,10 +17,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from django.conf import settings
+from django.db import models
 from django.db.models import Count, F, Q
+from django.db.models.functions import RowNumber
 
 from apps.costs import rates
 from apps.costs.accrual import Window, accrue
@@ -33,7 +35,8 @@ from apps.costs.services import physical_monthly, placement_key
 from apps.inventory.choices import HostStatus
 from apps.inventory.models import Host, ServicePool
 from apps.providers.choices import ProviderKind
-from apps.provisioning.placement import Placement, plan_scale_out, scale_in_order
+from apps.providers.models import MachineTemplate
+from apps.provisioning.placement import NOT_READY_FIRST, SCALE_IN_ORDER, Placement, plan_scale_out
 
 HOUR = Decimal(3600)
 
@@ -135,6 +138,7 @@ class Additions:
 
     def __init__(self, period: Period, placements: list[Placement], templates: dict):
         self.period = period
+        self.templates = templates
         cloud = [p for p in placements if templates[p.template].provider.kind != ProviderKind.PHYSICAL]
         self.rows = candidates([placement_key(templates[p.template], p.zone) for p in cloud]) if cloud else []
         wanted = {row.currency for row in self.rows} | {settings.DCP_CURRENCY}
@@ -159,21 +163,24 @@ class Additions:
         hours = span / HOUR
         if row.billing == Billing.PER_HOUR:
             # Each started hour is billed whole.
-            hours = Decimal(-(-span // HOUR))
+            hours = (span / HOUR).to_integral_value(rounding=ROUND_CEILING)
         return row.hourly_price * factor * hours * count
+
+    def total(self, placements: list[Placement]) -> tuple[Decimal, int]:
+        """What placements add, and how many of their hosts have no known price (left out of the sum)."""
+        total, unpriced = Decimal(0), 0
+        for placement in placements:
+            amount = self.amount(self.templates[placement.template], placement.zone, placement.count)
+            if amount is None:
+                unpriced += placement.count
+            else:
+                total += amount
+        return total, unpriced
 
 
 def placements_amount(period: Period, placements: list[Placement], templates: dict) -> tuple[Decimal, int]:
     """What placements add from now to the period's end, and how many of their hosts have no known price."""
-    additions = Additions(period, placements, templates)
-    total, unpriced = Decimal(0), 0
-    for placement in placements:
-        amount = additions.amount(templates[placement.template], placement.zone, placement.count)
-        if amount is None:
-            unpriced += placement.count
-        else:
-            total += amount
-    return total, unpriced
+    return Additions(period, placements, templates).total(placements)
 
 
 @dataclass
@@ -184,35 +191,65 @@ class PoolChanges:
     doomed: list[int] = field(default_factory=list)
 
 
+#: Hosts on their way whose instance does not exist yet: they cost nothing so far and will from launch.
+UNLAUNCHED = (HostStatus.PENDING, HostStatus.CREATING)
+
+
+def _victims(excess: dict[int, int]) -> dict[int, list[int]]:
+    """The hosts a pending scale-in will remove from each pool: its first excess hosts in scale-in order."""
+    if not excess:
+        return {}
+    ranked = (
+        Host.objects.filter(pool_id__in=list(excess), status__in=HostStatus.ACTIVE)
+        .annotate(readiness=NOT_READY_FIRST)
+        .annotate(rank=models.Window(RowNumber(), partition_by=[F("pool_id")], order_by=list(SCALE_IN_ORDER)))
+        .values_list("pk", "pool_id", "rank")
+        .order_by()
+    )
+    found: dict[int, list[int]] = defaultdict(list)
+    for pk, pool_id, rank in ranked:
+        if rank <= excess[pool_id]:
+            found[pool_id].append(pk)
+    return found
+
+
 def _changes(pool_ids: list[int]) -> dict[int, PoolChanges]:
-    """Each pool's unfinished scale-outs (as placements) and pending scale-ins (as hosts), in a few queries."""
-    counts = (
+    """Each pool's unfinished scale-outs (as placements) and pending scale-ins (as hosts).
+
+    A few queries for any number of pools; a pool whose scale-out is accepted but not planned yet (the
+    reconciler plans on commit, so for moments) is planned here, as the reconciler will.
+    """
+    pools = list(
         ServicePool.objects.filter(pk__in=pool_ids)
         .annotate(
             active=Count("hosts", filter=Q(hosts__status__in=HostStatus.ACTIVE)),
-            waiting=Count("hosts", filter=Q(hosts__status__in=HostStatus.ACTIVE, hosts__launched_at__isnull=True)),
+            waiting=Count("hosts", filter=Q(hosts__status__in=UNLAUNCHED, hosts__launched_at__isnull=True)),
             leaving=Count("hosts", filter=Q(hosts__status=HostStatus.TERMINATING)),
         )
         .filter(Q(waiting__gt=0) | Q(leaving__gt=0) | ~Q(desired_size=F("active")))
     )
-    found: dict[int, PoolChanges] = {}
-    for pool in counts:
-        changes = found.setdefault(pool.pk, PoolChanges())
-        victims: set[int] = set()
-        if pool.active > pool.desired_size:
-            victims = set(scale_in_order(pool).values_list("pk", flat=True)[: pool.active - pool.desired_size])
-        leaving = Host.objects.filter(pool=pool, status=HostStatus.TERMINATING, terminated_at__isnull=True)
-        changes.doomed = [*victims, *leaving.values_list("pk", flat=True)]
-        waiting = (
-            Host.objects.filter(pool=pool, status__in=HostStatus.ACTIVE, launched_at__isnull=True)
-            .exclude(pk__in=victims)
-            .values_list("template_id", "zone")
-            .annotate(n=Count("pk"))
-            .order_by()
-        )
-        changes.placements = [Placement(t, "", "", zone, n) for t, zone, n in waiting]
+    if not pools:
+        return {}
+    found = {pool.pk: PoolChanges() for pool in pools}
+    victims = _victims({p.pk: p.active - p.desired_size for p in pools if p.active > p.desired_size})
+    leaving = Host.objects.filter(pool_id__in=list(found), status=HostStatus.TERMINATING, terminated_at__isnull=True)
+    for pk, pool_id in leaving.values_list("pk", "pool_id").order_by():
+        found[pool_id].doomed.append(pk)
+    doomed = {pk for hosts in victims.values() for pk in hosts}
+    for pool_id, hosts in victims.items():
+        found[pool_id].doomed += hosts
+    waiting = (
+        Host.objects.filter(pool_id__in=list(found), status__in=UNLAUNCHED, launched_at__isnull=True)
+        .exclude(pk__in=doomed)
+        .values_list("pool_id", "template_id", "zone")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for pool_id, template, zone, n in waiting:
+        found[pool_id].placements.append(Placement(template, "", "", zone, n))
+    for pool in pools:
         if pool.desired_size > pool.active:
-            changes.placements += plan_scale_out(pool, pool.desired_size - pool.active).placements
+            found[pool.pk].placements += plan_scale_out(pool, pool.desired_size - pool.active).placements
     return found
 
 
@@ -221,12 +258,11 @@ def _changed(found: dict[int, Figures], period: Period) -> None:
     changes = _changes(list(found))
     if not changes:
         return
-    from apps.providers.models import MachineTemplate
-
     wanted = {p.template for c in changes.values() for p in c.placements}
     templates = {t.pk: t for t in MachineTemplate.objects.filter(pk__in=wanted).select_related("provider")}
+    additions = Additions(period, [p for c in changes.values() for p in c.placements], templates)
     for pool_id, change in changes.items():
-        amount, unpriced = placements_amount(period, change.placements, templates)
+        amount, unpriced = additions.total(change.placements)
         found[pool_id].added += amount
         found[pool_id].unpriced_hosts += unpriced
     doomed = [host for change in changes.values() for host in change.doomed]
