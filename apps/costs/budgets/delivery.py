@@ -118,12 +118,8 @@ def attempt(delivery_id: int, now: datetime | None = None) -> str | None:
         except DeliveryError as exc:
             _failed(delivery, str(exc)[:ERROR_CHARS], now)
         else:
-            delivery.status, delivery.sent_at, delivery.next_attempt, delivery.last_error = (
-                DeliveryStatus.SENT,
-                now,
-                None,
-                "",
-            )
+            delivery.status, delivery.sent_at = DeliveryStatus.SENT, now
+            delivery.next_attempt, delivery.last_error = None, ""
         delivery.save(update_fields=["attempts", "status", "sent_at", "next_attempt", "last_error", "updated_at"])
         return delivery.status
 
@@ -222,7 +218,7 @@ def _email(delivery: AlertDelivery) -> None:
     message = Message(delivery.alert)
     try:
         EmailMessage(message.title, message.text, settings.DEFAULT_FROM_EMAIL, [delivery.target]).send()
-    except (OSError, Exception) as exc:  # smtplib's errors, refused connections, timeouts
+    except Exception as exc:  # smtplib's errors, refused connections, timeouts, a backend's own errors
         raise DeliveryError(f"e-mail not accepted: {type(exc).__name__}: {exc}") from None
 
 

@@ -96,11 +96,9 @@ class Period:
 
     def cuts(self) -> list[tuple[datetime, datetime]]:
         """The period cut at now: [start, now) is spent, [now, end) is the rest."""
-        if self.now <= self.start:
-            return [(self.start, self.end)]
-        if self.now >= self.end:
-            return [(self.start, self.end)]
-        return [(self.start, self.now), (self.now, self.end)]
+        if self.start < self.now < self.end:
+            return [(self.start, self.now), (self.now, self.end)]
+        return [(self.start, self.end)]
 
 
 def _accrued(pools: list[int], period: Period, found: dict[int, Figures]) -> None:
