@@ -108,7 +108,11 @@ def main() -> None:
     client.force_authenticate(User.objects.create(username="bench-admin", is_superuser=True))
     cluster_budget = Budget.objects.filter(pool__isnull=True).order_by("pk").first()
     with time_machine.travel(NOW, tick=False):
-        timed("GET /api/v1/budgets/ (50 of them)", lambda: client.get("/api/v1/budgets/?limit=50"))
+        page = timed(
+            "GET /api/v1/budgets/ (50 of them)", lambda: client.get("/api/v1/budgets/?limit=50", HTTP_HOST="localhost")
+        )
+        if page.status_code != 200:
+            sys.exit(f"GET /api/v1/budgets/ answered {page.status_code}")
         timed(f"check_budgets ({count} budgets)", lambda: delivery.check_budgets(NOW))
         timed("burndown of a cluster budget", lambda: burndown(cluster_budget, NOW))
 
