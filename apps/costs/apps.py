@@ -8,3 +8,7 @@ class CostsConfig(AppConfig):
 
     name = "apps.costs"
     label = "costs"
+
+    def ready(self) -> None:
+        """Register the budget tasks (Celery's autodiscovery looks at each app's tasks module only)."""
+        from apps.costs.budgets import tasks  # noqa: F401

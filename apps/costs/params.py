@@ -10,11 +10,10 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 from apps.core.api.filters import BIGINT_MAX
-from apps.costs import rates
 from apps.costs.choices import Dimension, Step
 from apps.costs.periods import buckets, midnight, this_month, zone
 from apps.costs.queries import CostQuery
-from apps.costs.serializers import currency_code
+from apps.costs.serializers import reportable_currency
 
 #: The longest window a query may cover, and the most buckets a series may have.
 MAX_WINDOW = timedelta(days=1830)
@@ -85,13 +84,7 @@ class CostQuerySerializer(serializers.Serializer):
 
     def validate_currency(self, value):
         """ISO 4217, with rates unless it is DCP's own currency."""
-        code = currency_code(value)
-        if code != settings.DCP_CURRENCY and not rates.has_rates(code):
-            raise serializers.ValidationError(
-                f"No exchange rates to or from {code}: add them under /api/v1/exchange-rates/ "
-                f"or ask in another currency (default {settings.DCP_CURRENCY})."
-            )
-        return code
+        return reportable_currency(value)
 
     def validate(self, attrs):
         """A window of at most MAX_WINDOW, end after start, at most MAX_BUCKETS buckets."""

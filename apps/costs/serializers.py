@@ -1,9 +1,10 @@
 """API serializers of the price catalog and exchange rates."""
 
+from django.conf import settings
 from rest_framework import serializers
 
 from apps.core.api.serializers import RestrictedModelSerializer
-from apps.costs import catalog
+from apps.costs import catalog, rates
 from apps.costs.choices import Billing
 from apps.costs.currencies import is_currency
 from apps.costs.models import ExchangeRate, Price
@@ -25,6 +26,17 @@ def currency_code(value: str) -> str:
     code = (value or "").strip().upper()
     if not is_currency(code):
         raise serializers.ValidationError(f"{value!r} is not an ISO 4217 currency code: use e.g. USD, EUR, CNY, JPY.")
+    return code
+
+
+def reportable_currency(value: str) -> str:
+    """An ISO 4217 code that DCP can convert to: DCP_CURRENCY, or one with exchange rates."""
+    code = currency_code(value)
+    if code != settings.DCP_CURRENCY and not rates.has_rates(code):
+        raise serializers.ValidationError(
+            f"No exchange rates to or from {code}: add them under /api/v1/exchange-rates/ "
+            f"or use another currency (default {settings.DCP_CURRENCY})."
+        )
     return code
 
 

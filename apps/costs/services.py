@@ -182,26 +182,36 @@ def group_costs(dimension: str, ids: list[int], now: datetime) -> dict[int, Grou
     return found
 
 
+def placement_key(template, zone: str) -> PriceKey:
+    """The price key of hosts of a template in a zone (its account loaded)."""
+    account = template.provider
+    return PriceKey(account.pk, account.kind, template.region or account.region, template.instance_type, zone)
+
+
+def physical_monthly(template, zone: str, count: int) -> Decimal | None:
+    """The monthly_cost of the count free machines the physical driver would allocate (None: too few, or unknown)."""
+    from apps.providers.drivers.base import NodeSpec
+    from apps.providers.drivers.physical import PhysicalDriver
+
+    spec = NodeSpec.from_template(template, zone=zone)
+    # The driver allocates the cheapest matching machines first.
+    costs = list(
+        PhysicalDriver(template.provider)
+        .matching_free(spec)
+        .order_by("monthly_cost", "pk")
+        .values_list("monthly_cost", flat=True)[:count]
+    )
+    if len(costs) < count or not all(costs):
+        return None
+    return sum(costs, Decimal(0))
+
+
 def _placement_rate(placement, template, rows, convert, now: datetime) -> Decimal | None:
     """What one placement adds per hour in DCP_CURRENCY (None: unknown)."""
-    account = template.provider
-    if account.kind == ProviderKind.PHYSICAL:
-        from apps.providers.drivers.base import NodeSpec
-        from apps.providers.drivers.physical import PhysicalDriver
-
-        spec = NodeSpec.from_template(template, zone=placement.zone)
-        # The driver allocates the cheapest matching machines first.
-        costs = list(
-            PhysicalDriver(account)
-            .matching_free(spec)
-            .order_by("monthly_cost", "pk")
-            .values_list("monthly_cost", flat=True)[: placement.count]
-        )
-        if len(costs) < placement.count or not all(costs):
-            return None
-        return sum(costs, Decimal(0)) / month_hours(now)
-    key = PriceKey(account.pk, account.kind, template.region or account.region, template.instance_type, placement.zone)
-    row = in_force(key, rows, now)
+    if template.provider.kind == ProviderKind.PHYSICAL:
+        monthly = physical_monthly(template, placement.zone, placement.count)
+        return None if monthly is None else monthly / month_hours(now)
+    row = in_force(placement_key(template, placement.zone), rows, now)
     factor = convert[row.currency].factor(seconds(now)) if row else None
     return None if factor is None else row.hourly_price * factor * placement.count
 
@@ -209,7 +219,7 @@ def _placement_rate(placement, template, rows, convert, now: datetime) -> Decima
 def plan_cost(placements: list, templates: dict, now: datetime) -> dict:
     """What a scale-out plan adds per hour and per month (HOURS_PER_MONTH hours), per template, in DCP_CURRENCY."""
     keys = [
-        PriceKey(t.provider_id, t.provider.kind, t.region or t.provider.region, t.instance_type, p.zone)
+        placement_key(t, p.zone)
         for p in placements
         if (t := templates[p.template]).provider.kind != ProviderKind.PHYSICAL
     ]

@@ -5,7 +5,7 @@ from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.validators import UniqueValidator
 
@@ -232,12 +232,16 @@ class ServicePoolViewSet(ModelViewSet):
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 255 or not key.isprintable():
             raise ValidationError({"Idempotency-Key": ["Use at most 255 printable characters (e.g. a UUID)."]})
+        override = serializer.validated_data["override_budget"]
+        if override and not ServicePool.objects.restrict(request.user, Action.CHANGE).filter(pk=pool.pk).exists():
+            raise PermissionDenied("Only the cluster's admins may override a budget.")
         result = services.scale(
             pool.pk,
             request.user,
             serializer.to_request(),
             idempotency_key=key,
             dry=serializer.validated_data["dry_run"],
+            override_budget=override,
         )
         if result.dry_run is not None:
             return Response(result.dry_run, status=status.HTTP_200_OK)

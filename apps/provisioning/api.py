@@ -51,6 +51,11 @@ class ScaleSerializer(Serializer):
         child=serializers.IntegerField(min_value=1), required=False, allow_empty=False, max_length=10_000
     )
     dry_run = serializers.BooleanField(required=False, default=False)
+    override_budget = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Cluster admins: go ahead even if the forecast passes an enforced budget (audited).",
+    )
 
     def validate_delta(self, value):
         """Zero changes nothing."""
@@ -120,10 +125,29 @@ class RemovalPlanSerializer(serializers.Serializer):
     remove = RemovalSerializer(many=True)
 
 
+class BudgetFiguresSerializer(serializers.Serializer):
+    """A budget covering the pool: its forecast, what the scale-out adds, and where that takes it."""
+
+    budget = serializers.IntegerField()
+    name = serializers.CharField(allow_blank=True)
+    enforce = serializers.BooleanField()
+    period_start = serializers.DateTimeField()
+    period_end = serializers.DateTimeField()
+    amount = serializers.DecimalField(max_digits=20, decimal_places=4)
+    currency = serializers.CharField()
+    forecast = serializers.DecimalField(max_digits=20, decimal_places=4, help_text="The period's forecast now.")
+    adds = serializers.DecimalField(max_digits=20, decimal_places=4, help_text="What this scale-out adds to it.")
+    forecast_after = serializers.DecimalField(max_digits=20, decimal_places=4)
+    percent_after = serializers.DecimalField(max_digits=20, decimal_places=2)
+    unpriced_hosts = serializers.IntegerField(help_text="New hosts with no known price (not in adds).")
+    over = serializers.BooleanField(help_text="forecast_after passes amount: refused if enforce, unless overridden.")
+
+
 class DryRunSerializer(serializers.Serializer):
     """What a scale request would do (``"dry_run": true``): nothing is changed."""
 
     dry_run = serializers.BooleanField()
+    budgets = BudgetFiguresSerializer(many=True, required=False, help_text="Scale-outs: the budgets covering the pool.")
     pool = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=JobKind.CHOICES)
     delta = serializers.IntegerField()

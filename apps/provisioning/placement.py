@@ -206,11 +206,11 @@ def plan_scale_out(pool: ServicePool, count: int) -> Plan:
     return plan
 
 
+#: Scale-in removes hosts that are not ready yet first, then the most expensive, then the newest.
+NOT_READY_FIRST = Case(When(status=HostStatus.READY, then=Value(1)), default=Value(0), output_field=IntegerField())
+SCALE_IN_ORDER = ("readiness", "-hourly_price", "-created_at", "-pk")
+
+
 def scale_in_order(pool: ServicePool):
     """The pool's live hosts, in the order scale-in removes them."""
-    not_ready_first = Case(When(status=HostStatus.READY, then=Value(1)), default=Value(0), output_field=IntegerField())
-    return (
-        pool.hosts.filter(status__in=HostStatus.ACTIVE)
-        .annotate(readiness=not_ready_first)
-        .order_by("readiness", "-hourly_price", "-created_at", "-pk")
-    )
+    return pool.hosts.filter(status__in=HostStatus.ACTIVE).annotate(readiness=NOT_READY_FIRST).order_by(*SCALE_IN_ORDER)

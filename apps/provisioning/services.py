@@ -14,6 +14,7 @@ from django.utils import timezone
 from apps.core import audit
 from apps.core.exceptions import Conflict, ServiceError
 from apps.core.models import AuditAction
+from apps.costs.budgets import guard
 from apps.costs.services import plan_cost
 from apps.inventory.choices import HostStatus as H
 from apps.inventory.models import ServicePool
@@ -111,8 +112,13 @@ def dry_run(pool: ServicePool, request: ScaleRequest) -> dict:
         plan = plan_scale_out(pool, target - pool.desired_size)
         # What the new hosts add per hour and per month, by template, at the prices in force now.
         templates = {template.pk: template for template in pool.ordered_templates()}
-        cost = plan_cost(plan.placements, templates, timezone.now())
+        now = timezone.now()
+        cost = plan_cost(plan.placements, templates, now)
         result.update(kind=JobKind.SCALE_OUT, delta=target - pool.desired_size, plan={**plan.as_json(), "cost": cost})
+        # The budgets covering the pool: their forecast, what this adds, and whether a real request is refused.
+        result["budgets"] = guard.budget_figures(
+            guard.covering(pool, enforced_only=False), plan.placements, templates, now
+        )
     else:
         removed = named or scale_in_order(pool)[: pool.desired_size - target]
         result.update(
@@ -136,8 +142,30 @@ def _replay(user, idempotency_key: str, fingerprint: str) -> ScaleResult | None:
     return ScaleResult(job=earlier, replayed=True)
 
 
-def scale(pool_id: int, user, request: ScaleRequest, *, idempotency_key: str = "", dry: bool = False) -> ScaleResult:
-    """Change a pool's desired size and record the job; the reconciler acts after commit."""
+def _budget_check(pool: ServicePool, target: int, override: bool) -> list[dict]:
+    """Refuse a scale-out that takes an enforced budget past its amount (unless overridden); scale-ins pass."""
+    budgets = guard.covering(pool, enforced_only=True) if target > pool.desired_size else []
+    if not budgets:
+        return []
+    templates = {template.pk: template for template in pool.ordered_templates()}
+    plan = plan_scale_out(pool, target - pool.desired_size)
+    return guard.check_scale_out(budgets, plan.placements, templates, override=override, now=timezone.now())
+
+
+def scale(
+    pool_id: int,
+    user,
+    request: ScaleRequest,
+    *,
+    idempotency_key: str = "",
+    dry: bool = False,
+    override_budget: bool = False,
+) -> ScaleResult:
+    """Change a pool's desired size and record the job; the reconciler acts after commit.
+
+    A scale-out that would take an enforced budget's forecast past its amount is refused (409) unless
+    override_budget (the API lets cluster admins only); an override is audited on the budget.
+    """
     with transaction.atomic():
         pool = ServicePool.objects.select_for_update(no_key=True).get(pk=pool_id)
         fingerprint = request.fingerprint(pool.pk)
@@ -148,6 +176,7 @@ def scale(pool_id: int, user, request: ScaleRequest, *, idempotency_key: str = "
         if dry:
             return ScaleResult(dry_run=dry_run(pool, request))
         target, named = _checked(pool, request)
+        overridden = _budget_check(pool, target, override_budget)
         before = {"desired_size": pool.desired_size}
         try:
             with transaction.atomic():
@@ -181,6 +210,7 @@ def scale(pool_id: int, user, request: ScaleRequest, *, idempotency_key: str = "
         if named:
             after_commit("terminate_hosts", [host.pk for host in named])
         audit.record(user, AuditAction.SCALE, pool, before, {"desired_size": target, "job": job.pk})
+        guard.record_overrides(user, overridden, pool, job)
         after_commit("reconcile_pool", pool.pk)
     return ScaleResult(job=job)
 

@@ -9,6 +9,7 @@ pending (no worker runs); a user who asked for one is deleted, so
 import random
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -19,6 +20,7 @@ from apps.configuration.models import InitRun, Registry
 from apps.core import audit
 from apps.core.choices import Role
 from apps.core.models import AuditAction
+from apps.costs.budgets.models import AlertDelivery, Budget, BudgetAlert
 from apps.provisioning import services
 from apps.provisioning.choices import OrphanState
 from apps.provisioning.models import OrphanInstance
@@ -67,7 +69,42 @@ def _cluster(index: int, provider, admin) -> dict:
         duration_seconds=120.0,
     )
     keys.new_key(pool=pool).save()
+    _budget(cluster, pool, now)
     return {"cluster": cluster, "pool": pool, "hosts": hosts, "job": job}
+
+
+def _budget(cluster, pool, now) -> None:
+    """An enforced budget of the pool with an alert fired this period: one delivery sent, one failed."""
+    budget = Budget.objects.create(
+        cluster=cluster,
+        pool=pool,
+        name="web",
+        amount=Decimal("5000.00"),
+        currency="USD",
+        thresholds=[{"percent": 80, "of": "actual"}],
+        recipients={"notify": [{"email": "ops@example.test"}, {"url": "https://hooks.example.test/x?k=1"}]},
+        enforce=True,
+    )
+    alert = BudgetAlert.objects.create(
+        budget=budget,
+        period_start=now.replace(day=1),
+        period_end=now.replace(day=28),
+        percent=80,
+        of="actual",
+        amount=budget.amount,
+        currency="USD",
+        spent=Decimal("4100.00"),
+        forecast=Decimal("5200.00"),
+    )
+    AlertDelivery.objects.create(alert=alert, channel="email", target="ops@example.test", status="sent", attempts=1)
+    AlertDelivery.objects.create(
+        alert=alert,
+        channel="webhook",
+        target="https://hooks.example.test/x?***",
+        status="failed",
+        attempts=5,
+        last_error="https://hooks.example.test/x?*** answered HTTP 500",
+    )
 
 
 def seed() -> Seeded:

@@ -65,6 +65,10 @@ PRICE_WRITES = [
     ("PATCH", "/api/v1/exchange-rates/{id}/"),
 ]
 PASSWORD_RULES = "passwords are also checked against a list of common passwords; a new user needs one"
+BUDGET_RULES = (
+    f"{BY_ID}; a pool must be of the budget's cluster, a currency other than DCP_CURRENCY needs exchange rates, "
+    "the amount fits the currency's minor unit, thresholds need someone to notify, addresses must be real ones"
+)
 RERUN_STATE = "only ready hosts whose template has an init method can be re-run: it depends on the hosts' status"
 EXCLUSIONS: list[tuple[str, str, str, str]] = [
     (ACCEPTANCE, "POST", "/api/v1/auth/token/", "made-up usernames and passwords are wrong credentials (400)"),
@@ -110,6 +114,9 @@ EXCLUSIONS: list[tuple[str, str, str, str]] = [
         "and between parameters",
     ),
     *[(ACCEPTANCE, method, path, PRICE_RULES) for method, path in PRICE_WRITES],
+    (ACCEPTANCE, "POST", "/api/v1/budgets/", BUDGET_RULES),
+    (ACCEPTANCE, "PUT", "/api/v1/budgets/{id}/", BUDGET_RULES),
+    (ACCEPTANCE, "PATCH", "/api/v1/budgets/{id}/", BUDGET_RULES),
     (ACCEPTANCE, "POST", "/api/v1/users/", PASSWORD_RULES),
     (ACCEPTANCE, "PUT", "/api/v1/users/{id}/", PASSWORD_RULES),
     (ACCEPTANCE, "PATCH", "/api/v1/users/{id}/", PASSWORD_RULES),

@@ -28,6 +28,7 @@ import datetime
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 import hypothesis
 import pytest
@@ -39,6 +40,7 @@ from psycopg2.errors import InFailedSqlTransaction
 
 from apps.accounts.api import MembershipSerializer, TokenRequestSerializer, UserSerializer
 from apps.core.choices import Role
+from apps.costs.budgets.models import Budget
 from apps.inventory.api import ClusterSerializer, PhysicalMachineSerializer, ServicePoolSerializer
 from apps.inventory.choices import MachineState
 from apps.inventory.models import Host
@@ -589,7 +591,9 @@ def world(cluster, users, clients):
     other_pool = PoolFactory(cluster=other_cluster, name="hidden")
     stranger = Host.objects.create(hostname="hidden-0", pool=other_pool, provider=provider, template=template)
     job = Job.objects.create(pool=pool, kind=JobKind.SCALE_OUT, delta=1, desired_before=1, desired_after=2)
+    budget = Budget.objects.create(cluster=cluster, pool=pool, amount=Decimal("100"), currency="USD")
     return {
+        "budget": budget,
         "clients": clients,
         "users": users,
         "cluster": cluster,
@@ -763,6 +767,8 @@ def _query_values(parameter: dict, orderings: list[str]) -> st.SearchStrategy:
 def _list_url(path: str, w: dict) -> str:
     """The schema path with its path parameters filled from the shared objects."""
     filled = {"cluster_pk": w["cluster"].pk}
+    if path.startswith("/api/v1/budgets/{id}/"):
+        filled["id"] = w["budget"].pk
     for name, value in filled.items():
         path = path.replace(f"{{{name}}}", str(value))
     assert "{" not in path, f"no value for the path parameter of {path}: add it to _list_url"

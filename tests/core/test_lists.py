@@ -18,6 +18,7 @@ from django.utils import timezone
 from apps.accounts.models import Lockout, Token
 from apps.configuration.models import InitRun, Registry, SSHKey
 from apps.core import audit
+from apps.costs.budgets.models import Budget
 from apps.costs.models import ExchangeRate, Price
 from apps.inventory.models import Host
 from apps.provisioning.models import Job, JobEvent, OrphanInstance
@@ -55,7 +56,7 @@ def grow(cluster, units: int) -> None:
     """Add units of fleet: per unit a pool in cluster and one elsewhere, each with two jobs by two people,
     three hosts (ready, failed, removed) with an init run and an event each, and one more of every other
     listed thing (provider account and template, machine, orphan, registry, SSH key, member, token, lock-out,
-    price, exchange rate, audit entry)."""
+    price, exchange rate, audit entry, budget)."""
     now = timezone.now()
     for _ in range(units):
         template = TemplateFactory()
@@ -106,6 +107,7 @@ def grow(cluster, units: int) -> None:
                 InitRun.objects.create(host=host, job=out, method="ansible", status=outcome, started_at=now)
                 JobEvent.objects.create(job=out, host=host, kind="ready")
             audit.record(member, "scale", pool, {"desired_size": 0}, {"desired_size": 3})
+            Budget.objects.create(cluster=pool.cluster, pool=pool, amount="100", currency="USD", enforce=True)
         OrphanInstance.objects.create(provider=provider, instance_id=f"i-{template.pk}", first_seen=now, last_seen=now)
 
 
