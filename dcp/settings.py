@@ -278,6 +278,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.provisioning.tasks.sweep_providers",
         "schedule": env.get_int("DCP_SWEEP_INTERVAL", 300, minimum=1),
     },
+    # Cost reports of periods just closed (and missed ones), and e-mails due for another try.
+    "make-cost-reports": {
+        "task": "apps.costs.report_tasks.make_cost_reports",
+        "schedule": env.get_int("DCP_COST_REPORT_INTERVAL", 300, minimum=1),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -295,6 +300,31 @@ if DCP_REDIS_URL:
 DCP_CURRENCY = env.get_currency("DCP_CURRENCY", "USD")
 DCP_TIME_ZONE = env.get_time_zone("DCP_TIME_ZONE", "UTC")
 DCP_CATALOG_TTL = env.get_int("DCP_CATALOG_TTL", 600, minimum=0)
+# Scheduled cost reports: a missed period (DCP down when it closed) is made when DCP is back, at most this
+# many of the latest per schedule; a failed e-mail is tried this many times in all, the wait doubling from
+# DCP_COST_REPORT_RETRY_SECONDS, then recorded as failed.
+DCP_COST_REPORT_CATCH_UP = env.get_int("DCP_COST_REPORT_CATCH_UP", 3, minimum=1)
+DCP_COST_REPORT_ATTEMPTS = env.get_int("DCP_COST_REPORT_ATTEMPTS", 5, minimum=1)
+DCP_COST_REPORT_RETRY_SECONDS = env.get_int("DCP_COST_REPORT_RETRY_SECONDS", 60, minimum=1)
+
+# E-mail (cost reports, budget alerts): Django's standard settings from the environment. With EMAIL_HOST
+# set, or in production, mail goes over SMTP; the embedded default writes each message to a file under
+# ./var/mail, so a new user can read the reports the demo sends without a mail server.
+EMAIL_HOST = env.get("EMAIL_HOST", "") or ""
+EMAIL_PORT = env.get_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env.get("EMAIL_HOST_USER", "") or ""
+EMAIL_HOST_PASSWORD = env.get("EMAIL_HOST_PASSWORD", "") or ""
+EMAIL_USE_TLS = env.get_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env.get_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set one of them (or neither).")
+EMAIL_TIMEOUT = env.get_int("EMAIL_TIMEOUT", 30, minimum=1)
+DEFAULT_FROM_EMAIL = env.get("DEFAULT_FROM_EMAIL", "DCP <dcp@localhost>")
+_smtp = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_BACKEND = env.get("EMAIL_BACKEND", "") or (
+    _smtp if EMAIL_HOST or PRODUCTION else "django.core.mail.backends.filebased.EmailBackend"
+)
+EMAIL_FILE_PATH = str(DATA_DIR / "mail")
 
 # Engine policy.
 DCP_STUCK_AFTER_SECONDS = env.get_int("DCP_STUCK_AFTER_SECONDS", 120, minimum=1)

@@ -1,4 +1,4 @@
-"""Costs app: price catalog, exchange rates, accrual and cost queries."""
+"""Costs app: price catalog, exchange rates, accrual, cost queries and scheduled cost reports."""
 
 from django.apps import AppConfig
 
@@ -8,3 +8,7 @@ class CostsConfig(AppConfig):
 
     name = "apps.costs"
     label = "costs"
+
+    def ready(self) -> None:
+        """Register the cost report tasks (Celery's autodiscovery looks at each app's tasks module only)."""
+        from apps.costs.reports import tasks  # noqa: F401

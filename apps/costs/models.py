@@ -97,3 +97,7 @@ class ExchangeRate(BaseModel):
 
     def __str__(self) -> str:
         return f"1 {self.base} = {self.rate} {self.quote} from {self.valid_from}"
+
+
+# Scheduled cost reports live in their own package; imported here so Django registers their models.
+from apps.costs.reports.models import CostReport, CostReportSchedule  # noqa: E402, F401
