@@ -83,7 +83,11 @@ def compare(rows: list[dict], before: list[dict], currency: str) -> list[dict]:
 def make_report(schedule_id: int, period: periods.Period, now: datetime) -> CostReport | None:
     """The report of schedule_id for period, made now; None if it exists already or the schedule is stopped."""
     with transaction.atomic():
-        schedule = CostReportSchedule.objects.select_for_update().select_related("owner", "cluster").get(pk=schedule_id)
+        schedule = (
+            CostReportSchedule.objects.select_for_update(of=("self",))
+            .select_related("owner", "cluster")
+            .get(pk=schedule_id)
+        )
         if not schedule.active or schedule.reports.filter(period_start=period[0]).exists():
             return None
         reason = _blocked(schedule)
