@@ -280,7 +280,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Cost reports of periods just closed (and missed ones), and e-mails due for another try.
     "make-cost-reports": {
-        "task": "apps.costs.report_tasks.make_cost_reports",
+        "task": "apps.costs.reports.tasks.make_cost_reports",
         "schedule": env.get_int("DCP_COST_REPORT_INTERVAL", 300, minimum=1),
     },
 }

@@ -8,11 +8,14 @@ task calls, given the instant it runs at.
 """
 
 import csv
+import email
 import io
+from email.policy import default as email_policy
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 from openpyxl import load_workbook
 
 from apps.accounts.models import Membership
@@ -377,3 +380,19 @@ def test_an_unreachable_mail_server_is_a_failed_try(clients, cluster, fleet, set
     assert mail.deliver(report_id, NOW) == settings.DCP_COST_REPORT_RETRY_SECONDS
     report = CostReport.objects.get(pk=report_id)
     assert report.delivery == "pending" and "ConnectionRefusedError" in report.delivery_error
+
+
+def test_the_demo_sends_yesterdays_report_where_the_user_can_read_it(settings, tmp_path):
+    """manage.py demo: with the embedded default's file backend, a report e-mail lands in the mail folder, once."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = str(tmp_path)
+    out = io.StringIO()
+    call_command("demo", stdout=out)
+    assert f"e-mail is written as files to {tmp_path}" in out.getvalue()
+    assert "Yesterday's report (" in out.getvalue() and "was sent" in out.getvalue()
+    [written] = list(tmp_path.iterdir())
+    message = email.message_from_bytes(written.read_bytes().split(b"\n" + b"-" * 79 + b"\n")[0], policy=email_policy)
+    assert message["Subject"].startswith("DCP cost report demo daily costs") and message["To"] == "finance@example.com"
+    assert {name.rsplit(".", 1)[1] for name in attachments(message)} == {"csv", "xlsx"}
+    call_command("demo", stdout=io.StringIO())
+    assert len(list(tmp_path.iterdir())) == 1 and CostReport.objects.count() == 1

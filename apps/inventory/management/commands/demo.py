@@ -13,6 +13,7 @@ from apps.accounts.choices import TokenOrigin
 from apps.accounts.models import Membership, User
 from apps.core.choices import Role
 from apps.costs.models import Price
+from apps.costs.reports.demo import demo_report
 from apps.inventory.models import Cluster, PhysicalMachine, PoolTemplate, ServicePool
 from apps.providers.models import CloudAccount, MachineTemplate
 
@@ -73,6 +74,7 @@ class Command(BaseCommand):
             if made:
                 PoolTemplate.objects.create(pool=pool, template=template, priority=0)
         self._clouds(cluster)
+        self.stdout.write(demo_report(cluster, admin))
         self.stdout.write(
             "Demo data loaded: cluster 'demo' with pools 'web' (c12m16), 'core-api' (c32m64), "
             "'burst-openstack', 'burst-aliyun', 'burst-aws' (emulated clouds) and 'burst' "
