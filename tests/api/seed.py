@@ -8,6 +8,7 @@ pending (no worker runs); a user who asked for one is deleted, so
 
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -18,6 +19,8 @@ from apps.configuration.models import InitRun, Registry
 from apps.core import audit
 from apps.core.choices import Role
 from apps.core.models import AuditAction
+from apps.costs.reports import periods
+from apps.costs.reports.models import CostReport, CostReportSchedule
 from apps.provisioning import services
 from apps.provisioning.choices import OrphanState
 from apps.provisioning.models import OrphanInstance
@@ -66,7 +69,41 @@ def _cluster(index: int, provider, admin) -> dict:
         duration_seconds=120.0,
     )
     keys.new_key(pool=pool).save()
+    _cost_report(cluster, pool, admin)
     return {"cluster": cluster, "pool": pool, "hosts": hosts, "job": job}
+
+
+def _cost_report(cluster, pool, admin) -> None:
+    """A monthly cost report schedule of the cluster and last month's report, as it was sent."""
+    schedule = CostReportSchedule.objects.create(
+        name=f"finance-{cluster.name}",
+        owner=admin,
+        cluster=cluster,
+        group_by="pool",
+        currency="USD",
+        frequency="monthly",
+        time_zone="UTC",
+        formats=["csv", "xlsx"],
+        recipients=["finance@example.com"],
+    )
+    start, end = periods.closed(timezone.now(), "monthly", "UTC", 1)[0]
+    row = {"key": pool.name, "ids": {"pool": pool.pk}, "cost": "12.50", "host_hours": "720.0000"}
+    row |= {"unpriced_host_hours": "0.0000", "previous_cost": "10.00", "change": "2.50"}
+    CostReport.objects.create(
+        schedule=schedule,
+        period_start=start,
+        period_end=end,
+        group_by="pool",
+        currency="USD",
+        total=Decimal("12.50"),
+        previous_total=Decimal("10.00"),
+        host_hours=Decimal("720"),
+        unpriced_host_hours=Decimal(0),
+        rows=[row],
+        delivery="sent",
+        attempts=1,
+        delivered_at=timezone.now(),
+    )
 
 
 def seed() -> Seeded:

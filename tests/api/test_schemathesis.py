@@ -52,6 +52,10 @@ PROVIDER_RULES = (
 )
 TEMPLATE_RULES = f"{BY_ID}; instance type, zone and image must exist in that provider's catalog, init_vars in the roles"
 PASSWORD_RULES = "passwords are also checked against a list of common passwords; a new user needs one"
+REPORT_RULES = (
+    f"{BY_ID}; currency must be DCP_CURRENCY or one with stored exchange rates, and a schedule of a cluster "
+    "is made by that cluster's admins"
+)
 RERUN_STATE = "only ready hosts whose template has an init method can be re-run: it depends on the hosts' status"
 EXCLUSIONS: list[tuple[str, str, str, str]] = [
     (ACCEPTANCE, "POST", "/api/v1/auth/token/", "made-up usernames and passwords are wrong credentials (400)"),
@@ -81,6 +85,9 @@ EXCLUSIONS: list[tuple[str, str, str, str]] = [
     (ACCEPTANCE, "PUT", "/api/v1/templates/{id}/", TEMPLATE_RULES),
     (ACCEPTANCE, "PATCH", "/api/v1/templates/{id}/", TEMPLATE_RULES),
     (ACCEPTANCE, "POST", "/api/v1/ssh-keys/", f"{BY_ID}; a given private_key must be a real unencrypted key"),
+    (ACCEPTANCE, "POST", "/api/v1/cost-report-schedules/", REPORT_RULES),
+    (ACCEPTANCE, "PUT", "/api/v1/cost-report-schedules/{id}/", REPORT_RULES),
+    (ACCEPTANCE, "PATCH", "/api/v1/cost-report-schedules/{id}/", REPORT_RULES),
     (ACCEPTANCE, "POST", "/api/v1/users/", PASSWORD_RULES),
     (ACCEPTANCE, "PUT", "/api/v1/users/{id}/", PASSWORD_RULES),
     (ACCEPTANCE, "PATCH", "/api/v1/users/{id}/", PASSWORD_RULES),

@@ -10,9 +10,9 @@ task calls, given the instant it runs at.
 import csv
 import email
 import io
-from email.policy import default as email_policy
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from email.policy import default as email_policy
 
 import pytest
 from django.core.management import call_command
