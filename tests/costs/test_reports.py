@@ -396,3 +396,17 @@ def test_the_demo_sends_yesterdays_report_where_the_user_can_read_it(settings, t
     assert {name.rsplit(".", 1)[1] for name in attachments(message)} == {"csv", "xlsx"}
     call_command("demo", stdout=io.StringIO())
     assert len(list(tmp_path.iterdir())) == 1 and CostReport.objects.count() == 1
+
+
+def test_names_stay_text_in_the_workbook(clients, cluster, fleet):
+    """A pool named like a formula is text in the XLSX, never a formula Excel would run."""
+    fleet["pools"]["web"].name = '=HYPERLINK("http://example.com","web")'
+    fleet["pools"]["web"].save(update_fields=["name"])
+    made = schedule(clients["admin"], cluster=cluster.pk, frequency="monthly", formats=["xlsx"]).json()
+    CostReportSchedule.objects.filter(pk=made["id"]).update(created_at=datetime(2026, 2, 15, tzinfo=UTC))
+    [report_id] = beat()
+    data = clients["admin"].get(f"/api/v1/cost-reports/{report_id}/", {"format": "xlsx"}).content
+    sheet = load_workbook(io.BytesIO(data))["Costs"]
+    keys = {cell.value: cell.data_type for cell in sheet["E"][1:]}
+    assert keys['=HYPERLINK("http://example.com","web")'] == "s"
+    assert {cell.data_type for cell in sheet["F"][1:]} == {"n"}

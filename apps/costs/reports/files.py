@@ -56,11 +56,15 @@ def as_xlsx(report: CostReport) -> bytes:
     sheet.append(header)
     first_figure = header.index(FIGURES[0])
     money = "0" if not MINOR_UNITS[report.currency] else "0." + "0" * MINOR_UNITS[report.currency]
+    figures = range(first_figure, first_figure + len(FIGURES))
     for line in body:
-        sheet.append([Decimal(v) if first_figure <= i < first_figure + len(FIGURES) else v for i, v in enumerate(line)])
-        for offset, name in enumerate(FIGURES):
-            cell = sheet.cell(row=sheet.max_row, column=first_figure + offset + 1)
-            cell.number_format = "0.0000" if name.endswith("hours") else money
+        sheet.append([Decimal(v) if i in figures else v for i, v in enumerate(line)])
+        for column, cell in enumerate(sheet[sheet.max_row]):
+            if column in figures:
+                cell.number_format = "0.0000" if header[column].endswith("hours") else money
+            else:
+                # Text stays text: a pool named "=HYPERLINK(...)" must not become a formula.
+                cell.data_type = "s"
     sheet.freeze_panes = "A2"
     out = io.BytesIO()
     book.save(out)

@@ -36,15 +36,22 @@ def due_periods(schedule: CostReportSchedule, now: datetime) -> list[periods.Per
     return sorted(period for period in wanted if period[0] not in made)
 
 
+def due_schedules(now: datetime) -> list[int]:
+    """Active schedules with a report due."""
+    schedules = CostReportSchedule.objects.filter(active=True).order_by("pk")
+    return [schedule.pk for schedule in schedules if due_periods(schedule, now)]
+
+
+def make_schedule_reports(schedule_id: int, now: datetime) -> list[int]:
+    """Make one schedule's due reports, oldest first; the ids of those made (none if another maker was first)."""
+    schedule = CostReportSchedule.objects.filter(pk=schedule_id, active=True).first()
+    made = [make_report(schedule_id, period, now) for period in (due_periods(schedule, now) if schedule else [])]
+    return [report.pk for report in made if report is not None]
+
+
 def make_due_reports(now: datetime) -> list[int]:
     """Make every active schedule's due reports; the ids of the reports made."""
-    made = []
-    for schedule in CostReportSchedule.objects.filter(active=True).order_by("pk"):
-        for period in due_periods(schedule, now):
-            report = make_report(schedule.pk, period, now)
-            if report is not None:
-                made.append(report.pk)
-    return made
+    return [report for schedule in due_schedules(now) for report in make_schedule_reports(schedule, now)]
 
 
 def _blocked(schedule: CostReportSchedule) -> str:
@@ -116,7 +123,8 @@ def make_report(schedule_id: int, period: periods.Period, now: datetime) -> Cost
                 )
         except IntegrityError:
             return None
-        transaction.on_commit(lambda: queue_delivery(report.pk))
+        # A broker hiccup here loses nothing: the next beat queues every pending e-mail again.
+        transaction.on_commit(lambda: queue_delivery(report.pk), robust=True)
     return report
 
 

@@ -11,11 +11,19 @@ DB_RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": 1, "retry_bac
 
 @shared_task(**DB_RETRY)
 def make_cost_reports() -> None:
-    """Make the reports of periods just closed (and of missed ones), then queue every e-mail whose try is due."""
+    """Queue the making of each schedule's due reports (periods just closed, and missed ones), then queue every
+    e-mail whose try is due: each schedule is its own short task, so many schedules never add up to one long one."""
     now = timezone.now()
-    services.make_due_reports(now)
+    for schedule_id in services.due_schedules(now):
+        make_schedule_reports.delay(schedule_id)
     for report_id in services.due_deliveries(now):
         services.queue_delivery(report_id)
+
+
+@shared_task(**DB_RETRY)
+def make_schedule_reports(schedule_id: int) -> None:
+    """Make one schedule's due reports (a second run for the same periods makes nothing)."""
+    services.make_schedule_reports(schedule_id, timezone.now())
 
 
 @shared_task(**DB_RETRY)
