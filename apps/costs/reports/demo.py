@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.utils import timezone
 
+from apps.costs.currencies import round_money
 from apps.costs.reports import mail, periods, services
 from apps.costs.reports.choices import Delivery, Frequency, ReportFormat
 from apps.costs.reports.models import CostReport, CostReportSchedule
@@ -37,7 +38,7 @@ def demo_report(cluster, owner) -> str:
     )
     now = timezone.now()
     yesterday = periods.closed(now, schedule.frequency, schedule.time_zone, 1)[0]
-    report = services.make_report(schedule.pk, yesterday, now)
+    report = services.make_report(schedule.pk, yesterday, now, queue=False)
     if report is not None:
         mail.deliver(report.pk, now)
         report.refresh_from_db()
@@ -50,5 +51,5 @@ def demo_report(cluster, owner) -> str:
     if report is None:
         return told
     if report.delivery == Delivery.SENT:
-        return f"{told} Yesterday's report ({report.total} {report.currency}) was sent."
+        return f"{told} Yesterday's report ({round_money(report.total, report.currency)} {report.currency}) was sent."
     return f"{told} Yesterday's report is made but not sent yet: {report.delivery_error or report.delivery}."

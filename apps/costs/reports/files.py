@@ -7,6 +7,7 @@ import io
 from decimal import Decimal
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 
 from apps.costs.currencies import MINOR_UNITS
 from apps.costs.reports.choices import ReportFormat
@@ -49,26 +50,34 @@ def as_csv(report: CostReport) -> bytes:
 
 def as_xlsx(report: CostReport) -> bytes:
     """The lines as a workbook: figures are numbers (money to the currency's minor unit), the rest text."""
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "Costs"
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Costs")
+    sheet.freeze_panes = "A2"
     header, *body = lines(report)
     sheet.append(header)
     first_figure = header.index(FIGURES[0])
-    money = "0" if not MINOR_UNITS[report.currency] else "0." + "0" * MINOR_UNITS[report.currency]
     figures = range(first_figure, first_figure + len(FIGURES))
+    places = MINOR_UNITS[report.currency]
+    formats = {
+        i: "0.0000" if header[i].endswith("hours") else "0" + ("." + "0" * places if places else "") for i in figures
+    }
     for line in body:
-        sheet.append([Decimal(v) if i in figures else v for i, v in enumerate(line)])
-        for column, cell in enumerate(sheet[sheet.max_row]):
-            if column in figures:
-                cell.number_format = "0.0000" if header[column].endswith("hours") else money
-            else:
-                # Text stays text: a pool named "=HYPERLINK(...)" must not become a formula.
-                cell.data_type = "s"
-    sheet.freeze_panes = "A2"
+        sheet.append([_cell(sheet, value, formats.get(i)) for i, value in enumerate(line)])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _cell(sheet, value: str, number_format: str | None) -> WriteOnlyCell:
+    """A figure as a number in number_format, or text that stays text (a pool named "=HYPERLINK(...)" is no
+    formula)."""
+    if number_format:
+        cell = WriteOnlyCell(sheet, value=Decimal(value))
+        cell.number_format = number_format
+        return cell
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    return cell
 
 
 RENDER = {ReportFormat.CSV: as_csv, ReportFormat.XLSX: as_xlsx}

@@ -87,8 +87,11 @@ def compare(rows: list[dict], before: list[dict], currency: str) -> list[dict]:
     return compared
 
 
-def make_report(schedule_id: int, period: periods.Period, now: datetime) -> CostReport | None:
-    """The report of schedule_id for period, made now; None if it exists already or the schedule is stopped."""
+def make_report(schedule_id: int, period: periods.Period, now: datetime, queue: bool = True) -> CostReport | None:
+    """The report of schedule_id for period, made now; None if it exists already or the schedule is stopped.
+
+    Its e-mail is queued once the report is committed, unless queue is off (the caller sends it itself).
+    """
     with transaction.atomic():
         schedule = (
             CostReportSchedule.objects.select_for_update(of=("self",))
@@ -124,7 +127,8 @@ def make_report(schedule_id: int, period: periods.Period, now: datetime) -> Cost
         except IntegrityError:
             return None
         # A broker hiccup here loses nothing: the next beat queues every pending e-mail again.
-        transaction.on_commit(lambda: queue_delivery(report.pk), robust=True)
+        if queue:
+            transaction.on_commit(lambda: queue_delivery(report.pk), robust=True)
     return report
 
 

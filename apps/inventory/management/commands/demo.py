@@ -74,12 +74,12 @@ class Command(BaseCommand):
             if made:
                 PoolTemplate.objects.create(pool=pool, template=template, priority=0)
         self._clouds(cluster)
-        self.stdout.write(demo_report(cluster, admin))
         self.stdout.write(
             "Demo data loaded: cluster 'demo' with pools 'web' (c12m16), 'core-api' (c32m64), "
             "'burst-openstack', 'burst-aliyun', 'burst-aws' (emulated clouds) and 'burst' "
             "(physical first, then OpenStack, then public cloud)."
         )
+        self.stdout.write(demo_report(cluster, admin))
         if password:
             _, key = services.issue_token(admin, name="demo", origin=TokenOrigin.COMMAND)
             self.stdout.write(f"Admin login: admin / {password}")
