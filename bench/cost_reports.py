@@ -9,7 +9,6 @@ figures; asserts nothing.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/dcp_benchreports .venv/bin/python bench/cost_reports.py
 """
 
-import argparse
 import os
 import random
 import sys
@@ -19,7 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import QueryCounter, recreate_database  # noqa: E402 - needs ROOT on the path
+from bench.common import QueryCounter, fresh_django  # noqa: E402 - needs ROOT on the path
+from bench.costs import YEAR_END, build_catalog, build_fleet, fleet_arguments  # noqa: E402
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dcp.settings")
 
@@ -39,24 +39,14 @@ def timed(label: str, work, repeat: int = 3):
 
 def main() -> None:
     """Parse arguments, build the fleet afresh, measure one report."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--slots", type=int, default=2_000)
-    parser.add_argument("--lives", type=int, default=12)
-    parser.add_argument("--seed", type=int, default=13)
-    args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        sys.exit("set DATABASE_URL to a PostgreSQL database the benchmark may drop and recreate")
-    import django
-
-    django.setup()
+    args = fleet_arguments(__doc__, slots=2_000).parse_args()
+    fresh_django()
     from django.db import connection, transaction
 
     from apps.accounts.models import User
     from apps.costs.reports import files, mail, services
     from apps.costs.reports.models import CostReport, CostReportSchedule
-    from bench.costs import YEAR_END, build_catalog, build_fleet
 
-    recreate_database()
     rng = random.Random(args.seed)
     made = build_fleet(rng, args.slots, args.lives, build_catalog(rng, False))
     with connection.cursor() as cursor:
