@@ -12,7 +12,7 @@ from rest_framework import mixins, serializers, viewsets
 
 from apps.accounts import security
 from apps.accounts.models import Lockout, LockoutScope
-from apps.core.api.filters import BaseFilterSet
+from apps.core.api.filters import BaseFilterSet, BooleanFilter
 from apps.core.api.views import RestrictedViewSetMixin
 
 
@@ -35,7 +35,7 @@ class LockoutFilterSet(BaseFilterSet):
     """?scope=address|username&key=&locked=true."""
 
     scope = django_filters.ChoiceFilter(choices=LockoutScope.CHOICES)
-    locked = django_filters.BooleanFilter(method="filter_locked")
+    locked = BooleanFilter(method="filter_locked")
 
     class Meta:
         model = Lockout

@@ -2,7 +2,7 @@
 
 from django.db import transaction
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -108,8 +108,17 @@ class CostViewSet(viewsets.ViewSet):
 
     permission_classes = [permissions.IsAuthenticated]
     renderer_classes = [JSONRenderer, CostCSVRenderer]
+    single_answer = True  # list() answers one cost answer, not a list of them
 
-    @extend_schema(parameters=[CostQuerySerializer], responses={200: COST_ANSWER})
+    @extend_schema(
+        parameters=[CostQuerySerializer],
+        responses={
+            (200, "application/json"): COST_ANSWER,
+            (200, "text/csv"): OpenApiResponse(
+                {"type": "string"}, description="With ?format=csv: a header line, then one line per row and step."
+            ),
+        },
+    )
     def list(self, request):
         """The cost answer (JSON, or CSV with ?format=csv)."""
         params = CostQuerySerializer(data=request.query_params)

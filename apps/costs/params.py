@@ -7,7 +7,9 @@ from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
+from apps.core.api.filters import BIGINT_MAX
 from apps.costs import rates
 from apps.costs.choices import Dimension, Step
 from apps.costs.periods import buckets, midnight, this_month, zone
@@ -22,6 +24,10 @@ MAX_BUCKETS = 1000
 @extend_schema_field(OpenApiTypes.STR)
 class InstantField(serializers.Field):
     """An ISO 8601 instant, or a date (its midnight in DCP_TIME_ZONE); without an offset, in DCP_TIME_ZONE."""
+
+    def validate_empty_values(self, data):
+        """An empty value (``?start=``) is not given: the default applies."""
+        return super().validate_empty_values(empty if data == "" else data)
 
     def to_internal_value(self, data):
         """Parse; a clear message when it is neither."""
@@ -54,10 +60,15 @@ class CostQuerySerializer(serializers.Serializer):
     start = InstantField(required=False, help_text="Default: the start of this month (DCP_TIME_ZONE).")
     end = InstantField(required=False, help_text="Default: the end of this month.")
     step = serializers.ChoiceField(choices=Step.CHOICES, required=False, help_text="A time series by calendar step.")
-    currency = serializers.CharField(required=False, help_text="ISO 4217; default DCP_CURRENCY.")
-    cluster = serializers.IntegerField(min_value=1, required=False)
-    pool = serializers.IntegerField(min_value=1, required=False)
-    provider = serializers.IntegerField(min_value=1, required=False)
+    currency = serializers.RegexField(
+        r"^[A-Za-z]{3}$",
+        required=False,
+        help_text="ISO 4217; default DCP_CURRENCY.",
+        error_messages={"invalid": "Give an ISO 4217 currency code of three letters, e.g. USD, EUR, CNY, JPY."},
+    )
+    cluster = serializers.IntegerField(min_value=1, max_value=BIGINT_MAX, required=False)
+    pool = serializers.IntegerField(min_value=1, max_value=BIGINT_MAX, required=False)
+    provider = serializers.IntegerField(min_value=1, max_value=BIGINT_MAX, required=False)
 
     def validate_group_by(self, value):
         """Known dimensions, each once."""

@@ -227,6 +227,8 @@ def test_system_administrator_sees_and_clears_a_lockout(member, settings, genero
     listed = clients["sysadmin"].get("/api/v1/lockouts/?locked=true&scope=username").json()["results"]
     assert [(row["key"], row["locked"], row["attempts"]) for row in listed] == [("scripter", True, 2)]
     lockout_id = listed[0]["id"]
+    refused = clients["sysadmin"].get("/api/v1/lockouts/?locked=-5")
+    assert refused.status_code == 400 and refused.json() == {"locked": ["Give true or false."]}
     assert clients["admin"].delete(f"/api/v1/lockouts/{lockout_id}/").status_code == 403
     assert clients["anonymous"].get("/api/v1/lockouts/").status_code == 401
 

@@ -145,6 +145,9 @@ def test_json_fields_have_their_types(schema, clients, world):
         ("/api/v1/providers/", "/api/v1/providers/"),
     ):
         assert_conforms(schema, "get", path, clients["sysadmin"].get(url))
+    public = clients["guest"].get("/api/v1/providers/")  # a provider's name, kind and region only
+    assert set(public.json()["results"][0]) == {"id", "name", "kind", "region"}
+    assert_conforms(schema, "get", "/api/v1/providers/", public)
 
 
 # ---------------------------------------------------------------- error answers

@@ -151,6 +151,9 @@ def test_members_see_only_their_clusters_and_idle_only_system_administrators(cli
         ({"end": at(T0 - DAY).isoformat()}, "end", "must be after start"),
         ({"end": at(T0 + 100 * 365 * DAY).isoformat()}, "end", "at most 1830 days"),
         ({"currency": "XYZ"}, "currency", "not an ISO 4217"),
+        ({"currency": "0"}, "currency", "three letters"),
+        ({"cluster": str(2**63)}, "cluster", "less than or equal to"),
+        ({"format": "xml"}, "format", "Unknown format 'xml': use csv, json"),
         ({"currency": "JPY"}, "currency", "No exchange rates to or from JPY"),
         ({"start": "last tuesday"}, "start", "not a date or an ISO 8601 instant"),
         ({"step": "fortnight"}, "step", "not a valid choice"),
@@ -193,7 +196,17 @@ def test_csv_has_a_line_per_row_and_bucket(clients, cluster, aws):
     assert lines[0] == "period_start,period_end,line,cluster,pool,key,cost,host_hours,unpriced_host_hours,currency"
     assert lines[1].endswith(f",cost,{cluster.pk},{pool.pk},{cluster.name}/{pool.name},2.40,24.0000,0.0000,USD")
     assert lines[2].endswith(",0.10,1.0000,0.0000,USD") and len(lines) == 3
-    assert costs(clients["guest"], group_by="colour", format="csv").status_code == 400
+    refused = costs(clients["guest"], group_by="colour", format="csv")
+    assert refused.status_code == 400 and refused["Content-Type"] == "application/json"  # errors are JSON
+    assert "Unknown group_by colour" in refused.json()["group_by"][0]
+
+
+def test_empty_start_and_end_mean_this_month(clients):
+    """?start=&end= (as a form leaves them) are not given: the default window applies."""
+    answer = clients["guest"].get("/api/v1/costs/?start=&end=")
+    default = clients["guest"].get("/api/v1/costs/").json()
+    assert answer.status_code == 200
+    assert (answer.json()["start"], answer.json()["end"]) == (default["start"], default["end"])
 
 
 def test_a_sync_confirms_an_unchanged_price_and_a_changed_one_leaves_earlier_periods_alone(clients, cluster, aws):

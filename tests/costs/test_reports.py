@@ -338,13 +338,14 @@ def test_missing_recipients_are_refused(clients, cluster):
     assert answer.status_code == 400 and "recipients" in answer.json()
 
 
-def test_an_unknown_download_format_is_not_found(clients, cluster, fleet):
-    """?format= other than json, csv or xlsx: 404 in JSON."""
+def test_an_unknown_download_format_is_a_400_naming_the_formats(clients, cluster, fleet):
+    """?format= other than json, csv or xlsx: a 400 in JSON that lists them."""
     made = schedule(clients["admin"], cluster=cluster.pk, frequency="monthly").json()
     CostReportSchedule.objects.filter(pk=made["id"]).update(created_at=datetime(2026, 2, 1, tzinfo=UTC))
     [report_id] = beat()
     answer = clients["admin"].get(f"/api/v1/cost-reports/{report_id}/", {"format": "pdf"})
-    assert answer.status_code == 404 and answer["Content-Type"] == "application/json"
+    assert answer.status_code == 400 and answer["Content-Type"] == "application/json"
+    assert answer.json()["format"] == ["Unknown format 'pdf': use csv, json, xlsx."]
 
 
 def test_a_failed_delivery_is_retried_with_back_off_then_recorded_failed(clients, cluster, fleet, smtp, settings):

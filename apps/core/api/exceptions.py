@@ -11,6 +11,7 @@ from django.utils.text import capfirst
 from django.views import defaults
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -46,8 +47,19 @@ def exception_handler(exc, context):
     """DRF's handler, plus service errors, protected deletes, provider errors, duplicates and integrity races.
 
     A duplicate is answered 409 whether a uniqueness check or the database's
-    unique index catches it: the same conflict gets the same status.
+    unique index catches it: the same conflict gets the same status. An error
+    is always JSON, also where a list was asked for as CSV (``?format=csv``).
     """
+    response = _answer(exc, context)
+    request = context.get("request")
+    if response is not None and request is not None:
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
+    return response
+
+
+def _answer(exc, context):
+    """The error response for exc, or None for an exception DRF does not handle."""
     if isinstance(exc, ValidationError) and _duplicate(exc):
         return Response(_sentences(exc.detail), status=status.HTTP_409_CONFLICT)
     if isinstance(exc, ServiceError):

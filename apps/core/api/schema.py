@@ -133,6 +133,12 @@ class AutoSchema(openapi.AutoSchema):
             responses["201"].setdefault("headers", LOCATION)
         return operation
 
+    def _is_list_view(self, serializer=None):
+        """A view's list action answers a list, unless the view says it answers one object (``single_answer``)."""
+        if getattr(self.view, "single_answer", False):
+            return False
+        return super()._is_list_view(serializer)
+
     def _get_filter_parameters(self):
         """Filters; an empty one (``?pool=``) is not applied, so the schema allows it (not a list filter's)."""
         parameters = super()._get_filter_parameters()
@@ -153,6 +159,10 @@ class AutoSchema(openapi.AutoSchema):
     def _map_serializer(self, serializer, direction, bypass_extensions=False):
         """The serializer's schema; a request body with one_of_fields becomes a oneOf."""
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        public = getattr(serializer, "PUBLIC_FIELDS", None)
+        if public is not None and direction == "response" and "required" in schema:
+            # Only system administrators read the other fields; everyone else gets these alone.
+            schema["required"] = [name for name in schema["required"] if name in public]
         names = getattr(serializer, "one_of_fields", ())
         return one_of(schema, names) if names and direction == "request" else schema
 

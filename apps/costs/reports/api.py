@@ -61,11 +61,6 @@ class CostReportViewSet(ReadOnlyModelViewSet):
             return [JSONRenderer(), CSVRenderer(), XLSXRenderer()]
         return [JSONRenderer()]
 
-    def handle_exception(self, exc):
-        """Errors are JSON, whatever format was asked for."""
-        self.request.accepted_renderer, self.request.accepted_media_type = JSONRenderer(), "application/json"
-        return super().handle_exception(exc)
-
     @extend_schema(
         responses={
             (200, "application/json"): CostReportSerializer,
