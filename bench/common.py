@@ -1,6 +1,19 @@
 """What the benchmarks share: a fresh PostgreSQL database, and counting SQL statements."""
 
 
+def fresh_django() -> None:
+    """Set Django up on a freshly made benchmark database; stop unless DATABASE_URL names PostgreSQL."""
+    import os
+    import sys
+
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        sys.exit("set DATABASE_URL to a PostgreSQL database the benchmark may drop and recreate")
+    import django
+
+    django.setup()
+    recreate_database()
+
+
 def recreate_database() -> None:
     """Drop and create the benchmark database (DATABASE_URL), then migrate it."""
     import psycopg2

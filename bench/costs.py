@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import QueryCounter, recreate_database  # noqa: E402 - needs ROOT on the path
+from bench.common import QueryCounter, fresh_django  # noqa: E402 - needs ROOT on the path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dcp.settings")
 
@@ -180,25 +180,26 @@ def measure(user, label: str, dims: list[str], start: datetime, end: datetime, s
     )
 
 
+def fleet_arguments(description: str, slots: int) -> argparse.ArgumentParser:
+    """The arguments of a benchmark on this fleet: --slots, --lives, --seed."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--slots", type=int, default=slots)
+    parser.add_argument("--lives", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=13)
+    return parser
+
+
 def main() -> None:
     """Parse arguments, build the fleet afresh, measure the queries."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--slots", type=int, default=10_000)
-    parser.add_argument("--lives", type=int, default=12)
+    parser = fleet_arguments(__doc__, slots=10_000)
     parser.add_argument("--machines", type=int, default=500)
     parser.add_argument("--daily-rates", action="store_true")
-    parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        sys.exit("set DATABASE_URL to a PostgreSQL database the benchmark may drop and recreate")
-    import django
-
-    django.setup()
+    fresh_django()
     from django.db import connection
 
     from apps.accounts.models import User
 
-    recreate_database()
     rng = random.Random(args.seed)
     started = time.perf_counter()
     templates = build_catalog(rng, args.daily_rates)

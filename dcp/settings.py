@@ -224,6 +224,8 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "apps.provisioning.choices.JobStatus.CHOICES",
         "HostStatusEnum": "apps.inventory.choices.HostStatus.CHOICES",
         "ProviderKindEnum": "apps.providers.choices.ProviderKind.CHOICES",
+        "DeliveryStatusEnum": "apps.costs.budgets.choices.DeliveryStatus.CHOICES",
+        "BudgetStatusEnum": "apps.costs.budgets.choices.BudgetStatus.CHOICES",
     },
 }
 
@@ -287,6 +289,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.costs.budgets.tasks.check_budgets",
         "schedule": env.get_int("DCP_BUDGET_CHECK_INTERVAL", 300, minimum=1),
     },
+    # Cost reports of periods just closed (and missed ones), and e-mails due for another try.
+    "make-cost-reports": {
+        "task": "apps.costs.reports.tasks.make_cost_reports",
+        "schedule": env.get_int("DCP_COST_REPORT_INTERVAL", 300, minimum=1),
+    },
 }
 # The providers' prices into the catalog, once a day at this hour (0-23, Celery's time zone: UTC).
 DCP_PRICE_SYNC_HOUR = env.get_int("DCP_PRICE_SYNC_HOUR", 3, minimum=0)
@@ -316,6 +323,12 @@ DCP_CATALOG_TTL = env.get_int("DCP_CATALOG_TTL", 600, minimum=0)
 # DCP_BUDGET_RETRY_SECONDS, then shown as failed on the alert.
 DCP_BUDGET_DELIVERY_ATTEMPTS = env.get_int("DCP_BUDGET_DELIVERY_ATTEMPTS", 5, minimum=1)
 DCP_BUDGET_RETRY_SECONDS = env.get_int("DCP_BUDGET_RETRY_SECONDS", 60, minimum=1)
+# Scheduled cost reports: a missed period (DCP down when it closed) is made when DCP is back, at most this
+# many of the latest per schedule; a failed e-mail is tried this many times in all, the wait doubling from
+# DCP_COST_REPORT_RETRY_SECONDS, then recorded as failed.
+DCP_COST_REPORT_CATCH_UP = env.get_int("DCP_COST_REPORT_CATCH_UP", 3, minimum=1)
+DCP_COST_REPORT_ATTEMPTS = env.get_int("DCP_COST_REPORT_ATTEMPTS", 5, minimum=1)
+DCP_COST_REPORT_RETRY_SECONDS = env.get_int("DCP_COST_REPORT_RETRY_SECONDS", 60, minimum=1)
 
 # E-mail (cost reports, budget alerts): Django's standard settings from the environment. With EMAIL_HOST
 # set, or in production, mail goes over SMTP; the embedded default writes each message to a file under

@@ -11,6 +11,7 @@ from apps.core.api.audit import AuditEntryViewSet
 from apps.core.health import healthz
 from apps.costs.api import CostViewSet, ExchangeRateViewSet, PriceViewSet
 from apps.costs.budgets.api import BudgetViewSet
+from apps.costs.reports.api import CostReportScheduleViewSet, CostReportViewSet
 from apps.inventory.api import ClusterViewSet, HostViewSet, PhysicalMachineViewSet, ServicePoolViewSet
 from apps.providers.api import CloudAccountViewSet, MachineTemplateViewSet
 from apps.provisioning.api import JobViewSet
@@ -37,6 +38,8 @@ router.register("prices", PriceViewSet, basename="price")
 router.register("exchange-rates", ExchangeRateViewSet, basename="exchangerate")
 router.register("costs", CostViewSet, basename="cost")
 router.register("budgets", BudgetViewSet, basename="budget")
+router.register("cost-report-schedules", CostReportScheduleViewSet, basename="costreportschedule")
+router.register("cost-reports", CostReportViewSet, basename="costreport")
 
 handler404 = "apps.core.api.exceptions.not_found"
 

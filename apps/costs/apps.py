@@ -1,4 +1,4 @@
-"""Costs app: price catalog, exchange rates, accrual and cost queries."""
+"""Costs app: price catalog, exchange rates, accrual, cost queries and scheduled cost reports."""
 
 from django.apps import AppConfig
 
@@ -10,5 +10,6 @@ class CostsConfig(AppConfig):
     label = "costs"
 
     def ready(self) -> None:
-        """Register the budget tasks (Celery's autodiscovery looks at each app's tasks module only)."""
-        from apps.costs.budgets import tasks  # noqa: F401
+        """Register the budget and cost report tasks (Celery's autodiscovery looks at each app's tasks module only)."""
+        from apps.costs.budgets import tasks as budget_tasks  # noqa: F401
+        from apps.costs.reports import tasks as report_tasks  # noqa: F401

@@ -101,3 +101,6 @@ class ExchangeRate(BaseModel):
 
 # Budgets live in their own package; imported here so Django registers their models.
 from apps.costs.budgets.models import AlertDelivery, Budget, BudgetAlert  # noqa: E402, F401
+
+# Scheduled cost reports live in their own package; imported here so Django registers their models.
+from apps.costs.reports.models import CostReport, CostReportSchedule  # noqa: E402, F401

@@ -21,6 +21,8 @@ from apps.core import audit
 from apps.core.choices import Role
 from apps.core.models import AuditAction
 from apps.costs.budgets.models import AlertDelivery, Budget, BudgetAlert
+from apps.costs.reports import periods
+from apps.costs.reports.models import CostReport, CostReportSchedule
 from apps.provisioning import services
 from apps.provisioning.choices import OrphanState
 from apps.provisioning.models import OrphanInstance
@@ -70,6 +72,7 @@ def _cluster(index: int, provider, admin) -> dict:
     )
     keys.new_key(pool=pool).save()
     _budget(cluster, pool, now)
+    _cost_report(cluster, pool, admin)
     return {"cluster": cluster, "pool": pool, "hosts": hosts, "job": job}
 
 
@@ -104,6 +107,39 @@ def _budget(cluster, pool, now) -> None:
         status="failed",
         attempts=5,
         last_error="https://hooks.example.test/x?*** answered HTTP 500",
+    )
+
+
+def _cost_report(cluster, pool, admin) -> None:
+    """A monthly cost report schedule of the cluster and last month's report, as it was sent."""
+    schedule = CostReportSchedule.objects.create(
+        name=f"finance-{cluster.name}",
+        owner=admin,
+        cluster=cluster,
+        group_by="pool",
+        currency="USD",
+        frequency="monthly",
+        time_zone="UTC",
+        formats=["csv", "xlsx"],
+        recipients=["finance@example.com"],
+    )
+    start, end = periods.closed(timezone.now(), "monthly", "UTC", 1)[0]
+    row = {"key": pool.name, "ids": {"pool": pool.pk}, "cost": "12.50", "host_hours": "720.0000"}
+    row |= {"unpriced_host_hours": "0.0000", "previous_cost": "10.00", "change": "2.50"}
+    CostReport.objects.create(
+        schedule=schedule,
+        period_start=start,
+        period_end=end,
+        group_by="pool",
+        currency="USD",
+        total=Decimal("12.50"),
+        previous_total=Decimal("10.00"),
+        host_hours=Decimal("720"),
+        unpriced_host_hours=Decimal(0),
+        rows=[row],
+        delivery="sent",
+        attempts=1,
+        delivered_at=timezone.now(),
     )
 
 

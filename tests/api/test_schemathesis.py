@@ -69,6 +69,10 @@ BUDGET_RULES = (
     f"{BY_ID}; a pool must be of the budget's cluster, a currency other than DCP_CURRENCY needs exchange rates, "
     "the amount fits the currency's minor unit, thresholds need someone to notify, addresses must be real ones"
 )
+REPORT_RULES = (
+    f"{BY_ID}; currency must be DCP_CURRENCY or one with stored exchange rates, and a schedule of a cluster "
+    "is made by that cluster's admins"
+)
 RERUN_STATE = "only ready hosts whose template has an init method can be re-run: it depends on the hosts' status"
 EXCLUSIONS: list[tuple[str, str, str, str]] = [
     (ACCEPTANCE, "POST", "/api/v1/auth/token/", "made-up usernames and passwords are wrong credentials (400)"),
@@ -105,6 +109,9 @@ EXCLUSIONS: list[tuple[str, str, str, str]] = [
     (ACCEPTANCE, "PUT", "/api/v1/templates/{id}/", TEMPLATE_RULES),
     (ACCEPTANCE, "PATCH", "/api/v1/templates/{id}/", TEMPLATE_RULES),
     (ACCEPTANCE, "POST", "/api/v1/ssh-keys/", f"{BY_ID}; a given private_key must be a real unencrypted key"),
+    (ACCEPTANCE, "POST", "/api/v1/cost-report-schedules/", REPORT_RULES),
+    (ACCEPTANCE, "PUT", "/api/v1/cost-report-schedules/{id}/", REPORT_RULES),
+    (ACCEPTANCE, "PATCH", "/api/v1/cost-report-schedules/{id}/", REPORT_RULES),
     (
         ACCEPTANCE,
         "GET",

@@ -13,6 +13,7 @@ from apps.accounts.choices import TokenOrigin
 from apps.accounts.models import Membership, User
 from apps.core.choices import Role
 from apps.costs.models import Price
+from apps.costs.reports.demo import demo_report
 from apps.inventory.models import Cluster, PhysicalMachine, PoolTemplate, ServicePool
 from apps.providers.models import CloudAccount, MachineTemplate
 
@@ -78,6 +79,7 @@ class Command(BaseCommand):
             "'burst-openstack', 'burst-aliyun', 'burst-aws' (emulated clouds) and 'burst' "
             "(physical first, then OpenStack, then public cloud)."
         )
+        self.stdout.write(demo_report(cluster, admin))
         if password:
             _, key = services.issue_token(admin, name="demo", origin=TokenOrigin.COMMAND)
             self.stdout.write(f"Admin login: admin / {password}")
