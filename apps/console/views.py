@@ -4,28 +4,40 @@ Changes go through the same services as the API (so they are checked and
 audited the same way); the console adds nothing of its own to the rules.
 """
 
+import datetime
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
 from apps.configuration.api import rerun
+from apps.console.generic import shown
+from apps.console.lists import HOSTS, JOBS, POOLS
 from apps.console.paging import paged
 from apps.core.choices import Action
 from apps.core.exceptions import ServiceError
+from apps.costs.services import group_costs
 from apps.inventory.api import pool_counts
 from apps.inventory.choices import HostStatus
-from apps.inventory.models import Host, ServicePool
+from apps.inventory.models import Cluster, Host, ServicePool
 from apps.provisioning import services
+from apps.provisioning.api import progress, with_progress
+from apps.provisioning.choices import JobKind, JobStatus
 from apps.provisioning.models import Job
 
-POOLS_PER_PAGE = 50
 HOSTS_PER_PAGE = 100
 JOBS_PER_PAGE = 20
+POOLS_PER_PAGE = 50
+MEMBERS_PER_PAGE = 50
+EVENTS_PER_PAGE = 100
 
 
 class LogoutView(auth_views.LogoutView):
@@ -45,12 +57,26 @@ def _visible_pool(user, pool_id: int) -> ServicePool:
     return get_object_or_404(ServicePool.objects.restrict(user).select_related("cluster"), pk=pool_id)
 
 
+def _costs(dimension: str, pk: int) -> dict:
+    """Run-rate and cost this month of one pool or cluster, as the API shows them."""
+    return group_costs(dimension, [pk], timezone.now())[pk].as_json()
+
+
 @login_required
-def home(request):
-    """A page of the pools the user may see, with their sizes."""
-    pools = pool_counts(ServicePool.objects.restrict(request.user).select_related("cluster"))
-    page = paged(request, pools.order_by("cluster__name", "name", "pk"), POOLS_PER_PAGE)
-    return render(request, "console/home.html", {"page": page})
+def cluster_detail(request, cluster_id: int):
+    """A cluster: its cost, a page of its pools, a page of its members."""
+    cluster = get_object_or_404(Cluster.objects.restrict(request.user), pk=cluster_id)
+    pools = pool_counts(cluster.pools.select_related("cluster")).order_by("name", "pk")
+    members = cluster.memberships.select_related("user").order_by("user__username", "pk")
+    role = members.filter(user=request.user).values_list("role", flat=True).first()
+    context = {
+        "cluster": cluster,
+        "role": role or (_("system administrator") if request.user.is_system_admin else ""),
+        "cost": _costs("cluster", cluster.pk),
+        "pools": shown(request, POOLS, pools, POOLS_PER_PAGE, param="pools_page"),
+        "members": paged(request, members, MEMBERS_PER_PAGE, param="members_page"),
+    }
+    return render(request, "console/cluster.html", context)
 
 
 def _host_statuses(pool: ServicePool) -> dict[str, int]:
@@ -70,16 +96,18 @@ def pool_detail(request, pool_id: int):
     pool.ready = statuses.get(HostStatus.READY, 0)
     status = request.GET.get("status", "")
     if status in HostStatus.values():
-        hosts, shown = pool.hosts.filter(status=status), statuses.get(status, 0)
+        hosts, count = pool.hosts.filter(status=status), statuses.get(status, 0)
     else:
-        status, hosts, shown = "", pool.hosts.exclude(status=HostStatus.TERMINATED), pool.size
-    jobs = pool.jobs.select_related("requested_by").order_by("-created_at", "-pk")
+        status, hosts, count = "", pool.hosts.exclude(status=HostStatus.TERMINATED), pool.size
+    jobs = with_progress(pool.jobs.select_related("pool", "requested_by")).order_by("-created_at", "-pk")
+    hosts = hosts.select_related("pool__cluster", "provider", "template").order_by("pk")
     context = {
         "pool": pool,
         "statuses": statuses,
         "status": status,
-        "hosts": paged(request, hosts.order_by("pk"), HOSTS_PER_PAGE, count=shown),
-        "jobs": paged(request, jobs, JOBS_PER_PAGE, param="jobs_page"),
+        "cost": _costs("pool", pool.pk),
+        "hosts": shown(request, HOSTS, hosts, HOSTS_PER_PAGE, count=count),
+        "jobs": shown(request, JOBS, jobs, JOBS_PER_PAGE, param="jobs_page"),
         "templates": pool.ordered_templates(),
         "can_scale": can_scale,
     }
@@ -92,34 +120,63 @@ def pool_scale(request, pool_id: int):
     """Scale a pool by a delta from the console form."""
     pool = _visible_pool(request.user, pool_id)
     if not ServicePool.objects.restrict(request.user, Action.SCALE).filter(pk=pool.pk).exists():
-        messages.error(request, "Your role on this cluster does not allow scaling.")
+        messages.error(request, _("Your role on this cluster does not allow scaling."))
         return redirect("console:pool", pool_id=pool.pk)
     try:
         delta = int(request.POST.get("delta", ""))
     except ValueError:
-        messages.error(request, "Give the number of hosts to add (or a negative number to remove).")
+        messages.error(request, _("Give the number of hosts to add (or a negative number to remove)."))
         return redirect("console:pool", pool_id=pool.pk)
     if delta == 0:
-        messages.error(request, "A delta of 0 changes nothing.")
+        messages.error(request, _("A delta of 0 changes nothing."))
         return redirect("console:pool", pool_id=pool.pk)
     try:
         job = services.scale(pool.pk, request.user, services.ScaleRequest(delta=delta)).job
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect("console:pool", pool_id=pool.pk)
-    messages.success(request, f"Job {job.pk} started: {job.delta:+d} hosts.")
+    messages.success(request, _("Job %(job)s started: %(delta)+d hosts.") % {"job": job.pk, "delta": job.delta})
     return redirect("console:job", job_id=job.pk)
+
+
+def _visible_job(user, job_id: int) -> Job:
+    job = with_progress(Job.objects.restrict(user).select_related("pool__cluster", "requested_by"))
+    return get_object_or_404(job, pk=job_id)
+
+
+def _progress_context(job: Job) -> dict:
+    """The job's progress figures and the bar's widths in percent."""
+    figures = progress(job)
+    total = figures["total"] or 1
+    figures["done"] = figures["removed"] if job.kind == JobKind.SCALE_IN else figures["ready"]
+    widths = {name: round(100 * figures[name] / total, 2) for name in ("ready", "removed", "failed")}
+    return {"job": job, "progress": figures, "widths": widths, "active": job.status in JobStatus.ACTIVE}
 
 
 @login_required
 def job_detail(request, job_id: int):
-    """A job with its progress and event timeline."""
-    job = Job.objects.restrict(request.user).select_related("pool__cluster").filter(pk=job_id).first()
-    if job is None:
-        raise Http404("No such job.")
-    events = job.events.select_related("host")
-    hosts = job.hosts.all() if job.kind == "scale_out" else job.removed_hosts.all()
-    return render(request, "console/job.html", {"job": job, "events": events, "hosts": hosts})
+    """A job with its progress bar (kept up to date by polling), a page of its hosts and its timeline."""
+    job = _visible_job(request.user, job_id)
+    hosts = job.hosts if job.kind == JobKind.SCALE_OUT else job.removed_hosts
+    hosts = hosts.select_related("pool__cluster", "provider", "template").order_by("pk")
+    events = job.events.select_related("host").order_by("time", "pk")
+    context = {
+        **_progress_context(job),
+        "hosts": shown(request, HOSTS, hosts, HOSTS_PER_PAGE, param="hosts_page"),
+        "events": paged(request, events, EVENTS_PER_PAGE, param="events_page"),
+    }
+    return render(request, "console/job.html", context)
+
+
+@login_required
+def job_progress(request, job_id: int):
+    """The progress fragment HTMX polls; when a polled job has ended, the whole page is reloaded once."""
+    job = _visible_job(request.user, job_id)
+    context = _progress_context(job)
+    response = render(request, "console/job_progress.html", context)
+    if request.GET.get("active") and not context["active"]:
+        response["HX-Refresh"] = "true"
+    return response
 
 
 def _visible_host(user, host_id: int) -> Host:
@@ -144,7 +201,7 @@ def host_initialize(request, host_id: int):
     """Re-run initialization on a host from the console, through the same checks as the API."""
     host = _visible_host(request.user, host_id)
     if not Host.objects.restrict(request.user, Action.SCALE).filter(pk=host.pk).exists():
-        messages.error(request, "Your role on this cluster does not allow re-running initialization.")
+        messages.error(request, _("Your role on this cluster does not allow re-running initialization."))
         return redirect("console:host", host_id=host.pk)
     try:
         answer = rerun([host], request.user)
@@ -152,7 +209,36 @@ def host_initialize(request, host_id: int):
         messages.error(request, " ".join(str(item) for items in exc.detail.values() for item in items))
         return redirect("console:host", host_id=host.pk)
     if answer["runs"]:
-        messages.success(request, "Initialization started again.")
+        messages.success(request, _("Initialization started again."))
     else:
-        messages.error(request, "Initialization is already running on this host.")
+        messages.error(request, _("Initialization is already running on this host."))
     return redirect("console:host", host_id=host.pk)
+
+
+#: The dimensions the costs page offers (GET /api/v1/costs/?group_by=).
+COST_DIMENSIONS = (
+    ("cluster", _lazy("Cluster")),
+    ("pool", _lazy("Pool")),
+    ("provider", _lazy("Provider")),
+    ("template", _lazy("Template")),
+    ("kind", _lazy("Provider kind")),
+    ("zone", _lazy("Zone")),
+    ("instance_type", _lazy("Instance type")),
+)
+
+
+@login_required
+def costs(request):
+    """The costs page: a daily chart and table drawn in the browser from GET /api/v1/costs/?step=day."""
+    today = timezone.localdate()
+    start = today.replace(day=1)
+    group_by = request.GET.get("group_by", "cluster")
+    context = {
+        "section": "costs",
+        "dimensions": COST_DIMENSIONS,
+        "group_by": group_by if group_by in dict(COST_DIMENSIONS) else "cluster",
+        "start": request.GET.get("start", start.isoformat())[:10],
+        "end": request.GET.get("end", (today + datetime.timedelta(days=1)).isoformat())[:10],
+        "currency": request.GET.get("currency", settings.DCP_CURRENCY)[:3],
+    }
+    return render(request, "console/costs.html", context)
