@@ -24,7 +24,11 @@ class LanguageMiddleware(LocaleMiddleware):
     """The session's language when one was chosen; otherwise Django's choice (cookie, Accept-Language)."""
 
     def process_request(self, request):
-        """Activate the chosen language for this request."""
+        """Activate the chosen language for this request; the API keeps its one language (its contract)."""
+        if request.path_info.startswith("/api/"):
+            translation.activate(settings.LANGUAGE_CODE)
+            request.LANGUAGE_CODE = settings.LANGUAGE_CODE
+            return
         chosen = request.session.get(SESSION_KEY)
         if chosen in LANGUAGE_CODES:
             translation.activate(chosen)

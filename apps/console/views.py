@@ -14,7 +14,7 @@ from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
@@ -180,7 +180,8 @@ def job_progress(request, job_id: int):
 
 
 def _visible_host(user, host_id: int) -> Host:
-    return get_object_or_404(Host.objects.restrict(user).select_related("pool__cluster", "template"), pk=host_id)
+    hosts = Host.objects.restrict(user).select_related("pool__cluster", "template", "provider")
+    return get_object_or_404(hosts, pk=host_id)
 
 
 @login_required
@@ -217,13 +218,13 @@ def host_initialize(request, host_id: int):
 
 #: The dimensions the costs page offers (GET /api/v1/costs/?group_by=).
 COST_DIMENSIONS = (
-    ("cluster", _lazy("Cluster")),
-    ("pool", _lazy("Pool")),
-    ("provider", _lazy("Provider")),
-    ("template", _lazy("Template")),
-    ("kind", _lazy("Provider kind")),
-    ("zone", _lazy("Zone")),
-    ("instance_type", _lazy("Instance type")),
+    ("cluster", gettext_lazy("Cluster")),
+    ("pool", gettext_lazy("Pool")),
+    ("provider", gettext_lazy("Provider")),
+    ("template", gettext_lazy("Template")),
+    ("kind", gettext_lazy("Provider kind")),
+    ("zone", gettext_lazy("Zone")),
+    ("instance_type", gettext_lazy("Instance type")),
 )
 
 

@@ -1,0 +1,254 @@
+"""The console's lists and detail pages: who sees what, filters, sorting, columns, CSV, language.
+
+Every page is asked for by each kind of user: a member sees their cluster's
+objects, a non-member gets 404 for another cluster's object and finds none of
+it in any list, a user who is not a system administrator gets 403 where the
+API gives 403 (orphans).
+"""
+
+import csv
+import io
+import re
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from apps.console.models import Preference
+from apps.core.models import AuditEntry
+from apps.inventory.models import Host
+from apps.provisioning.models import Job
+from tests.factories import ClusterFactory, PoolFactory, TemplateFactory, with_template
+
+pytestmark = pytest.mark.django_db
+
+LISTS = (
+    "/",
+    "/clusters/",
+    "/pools/",
+    "/hosts/",
+    "/jobs/",
+    "/costs/",
+    "/providers/",
+    "/templates/",
+    "/physical-machines/",
+    "/registries/",
+    "/ssh-keys/",
+    "/audit/",
+)
+
+
+def login(user) -> Client:
+    """A browser session signed in as user."""
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def pool(cluster):
+    """A pool named web with one template and three hosts (two ready, one failed)."""
+    template = TemplateFactory()
+    pool = with_template(PoolFactory(cluster=cluster, name="web", max_size=1000), template)
+    for name, status in (("web-a", "ready"), ("web-b", "ready"), ("web-c", "failed")):
+        Host.objects.create(pool=pool, provider=template.provider, template=template, hostname=name, status=status)
+    return pool
+
+
+@pytest.fixture
+def secret_pool(db):
+    """A pool of a cluster none of the test users belongs to, with a host."""
+    template = TemplateFactory()
+    pool = with_template(PoolFactory(cluster=ClusterFactory(name="hidden-line"), name="hidden-pool"), template)
+    Host.objects.create(pool=pool, provider=template.provider, template=template, hostname="hidden-host")
+    Job.objects.create(pool=pool, kind="scale_out", delta=1, desired_before=0, desired_after=1)
+    return pool
+
+
+def rows(page) -> list[list[str]]:
+    """The cells of the page's first list table, as text."""
+    html = page.content.decode()
+    body = re.search(r'<table class="list"[^>]*>.*?<tbody>(.*?)</tbody>', html, re.S).group(1)
+    return [
+        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    ]
+
+
+def headings(page) -> list[str]:
+    """The keys of the first list table's columns."""
+    return re.findall(r'<th data-column="([^"]+)"', page.content.decode())
+
+
+def test_every_page_needs_login():
+    """Anonymous visitors are sent to the login page from every list."""
+    for url in (*LISTS, "/orphans/", "/clusters/1/", "/jobs/1/progress/"):
+        answer = Client().get(url)
+        assert answer.status_code == 302 and answer["Location"].startswith("/login/"), url
+
+
+def test_every_list_answers_each_role(pool, users, sysadmin):
+    """Every list page answers 200 to every signed-in user, members or not."""
+    for user in (*users.values(), sysadmin):
+        client = login(user)
+        for url in LISTS:
+            assert client.get(url).status_code == 200, (user.username, url)
+
+
+def test_non_member_sees_nothing_of_another_cluster(pool, secret_pool, users):
+    """No list shows another cluster's pool, host or job; its detail pages are 404 like a missing id."""
+    client = login(users["guest"])
+    for url in LISTS:
+        content = client.get(url).content
+        assert b"hidden-line" not in content and b"hidden-pool" not in content and b"hidden-host" not in content
+    job = secret_pool.jobs.get()
+    host = secret_pool.hosts.get()
+    for url in (
+        f"/clusters/{secret_pool.cluster_id}/",
+        f"/pools/{secret_pool.pk}/",
+        f"/hosts/{host.pk}/",
+        f"/jobs/{job.pk}/",
+        f"/jobs/{job.pk}/progress/",
+        "/clusters/999999/",
+    ):
+        assert client.get(url).status_code == 404, url
+    # Filtering by the hidden cluster's id finds nothing, as in the API.
+    assert rows(client.get(f"/hosts/?cluster={secret_pool.cluster_id}")) == [["Nothing to show."]]
+
+
+def test_orphans_are_for_system_administrators_only(users, sysadmin):
+    """The orphan list answers 403 to anyone else, as the API does, and is not in their menu."""
+    assert login(users["admin"]).get("/orphans/").status_code == 403
+    assert b"/orphans/" not in login(users["admin"]).get("/").content
+    page = login(sysadmin).get("/orphans/")
+    assert page.status_code == 200 and b"/orphans/" in page.content
+
+
+def test_host_list_filters_searches_and_sorts_with_the_api_parameters(pool, users):
+    """?status= uses the API's filter set, ?q= searches host names, ?ordering= sorts as the API does."""
+    client = login(users["guest"])
+    ready = rows(client.get("/hosts/?status=ready"))
+    assert sorted(row[0] for row in ready) == ["web-a", "web-b"]
+    assert [row[0] for row in rows(client.get("/hosts/?q=WEB-C"))] == ["web-c"]
+    assert [row[0] for row in rows(client.get("/hosts/?ordering=-hostname"))] == ["web-c", "web-b", "web-a"]
+    page = client.get("/hosts/?ordering=hostname")
+    assert 'href="?ordering=-hostname"' in page.content.decode(), "the sorted column's heading sorts the other way"
+
+
+def test_bad_filters_are_a_400_that_says_what_to_fix(pool, users):
+    """A value the filter set refuses, or an unknown ordering, is a 400 page naming the parameter."""
+    client = login(users["guest"])
+    answer = client.get("/hosts/?status=sleeping")
+    assert answer.status_code == 400 and b"status:" in answer.content
+    answer = client.get("/hosts/?ordering=password")
+    assert answer.status_code == 400 and b"Cannot order by" in answer.content
+    assert client.get("/hosts/?pool=99999999999999999999999").status_code == 200
+
+
+def test_columns_chosen_are_remembered_per_user(pool, users):
+    """The column chooser keeps a user's columns for that table only; reset brings back the defaults."""
+    client = login(users["guest"])
+    assert "instance_id" in headings(client.get("/hosts/"))
+    answer = client.post(
+        "/preferences/columns/hosts/", {"columns": ["hostname", "zone", "nonsense"], "next": "/hosts/?status=ready"}
+    )
+    assert answer.status_code == 302 and answer["Location"] == "/hosts/?status=ready"
+    assert headings(client.get("/hosts/")) == ["hostname", "zone"]
+    assert "instance_id" in headings(login(users["developer"]).get("/hosts/")), "another user keeps the defaults"
+    assert Preference.objects.get(user=users["guest"]).value == ["hostname", "zone"]
+    client.post("/preferences/columns/hosts/", {"reset": "1", "next": "https://elsewhere.example/"})
+    assert "instance_id" in headings(client.get("/hosts/"))
+    assert client.post("/preferences/columns/no-such/", {"columns": ["x"]}).status_code == 404
+
+
+def test_csv_exports_the_filtered_rows_with_the_chosen_columns(pool, secret_pool, users):
+    """?export=csv gives every row the filters match (not only the page), in the columns shown."""
+    client = login(users["guest"])
+    client.post("/preferences/columns/hosts/", {"columns": ["hostname", "status"], "next": "/hosts/"})
+    answer = client.get("/hosts/?status=ready&export=csv")
+    assert answer["Content-Type"].startswith("text/csv")
+    table = list(csv.reader(io.StringIO(b"".join(answer.streaming_content).decode())))
+    assert table[0] == ["Host", "Status"]
+    assert sorted(table[1:]) == [["web-a", "ready"], ["web-b", "ready"]]
+
+
+def test_htmx_requests_get_the_table_alone(pool, users):
+    """A sort or page asked for by HTMX answers the table fragment, not the whole page."""
+    answer = login(users["guest"]).get("/hosts/?ordering=zone", headers={"HX-Request": "true"})
+    assert answer.status_code == 200
+    assert answer.content.decode().lstrip().startswith('<div id="table-hosts"') and b"<html" not in answer.content
+
+
+def test_list_statements_do_not_grow_with_rows(pool, users):
+    """The host list sends as many statements for 150 hosts as for 3."""
+    client = login(users["guest"])
+
+    def statements():
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/hosts/").status_code == 200
+        return len(queries)
+
+    few = statements()
+    template = pool.template_links.get().template
+    Host.objects.bulk_create(
+        Host(pool=pool, provider=template.provider, template=template, hostname=f"x{i}") for i in range(150)
+    )
+    assert statements() == few
+
+
+def test_cluster_page_shows_pools_members_and_cost(pool, users):
+    """A member sees the cluster's pools and members and its cost this month; a non-member gets 404."""
+    page = login(users["guest"]).get(f"/clusters/{pool.cluster_id}/")
+    content = page.content.decode()
+    assert page.status_code == 200 and f"/pools/{pool.pk}/" in content
+    assert "admin-user" in content and "guest-user" in content
+    assert 'data-figure="run-rate"' in content and 'data-figure="this-month"' in content
+    assert login(users["outsider"]).get(f"/clusters/{pool.cluster_id}/").status_code == 404
+
+
+def test_pool_page_shows_cost(pool, users):
+    """The pool page shows its run-rate and cost this month in DCP_CURRENCY."""
+    content = login(users["guest"]).get(f"/pools/{pool.pk}/").content.decode()
+    assert 'data-figure="run-rate"' in content and "USD" in content
+
+
+def test_job_page_pages_its_hosts_and_polls_progress_while_running(pool, users):
+    """A job's hosts come 100 a page; its progress fragment polls while it runs and stops when it ends."""
+    job = Job.objects.create(pool=pool, kind="scale_out", delta=150, desired_before=0, desired_after=150)
+    template = pool.template_links.get().template
+    Host.objects.bulk_create(
+        Host(pool=pool, provider=template.provider, template=template, hostname=f"j{i}", job=job) for i in range(150)
+    )
+    client = login(users["guest"])
+    page = client.get(f"/jobs/{job.pk}/")
+    content = page.content.decode()
+    assert len(re.findall(r'<a href="/hosts/\d+/">j\d+</a>', content)) == 100
+    assert 'hx-trigger="every 2s"' in content and 'data-total="150"' in content
+    Job.objects.filter(pk=job.pk).update(status="succeeded")
+    fragment = client.get(f"/jobs/{job.pk}/progress/?active=1")
+    assert fragment["HX-Refresh"] == "true" and b"every 2s" not in fragment.content
+
+
+def test_language_follows_accept_language_then_the_users_choice(pool, users):
+    """Accept-Language picks Chinese; a choice made in the menu is kept for the user on their next sign-in."""
+    client = login(users["guest"])
+    assert "主机" in client.get("/hosts/", headers={"Accept-Language": "zh-CN,zh;q=0.9"}).content.decode()
+    assert "Hosts" in client.get("/hosts/").content.decode()
+    answer = client.post("/language/", {"language": "zh-hans", "next": "/hosts/"})
+    assert answer.status_code == 302 and answer["Location"] == "/hosts/"
+    assert "主机" in client.get("/hosts/").content.decode()
+    other = Client()
+    other.post("/login/", {"username": "guest-user", "password": "correct horse battery"})
+    assert "主机" in other.get("/hosts/").content.decode(), "the choice follows the user to a new session"
+    client.post("/language/", {"language": "en", "next": "/"})
+    assert "Hosts" in client.get("/hosts/", headers={"Accept-Language": "zh-CN"}).content.decode()
+
+
+def test_audit_list_shows_the_users_clusters_changes(pool, users):
+    """The audit list shows the console's scale entry to members."""
+    login(users["developer"]).post(f"/pools/{pool.pk}/scale/", {"delta": 1})
+    assert AuditEntry.objects.filter(action="scale").exists()
+    page = login(users["guest"]).get("/audit/?action=scale")
+    assert any("developer-user" in row for row in rows(page))
+    assert login(users["outsider"]).get("/audit/?action=scale").content.count(b"developer-user") == 0
