@@ -91,6 +91,14 @@ def shown(request, table: Table, queryset, per_page: int, param: str = "page", o
     return Shown(table, columns, headers, page, rows, ident=f"table-{table.name}")
 
 
+class OneOf(forms.Select):
+    """A drop-down for a filter that takes several values: one is chosen here, as a list of one."""
+
+    def value_from_datadict(self, data, files, name):
+        """The values given (a list, as the filter of several values expects); none for "any"."""
+        return [value for value in data.getlist(name) if value]
+
+
 class ListPage(LoginRequiredMixin, View):
     """A list of one kind of object: the API's rows for this user, filtered, searched, sorted, paged, exported.
 
@@ -170,11 +178,23 @@ class ListPage(LoginRequiredMixin, View):
         return render(request, template, context, status=400 if errors else 200)
 
     def _offer_choices(self, form, user) -> None:
-        """Id filters become drop-downs of the objects the user may see (the first 500 of them)."""
-        for name, model in self.choices.items():
-            if name in form.fields:
-                options = [(obj.pk, str(obj)) for obj in model.objects.restrict(user)[:500]]
-                form.fields[name].widget = forms.Select(choices=[("", _("any"))] + options)
+        """Filters as drop-downs labelled like the table's columns.
+
+        An id filter lists the objects the user may see (the first 500 of
+        them); a filter of several values (``?status=a&status=b`` in the API)
+        offers one value at a time, which the API's filter takes as well.
+        """
+        for name in self.filters:
+            field = form.fields[name]
+            if name in self.table.by_key:
+                field.label = self.table.by_key[name].label
+            if name in self.choices:
+                options = [(obj.pk, str(obj)) for obj in self.choices[name].objects.restrict(user)[:500]]
+                field.widget = forms.Select(choices=[("", _("any")), *options])
+            elif isinstance(field, forms.ChoiceField):
+                options = [(value, value) for value, _label in field.choices if value != ""]
+                widget = OneOf if isinstance(field, forms.MultipleChoiceField) else forms.Select
+                field.widget = widget(choices=[("", _("any")), *options])
 
     def csv(self, request, queryset) -> StreamingHttpResponse:
         """Every row the filters match, with the user's columns, as CSV."""

@@ -19,6 +19,7 @@ from apps.console.models import Preference
 from apps.core.models import AuditEntry
 from apps.inventory.models import Host
 from apps.provisioning.models import Job
+from tests.costs.test_where_people_look import running
 from tests.factories import ClusterFactory, PoolFactory, TemplateFactory, with_template
 
 pytestmark = pytest.mark.django_db
@@ -252,3 +253,14 @@ def test_audit_list_shows_the_users_clusters_changes(pool, users):
     page = login(users["guest"]).get("/audit/?action=scale")
     assert any("developer-user" in row for row in rows(page))
     assert login(users["outsider"]).get("/audit/?action=scale").content.count(b"developer-user") == 0
+
+
+def test_pool_and_cluster_pages_show_the_apis_cost_figures(cluster, users, priced):
+    """Three live hosts at 0.36 USD an hour: the pool and cluster pages show a run-rate of 1.08 USD."""
+    pool = PoolFactory(cluster=cluster, name="priced")
+    running(pool, priced, hours=1, n=3)
+    client = login(users["guest"])
+    for path in (f"/pools/{pool.pk}/", f"/clusters/{cluster.pk}/"):
+        content = client.get(path).content.decode()
+        assert re.search(r'data-figure="run-rate">1\.08 USD<', content), path
+        assert re.search(r'data-figure="this-month">\d+\.\d\d USD<', content), path

@@ -29,6 +29,7 @@
       }),
     }));
     chart.setOption({
+      animation: false,
       title: { text: title + " (" + answer.currency + ")", left: "center", textStyle: { fontSize: 14 } },
       tooltip: { trigger: "axis" },
       legend: { bottom: 0, type: "scroll" },
