@@ -104,7 +104,7 @@ class ListPage(LoginRequiredMixin, View):
 
     Subclasses declare ``viewset`` (the API's), ``table``, ``title``, the
     ``filters`` of the viewset's filter set to offer, ``choices`` (filter name
-    → model whose restricted rows fill its drop-down), ``search`` (fields
+    → the queryset whose restricted rows fill its drop-down), ``search`` (fields
     ``?q=`` looks in) and ``section`` (the navigation entry to highlight).
     """
 
@@ -189,7 +189,7 @@ class ListPage(LoginRequiredMixin, View):
             if name in self.table.by_key:
                 field.label = self.table.by_key[name].label
             if name in self.choices:
-                options = [(obj.pk, str(obj)) for obj in self.choices[name].objects.restrict(user)[:500]]
+                options = [(obj.pk, str(obj)) for obj in self.choices[name].restrict(user)[:500]]
                 field.widget = forms.Select(choices=[("", _("any")), *options])
             elif isinstance(field, forms.ChoiceField):
                 options = [(value, value) for value, _label in field.choices if value != ""]

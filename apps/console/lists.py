@@ -13,6 +13,11 @@ from apps.providers.models import CloudAccount
 from apps.provisioning.api import JobViewSet, progress
 from apps.provisioning.orphans_api import OrphanInstanceViewSet
 
+#: The drop-downs of the filters that take an object's id: what str() of each shows is fetched with it.
+CLUSTER_CHOICES = Cluster.objects.all()
+POOL_CHOICES = ServicePool.objects.select_related("cluster")
+PROVIDER_CHOICES = CloudAccount.objects.all()
+
 CREATED = Column("created_at", _("Created"), default=False)
 
 
@@ -187,7 +192,7 @@ class PoolList(ListPage):
     """Pools of the user's clusters, with their sizes."""
 
     viewset, table, title, section = ServicePoolViewSet, POOLS, _("Pools"), "pools"
-    filters, choices, search = ("cluster",), {"cluster": Cluster}, ("name", "cluster__name")
+    filters, choices, search = ("cluster",), {"cluster": CLUSTER_CHOICES}, ("name", "cluster__name")
 
 
 class HostList(ListPage):
@@ -195,7 +200,7 @@ class HostList(ListPage):
 
     viewset, table, title, section = HostViewSet, HOSTS, _("Hosts"), "hosts"
     filters = ("cluster", "pool", "provider", "status")
-    choices = {"cluster": Cluster, "pool": ServicePool, "provider": CloudAccount}
+    choices = {"cluster": CLUSTER_CHOICES, "pool": POOL_CHOICES, "provider": PROVIDER_CHOICES}
     search = ("hostname", "instance_id")
     select_related = ("pool__cluster",)
     per_page = 100
@@ -205,7 +210,7 @@ class JobList(ListPage):
     """Scale jobs of the user's pools."""
 
     viewset, table, title, section = JobViewSet, JOBS, _("Jobs"), "jobs"
-    filters, choices = ("cluster", "pool", "kind", "status"), {"cluster": Cluster, "pool": ServicePool}
+    filters, choices = ("cluster", "pool", "kind", "status"), {"cluster": CLUSTER_CHOICES, "pool": POOL_CHOICES}
 
 
 class ProviderList(ListPage):
@@ -219,14 +224,14 @@ class TemplateList(ListPage):
     """Machine templates."""
 
     viewset, table, title, section = MachineTemplateViewSet, TEMPLATES, _("Templates"), "templates"
-    filters, choices, search = ("provider", "init_method"), {"provider": CloudAccount}, ("name", "instance_type")
+    filters, choices, search = ("provider", "init_method"), {"provider": PROVIDER_CHOICES}, ("name", "instance_type")
 
 
 class MachineList(ListPage):
     """The physical inventory."""
 
     viewset, table, title, section = PhysicalMachineViewSet, MACHINES, _("Physical machines"), "machines"
-    filters, choices = ("provider", "state", "machine_class", "idc"), {"provider": CloudAccount}
+    filters, choices = ("provider", "state", "machine_class", "idc"), {"provider": PROVIDER_CHOICES}
     search = ("hostname", "ip")
 
 
@@ -241,7 +246,7 @@ class SSHKeyList(ListPage):
     """SSH keys DCP made for provider accounts and pools (public halves only)."""
 
     viewset, table, title, section = SSHKeyViewSet, SSH_KEYS, _("SSH keys"), "ssh-keys"
-    filters, choices = ("account", "pool"), {"account": CloudAccount, "pool": ServicePool}
+    filters, choices = ("account", "pool"), {"account": PROVIDER_CHOICES, "pool": POOL_CHOICES}
     select_related = ("account", "pool")
 
 
@@ -249,12 +254,12 @@ class OrphanList(ListPage):
     """Instances found at a provider that DCP does not know (system administrators only)."""
 
     viewset, table, title, section = OrphanInstanceViewSet, ORPHANS, _("Orphans"), "orphans"
-    filters, choices, search = ("provider", "state"), {"provider": CloudAccount}, ("instance_id", "name")
+    filters, choices, search = ("provider", "state"), {"provider": PROVIDER_CHOICES}, ("instance_id", "name")
 
 
 class AuditList(ListPage):
     """Who changed what, when."""
 
     viewset, table, title, section = AuditEntryViewSet, AUDIT, _("Audit log"), "audit"
-    filters, choices = ("cluster", "action", "object_type"), {"cluster": Cluster}
+    filters, choices = ("cluster", "action", "object_type"), {"cluster": CLUSTER_CHOICES}
     search = ("username", "object_repr")

@@ -17,6 +17,7 @@ urlpatterns = [
     path("pools/", lists.PoolList.as_view(), name="pools"),
     path("pools/<int:pool_id>/", views.pool_detail, name="pool"),
     path("pools/<int:pool_id>/scale/", views.pool_scale, name="pool-scale"),
+    path("pools/<int:pool_id>/scale/preview/", views.pool_scale_preview, name="pool-scale-preview"),
     path("hosts/", lists.HostList.as_view(), name="hosts"),
     path("hosts/<int:host_id>/", views.host_detail, name="host"),
     path("hosts/<int:host_id>/initialize/", views.host_initialize, name="host-initialize"),

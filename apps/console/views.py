@@ -114,21 +114,29 @@ def pool_detail(request, pool_id: int):
     return render(request, "console/pool.html", context)
 
 
+def _scale_delta(request, pool: ServicePool) -> int | None:
+    """The form's delta when the user may scale the pool and gave a non-zero whole number; else None, said why."""
+    if not ServicePool.objects.restrict(request.user, Action.SCALE).filter(pk=pool.pk).exists():
+        messages.error(request, _("Your role on this cluster does not allow scaling."))
+        return None
+    try:
+        delta = int(request.POST.get("delta", ""))
+    except ValueError:
+        messages.error(request, _("Give the number of hosts to add (or a negative number to remove)."))
+        return None
+    if delta == 0:
+        messages.error(request, _("A delta of 0 changes nothing."))
+        return None
+    return delta
+
+
 @login_required
 @require_POST
 def pool_scale(request, pool_id: int):
     """Scale a pool by a delta from the console form."""
     pool = _visible_pool(request.user, pool_id)
-    if not ServicePool.objects.restrict(request.user, Action.SCALE).filter(pk=pool.pk).exists():
-        messages.error(request, _("Your role on this cluster does not allow scaling."))
-        return redirect("console:pool", pool_id=pool.pk)
-    try:
-        delta = int(request.POST.get("delta", ""))
-    except ValueError:
-        messages.error(request, _("Give the number of hosts to add (or a negative number to remove)."))
-        return redirect("console:pool", pool_id=pool.pk)
-    if delta == 0:
-        messages.error(request, _("A delta of 0 changes nothing."))
+    delta = _scale_delta(request, pool)
+    if delta is None:
         return redirect("console:pool", pool_id=pool.pk)
     try:
         job = services.scale(pool.pk, request.user, services.ScaleRequest(delta=delta)).job
@@ -137,6 +145,23 @@ def pool_scale(request, pool_id: int):
         return redirect("console:pool", pool_id=pool.pk)
     messages.success(request, _("Job %(job)s started: %(delta)+d hosts.") % {"job": job.pk, "delta": job.delta})
     return redirect("console:job", job_id=job.pk)
+
+
+@login_required
+@require_POST
+def pool_scale_preview(request, pool_id: int):
+    """What a scale by the form's delta would do (the API's dry run: placements and cost), changing nothing."""
+    pool = _visible_pool(request.user, pool_id)
+    delta = _scale_delta(request, pool)
+    context = {"pool": pool, "delta": delta}
+    if delta is not None:
+        try:
+            context["plan"] = services.scale(
+                pool.pk, request.user, services.ScaleRequest(delta=delta), dry=True
+            ).dry_run
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+    return render(request, "console/scale_preview.html", context)
 
 
 def _visible_job(user, job_id: int) -> Job:

@@ -182,7 +182,7 @@ def test_htmx_requests_get_the_table_alone(pool, users):
 
 
 def test_list_statements_do_not_grow_with_rows(pool, users):
-    """The host list sends as many statements for 150 hosts as for 3."""
+    """The host list sends as many statements for 150 hosts in 21 pools (its pool filter's choices) as for 3 in 1."""
     client = login(users["guest"])
 
     def statements():
@@ -195,6 +195,8 @@ def test_list_statements_do_not_grow_with_rows(pool, users):
     Host.objects.bulk_create(
         Host(pool=pool, provider=template.provider, template=template, hostname=f"x{i}") for i in range(150)
     )
+    for i in range(20):
+        PoolFactory(cluster=pool.cluster, name=f"more-{i}")
     assert statements() == few
 
 
@@ -264,3 +266,19 @@ def test_pool_and_cluster_pages_show_the_apis_cost_figures(cluster, users, price
         content = client.get(path).content.decode()
         assert re.search(r'data-figure="run-rate">1\.08 USD<', content), path
         assert re.search(r'data-figure="this-month">\d+\.\d\d USD<', content), path
+
+
+def test_scale_preview_shows_the_plan_and_its_cost_and_changes_nothing(cluster, users, priced):
+    """Preview +2 on a priced pool: where the hosts go and what they add an hour; no job, same desired size."""
+    pool = with_template(PoolFactory(cluster=cluster, name="burst"), priced)
+    answer = login(users["developer"]).post(f"/pools/{pool.pk}/scale/preview/", {"delta": 2})
+    content = answer.content.decode()
+    assert answer.status_code == 200 and "nothing has changed yet" in content
+    assert f"<td>{priced.name}</td>" in content and "<td>2</td>" in content
+    assert re.search(r"Adds 0\.72 USD an hour, \d+\.\d\d USD a month", content)
+    assert not Job.objects.exists() and pool.__class__.objects.get(pk=pool.pk).desired_size == 0
+    refused = login(users["guest"]).post(f"/pools/{pool.pk}/scale/preview/", {"delta": 2})
+    assert b"does not allow scaling" in refused.content and b"Adds" not in refused.content
+    too_many = login(users["developer"]).post(f"/pools/{pool.pk}/scale/preview/", {"delta": 99})
+    assert b"max_size 10" in too_many.content
+    assert login(users["outsider"]).post(f"/pools/{pool.pk}/scale/preview/", {"delta": 2}).status_code == 404
