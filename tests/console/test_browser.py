@@ -157,7 +157,7 @@ def test_switching_to_chinese(page_as, pool, users):
 
 
 def test_job_progress_bar_fills_as_a_real_worker_works(worker, page_as, cluster, users):
-    """A developer scales +3 from the pool page; the job page's bar fills as the worker readies the hosts."""
+    """A developer previews +3 (the plan, nothing made), scales; the job page's bar fills as the worker works."""
     template = TemplateFactory()
     for _ in range(3):
         MachineFactory(provider=template.provider)
@@ -165,6 +165,11 @@ def test_job_progress_bar_fills_as_a_real_worker_works(worker, page_as, cluster,
     page = page_as(users["developer"])
     page.goto(f"{page.base}/pools/{pool.pk}/")
     page.fill("input[name=delta]", "3")
+    page.click("form.scale button[name=preview]")
+    page.wait_for_selector("#scale-preview table.plan")
+    assert "nothing has changed yet" in page.locator("#scale-preview").inner_text()
+    assert page.locator("#scale-preview table.plan tbody td").all_inner_texts()[0] == template.name
+    assert not Job.objects.filter(pool=pool).exists()
     page.click("form.scale button[type=submit]")
     page.wait_for_url(re.compile(r"/jobs/\d+/$"))
     bar = page.locator(".progress")
