@@ -24,6 +24,7 @@ urlpatterns = [
     path("jobs/", lists.JobList.as_view(), name="jobs"),
     path("jobs/<int:job_id>/", views.job_detail, name="job"),
     path("jobs/<int:job_id>/progress/", views.job_progress, name="job-progress"),
+    path("jobs/<int:job_id>/cancel/", views.job_cancel, name="job-cancel"),
     path("costs/", views.costs, name="costs"),
     path("providers/", lists.ProviderList.as_view(), name="providers"),
     path("templates/", lists.TemplateList.as_view(), name="templates"),

@@ -187,10 +187,28 @@ def job_detail(request, job_id: int):
     events = job.events.select_related("host").order_by("time", "pk")
     context = {
         **_progress_context(job),
+        "can_cancel": Job.objects.restrict(request.user, Action.SCALE).filter(pk=job.pk).exists(),
         "hosts": shown(request, HOSTS, hosts, HOSTS_PER_PAGE, param="hosts_page"),
         "events": paged(request, events, EVENTS_PER_PAGE, param="events_page"),
     }
     return render(request, "console/job.html", context)
+
+
+@login_required
+@require_POST
+def job_cancel(request, job_id: int):
+    """Cancel a pending or running job from its page, through the same service (and audit) as the API."""
+    job = _visible_job(request.user, job_id)
+    if not Job.objects.restrict(request.user, Action.SCALE).filter(pk=job.pk).exists():
+        messages.error(request, _("Your role on this cluster does not allow cancelling jobs."))
+        return redirect("console:job", job_id=job.pk)
+    try:
+        services.cancel(job.pk, request.user)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("console:job", job_id=job.pk)
+    messages.success(request, _("Job %(job)s was cancelled.") % {"job": job.pk})
+    return redirect("console:job", job_id=job.pk)
 
 
 @login_required

@@ -282,3 +282,23 @@ def test_scale_preview_shows_the_plan_and_its_cost_and_changes_nothing(cluster, 
     too_many = login(users["developer"]).post(f"/pools/{pool.pk}/scale/preview/", {"delta": 99})
     assert b"max_size 10" in too_many.content
     assert login(users["outsider"]).post(f"/pools/{pool.pk}/scale/preview/", {"delta": 2}).status_code == 404
+
+
+def test_job_is_cancelled_from_its_page_by_developers_only(pool, users):
+    """A guest sees no Cancel button and a forged POST is refused; a developer cancels, audited like the API's."""
+    job = Job.objects.create(pool=pool, kind="scale_out", delta=2, desired_before=0, desired_after=2)
+    guest = login(users["guest"])
+    assert b"Cancel this job" not in guest.get(f"/jobs/{job.pk}/").content
+    refused = guest.post(f"/jobs/{job.pk}/cancel/", follow=True)
+    assert b"does not allow cancelling" in refused.content
+    job.refresh_from_db()
+    assert job.status == "pending"
+    assert login(users["outsider"]).post(f"/jobs/{job.pk}/cancel/").status_code == 404
+    developer = login(users["developer"])
+    assert b"Cancel this job" in developer.get(f"/jobs/{job.pk}/").content
+    page = developer.post(f"/jobs/{job.pk}/cancel/", follow=True)
+    assert f"Job {job.pk} was cancelled.".encode() in page.content
+    job.refresh_from_db()
+    assert job.status == "cancelled" and AuditEntry.objects.filter(action="cancel", via="console").exists()
+    again = developer.post(f"/jobs/{job.pk}/cancel/", follow=True)
+    assert b"nothing to cancel" in again.content
