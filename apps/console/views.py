@@ -53,6 +53,11 @@ class LogoutView(auth_views.LogoutView):
         return render(request, "console/logout.html")
 
 
+def may_scale(user, obj) -> bool:
+    """Whether the user's role on obj's cluster allows scaling it (and cancelling, re-running initialization)."""
+    return type(obj).objects.restrict(user, Action.SCALE).filter(pk=obj.pk).exists()
+
+
 def _visible_pool(user, pool_id: int) -> ServicePool:
     return get_object_or_404(ServicePool.objects.restrict(user).select_related("cluster"), pk=pool_id)
 
@@ -89,7 +94,7 @@ def _host_statuses(pool: ServicePool) -> dict[str, int]:
 def pool_detail(request, pool_id: int):
     """A pool: its hosts by status and a page of them, a page of its jobs, a scale form for those allowed."""
     pool = _visible_pool(request.user, pool_id)
-    can_scale = ServicePool.objects.restrict(request.user, Action.SCALE).filter(pk=pool.pk).exists()
+    can_scale = may_scale(request.user, pool)
     # One pass over the pool's hosts gives the pool's size, its ready count and the host pager's count.
     statuses = _host_statuses(pool)
     pool.size = sum(n for status, n in statuses.items() if status != HostStatus.TERMINATED)
@@ -116,7 +121,7 @@ def pool_detail(request, pool_id: int):
 
 def _scale_delta(request, pool: ServicePool) -> int | None:
     """The form's delta when the user may scale the pool and gave a non-zero whole number; else None, said why."""
-    if not ServicePool.objects.restrict(request.user, Action.SCALE).filter(pk=pool.pk).exists():
+    if not may_scale(request.user, pool):
         messages.error(request, _("Your role on this cluster does not allow scaling."))
         return None
     try:
@@ -187,7 +192,7 @@ def job_detail(request, job_id: int):
     events = job.events.select_related("host").order_by("time", "pk")
     context = {
         **_progress_context(job),
-        "can_cancel": Job.objects.restrict(request.user, Action.SCALE).filter(pk=job.pk).exists(),
+        "can_cancel": may_scale(request.user, job),
         "hosts": shown(request, HOSTS, hosts, HOSTS_PER_PAGE, param="hosts_page"),
         "events": paged(request, events, EVENTS_PER_PAGE, param="events_page"),
     }
@@ -199,7 +204,7 @@ def job_detail(request, job_id: int):
 def job_cancel(request, job_id: int):
     """Cancel a pending or running job from its page, through the same service (and audit) as the API."""
     job = _visible_job(request.user, job_id)
-    if not Job.objects.restrict(request.user, Action.SCALE).filter(pk=job.pk).exists():
+    if not may_scale(request.user, job):
         messages.error(request, _("Your role on this cluster does not allow cancelling jobs."))
         return redirect("console:job", job_id=job.pk)
     try:
@@ -234,7 +239,7 @@ def host_detail(request, host_id: int):
     context = {
         "host": host,
         "runs": host.init_runs.all()[:20],
-        "can_rerun": Host.objects.restrict(request.user, Action.SCALE).filter(pk=host.pk).exists(),
+        "can_rerun": may_scale(request.user, host),
     }
     return render(request, "console/host.html", context)
 
@@ -244,7 +249,7 @@ def host_detail(request, host_id: int):
 def host_initialize(request, host_id: int):
     """Re-run initialization on a host from the console, through the same checks as the API."""
     host = _visible_host(request.user, host_id)
-    if not Host.objects.restrict(request.user, Action.SCALE).filter(pk=host.pk).exists():
+    if not may_scale(request.user, host):
         messages.error(request, _("Your role on this cluster does not allow re-running initialization."))
         return redirect("console:host", host_id=host.pk)
     try:
