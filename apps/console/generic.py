@@ -25,11 +25,8 @@ from rest_framework.request import Request
 
 from apps.console.models import forget, preference, remember
 from apps.console.paging import paged
-from apps.console.tables import Column, Table
+from apps.console.tables import TABLES, Column, Table
 from apps.core.api.filters import FilterBackend, OrderingFilter
-
-#: Every list page's table, by name: the column chooser looks a name up here.
-TABLES: dict[str, Table] = {}
 
 
 def back_to(request) -> str:
@@ -118,11 +115,6 @@ class ListPage(LoginRequiredMixin, View):
     select_related: tuple[str, ...] = ()
     per_page = 50
     template_name = "console/list.html"
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if getattr(cls, "table", None) is not None:
-            TABLES[cls.table.name] = cls.table
 
     def get_queryset(self, view):
         """The API's queryset for this user; subclasses may narrow or annotate it."""

@@ -73,6 +73,22 @@ HOSTS = Table(
         Column("terminated_at", _("Terminated at"), default=False),
     ],
 )
+#: A job's hosts on its page: what happened to each (its status, and the message of a failure).
+JOB_HOSTS = Table(
+    "job-hosts",
+    [
+        Column("hostname", _("Host"), link="console:host"),
+        Column("status", _("Status"), pill=True),
+        Column("status_message", _("Message"), order=""),
+        Column("provider", _("Provider"), path="provider.name", default=False),
+        Column("instance_id", _("Instance")),
+        Column("private_ip", _("Private IP")),
+        Column("zone", _("Zone")),
+        Column("created_at", _("Requested"), default=False),
+        Column("ready_at", _("Ready at")),
+        Column("terminated_at", _("Terminated at"), default=False),
+    ],
+)
 JOBS = Table(
     "jobs",
     [

@@ -74,9 +74,13 @@ class Column:
         return format_html("{}", text) if text else "–"
 
 
+#: Every table, by name: the column chooser looks a name up here.
+TABLES: dict[str, "Table"] = {}
+
+
 @dataclass
 class Table:
-    """A named set of columns; the name keys the user's remembered choice of columns."""
+    """A named set of columns; the name keys the user's remembered choice of columns (and TABLES)."""
 
     name: str
     columns: list[Column]
@@ -85,6 +89,7 @@ class Table:
     def __post_init__(self):
         self.by_key = {column.key: column for column in self.columns}
         self.defaults = self.defaults or [column.key for column in self.columns if column.default]
+        TABLES[self.name] = self
 
     def chosen(self, keys) -> list[Column]:
         """The columns named in keys (unknown names dropped), or the defaults when none is left."""

@@ -20,7 +20,7 @@ from rest_framework.exceptions import ValidationError
 
 from apps.configuration.api import rerun
 from apps.console.generic import shown
-from apps.console.lists import HOSTS, JOBS, POOLS
+from apps.console.lists import HOSTS, JOB_HOSTS, JOBS, POOLS
 from apps.console.paging import paged
 from apps.core.choices import Action
 from apps.core.exceptions import ServiceError
@@ -193,7 +193,7 @@ def job_detail(request, job_id: int):
     context = {
         **_progress_context(job),
         "can_cancel": may_scale(request.user, job),
-        "hosts": shown(request, HOSTS, hosts, HOSTS_PER_PAGE, param="hosts_page"),
+        "hosts": shown(request, JOB_HOSTS, hosts, HOSTS_PER_PAGE, param="hosts_page"),
         "events": paged(request, events, EVENTS_PER_PAGE, param="events_page"),
     }
     return render(request, "console/job.html", context)

@@ -227,6 +227,8 @@ def test_job_page_pages_its_hosts_and_polls_progress_while_running(pool, users):
     page = client.get(f"/jobs/{job.pk}/")
     content = page.content.decode()
     assert len(re.findall(r'<a href="/hosts/\d+/">j\d+</a>', content)) == 100
+    assert '<th data-column="status_message">' in content, "each host's result: its status and message"
+    assert client.post("/preferences/columns/job-hosts/", {"columns": ["hostname"], "next": "/"}).status_code == 302
     assert 'hx-trigger="every 2s"' in content and 'data-total="150"' in content
     Job.objects.filter(pk=job.pk).update(status="succeeded")
     fragment = client.get(f"/jobs/{job.pk}/progress/?active=1")
