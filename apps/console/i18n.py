@@ -36,6 +36,12 @@ class LanguageMiddleware(LocaleMiddleware):
             return
         super().process_request(request)
 
+    def process_response(self, request, response):
+        """API answers are left as they are (no Content-Language, no Vary on Accept-Language)."""
+        if request.path_info.startswith("/api/"):
+            return response
+        return super().process_response(request, response)
+
 
 @receiver(user_logged_in)
 def _language_of_user(sender, request, user, **kwargs):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.console import generic, i18n, lists, views
+from apps.console import generic, i18n, lists, members, views
 from apps.console.login import LoginView
 
 app_name = "console"
@@ -14,6 +14,8 @@ urlpatterns = [
     path("", lists.PoolList.as_view(), name="home"),
     path("clusters/", lists.ClusterList.as_view(), name="clusters"),
     path("clusters/<int:cluster_id>/", views.cluster_detail, name="cluster"),
+    path("clusters/<int:cluster_id>/members/", members.member_add, name="member-add"),
+    path("clusters/<int:cluster_id>/members/<str:username>/", members.member_change, name="member-change"),
     path("pools/", lists.PoolList.as_view(), name="pools"),
     path("pools/<int:pool_id>/", views.pool_detail, name="pool"),
     path("pools/<int:pool_id>/scale/", views.pool_scale, name="pool-scale"),

@@ -22,7 +22,7 @@ from apps.configuration.api import rerun
 from apps.console.generic import shown
 from apps.console.lists import HOSTS, JOB_HOSTS, JOBS, POOLS
 from apps.console.paging import paged
-from apps.core.choices import Action
+from apps.core.choices import Action, Role
 from apps.core.exceptions import ServiceError
 from apps.costs.services import group_costs
 from apps.inventory.api import pool_counts
@@ -77,6 +77,8 @@ def cluster_detail(request, cluster_id: int):
     context = {
         "cluster": cluster,
         "role": role or (_("system administrator") if request.user.is_system_admin else ""),
+        "can_manage": Cluster.objects.restrict(request.user, Action.CHANGE).filter(pk=cluster.pk).exists(),
+        "roles": Role.values(),
         "cost": _costs("cluster", cluster.pk),
         "pools": shown(request, POOLS, pools, POOLS_PER_PAGE, param="pools_page"),
         "members": paged(request, members, MEMBERS_PER_PAGE, param="members_page"),

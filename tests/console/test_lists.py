@@ -304,3 +304,38 @@ def test_job_is_cancelled_from_its_page_by_developers_only(pool, users):
     assert job.status == "cancelled" and AuditEntry.objects.filter(action="cancel", via="console").exists()
     again = developer.post(f"/jobs/{job.pk}/cancel/", follow=True)
     assert b"nothing to cancel" in again.content
+
+
+def test_cluster_admins_manage_members_from_the_cluster_page(pool, users):
+    """An admin adds, re-roles and removes members (audited, checked like the API); others get no form and a refusal."""
+    from tests.factories import UserFactory
+
+    newcomer = UserFactory(username="newcomer")
+    cluster = pool.cluster
+    admin = login(users["admin"])
+    page = admin.get(f"/clusters/{cluster.pk}/").content.decode()
+    assert "Add member" in page
+    answer = admin.post(f"/clusters/{cluster.pk}/members/", {"username": "newcomer", "role": "developer"}, follow=True)
+    assert b"newcomer is now a member." in answer.content
+    assert cluster.memberships.get(user=newcomer).role == "developer"
+    again = admin.post(f"/clusters/{cluster.pk}/members/", {"username": "newcomer", "role": "guest"}, follow=True)
+    assert b"already a member" in again.content
+    unknown = admin.post(f"/clusters/{cluster.pk}/members/", {"username": "nobody", "role": "guest"}, follow=True)
+    assert b"username:" in unknown.content and cluster.memberships.count() == 4
+    bad_role = admin.post(f"/clusters/{cluster.pk}/members/newcomer/", {"role": "owner"}, follow=True)
+    assert b"role:" in bad_role.content and cluster.memberships.get(user=newcomer).role == "developer"
+    admin.post(f"/clusters/{cluster.pk}/members/newcomer/", {"role": "guest"})
+    assert cluster.memberships.get(user=newcomer).role == "guest"
+    gone = admin.post(f"/clusters/{cluster.pk}/members/newcomer/", {"remove": "1"}, follow=True)
+    assert b"newcomer is no longer a member." in gone.content and not cluster.memberships.filter(user=newcomer).exists()
+    assert AuditEntry.objects.filter(via="console", action__in=["create", "update", "delete"]).count() == 3
+
+    developer = login(users["developer"])
+    assert "Add member" not in developer.get(f"/clusters/{cluster.pk}/").content.decode()
+    refused = developer.post(f"/clusters/{cluster.pk}/members/", {"username": "newcomer", "role": "admin"}, follow=True)
+    assert b"Only the cluster&#x27;s admins" in refused.content
+    assert not cluster.memberships.filter(user=newcomer).exists()
+    refused = developer.post(f"/clusters/{cluster.pk}/members/guest-user/", {"remove": "1"}, follow=True)
+    assert b"Only the cluster&#x27;s admins" in refused.content and cluster.memberships.filter(role="guest").exists()
+    outsider = login(users["outsider"])
+    assert outsider.post(f"/clusters/{cluster.pk}/members/", {"username": "x", "role": "guest"}).status_code == 404
