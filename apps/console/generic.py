@@ -40,7 +40,6 @@ def api_view(viewset_class, request, action: str = "list", **kwargs):
     drf_request = Request(request, authenticators=[])
     drf_request.user = request.user
     view = viewset_class(request=drf_request, args=(), kwargs=kwargs, action=action, format_kwarg=None)
-    view.headers = {}
     try:
         view.check_permissions(drf_request)
     except (drf_exceptions.PermissionDenied, drf_exceptions.NotAuthenticated) as exc:
@@ -166,7 +165,9 @@ class ListPage(LoginRequiredMixin, View):
             "query": query,
             "searchable": bool(self.search),
         }
-        template = "console/table.html" if request.htmx else self.template_name
+        # Going back in history, htmx asks for the whole page again (it keeps no copies: historyCacheSize 0).
+        fragment = request.htmx and not request.htmx.history_restore_request
+        template = "console/table.html" if fragment else self.template_name
         return render(request, template, context, status=400 if errors else 200)
 
     def _offer_choices(self, form, user) -> None:

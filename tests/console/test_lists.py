@@ -179,6 +179,8 @@ def test_htmx_requests_get_the_table_alone(pool, users):
     answer = login(users["guest"]).get("/hosts/?ordering=zone", headers={"HX-Request": "true"})
     assert answer.status_code == 200
     assert answer.content.decode().lstrip().startswith('<div id="table-hosts"') and b"<html" not in answer.content
+    restore = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    assert b"<html" in login(users["guest"]).get("/hosts/", headers=restore).content, "back in history: the page"
 
 
 def test_list_statements_do_not_grow_with_rows(pool, users):
