@@ -20,19 +20,22 @@ from tests.costs.test_where_people_look import running
 from tests.e2e.test_cloud_scale import template_for
 from tests.factories import PoolFactory, TemplateFactory, with_template
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
-def browser():
-    """One headless Chromium for the module (Debian's, never a downloaded one)."""
+def browser(worker):
+    """One headless Chromium for the module (Debian's, never a downloaded one).
+
+    Playwright's sync API keeps an event loop on this thread, so Django's ORM calls the tests make between
+    browser steps need DJANGO_ALLOW_ASYNC_UNSAFE. The session's worker is started first: it copies this
+    process's environment, and must not inherit that switch.
+    """
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (see .ci/run)")
-    # Playwright's sync API keeps an event loop on this thread; Django's ORM calls made by the test between
-    # browser steps are plain synchronous ones.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with playwright.sync_playwright() as driver:
         chromium = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
