@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.request import Request
 
+from apps.console.labels import label
 from apps.console.models import forget, preference, remember
 from apps.console.paging import paged
 from apps.console.tables import TABLES, Column, Table
@@ -185,7 +186,7 @@ class ListPage(LoginRequiredMixin, View):
                 options = [(obj.pk, str(obj)) for obj in self.choices[name].restrict(user)[:500]]
                 field.widget = forms.Select(choices=[("", _("any")), *options])
             elif isinstance(field, forms.ChoiceField):
-                options = [(value, value) for value, _label in field.choices if value != ""]
+                options = [(value, label(value)) for value, _label in field.choices if value != ""]
                 widget = OneOf if isinstance(field, forms.MultipleChoiceField) else forms.Select
                 field.widget = widget(choices=[("", _("any")), *options])
 

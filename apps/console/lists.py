@@ -94,7 +94,7 @@ JOBS = Table(
     [
         Column("id", _("Job"), link="console:job"),
         Column("pool", _("Pool"), path="pool.name", link="console:pool", link_path="pool"),
-        Column("kind", _("Kind")),
+        Column("kind", _("Kind"), labelled=True),
         Column("delta", _("Delta")),
         Column("status", _("Status"), pill=True),
         Column("progress", _("Progress"), order="", value=job_progress),
@@ -188,7 +188,7 @@ AUDIT = Table(
     [
         Column("time", _("Time")),
         Column("username", _("User")),
-        Column("action", _("Action")),
+        Column("action", _("Action"), labelled=True),
         Column("object_type", _("Object type"), path="object_type.model"),
         Column("object_repr", _("Object")),
         Column("via", _("Via")),

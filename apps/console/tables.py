@@ -14,6 +14,8 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timezone import localtime
 
+from apps.console.labels import label
+
 
 def attribute(obj, path: str):
     """obj.a.b for path "a.b"; None when a link on the way is missing."""
@@ -40,7 +42,7 @@ class Column:
     ``order`` is the API ordering name that sorts by this column (``""``: the
     column cannot be sorted). ``link`` names a console URL taking the object
     (or the object at ``link_path``) as its one argument. ``pill`` shows the
-    value as a coloured status pill.
+    value's label as a coloured status pill, ``labelled`` its label alone.
     """
 
     key: str
@@ -50,6 +52,7 @@ class Column:
     link: str = ""
     link_path: str = ""
     pill: bool = False
+    labelled: bool = False
     value: Callable | None = None
     default: bool = True
 
@@ -66,7 +69,9 @@ class Column:
         """The cell as HTML: a link, a pill, or the text."""
         text = self.text(obj)
         if self.pill and text:
-            return format_html('<span class="pill status-{}">{}</span>', text, text)
+            return format_html('<span class="pill status-{}" data-value="{}">{}</span>', text, text, label(text))
+        if self.labelled and text:
+            return format_html("{}", label(text))
         if self.link and text:
             target = attribute(obj, self.link_path) if self.link_path else obj
             if target is not None:

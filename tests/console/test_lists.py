@@ -244,7 +244,12 @@ def test_language_follows_accept_language_then_the_users_choice(pool, users):
     assert "Hosts" in client.get("/hosts/").content.decode()
     answer = client.post("/language/", {"language": "zh-hans", "next": "/hosts/"})
     assert answer.status_code == 302 and answer["Location"] == "/hosts/"
-    assert "主机" in client.get("/hosts/").content.decode()
+    chinese = client.get("/hosts/").content.decode()
+    assert "主机" in chinese
+    assert 'class="pill status-ready" data-value="ready">就绪<' in chinese, "states are named in Chinese too"
+    assert '<option value="failed">失败</option>' in chinese, "and so are the filter's choices"
+    export = client.get("/hosts/?export=csv")
+    assert "ready" in b"".join(export.streaming_content).decode(), "CSV keeps the API's values"
     other = Client()
     other.post("/login/", {"username": "guest-user", "password": "correct horse battery"})
     assert "主机" in other.get("/hosts/").content.decode(), "the choice follows the user to a new session"
