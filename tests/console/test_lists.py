@@ -346,3 +346,16 @@ def test_cluster_admins_manage_members_from_the_cluster_page(pool, users):
     assert b"Only the cluster&#x27;s admins" in refused.content and cluster.memberships.filter(role="guest").exists()
     outsider = login(users["outsider"])
     assert outsider.post(f"/clusters/{cluster.pk}/members/", {"username": "x", "role": "guest"}).status_code == 404
+
+
+def test_login_page_offers_the_language_switch(users):
+    """Before signing in, the login page switches to Chinese, and the signed-in pages stay Chinese."""
+    client = Client()
+    assert 'value="zh-hans"' in client.get("/login/").content.decode()
+    answer = client.post("/language/", {"language": "zh-hans", "next": "/login/"})
+    assert answer.status_code == 302 and answer["Location"] == "/login/"
+    assert "<h1>登录</h1>" in client.get("/login/").content.decode()
+    client.post("/login/", {"username": "guest-user", "password": "correct horse battery"})
+    assert "主机" in client.get("/hosts/").content.decode()
+    assert client.post("/language/", {"language": "klingon", "next": "/"}).status_code == 302
+    assert "主机" in client.get("/hosts/").content.decode(), "an unknown language changes nothing"
