@@ -14,8 +14,9 @@ RUN groupadd --system --gid 10001 dcp \
     && useradd --system --uid 10001 --gid dcp --home-dir /var/lib/dcp --no-create-home --shell /usr/sbin/nologin dcp
 
 # ssh: Ansible (host initialization) reaches hosts with the system's OpenSSH client.
+# gettext: compilemessages builds the console's translations (locale/*.po) into the image.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends openssh-client \
+    && apt-get install -y --no-install-recommends openssh-client gettext \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
@@ -30,6 +31,7 @@ COPY . ./
 # loaded in their embedded default with a throw-away data directory: the secrets and broker
 # folders that creates are deleted in the same layer, so none of them ends up in the image.
 RUN DCP_ENV=embedded DCP_DATA_DIR=/tmp/build python manage.py collectstatic --noinput --verbosity 0 \
+    && DCP_ENV=embedded DCP_DATA_DIR=/tmp/build python manage.py compilemessages --verbosity 0 \
     && rm -rf /tmp/build \
     && install -d -o dcp -g dcp -m 0750 /var/lib/dcp
 

@@ -13,7 +13,9 @@ $(BIN)/.installed: requirements.txt requirements-emulators.txt requirements-dev.
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# The console's translations are compiled from locale/*.po on every setup, so no stale .mo is ever committed.
 setup: $(BIN)/.installed
+	$(BIN)/python manage.py compilemessages --ignore .venv --verbosity 0
 
 # make run serves on DCP_ADDR (default 127.0.0.1:8000); the emulated clouds listen on DCP_EMULATOR_PORT
 # (default 5000: AWS) and the next two ports (Aliyun, OpenStack).

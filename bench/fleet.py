@@ -148,6 +148,7 @@ def _people(rng: random.Random, clusters: int, users: int) -> None:
         is_staff=False,
         is_active=True,
         date_joined=now,
+        session_version=0,
     )
     members = [(2, cluster, "developer") for cluster in (1, 2, 3)]
     members += [(user, rng.randrange(1, clusters + 1), "guest") for user in range(3, users + 1)]

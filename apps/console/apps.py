@@ -8,3 +8,7 @@ class ConsoleConfig(AppConfig):
 
     name = "apps.console"
     label = "console"
+
+    def ready(self):
+        """Connect the sign-in handler that brings back the user's language."""
+        from apps.console import i18n  # noqa: F401

@@ -1,18 +1,38 @@
-"""Console URLs."""
+"""Console URLs: lists by what an ops engineer thinks about, detail pages, and the user's own choices."""
 
 from django.urls import path
 
-from apps.console import views
+from apps.console import generic, i18n, lists, members, views
 from apps.console.login import LoginView
 
 app_name = "console"
 urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
-    path("", views.home, name="home"),
+    path("language/", i18n.set_language, name="language"),
+    path("preferences/columns/<slug:table>/", generic.choose_columns, name="columns"),
+    path("", lists.PoolList.as_view(), name="home"),
+    path("clusters/", lists.ClusterList.as_view(), name="clusters"),
+    path("clusters/<int:cluster_id>/", views.cluster_detail, name="cluster"),
+    path("clusters/<int:cluster_id>/members/", members.member_add, name="member-add"),
+    path("clusters/<int:cluster_id>/members/<str:username>/", members.member_change, name="member-change"),
+    path("pools/", lists.PoolList.as_view(), name="pools"),
     path("pools/<int:pool_id>/", views.pool_detail, name="pool"),
     path("pools/<int:pool_id>/scale/", views.pool_scale, name="pool-scale"),
-    path("jobs/<int:job_id>/", views.job_detail, name="job"),
+    path("pools/<int:pool_id>/scale/preview/", views.pool_scale_preview, name="pool-scale-preview"),
+    path("hosts/", lists.HostList.as_view(), name="hosts"),
     path("hosts/<int:host_id>/", views.host_detail, name="host"),
     path("hosts/<int:host_id>/initialize/", views.host_initialize, name="host-initialize"),
+    path("jobs/", lists.JobList.as_view(), name="jobs"),
+    path("jobs/<int:job_id>/", views.job_detail, name="job"),
+    path("jobs/<int:job_id>/progress/", views.job_progress, name="job-progress"),
+    path("jobs/<int:job_id>/cancel/", views.job_cancel, name="job-cancel"),
+    path("costs/", views.costs, name="costs"),
+    path("providers/", lists.ProviderList.as_view(), name="providers"),
+    path("templates/", lists.TemplateList.as_view(), name="templates"),
+    path("physical-machines/", lists.MachineList.as_view(), name="physical-machines"),
+    path("registries/", lists.RegistryList.as_view(), name="registries"),
+    path("ssh-keys/", lists.SSHKeyList.as_view(), name="ssh-keys"),
+    path("orphans/", lists.OrphanList.as_view(), name="orphans"),
+    path("audit/", lists.AuditList.as_view(), name="audit"),
 ]

@@ -4,28 +4,40 @@ Changes go through the same services as the API (so they are checked and
 audited the same way); the console adds nothing of its own to the rules.
 """
 
+import datetime
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
 from apps.configuration.api import rerun
+from apps.console.generic import shown
+from apps.console.lists import HOSTS, JOB_HOSTS, JOBS, POOLS
 from apps.console.paging import paged
-from apps.core.choices import Action
+from apps.core.choices import Action, Role
 from apps.core.exceptions import ServiceError
+from apps.costs.services import group_costs
 from apps.inventory.api import pool_counts
 from apps.inventory.choices import HostStatus
-from apps.inventory.models import Host, ServicePool
+from apps.inventory.models import Cluster, Host, ServicePool
 from apps.provisioning import services
+from apps.provisioning.api import progress, with_progress
+from apps.provisioning.choices import JobKind, JobStatus
 from apps.provisioning.models import Job
 
-POOLS_PER_PAGE = 50
 HOSTS_PER_PAGE = 100
 JOBS_PER_PAGE = 20
+POOLS_PER_PAGE = 50
+MEMBERS_PER_PAGE = 50
+EVENTS_PER_PAGE = 100
 
 
 class LogoutView(auth_views.LogoutView):
@@ -41,16 +53,37 @@ class LogoutView(auth_views.LogoutView):
         return render(request, "console/logout.html")
 
 
+def may_scale(user, obj) -> bool:
+    """Whether the user's role on obj's cluster allows scaling it (and cancelling, re-running initialization)."""
+    return type(obj).objects.restrict(user, Action.SCALE).filter(pk=obj.pk).exists()
+
+
 def _visible_pool(user, pool_id: int) -> ServicePool:
     return get_object_or_404(ServicePool.objects.restrict(user).select_related("cluster"), pk=pool_id)
 
 
+def _costs(dimension: str, pk: int) -> dict:
+    """Run-rate and cost this month of one pool or cluster, as the API shows them."""
+    return group_costs(dimension, [pk], timezone.now())[pk].as_json()
+
+
 @login_required
-def home(request):
-    """A page of the pools the user may see, with their sizes."""
-    pools = pool_counts(ServicePool.objects.restrict(request.user).select_related("cluster"))
-    page = paged(request, pools.order_by("cluster__name", "name", "pk"), POOLS_PER_PAGE)
-    return render(request, "console/home.html", {"page": page})
+def cluster_detail(request, cluster_id: int):
+    """A cluster: its cost, a page of its pools, a page of its members."""
+    cluster = get_object_or_404(Cluster.objects.restrict(request.user), pk=cluster_id)
+    pools = pool_counts(cluster.pools.select_related("cluster")).order_by("name", "pk")
+    members = cluster.memberships.select_related("user").order_by("user__username", "pk")
+    role = members.filter(user=request.user).values_list("role", flat=True).first()
+    context = {
+        "cluster": cluster,
+        "role": role or (_("system administrator") if request.user.is_system_admin else ""),
+        "can_manage": Cluster.objects.restrict(request.user, Action.CHANGE).filter(pk=cluster.pk).exists(),
+        "roles": Role.values(),
+        "cost": _costs("cluster", cluster.pk),
+        "pools": shown(request, POOLS, pools, POOLS_PER_PAGE, param="pools_page"),
+        "members": paged(request, members, MEMBERS_PER_PAGE, param="members_page"),
+    }
+    return render(request, "console/cluster.html", context)
 
 
 def _host_statuses(pool: ServicePool) -> dict[str, int]:
@@ -63,27 +96,45 @@ def _host_statuses(pool: ServicePool) -> dict[str, int]:
 def pool_detail(request, pool_id: int):
     """A pool: its hosts by status and a page of them, a page of its jobs, a scale form for those allowed."""
     pool = _visible_pool(request.user, pool_id)
-    can_scale = ServicePool.objects.restrict(request.user, Action.SCALE).filter(pk=pool.pk).exists()
+    can_scale = may_scale(request.user, pool)
     # One pass over the pool's hosts gives the pool's size, its ready count and the host pager's count.
     statuses = _host_statuses(pool)
     pool.size = sum(n for status, n in statuses.items() if status != HostStatus.TERMINATED)
     pool.ready = statuses.get(HostStatus.READY, 0)
     status = request.GET.get("status", "")
     if status in HostStatus.values():
-        hosts, shown = pool.hosts.filter(status=status), statuses.get(status, 0)
+        hosts, count = pool.hosts.filter(status=status), statuses.get(status, 0)
     else:
-        status, hosts, shown = "", pool.hosts.exclude(status=HostStatus.TERMINATED), pool.size
-    jobs = pool.jobs.select_related("requested_by").order_by("-created_at", "-pk")
+        status, hosts, count = "", pool.hosts.exclude(status=HostStatus.TERMINATED), pool.size
+    jobs = with_progress(pool.jobs.select_related("pool", "requested_by")).order_by("-created_at", "-pk")
+    hosts = hosts.select_related("pool__cluster", "provider", "template").order_by("pk")
     context = {
         "pool": pool,
         "statuses": statuses,
         "status": status,
-        "hosts": paged(request, hosts.order_by("pk"), HOSTS_PER_PAGE, count=shown),
-        "jobs": paged(request, jobs, JOBS_PER_PAGE, param="jobs_page"),
+        "cost": _costs("pool", pool.pk),
+        "hosts": shown(request, HOSTS, hosts, HOSTS_PER_PAGE, count=count),
+        "jobs": shown(request, JOBS, jobs, JOBS_PER_PAGE, param="jobs_page"),
         "templates": pool.ordered_templates(),
         "can_scale": can_scale,
     }
     return render(request, "console/pool.html", context)
+
+
+def _scale_delta(request, pool: ServicePool) -> int | None:
+    """The form's delta when the user may scale the pool and gave a non-zero whole number; else None, said why."""
+    if not may_scale(request.user, pool):
+        messages.error(request, _("Your role on this cluster does not allow scaling."))
+        return None
+    try:
+        delta = int(request.POST.get("delta", ""))
+    except ValueError:
+        messages.error(request, _("Give the number of hosts to add (or a negative number to remove)."))
+        return None
+    if delta == 0:
+        messages.error(request, _("A delta of 0 changes nothing."))
+        return None
+    return delta
 
 
 @login_required
@@ -91,39 +142,96 @@ def pool_detail(request, pool_id: int):
 def pool_scale(request, pool_id: int):
     """Scale a pool by a delta from the console form."""
     pool = _visible_pool(request.user, pool_id)
-    if not ServicePool.objects.restrict(request.user, Action.SCALE).filter(pk=pool.pk).exists():
-        messages.error(request, "Your role on this cluster does not allow scaling.")
-        return redirect("console:pool", pool_id=pool.pk)
-    try:
-        delta = int(request.POST.get("delta", ""))
-    except ValueError:
-        messages.error(request, "Give the number of hosts to add (or a negative number to remove).")
-        return redirect("console:pool", pool_id=pool.pk)
-    if delta == 0:
-        messages.error(request, "A delta of 0 changes nothing.")
+    delta = _scale_delta(request, pool)
+    if delta is None:
         return redirect("console:pool", pool_id=pool.pk)
     try:
         job = services.scale(pool.pk, request.user, services.ScaleRequest(delta=delta)).job
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect("console:pool", pool_id=pool.pk)
-    messages.success(request, f"Job {job.pk} started: {job.delta:+d} hosts.")
+    messages.success(request, _("Job %(job)s started: %(delta)+d hosts.") % {"job": job.pk, "delta": job.delta})
     return redirect("console:job", job_id=job.pk)
 
 
 @login_required
+@require_POST
+def pool_scale_preview(request, pool_id: int):
+    """What a scale by the form's delta would do (the API's dry run: placements and cost), changing nothing."""
+    pool = _visible_pool(request.user, pool_id)
+    delta = _scale_delta(request, pool)
+    context = {"pool": pool, "delta": delta}
+    if delta is not None:
+        try:
+            context["plan"] = services.scale(
+                pool.pk, request.user, services.ScaleRequest(delta=delta), dry=True
+            ).dry_run
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+    return render(request, "console/scale_preview.html", context)
+
+
+def _visible_job(user, job_id: int) -> Job:
+    job = with_progress(Job.objects.restrict(user).select_related("pool__cluster", "requested_by"))
+    return get_object_or_404(job, pk=job_id)
+
+
+def _progress_context(job: Job) -> dict:
+    """The job's progress figures and the bar's widths in percent."""
+    figures = progress(job)
+    total = figures["total"] or 1
+    figures["done"] = figures["removed"] if job.kind == JobKind.SCALE_IN else figures["ready"]
+    widths = {name: round(100 * figures[name] / total, 2) for name in ("ready", "removed", "failed")}
+    return {"job": job, "progress": figures, "widths": widths, "active": job.status in JobStatus.ACTIVE}
+
+
+@login_required
 def job_detail(request, job_id: int):
-    """A job with its progress and event timeline."""
-    job = Job.objects.restrict(request.user).select_related("pool__cluster").filter(pk=job_id).first()
-    if job is None:
-        raise Http404("No such job.")
-    events = job.events.select_related("host")
-    hosts = job.hosts.all() if job.kind == "scale_out" else job.removed_hosts.all()
-    return render(request, "console/job.html", {"job": job, "events": events, "hosts": hosts})
+    """A job with its progress bar (kept up to date by polling), a page of its hosts and its timeline."""
+    job = _visible_job(request.user, job_id)
+    hosts = job.hosts if job.kind == JobKind.SCALE_OUT else job.removed_hosts
+    hosts = hosts.select_related("pool__cluster", "provider", "template").order_by("pk")
+    events = job.events.select_related("host").order_by("time", "pk")
+    context = {
+        **_progress_context(job),
+        "can_cancel": may_scale(request.user, job),
+        "hosts": shown(request, JOB_HOSTS, hosts, HOSTS_PER_PAGE, param="hosts_page"),
+        "events": paged(request, events, EVENTS_PER_PAGE, param="events_page"),
+    }
+    return render(request, "console/job.html", context)
+
+
+@login_required
+@require_POST
+def job_cancel(request, job_id: int):
+    """Cancel a pending or running job from its page, through the same service (and audit) as the API."""
+    job = _visible_job(request.user, job_id)
+    if not may_scale(request.user, job):
+        messages.error(request, _("Your role on this cluster does not allow cancelling jobs."))
+        return redirect("console:job", job_id=job.pk)
+    try:
+        services.cancel(job.pk, request.user)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("console:job", job_id=job.pk)
+    messages.success(request, _("Job %(job)s was cancelled.") % {"job": job.pk})
+    return redirect("console:job", job_id=job.pk)
+
+
+@login_required
+def job_progress(request, job_id: int):
+    """The progress fragment HTMX polls; when a polled job has ended, the whole page is reloaded once."""
+    job = _visible_job(request.user, job_id)
+    context = _progress_context(job)
+    response = render(request, "console/job_progress.html", context)
+    if request.GET.get("active") and not context["active"]:
+        response["HX-Refresh"] = "true"
+    return response
 
 
 def _visible_host(user, host_id: int) -> Host:
-    return get_object_or_404(Host.objects.restrict(user).select_related("pool__cluster", "template"), pk=host_id)
+    hosts = Host.objects.restrict(user).select_related("pool__cluster", "template", "provider")
+    return get_object_or_404(hosts, pk=host_id)
 
 
 @login_required
@@ -133,7 +241,7 @@ def host_detail(request, host_id: int):
     context = {
         "host": host,
         "runs": host.init_runs.all()[:20],
-        "can_rerun": Host.objects.restrict(request.user, Action.SCALE).filter(pk=host.pk).exists(),
+        "can_rerun": may_scale(request.user, host),
     }
     return render(request, "console/host.html", context)
 
@@ -143,8 +251,8 @@ def host_detail(request, host_id: int):
 def host_initialize(request, host_id: int):
     """Re-run initialization on a host from the console, through the same checks as the API."""
     host = _visible_host(request.user, host_id)
-    if not Host.objects.restrict(request.user, Action.SCALE).filter(pk=host.pk).exists():
-        messages.error(request, "Your role on this cluster does not allow re-running initialization.")
+    if not may_scale(request.user, host):
+        messages.error(request, _("Your role on this cluster does not allow re-running initialization."))
         return redirect("console:host", host_id=host.pk)
     try:
         answer = rerun([host], request.user)
@@ -152,7 +260,36 @@ def host_initialize(request, host_id: int):
         messages.error(request, " ".join(str(item) for items in exc.detail.values() for item in items))
         return redirect("console:host", host_id=host.pk)
     if answer["runs"]:
-        messages.success(request, "Initialization started again.")
+        messages.success(request, _("Initialization started again."))
     else:
-        messages.error(request, "Initialization is already running on this host.")
+        messages.error(request, _("Initialization is already running on this host."))
     return redirect("console:host", host_id=host.pk)
+
+
+#: The dimensions the costs page offers (GET /api/v1/costs/?group_by=).
+COST_DIMENSIONS = (
+    ("cluster", gettext_lazy("Cluster")),
+    ("pool", gettext_lazy("Pool")),
+    ("provider", gettext_lazy("Provider")),
+    ("template", gettext_lazy("Template")),
+    ("kind", gettext_lazy("Provider kind")),
+    ("zone", gettext_lazy("Zone")),
+    ("instance_type", gettext_lazy("Instance type")),
+)
+
+
+@login_required
+def costs(request):
+    """The costs page: a daily chart and table drawn in the browser from GET /api/v1/costs/?step=day."""
+    today = timezone.localdate()
+    start = today.replace(day=1)
+    group_by = request.GET.get("group_by", "cluster")
+    context = {
+        "section": "costs",
+        "dimensions": COST_DIMENSIONS,
+        "group_by": group_by if group_by in dict(COST_DIMENSIONS) else "cluster",
+        "start": request.GET.get("start", start.isoformat())[:10],
+        "end": request.GET.get("end", (today + datetime.timedelta(days=1)).isoformat())[:10],
+        "currency": request.GET.get("currency", settings.DCP_CURRENCY)[:3],
+    }
+    return render(request, "console/costs.html", context)

@@ -1,0 +1,227 @@
+"""The console's generic pages: a list is a declaration (API viewset, table, filters, search), as in NetBox.
+
+A list page asks the API's own viewset for its queryset, permission check,
+filter set and ordering, so a user sees on a page exactly what the API would
+list for them, filtered and ordered by the same query-string parameters
+(``?status=ready&ordering=-created_at`` means the same in both places).
+"""
+
+import csv
+from dataclasses import dataclass
+
+from django import forms
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Page
+from django.db.models import Q
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.decorators.http import require_POST
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.request import Request
+
+from apps.console.labels import label
+from apps.console.models import forget, preference, remember
+from apps.console.paging import paged
+from apps.console.tables import TABLES, Column, Table
+from apps.core.api.filters import FilterBackend, OrderingFilter
+
+
+def back_to(request) -> str:
+    """The ``next`` address of a POST when it is on this site, else the home page."""
+    back = request.POST.get("next", "")
+    return back if url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()) else "/"
+
+
+def api_view(viewset_class, request, action: str = "list", **kwargs):
+    """The API viewset as it would serve this user, after the API's own permission check (403 if refused)."""
+    drf_request = Request(request, authenticators=[])
+    drf_request.user = request.user
+    view = viewset_class(request=drf_request, args=(), kwargs=kwargs, action=action, format_kwarg=None)
+    try:
+        view.check_permissions(drf_request)
+    except (drf_exceptions.PermissionDenied, drf_exceptions.NotAuthenticated) as exc:
+        raise PermissionDenied(str(exc.detail)) from None
+    return view
+
+
+@dataclass
+class Header:
+    """A column heading: its label and, for a sortable column, the link that sorts by it and the current direction."""
+
+    column: Column
+    url: str = ""
+    direction: str = ""
+
+
+@dataclass
+class Shown:
+    """A table ready to draw: the page of rows as cells, the headings, the page's links."""
+
+    table: Table
+    columns: list[Column]
+    headers: list[Header]
+    page: Page
+    rows: list[list[str]]
+    ident: str
+
+
+def shown(request, table: Table, queryset, per_page: int, param: str = "page", orderable=(), count=None) -> Shown:
+    """A page of queryset drawn with the user's columns; sortable headings for the names in orderable."""
+    columns = table.chosen(preference(request.user, f"table:{table.name}"))
+    page = paged(request, queryset, per_page, param=param, count=count)
+    current = request.GET.get("ordering", "")
+    headers = []
+    for column in columns:
+        header = Header(column)
+        if column.order and column.order in orderable:
+            header.direction = {column.order: "asc", f"-{column.order}": "desc"}.get(current, "")
+            query = request.GET.copy()
+            query.pop(param, None)
+            query["ordering"] = f"-{column.order}" if header.direction == "asc" else column.order
+            header.url = f"?{query.urlencode()}"
+        headers.append(header)
+    rows = [[column.html(obj) for column in columns] for obj in page]
+    return Shown(table, columns, headers, page, rows, ident=f"table-{table.name}")
+
+
+class OneOf(forms.Select):
+    """A drop-down for a filter that takes several values: one is chosen here, as a list of one."""
+
+    def value_from_datadict(self, data, files, name):
+        """The values given (a list, as the filter of several values expects); none for "any"."""
+        return [value for value in data.getlist(name) if value]
+
+
+class ListPage(LoginRequiredMixin, View):
+    """A list of one kind of object: the API's rows for this user, filtered, searched, sorted, paged, exported.
+
+    Subclasses declare ``viewset`` (the API's), ``table``, ``title``, the
+    ``filters`` of the viewset's filter set to offer, ``choices`` (filter name
+    → the queryset whose restricted rows fill its drop-down), ``search`` (fields
+    ``?q=`` looks in) and ``section`` (the navigation entry to highlight).
+    """
+
+    viewset = None
+    table: Table
+    title = ""
+    section = ""
+    filters: tuple[str, ...] = ()
+    choices: dict = {}
+    search: tuple[str, ...] = ()
+    select_related: tuple[str, ...] = ()
+    per_page = 50
+    template_name = "console/list.html"
+
+    def get_queryset(self, view):
+        """The API's queryset for this user; subclasses may narrow or annotate it."""
+        queryset = view.get_queryset()
+        return queryset.select_related(*self.select_related) if self.select_related else queryset
+
+    def get(self, request):
+        """The page, its table alone (an HTMX request), or CSV of every matching row (?export=csv)."""
+        view = api_view(self.viewset, request)
+        queryset = self.get_queryset(view)
+        filterset = FilterBackend().get_filterset_class(view, queryset)(
+            data=request.GET, queryset=queryset, request=view.request
+        )
+        self._offer_choices(filterset.form, request.user)
+        errors = {}
+        if filterset.is_valid():
+            queryset = filterset.qs
+        else:
+            errors.update(filterset.errors)
+            queryset = queryset.none()
+        query = request.GET.get("q", "").strip()[:200]
+        if query and self.search:
+            match = Q()
+            for name in self.search:
+                match |= Q(**{f"{name}__icontains": query})
+            queryset = queryset.filter(match)
+        ordering = OrderingFilter()
+        try:
+            queryset = ordering.filter_queryset(view.request, queryset, view)
+        except drf_exceptions.ValidationError as exc:
+            errors.update(exc.detail)
+            queryset = queryset.none().order_by("pk")
+        if request.GET.get("export") == "csv" and not errors:
+            return self.csv(request, queryset)
+        table = shown(
+            request,
+            self.table,
+            queryset,
+            self.per_page,
+            orderable=ordering.orderable_fields(queryset, view, view.request),
+        )
+        context = {
+            "title": self.title,
+            "section": self.section,
+            "shown": table,
+            "form": filterset.form,
+            "filters": [filterset.form[name] for name in self.filters],
+            "errors": errors,
+            "query": query,
+            "searchable": bool(self.search),
+        }
+        # Going back in history, htmx asks for the whole page again (it keeps no copies: historyCacheSize 0).
+        fragment = request.htmx and not request.htmx.history_restore_request
+        template = "console/table.html" if fragment else self.template_name
+        return render(request, template, context, status=400 if errors else 200)
+
+    def _offer_choices(self, form, user) -> None:
+        """Filters as drop-downs labelled like the table's columns.
+
+        An id filter lists the objects the user may see (the first 500 of
+        them); a filter of several values (``?status=a&status=b`` in the API)
+        offers one value at a time, which the API's filter takes as well.
+        """
+        for name in self.filters:
+            field = form.fields[name]
+            if name in self.table.by_key:
+                field.label = self.table.by_key[name].label
+            if name in self.choices:
+                options = [(obj.pk, str(obj)) for obj in self.choices[name].restrict(user)[:500]]
+                field.widget = forms.Select(choices=[("", _("any")), *options])
+            elif isinstance(field, forms.ChoiceField):
+                options = [(value, label(value)) for value, _label in field.choices if value != ""]
+                widget = OneOf if isinstance(field, forms.MultipleChoiceField) else forms.Select
+                field.widget = widget(choices=[("", _("any")), *options])
+
+    def csv(self, request, queryset) -> StreamingHttpResponse:
+        """Every row the filters match, with the user's columns, as CSV."""
+        columns = self.table.chosen(preference(request.user, f"table:{self.table.name}"))
+
+        class Echo:
+            def write(self, value):
+                return value
+
+        writer = csv.writer(Echo())
+
+        def lines():
+            yield writer.writerow([str(column.label) for column in columns])
+            for obj in queryset.iterator(chunk_size=2000):
+                yield writer.writerow([column.text(obj) for column in columns])
+
+        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{self.table.name}.csv"'
+        return response
+
+
+@require_POST
+def choose_columns(request, table: str):
+    """Remember the columns the user ticked for a table (``reset`` brings back the defaults), then go back."""
+    back = back_to(request)
+    if not request.user.is_authenticated:
+        return redirect("console:login")
+    found = TABLES.get(table)
+    if found is None:
+        raise Http404(_("No such table."))
+    keys = [key for key in request.POST.getlist("columns") if key in found.by_key]
+    if request.POST.get("reset") or not keys:
+        forget(request.user, f"table:{table}")
+    else:
+        remember(request.user, f"table:{table}", keys)
+    return redirect(back)

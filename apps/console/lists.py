@@ -1,0 +1,281 @@
+"""The console's lists: one declaration per kind of object, each served by the API's own viewset."""
+
+from django.utils.translation import gettext_lazy as _
+
+from apps.configuration.api import RegistryViewSet, SSHKeyViewSet
+from apps.console.generic import ListPage
+from apps.console.tables import Column, Table
+from apps.core.api.audit import AuditEntryViewSet
+from apps.inventory.api import ClusterViewSet, HostViewSet, PhysicalMachineViewSet, ServicePoolViewSet
+from apps.inventory.models import Cluster, ServicePool
+from apps.providers.api import CloudAccountViewSet, MachineTemplateViewSet
+from apps.providers.models import CloudAccount
+from apps.provisioning.api import JobViewSet, progress
+from apps.provisioning.orphans_api import OrphanInstanceViewSet
+
+#: The drop-downs of the filters that take an object's id: what str() of each shows is fetched with it.
+CLUSTER_CHOICES = Cluster.objects.all()
+POOL_CHOICES = ServicePool.objects.select_related("cluster")
+PROVIDER_CHOICES = CloudAccount.objects.all()
+
+CREATED = Column("created_at", _("Created"), default=False)
+
+
+def job_progress(job) -> str:
+    """A job's progress in a few words: done of total, failures."""
+    figures = progress(job)
+    done = figures["removed"] if job.kind == "scale_in" else figures["ready"]
+    text = f"{done}/{figures['total']}"
+    return f"{text}, {figures['failed']} ✗" if figures["failed"] else text
+
+
+CLUSTERS = Table(
+    "clusters",
+    [
+        Column("name", _("Name"), link="console:cluster"),
+        Column("description", _("Description")),
+        CREATED,
+    ],
+)
+POOLS = Table(
+    "pools",
+    [
+        Column("name", _("Pool"), link="console:pool"),
+        Column("cluster", _("Cluster"), path="cluster.name", link="console:cluster", link_path="cluster"),
+        Column("desired_size", _("Desired")),
+        Column("size", _("Size")),
+        Column("ready", _("Ready")),
+        Column("min_size", _("Min"), default=False),
+        Column("max_size", _("Max"), default=False),
+        Column("description", _("Description"), default=False),
+        CREATED,
+    ],
+)
+HOSTS = Table(
+    "hosts",
+    [
+        Column("hostname", _("Host"), link="console:host"),
+        Column("status", _("Status"), pill=True),
+        Column("pool", _("Pool"), path="pool.name", link="console:pool", link_path="pool"),
+        Column("cluster", _("Cluster"), path="pool.cluster.name", default=False),
+        Column("provider", _("Provider"), path="provider.name"),
+        Column("template", _("Template"), path="template.name", default=False),
+        Column("instance_id", _("Instance")),
+        Column("private_ip", _("Private IP")),
+        Column("public_ip", _("Public IP"), default=False),
+        Column("cpu", _("CPU")),
+        Column("memory_gb", _("Memory (GB)")),
+        Column("zone", _("Zone")),
+        Column("hourly_price", _("Price per hour"), default=False),
+        Column("status_message", _("Message"), order="", default=False),
+        Column("created_at", _("Requested")),
+        Column("ready_at", _("Ready at"), default=False),
+        Column("terminated_at", _("Terminated at"), default=False),
+    ],
+)
+#: A job's hosts on its page: what happened to each (its status, and the message of a failure).
+JOB_HOSTS = Table(
+    "job-hosts",
+    [
+        Column("hostname", _("Host"), link="console:host"),
+        Column("status", _("Status"), pill=True),
+        Column("status_message", _("Message"), order=""),
+        Column("provider", _("Provider"), path="provider.name", default=False),
+        Column("instance_id", _("Instance")),
+        Column("private_ip", _("Private IP")),
+        Column("zone", _("Zone")),
+        Column("created_at", _("Requested"), default=False),
+        Column("ready_at", _("Ready at")),
+        Column("terminated_at", _("Terminated at"), default=False),
+    ],
+)
+JOBS = Table(
+    "jobs",
+    [
+        Column("id", _("Job"), link="console:job"),
+        Column("pool", _("Pool"), path="pool.name", link="console:pool", link_path="pool"),
+        Column("kind", _("Kind"), labelled=True),
+        Column("delta", _("Delta")),
+        Column("status", _("Status"), pill=True),
+        Column("progress", _("Progress"), order="", value=job_progress),
+        Column("requested_by", _("By"), path="requested_by.username"),
+        Column("message", _("Message"), default=False),
+        Column("created_at", _("Started")),
+        Column("finished_at", _("Finished"), default=False),
+    ],
+)
+PROVIDERS = Table(
+    "providers",
+    [
+        Column("name", _("Name")),
+        Column("kind", _("Kind")),
+        Column("region", _("Region")),
+        Column("endpoint_url", _("Endpoint")),
+        Column("max_hosts", _("Host quota")),
+        CREATED,
+    ],
+)
+TEMPLATES = Table(
+    "templates",
+    [
+        Column("name", _("Name")),
+        Column("provider", _("Provider"), path="provider.name"),
+        Column("region", _("Region")),
+        Column("zone", _("Zone")),
+        Column("instance_type", _("Instance type")),
+        Column("image", _("Image"), default=False),
+        Column("cpu", _("CPU")),
+        Column("memory_gb", _("Memory (GB)")),
+        Column("init_method", _("Initialization")),
+        Column("init_profile", _("Profile"), default=False),
+        Column("max_hosts", _("Host quota"), default=False),
+        Column("hourly_price", _("Price per hour")),
+    ],
+)
+MACHINES = Table(
+    "physical-machines",
+    [
+        Column("hostname", _("Host name")),
+        Column("provider", _("Provider"), path="provider.name"),
+        Column("ip", _("IP")),
+        Column("cpu", _("CPU")),
+        Column("memory_gb", _("Memory (GB)")),
+        Column("machine_class", _("Machine class")),
+        Column("idc", _("IDC")),
+        Column("rack", _("Rack"), default=False),
+        Column("monthly_cost", _("Monthly cost")),
+        Column("state", _("State"), pill=True),
+        Column("allocated_at", _("Allocated at"), default=False),
+    ],
+)
+REGISTRIES = Table(
+    "registries",
+    [
+        Column("name", _("Name")),
+        Column("url", _("URL")),
+        Column("default_mirror", _("Default mirror")),
+        Column("insecure", _("Insecure")),
+        Column("username", _("User name")),
+        CREATED,
+    ],
+)
+SSH_KEYS = Table(
+    "ssh-keys",
+    [
+        Column("id", _("Key")),
+        Column("account", _("Provider"), path="account.name"),
+        Column("pool", _("Pool"), path="pool.name", link="console:pool", link_path="pool"),
+        Column("fingerprint", _("Fingerprint")),
+        CREATED,
+    ],
+)
+ORPHANS = Table(
+    "orphans",
+    [
+        Column("instance_id", _("Instance")),
+        Column("name", _("Name")),
+        Column("provider", _("Provider"), path="provider.name"),
+        Column("state", _("State"), pill=True),
+        Column("reason", _("Reason")),
+        Column("hostname", _("Host"), path="host.hostname", order="", link="console:host", link_path="host"),
+        Column("first_seen", _("First seen")),
+        Column("last_seen", _("Last seen")),
+        Column("terminated_at", _("Terminated at"), default=False),
+    ],
+)
+AUDIT = Table(
+    "audit",
+    [
+        Column("time", _("Time")),
+        Column("username", _("User")),
+        Column("action", _("Action"), labelled=True),
+        Column("object_type", _("Object type"), path="object_type.model"),
+        Column("object_repr", _("Object")),
+        Column("via", _("Via")),
+        Column("request_id", _("Request"), default=False),
+    ],
+)
+
+
+class ClusterList(ListPage):
+    """Clusters the user is a member of."""
+
+    viewset, table, title, section = ClusterViewSet, CLUSTERS, _("Clusters"), "clusters"
+    filters, search = (), ("name", "description")
+
+
+class PoolList(ListPage):
+    """Pools of the user's clusters, with their sizes."""
+
+    viewset, table, title, section = ServicePoolViewSet, POOLS, _("Pools"), "pools"
+    filters, choices, search = ("cluster",), {"cluster": CLUSTER_CHOICES}, ("name", "cluster__name")
+
+
+class HostList(ListPage):
+    """Hosts of the user's clusters."""
+
+    viewset, table, title, section = HostViewSet, HOSTS, _("Hosts"), "hosts"
+    filters = ("cluster", "pool", "provider", "status")
+    choices = {"cluster": CLUSTER_CHOICES, "pool": POOL_CHOICES, "provider": PROVIDER_CHOICES}
+    search = ("hostname", "instance_id")
+    select_related = ("pool__cluster",)
+    per_page = 100
+
+
+class JobList(ListPage):
+    """Scale jobs of the user's pools."""
+
+    viewset, table, title, section = JobViewSet, JOBS, _("Jobs"), "jobs"
+    filters, choices = ("cluster", "pool", "kind", "status"), {"cluster": CLUSTER_CHOICES, "pool": POOL_CHOICES}
+
+
+class ProviderList(ListPage):
+    """Provider accounts."""
+
+    viewset, table, title, section = CloudAccountViewSet, PROVIDERS, _("Providers"), "providers"
+    filters, search = ("kind",), ("name", "region")
+
+
+class TemplateList(ListPage):
+    """Machine templates."""
+
+    viewset, table, title, section = MachineTemplateViewSet, TEMPLATES, _("Templates"), "templates"
+    filters, choices, search = ("provider", "init_method"), {"provider": PROVIDER_CHOICES}, ("name", "instance_type")
+
+
+class MachineList(ListPage):
+    """The physical inventory."""
+
+    viewset, table, title, section = PhysicalMachineViewSet, MACHINES, _("Physical machines"), "machines"
+    filters, choices = ("provider", "state", "machine_class", "idc"), {"provider": PROVIDER_CHOICES}
+    search = ("hostname", "ip")
+
+
+class RegistryList(ListPage):
+    """Container registries the hosts log in to."""
+
+    viewset, table, title, section = RegistryViewSet, REGISTRIES, _("Registries"), "registries"
+    search = ("name", "url")
+
+
+class SSHKeyList(ListPage):
+    """SSH keys DCP made for provider accounts and pools (public halves only)."""
+
+    viewset, table, title, section = SSHKeyViewSet, SSH_KEYS, _("SSH keys"), "ssh-keys"
+    filters, choices = ("account", "pool"), {"account": PROVIDER_CHOICES, "pool": POOL_CHOICES}
+    select_related = ("account", "pool")
+
+
+class OrphanList(ListPage):
+    """Instances found at a provider that DCP does not know (system administrators only)."""
+
+    viewset, table, title, section = OrphanInstanceViewSet, ORPHANS, _("Orphans"), "orphans"
+    filters, choices, search = ("provider", "state"), {"provider": PROVIDER_CHOICES}, ("instance_id", "name")
+
+
+class AuditList(ListPage):
+    """Who changed what, when."""
+
+    viewset, table, title, section = AuditEntryViewSet, AUDIT, _("Audit log"), "audit"
+    filters, choices = ("cluster", "action", "object_type"), {"cluster": CLUSTER_CHOICES}
+    search = ("username", "object_repr")

@@ -1,0 +1,81 @@
+"""A cluster's members, managed from its console page by its admins through the API's own viewset.
+
+The viewset's checks (only the cluster's admins, one membership per user), its
+serializer's validation (an active username, a known role) and its audit
+entries apply unchanged; the console only turns their answers into messages.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from rest_framework import exceptions as drf_exceptions
+
+from apps.accounts.api import MembershipSerializer, MembershipViewSet
+from apps.console.generic import api_view
+from apps.core.exceptions import ServiceError
+
+
+def _errors(exc: drf_exceptions.ValidationError) -> str:
+    """A serializer's errors as one sentence per field."""
+    detail = exc.detail if isinstance(exc.detail, dict) else {"": exc.detail}
+    return " ".join(f"{field}: {' '.join(str(m) for m in problems)}".lstrip(": ") for field, problems in detail.items())
+
+
+def _change(request, cluster_id: int, work) -> None:
+    """Run work(view) on the members viewset of the cluster; say what went wrong, if anything."""
+    view = api_view(MembershipViewSet, request, action="update", cluster_pk=cluster_id)
+    cluster = view.get_cluster()  # 404 for a cluster the user may not see
+    try:
+        view.check_write(cluster)
+        work(view)
+    except drf_exceptions.PermissionDenied:
+        messages.error(request, _("Only the cluster's admins may change its members."))
+    except drf_exceptions.ValidationError as exc:
+        messages.error(request, _errors(exc))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+
+
+@login_required
+@require_POST
+def member_add(request, cluster_id: int):
+    """Add a member (``username``, ``role``)."""
+
+    def add(view):
+        serializer = MembershipSerializer(data=_fields(request), context=view.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        view.perform_create(serializer)
+        messages.success(request, _("%(user)s is now a member.") % {"user": serializer.instance.user.username})
+
+    _change(request, cluster_id, add)
+    return redirect("console:cluster", cluster_id=cluster_id)
+
+
+@login_required
+@require_POST
+def member_change(request, cluster_id: int, username: str):
+    """Give a member another role (``role``), or remove them (``remove``)."""
+
+    def change(view):
+        membership = get_object_or_404(view.get_queryset(), user__username=username)
+        if request.POST.get("remove"):
+            view.check_write(membership)
+            view.perform_destroy(membership)
+            messages.success(request, _("%(user)s is no longer a member.") % {"user": username})
+            return
+        serializer = MembershipSerializer(
+            membership, data={"role": request.POST.get("role", "")}, partial=True, context=view.get_serializer_context()
+        )
+        serializer.is_valid(raise_exception=True)
+        view.perform_update(serializer)
+        messages.success(request, _("%(user)s is now %(role)s.") % {"user": username, "role": membership.role})
+
+    _change(request, cluster_id, change)
+    return redirect("console:cluster", cluster_id=cluster_id)
+
+
+def _fields(request) -> dict:
+    """The form's username and role, as the API's body would carry them."""
+    return {"username": request.POST.get("username", "").strip(), "role": request.POST.get("role", "")}

@@ -1,0 +1,251 @@
+"""The console in a real browser: Playwright drives Debian's Chromium against a live server.
+
+Every check reads the page the browser drew: the order of a table's rows after
+a click on a heading, the columns left after choosing them and reloading, the
+rows an HTMX filter swapped in, Chinese labels after the language switch, a
+job's progress bar filled by a real worker.
+"""
+
+import os
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from apps.inventory.models import Host
+from apps.provisioning.models import Job
+from tests.costs.test_where_people_look import running
+from tests.e2e.test_cloud_scale import template_for
+from tests.factories import PoolFactory, TemplateFactory, with_template
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+playwright = pytest.importorskip("playwright.sync_api")
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def browser(worker):
+    """One headless Chromium for the module (Debian's, never a downloaded one).
+
+    Playwright's sync API keeps an event loop on this thread, so Django's ORM calls the tests make between
+    browser steps need DJANGO_ALLOW_ASYNC_UNSAFE. The session's worker is started first: it copies this
+    process's environment, and must not inherit that switch.
+    """
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (see .ci/run)")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with playwright.sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+@pytest.fixture
+def page_as(browser, live_server):
+    """A function giving a new browser page signed in as a user, through the login form."""
+    contexts = []
+
+    def sign_in(user, locale: str = "en-US"):
+        context = browser.new_context(locale=locale, viewport={"width": 1400, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{live_server.url}/login/")
+        page.fill("input[name=username]", user.username)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live_server.url}/")
+        page.base = live_server.url
+        return page
+
+    yield sign_in
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def pool(cluster):
+    """A pool with six hosts of mixed status, names out of order."""
+    template = TemplateFactory()
+    pool = with_template(PoolFactory(cluster=cluster, name="web"), template)
+    for name, status in (("h-c", "ready"), ("h-a", "ready"), ("h-f", "failed"), ("h-b", "ready"), ("h-e", "failed")):
+        Host.objects.create(
+            pool=pool, provider=template.provider, template=template, hostname=name, status=status, zone="bj-a"
+        )
+    return pool
+
+
+def column(page, key: str) -> list[str]:
+    """The texts of one column of the page's host table, top to bottom, as drawn."""
+    keys = page.locator("#table-hosts thead th").evaluate_all("cells => cells.map(c => c.dataset.column)")
+    index = keys.index(key)
+    return page.locator(f"#table-hosts tbody tr td:nth-child({index + 1})").all_inner_texts()
+
+
+def headings(page) -> list[str]:
+    """The keys of the host table's columns as drawn."""
+    return page.locator("#table-hosts thead th").evaluate_all("cells => cells.map(c => c.dataset.column)")
+
+
+def test_sorting_a_table_by_its_heading(page_as, pool, users):
+    """A click on Host sorts by name; a second click reverses; the address keeps the order."""
+    page = page_as(users["guest"])
+    page.goto(f"{page.base}/hosts/")
+    page.click("#table-hosts thead th[data-column=hostname] a")
+    page.wait_for_url(re.compile(r"ordering=hostname"))
+    assert column(page, "hostname") == ["h-a", "h-b", "h-c", "h-e", "h-f"]
+    page.click("#table-hosts thead th[data-column=hostname] a")
+    page.wait_for_url(re.compile(r"ordering=-hostname"))
+    assert column(page, "hostname") == ["h-f", "h-e", "h-c", "h-b", "h-a"]
+    page.reload()
+    assert column(page, "hostname") == ["h-f", "h-e", "h-c", "h-b", "h-a"]
+
+
+def test_filter_swaps_in_the_matching_rows(page_as, pool, users):
+    """Choosing a status in the filter redraws the table with only those hosts, without a page load."""
+    page = page_as(users["guest"])
+    page.goto(f"{page.base}/hosts/")
+    page.evaluate("window.notReloaded = true")
+    page.select_option("select[name=status]", "failed")
+    page.wait_for_url(re.compile(r"status=failed"))
+    page.wait_for_function("document.querySelectorAll('#table-hosts tbody tr').length === 2")
+    assert sorted(column(page, "hostname")) == ["h-e", "h-f"]
+    assert page.evaluate("window.notReloaded") is True, "the table was swapped in by HTMX, not by a reload"
+    page.fill("input[name=q]", "h-f")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_function("document.querySelectorAll('#table-hosts tbody tr').length === 1")
+    assert column(page, "hostname") == ["h-f"]
+
+
+def test_chosen_columns_stay_after_reload(page_as, pool, users):
+    """Untick Instance and CPU, tick Cluster: the table shows that choice, after a reload and a new sign-in."""
+    page = page_as(users["developer"])
+    page.goto(f"{page.base}/hosts/")
+    assert "instance_id" in headings(page) and "cluster" not in headings(page)
+    page.click("details.columns summary")
+    page.uncheck("details.columns input[value=instance_id]")
+    page.uncheck("details.columns input[value=cpu]")
+    page.check("details.columns input[value=cluster]")
+    page.click("details.columns button[name=save]")
+    page.wait_for_load_state()
+    chosen = headings(page)
+    assert "instance_id" not in chosen and "cpu" not in chosen and "cluster" in chosen
+    page.reload()
+    assert headings(page) == chosen
+    again = page_as(users["developer"])
+    again.goto(f"{again.base}/hosts/")
+    assert headings(again) == chosen
+    assert column(again, "cluster")[0] == pool.cluster.name
+
+
+def test_switching_to_chinese(page_as, pool, users):
+    """The user menu's 简体中文 turns the console Chinese, and it stays so; a zh-CN browser starts in Chinese."""
+    page = page_as(users["guest"])
+    page.goto(f"{page.base}/pools/{pool.pk}/")
+    assert page.locator("header nav").inner_text().count("Hosts") == 1
+    page.click("details.user summary")
+    page.click("button[name=language][value=zh-hans]")
+    page.wait_for_load_state()
+    nav = page.locator("header nav").inner_text()
+    assert "主机" in nav and "集群" in nav and "服务池" in nav and "任务" in nav and "成本" in nav
+    assert page.locator("h2").first.inner_text() == "成本"
+    assert "主机" in page.locator("#table-hosts thead").inner_text()
+    page.goto(f"{page.base}/hosts/")
+    assert "导出 CSV" in page.locator(".table-tools").inner_text()
+    chinese = page_as(users["developer"], locale="zh-CN")
+    assert "服务池" in chinese.locator("h1").inner_text()
+
+
+@pytest.fixture(scope="module")
+def aliyun():
+    """The Aliyun ECS emulator: its instances take a few seconds to boot, so a job's bar has time to move."""
+    from tests.providers.harnesses.aliyun import AliyunHarness
+
+    harness = AliyunHarness()
+    harness.start()
+    yield harness
+    harness.stop()
+
+
+def test_job_progress_bar_fills_as_a_real_worker_works(worker, aliyun, page_as, cluster, users, tmp_path):
+    """A developer previews +3 (the plan, nothing made), scales; the bar is redrawn by polling as the worker works.
+
+    The emulated ECS boots instances in 4 s: the job page first shows 0 of 3 ready, HTMX redraws the bar
+    while the job runs, and the page ends on 3 of 3 ready, succeeded, with the three hosts in its table.
+    """
+    aliyun.reset()
+    aliyun.set_faults(boot_seconds=4.0)
+    template = template_for(aliyun, aliyun.account())
+    pool = with_template(PoolFactory(cluster=cluster, name="ecs-pool"), template)
+    page = page_as(users["developer"])
+    page.goto(f"{page.base}/pools/{pool.pk}/")
+    page.fill("input[name=delta]", "3")
+    page.click("form.scale button[name=preview]")
+    page.wait_for_selector("#scale-preview table.plan")
+    assert "nothing has changed yet" in page.locator("#scale-preview").inner_text()
+    assert page.locator("#scale-preview table.plan tbody td").all_inner_texts()[0] == template.name
+    assert not Job.objects.filter(pool=pool).exists()
+    page.click("form.scale button[type=submit]")
+    page.wait_for_url(re.compile(r"/jobs/\d+/$"))
+    bar = page.locator(".progress")
+    assert bar.get_attribute("data-total") == "3" and bar.get_attribute("data-ready") == "0"
+    page.evaluate(
+        "window.redrawn = 0; document.body.addEventListener('htmx:afterSwap', "
+        "e => { if (e.detail.target.id === 'job-progress') window.redrawn++; })"
+    )
+    page.wait_for_function("window.redrawn >= 1", timeout=30_000)
+    page.wait_for_function(
+        "document.querySelector('.progress') && document.querySelector('.progress').dataset.ready === '3'",
+        timeout=120_000,
+    )
+    page.wait_for_function("document.querySelector('[data-status]').dataset.status === 'succeeded'", timeout=30_000)
+    width = page.evaluate("document.querySelector('.progress .ready').getBoundingClientRect().width")
+    whole = page.evaluate("document.querySelector('.progress').getBoundingClientRect().width")
+    assert width == pytest.approx(whole, abs=1), "a full bar for 3 of 3 ready"
+    assert Job.objects.get(pool=pool).status == "succeeded"
+    page.wait_for_function("document.querySelectorAll('#table-job-hosts tbody tr').length === 3")
+    page.screenshot(path=tmp_path / "job.png", full_page=True)
+
+
+def test_pages_look_right(page_as, pool, users, tmp_path):
+    """Screenshots of the host list and the pool page in both languages (looked at by a person)."""
+    page = page_as(users["developer"])
+    for name, path in (("hosts", "/hosts/"), ("pool", f"/pools/{pool.pk}/"), ("costs", "/costs/")):
+        page.goto(f"{page.base}{path}")
+        page.wait_for_load_state("networkidle")
+        shot = tmp_path / f"{name}-en.png"
+        page.screenshot(path=shot, full_page=True)
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page.click("details.user summary")
+    page.click("button[name=language][value=zh-hans]")
+    page.goto(f"{page.base}/pools/{pool.pk}/")
+    page.screenshot(path=tmp_path / "pool-zh.png", full_page=True)
+    # The page is no wider than the window: nothing runs off to the right.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1400
+
+
+def test_costs_page_draws_the_apis_daily_costs(page_as, cluster, users, priced, tmp_path):
+    """Two hosts at 0.36 USD an hour for 30 hours: the chart has a bar per day and the table the cluster's cost."""
+    pool = PoolFactory(cluster=cluster, name="priced")
+    running(pool, priced, hours=30, n=2)
+    page = page_as(users["guest"])
+    page.goto(f"{page.base}/costs/?group_by=pool&start=2000-01-01&end=2000-01-02")
+    page.select_option("select[name=group_by]", "pool")
+    page.fill("input[name=start]", (timezone.now() - timedelta(days=3)).date().isoformat())
+    page.fill("input[name=end]", (timezone.now() + timedelta(days=1)).date().isoformat())
+    page.click("#cost-form button[type=submit]")
+    page.wait_for_function("document.querySelectorAll('#cost-rows tbody tr').length === 1")
+    cells = page.locator("#cost-rows tbody tr td").all_inner_texts()
+    assert cells[0] == f"{cluster.name}/priced" or cells[0].endswith("priced")
+    assert Decimal(cells[1].split()[0]) == pytest.approx(Decimal("21.60"), abs=Decimal("0.02"))
+    assert page.locator("#cost-total").inner_text().endswith("USD")
+    drawn = page.evaluate(
+        "echarts.getInstanceByDom(document.getElementById('cost-chart')).getOption().series"
+        ".map(s => s.data.reduce((a, b) => a + b, 0))"
+    )
+    assert sum(drawn) == pytest.approx(21.60, abs=0.02)
+    page.screenshot(path=tmp_path / "costs.png", full_page=True)

@@ -1,0 +1,361 @@
+"""The console's lists and detail pages: who sees what, filters, sorting, columns, CSV, language.
+
+Every page is asked for by each kind of user: a member sees their cluster's
+objects, a non-member gets 404 for another cluster's object and finds none of
+it in any list, a user who is not a system administrator gets 403 where the
+API gives 403 (orphans).
+"""
+
+import csv
+import io
+import re
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from apps.console.models import Preference
+from apps.core.models import AuditEntry
+from apps.inventory.models import Host
+from apps.provisioning.models import Job
+from tests.costs.test_where_people_look import running
+from tests.factories import ClusterFactory, PoolFactory, TemplateFactory, with_template
+
+pytestmark = pytest.mark.django_db
+
+LISTS = (
+    "/",
+    "/clusters/",
+    "/pools/",
+    "/hosts/",
+    "/jobs/",
+    "/costs/",
+    "/providers/",
+    "/templates/",
+    "/physical-machines/",
+    "/registries/",
+    "/ssh-keys/",
+    "/audit/",
+)
+
+
+def login(user) -> Client:
+    """A browser session signed in as user."""
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def pool(cluster):
+    """A pool named web with one template and three hosts (two ready, one failed)."""
+    template = TemplateFactory()
+    pool = with_template(PoolFactory(cluster=cluster, name="web", max_size=1000), template)
+    for name, status in (("web-a", "ready"), ("web-b", "ready"), ("web-c", "failed")):
+        Host.objects.create(pool=pool, provider=template.provider, template=template, hostname=name, status=status)
+    return pool
+
+
+@pytest.fixture
+def secret_pool(db):
+    """A pool of a cluster none of the test users belongs to, with a host."""
+    template = TemplateFactory()
+    pool = with_template(PoolFactory(cluster=ClusterFactory(name="hidden-line"), name="hidden-pool"), template)
+    Host.objects.create(pool=pool, provider=template.provider, template=template, hostname="hidden-host")
+    Job.objects.create(pool=pool, kind="scale_out", delta=1, desired_before=0, desired_after=1)
+    return pool
+
+
+def rows(page) -> list[list[str]]:
+    """The cells of the page's first list table, as text."""
+    html = page.content.decode()
+    body = re.search(r'<table class="list"[^>]*>.*?<tbody>(.*?)</tbody>', html, re.S).group(1)
+    return [
+        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    ]
+
+
+def headings(page) -> list[str]:
+    """The keys of the first list table's columns."""
+    return re.findall(r'<th data-column="([^"]+)"', page.content.decode())
+
+
+def test_every_page_needs_login():
+    """Anonymous visitors are sent to the login page from every list."""
+    for url in (*LISTS, "/orphans/", "/clusters/1/", "/jobs/1/progress/"):
+        answer = Client().get(url)
+        assert answer.status_code == 302 and answer["Location"].startswith("/login/"), url
+
+
+def test_every_list_answers_each_role(pool, users, sysadmin):
+    """Every list page answers 200 to every signed-in user, members or not."""
+    for user in (*users.values(), sysadmin):
+        client = login(user)
+        for url in LISTS:
+            assert client.get(url).status_code == 200, (user.username, url)
+
+
+def test_non_member_sees_nothing_of_another_cluster(pool, secret_pool, users):
+    """No list shows another cluster's pool, host or job; its detail pages are 404 like a missing id."""
+    client = login(users["guest"])
+    for url in LISTS:
+        content = client.get(url).content
+        assert b"hidden-line" not in content and b"hidden-pool" not in content and b"hidden-host" not in content
+    job = secret_pool.jobs.get()
+    host = secret_pool.hosts.get()
+    for url in (
+        f"/clusters/{secret_pool.cluster_id}/",
+        f"/pools/{secret_pool.pk}/",
+        f"/hosts/{host.pk}/",
+        f"/jobs/{job.pk}/",
+        f"/jobs/{job.pk}/progress/",
+        "/clusters/999999/",
+    ):
+        assert client.get(url).status_code == 404, url
+    # Filtering by the hidden cluster's id finds nothing, as in the API.
+    assert rows(client.get(f"/hosts/?cluster={secret_pool.cluster_id}")) == [["Nothing to show."]]
+
+
+def test_orphans_are_for_system_administrators_only(users, sysadmin):
+    """The orphan list answers 403 to anyone else, as the API does, and is not in their menu."""
+    assert login(users["admin"]).get("/orphans/").status_code == 403
+    assert b"/orphans/" not in login(users["admin"]).get("/").content
+    page = login(sysadmin).get("/orphans/")
+    assert page.status_code == 200 and b"/orphans/" in page.content
+
+
+def test_host_list_filters_searches_and_sorts_with_the_api_parameters(pool, users):
+    """?status= uses the API's filter set, ?q= searches host names, ?ordering= sorts as the API does."""
+    client = login(users["guest"])
+    ready = rows(client.get("/hosts/?status=ready"))
+    assert sorted(row[0] for row in ready) == ["web-a", "web-b"]
+    assert [row[0] for row in rows(client.get("/hosts/?q=WEB-C"))] == ["web-c"]
+    assert [row[0] for row in rows(client.get("/hosts/?ordering=-hostname"))] == ["web-c", "web-b", "web-a"]
+    page = client.get("/hosts/?ordering=hostname")
+    assert 'href="?ordering=-hostname"' in page.content.decode(), "the sorted column's heading sorts the other way"
+
+
+def test_bad_filters_are_a_400_that_says_what_to_fix(pool, users):
+    """A value the filter set refuses, or an unknown ordering, is a 400 page naming the parameter."""
+    client = login(users["guest"])
+    answer = client.get("/hosts/?status=sleeping")
+    assert answer.status_code == 400 and b"status:" in answer.content
+    answer = client.get("/hosts/?ordering=password")
+    assert answer.status_code == 400 and b"Cannot order by" in answer.content
+    assert client.get("/hosts/?pool=99999999999999999999999").status_code == 200
+
+
+def test_columns_chosen_are_remembered_per_user(pool, users):
+    """The column chooser keeps a user's columns for that table only; reset brings back the defaults."""
+    client = login(users["guest"])
+    assert "instance_id" in headings(client.get("/hosts/"))
+    answer = client.post(
+        "/preferences/columns/hosts/", {"columns": ["hostname", "zone", "nonsense"], "next": "/hosts/?status=ready"}
+    )
+    assert answer.status_code == 302 and answer["Location"] == "/hosts/?status=ready"
+    assert headings(client.get("/hosts/")) == ["hostname", "zone"]
+    assert "instance_id" in headings(login(users["developer"]).get("/hosts/")), "another user keeps the defaults"
+    assert Preference.objects.get(user=users["guest"]).value == ["hostname", "zone"]
+    client.post("/preferences/columns/hosts/", {"reset": "1", "next": "https://elsewhere.example/"})
+    assert "instance_id" in headings(client.get("/hosts/"))
+    assert client.post("/preferences/columns/no-such/", {"columns": ["x"]}).status_code == 404
+
+
+def test_csv_exports_the_filtered_rows_with_the_chosen_columns(pool, secret_pool, users):
+    """?export=csv gives every row the filters match (not only the page), in the columns shown."""
+    client = login(users["guest"])
+    client.post("/preferences/columns/hosts/", {"columns": ["hostname", "status"], "next": "/hosts/"})
+    answer = client.get("/hosts/?status=ready&export=csv")
+    assert answer["Content-Type"].startswith("text/csv")
+    table = list(csv.reader(io.StringIO(b"".join(answer.streaming_content).decode())))
+    assert table[0] == ["Host", "Status"]
+    assert sorted(table[1:]) == [["web-a", "ready"], ["web-b", "ready"]]
+
+
+def test_htmx_requests_get_the_table_alone(pool, users):
+    """A sort or page asked for by HTMX answers the table fragment, not the whole page."""
+    answer = login(users["guest"]).get("/hosts/?ordering=zone", headers={"HX-Request": "true"})
+    assert answer.status_code == 200
+    assert answer.content.decode().lstrip().startswith('<div id="table-hosts"') and b"<html" not in answer.content
+    restore = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    assert b"<html" in login(users["guest"]).get("/hosts/", headers=restore).content, "back in history: the page"
+
+
+def test_list_statements_do_not_grow_with_rows(pool, users):
+    """The host list sends as many statements for 150 hosts in 21 pools (its pool filter's choices) as for 3 in 1."""
+    client = login(users["guest"])
+
+    def statements():
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/hosts/").status_code == 200
+        return len(queries)
+
+    few = statements()
+    template = pool.template_links.get().template
+    Host.objects.bulk_create(
+        Host(pool=pool, provider=template.provider, template=template, hostname=f"x{i}") for i in range(150)
+    )
+    for i in range(20):
+        PoolFactory(cluster=pool.cluster, name=f"more-{i}")
+    assert statements() == few
+
+
+def test_cluster_page_shows_pools_members_and_cost(pool, users):
+    """A member sees the cluster's pools and members and its cost this month; a non-member gets 404."""
+    page = login(users["guest"]).get(f"/clusters/{pool.cluster_id}/")
+    content = page.content.decode()
+    assert page.status_code == 200 and f"/pools/{pool.pk}/" in content
+    assert "admin-user" in content and "guest-user" in content
+    assert 'data-figure="run-rate"' in content and 'data-figure="this-month"' in content
+    assert login(users["outsider"]).get(f"/clusters/{pool.cluster_id}/").status_code == 404
+
+
+def test_pool_page_shows_cost(pool, users):
+    """The pool page shows its run-rate and cost this month in DCP_CURRENCY."""
+    content = login(users["guest"]).get(f"/pools/{pool.pk}/").content.decode()
+    assert 'data-figure="run-rate"' in content and "USD" in content
+
+
+def test_job_page_pages_its_hosts_and_polls_progress_while_running(pool, users):
+    """A job's hosts come 100 a page; its progress fragment polls while it runs and stops when it ends."""
+    job = Job.objects.create(pool=pool, kind="scale_out", delta=150, desired_before=0, desired_after=150)
+    template = pool.template_links.get().template
+    Host.objects.bulk_create(
+        Host(pool=pool, provider=template.provider, template=template, hostname=f"j{i}", job=job) for i in range(150)
+    )
+    client = login(users["guest"])
+    page = client.get(f"/jobs/{job.pk}/")
+    content = page.content.decode()
+    assert len(re.findall(r'<a href="/hosts/\d+/">j\d+</a>', content)) == 100
+    assert '<th data-column="status_message">' in content, "each host's result: its status and message"
+    assert client.post("/preferences/columns/job-hosts/", {"columns": ["hostname"], "next": "/"}).status_code == 302
+    assert 'hx-trigger="every 2s"' in content and 'data-total="150"' in content
+    Job.objects.filter(pk=job.pk).update(status="succeeded")
+    fragment = client.get(f"/jobs/{job.pk}/progress/?active=1")
+    assert fragment["HX-Refresh"] == "true" and b"every 2s" not in fragment.content
+
+
+def test_language_follows_accept_language_then_the_users_choice(pool, users):
+    """Accept-Language picks Chinese; a choice made in the menu is kept for the user on their next sign-in."""
+    client = login(users["guest"])
+    assert "主机" in client.get("/hosts/", headers={"Accept-Language": "zh-CN,zh;q=0.9"}).content.decode()
+    assert "Hosts" in client.get("/hosts/").content.decode()
+    answer = client.post("/language/", {"language": "zh-hans", "next": "/hosts/"})
+    assert answer.status_code == 302 and answer["Location"] == "/hosts/"
+    chinese = client.get("/hosts/").content.decode()
+    assert "主机" in chinese
+    assert 'class="pill status-ready" data-value="ready">就绪<' in chinese, "states are named in Chinese too"
+    assert '<option value="failed">失败</option>' in chinese, "and so are the filter's choices"
+    export = client.get("/hosts/?export=csv")
+    assert "ready" in b"".join(export.streaming_content).decode(), "CSV keeps the API's values"
+    other = Client()
+    other.post("/login/", {"username": "guest-user", "password": "correct horse battery"})
+    assert "主机" in other.get("/hosts/").content.decode(), "the choice follows the user to a new session"
+    client.post("/language/", {"language": "en", "next": "/"})
+    assert "Hosts" in client.get("/hosts/", headers={"Accept-Language": "zh-CN"}).content.decode()
+
+
+def test_audit_list_shows_the_users_clusters_changes(pool, users):
+    """The audit list shows the console's scale entry to members."""
+    login(users["developer"]).post(f"/pools/{pool.pk}/scale/", {"delta": 1})
+    assert AuditEntry.objects.filter(action="scale").exists()
+    page = login(users["guest"]).get("/audit/?action=scale")
+    assert any("developer-user" in row for row in rows(page))
+    assert login(users["outsider"]).get("/audit/?action=scale").content.count(b"developer-user") == 0
+
+
+def test_pool_and_cluster_pages_show_the_apis_cost_figures(cluster, users, priced):
+    """Three live hosts at 0.36 USD an hour: the pool and cluster pages show a run-rate of 1.08 USD."""
+    pool = PoolFactory(cluster=cluster, name="priced")
+    running(pool, priced, hours=1, n=3)
+    client = login(users["guest"])
+    for path in (f"/pools/{pool.pk}/", f"/clusters/{cluster.pk}/"):
+        content = client.get(path).content.decode()
+        assert re.search(r'data-figure="run-rate">1\.08 USD<', content), path
+        assert re.search(r'data-figure="this-month">\d+\.\d\d USD<', content), path
+
+
+def test_scale_preview_shows_the_plan_and_its_cost_and_changes_nothing(cluster, users, priced):
+    """Preview +2 on a priced pool: where the hosts go and what they add an hour; no job, same desired size."""
+    pool = with_template(PoolFactory(cluster=cluster, name="burst"), priced)
+    answer = login(users["developer"]).post(f"/pools/{pool.pk}/scale/preview/", {"delta": 2})
+    content = answer.content.decode()
+    assert answer.status_code == 200 and "nothing has changed yet" in content
+    assert f"<td>{priced.name}</td>" in content and "<td>2</td>" in content
+    assert re.search(r"Adds 0\.72 USD an hour, \d+\.\d\d USD a month", content)
+    assert not Job.objects.exists() and pool.__class__.objects.get(pk=pool.pk).desired_size == 0
+    refused = login(users["guest"]).post(f"/pools/{pool.pk}/scale/preview/", {"delta": 2})
+    assert b"does not allow scaling" in refused.content and b"Adds" not in refused.content
+    too_many = login(users["developer"]).post(f"/pools/{pool.pk}/scale/preview/", {"delta": 99})
+    assert b"max_size 10" in too_many.content
+    assert login(users["outsider"]).post(f"/pools/{pool.pk}/scale/preview/", {"delta": 2}).status_code == 404
+
+
+def test_job_is_cancelled_from_its_page_by_developers_only(pool, users):
+    """A guest sees no Cancel button and a forged POST is refused; a developer cancels, audited like the API's."""
+    job = Job.objects.create(pool=pool, kind="scale_out", delta=2, desired_before=0, desired_after=2)
+    guest = login(users["guest"])
+    assert b"Cancel this job" not in guest.get(f"/jobs/{job.pk}/").content
+    refused = guest.post(f"/jobs/{job.pk}/cancel/", follow=True)
+    assert b"does not allow cancelling" in refused.content
+    job.refresh_from_db()
+    assert job.status == "pending"
+    assert login(users["outsider"]).post(f"/jobs/{job.pk}/cancel/").status_code == 404
+    developer = login(users["developer"])
+    assert b"Cancel this job" in developer.get(f"/jobs/{job.pk}/").content
+    page = developer.post(f"/jobs/{job.pk}/cancel/", follow=True)
+    assert f"Job {job.pk} was cancelled.".encode() in page.content
+    job.refresh_from_db()
+    assert job.status == "cancelled" and AuditEntry.objects.filter(action="cancel", via="console").exists()
+    again = developer.post(f"/jobs/{job.pk}/cancel/", follow=True)
+    assert b"nothing to cancel" in again.content
+
+
+def test_cluster_admins_manage_members_from_the_cluster_page(pool, users):
+    """An admin adds, re-roles and removes members (audited, checked like the API); others get no form and a refusal."""
+    from tests.factories import UserFactory
+
+    newcomer = UserFactory(username="newcomer")
+    cluster = pool.cluster
+    admin = login(users["admin"])
+    page = admin.get(f"/clusters/{cluster.pk}/").content.decode()
+    assert "Add member" in page
+    answer = admin.post(f"/clusters/{cluster.pk}/members/", {"username": "newcomer", "role": "developer"}, follow=True)
+    assert b"newcomer is now a member." in answer.content
+    assert cluster.memberships.get(user=newcomer).role == "developer"
+    again = admin.post(f"/clusters/{cluster.pk}/members/", {"username": "newcomer", "role": "guest"}, follow=True)
+    assert b"already a member" in again.content
+    unknown = admin.post(f"/clusters/{cluster.pk}/members/", {"username": "nobody", "role": "guest"}, follow=True)
+    assert b"username:" in unknown.content and cluster.memberships.count() == 4
+    bad_role = admin.post(f"/clusters/{cluster.pk}/members/newcomer/", {"role": "owner"}, follow=True)
+    assert b"role:" in bad_role.content and cluster.memberships.get(user=newcomer).role == "developer"
+    admin.post(f"/clusters/{cluster.pk}/members/newcomer/", {"role": "guest"})
+    assert cluster.memberships.get(user=newcomer).role == "guest"
+    gone = admin.post(f"/clusters/{cluster.pk}/members/newcomer/", {"remove": "1"}, follow=True)
+    assert b"newcomer is no longer a member." in gone.content and not cluster.memberships.filter(user=newcomer).exists()
+    assert AuditEntry.objects.filter(via="console", action__in=["create", "update", "delete"]).count() == 3
+
+    developer = login(users["developer"])
+    assert "Add member" not in developer.get(f"/clusters/{cluster.pk}/").content.decode()
+    refused = developer.post(f"/clusters/{cluster.pk}/members/", {"username": "newcomer", "role": "admin"}, follow=True)
+    assert b"Only the cluster&#x27;s admins" in refused.content
+    assert not cluster.memberships.filter(user=newcomer).exists()
+    refused = developer.post(f"/clusters/{cluster.pk}/members/guest-user/", {"remove": "1"}, follow=True)
+    assert b"Only the cluster&#x27;s admins" in refused.content and cluster.memberships.filter(role="guest").exists()
+    outsider = login(users["outsider"])
+    assert outsider.post(f"/clusters/{cluster.pk}/members/", {"username": "x", "role": "guest"}).status_code == 404
+
+
+def test_login_page_offers_the_language_switch(users):
+    """Before signing in, the login page switches to Chinese, and the signed-in pages stay Chinese."""
+    client = Client()
+    assert 'value="zh-hans"' in client.get("/login/").content.decode()
+    answer = client.post("/language/", {"language": "zh-hans", "next": "/login/"})
+    assert answer.status_code == 302 and answer["Location"] == "/login/"
+    assert "<h1>登录</h1>" in client.get("/login/").content.decode()
+    client.post("/login/", {"username": "guest-user", "password": "correct horse battery"})
+    assert "主机" in client.get("/hosts/").content.decode()
+    assert client.post("/language/", {"language": "klingon", "next": "/"}).status_code == 302
+    assert "主机" in client.get("/hosts/").content.decode(), "an unknown language changes nothing"
