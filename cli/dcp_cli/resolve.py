@@ -24,7 +24,7 @@ def _one(found: list[dict], kind: str, name: str, label=lambda row: str(row["id"
     return found[0]["id"]
 
 
-def cluster(api: Api, text: str) -> int:
+def cluster_id(api: Api, text: str) -> int:
     """A cluster's id from its id or name."""
     given = _id(text)
     if given is not None:
@@ -32,15 +32,15 @@ def cluster(api: Api, text: str) -> int:
     return _one(api.all(f"{API}/clusters/", {"name": text}), "cluster", text)
 
 
-def pool(api: Api, text: str) -> int:
+def pool_id(api: Api, text: str) -> int:
     """A pool's id from its id, CLUSTER/POOL, or a pool name that only one cluster has."""
     given = _id(text)
     if given is not None:
         return given
     if "/" in text:
         cluster_name, _, pool_name = text.partition("/")
-        cluster_id = cluster(api, cluster_name)
-        found = api.all(f"{API}/pools/", {"cluster": cluster_id, "name": pool_name})
+        cluster = cluster_id(api, cluster_name)
+        found = api.all(f"{API}/pools/", {"cluster": cluster, "name": pool_name})
         return _one(found, "pool", text)
     found = api.all(f"{API}/pools/", {"name": text})
     if len(found) > 1:
@@ -49,12 +49,12 @@ def pool(api: Api, text: str) -> int:
     return _one(found, "pool", text)
 
 
-def host(api: Api, text: str, pool_id: int | None = None) -> int:
+def host_id(api: Api, text: str, pool: int | None = None) -> int:
     """A host's id from its id or hostname (within a pool when one is given)."""
     given = _id(text)
     if given is not None:
         return given
-    found = api.all(f"{API}/hosts/", {"hostname": text, "pool": pool_id})
+    found = api.all(f"{API}/hosts/", {"hostname": text, "pool": pool})
     return _one(found, "host", text, lambda row: f"{row['hostname']} (id {row['id']}, pool {row['pool']})")
 
 
@@ -64,3 +64,12 @@ def by_name(api: Api, path: str, kind: str, text: str) -> int:
     if given is not None:
         return given
     return _one([row for row in api.all(f"{API}/{path}/") if row.get("name") == text], kind, text)
+
+
+def filters(api: Api, *, cluster: str | None = None, pool: str | None = None, provider: str | None = None) -> dict:
+    """Query parameters cluster, pool and provider as ids, from the names or ids given (None where not given)."""
+    return {
+        "cluster": cluster_id(api, cluster) if cluster else None,
+        "pool": pool_id(api, pool) if pool else None,
+        "provider": by_name(api, "providers", "provider", provider) if provider else None,
+    }

@@ -74,4 +74,6 @@ def common(command):
     return profile_option(command)
 
 
+limit_option = click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
+
 pass_state = click.make_pass_decorator(State, ensure=True)

@@ -9,7 +9,7 @@ import click
 from dcp_cli import resolve
 from dcp_cli.client import API
 from dcp_cli.output import print_list, stderr_console
-from dcp_cli.state import State, common, pass_state, profile_option
+from dcp_cli.state import State, common, limit_option, pass_state, profile_option
 
 MISSING = "This DCP server has no {what} endpoint ({path}); it is older than this dcp command."
 
@@ -23,16 +23,13 @@ def budget():
 @common
 @click.option("--cluster", help="Only this cluster's budgets (name or id).")
 @click.option("--pool", help="Only this pool's budgets (CLUSTER/POOL or id).")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
+@limit_option
 @pass_state
 def list_budgets(state: State, cluster, pool, limit):
     """Budgets with what is spent, the forecast and the status (ok, warning, exceeded)."""
     api = state.api()
     path = f"{API}/budgets/"
-    params = {
-        "cluster": resolve.cluster(api, cluster) if cluster else None,
-        "pool": resolve.pool(api, pool) if pool else None,
-    }
+    params = resolve.filters(api, cluster=cluster, pool=pool)
     rows = api.all(path, params, limit=limit, missing=MISSING.format(what="budgets", path=path))
     columns = ["id", "cluster", "pool", "period", "amount", "currency", "spent", "forecast", "status", "enforce"]
     print_list(rows, state.output, state.columns, columns)
@@ -45,7 +42,7 @@ def report():
 
 @report.command("list")
 @common
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
+@limit_option
 @pass_state
 def list_reports(state: State, limit):
     """Cost reports generated so far."""

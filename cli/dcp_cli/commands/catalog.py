@@ -5,7 +5,7 @@ import click
 from dcp_cli import resolve
 from dcp_cli.client import API
 from dcp_cli.output import print_list
-from dcp_cli.state import State, common, pass_state
+from dcp_cli.state import State, common, limit_option, pass_state
 
 
 @click.group()
@@ -17,7 +17,7 @@ def provider():
 @common
 @click.option("--kind", help="aws, aliyun, openstack, physical or libcloud.")
 @click.option("--region", help="Only accounts in this region.")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
+@limit_option
 @pass_state
 def list_providers(state: State, kind, region, limit):
     """Provider accounts (system administrators see every field)."""
@@ -33,12 +33,12 @@ def template():
 @template.command("list")
 @common
 @click.option("--provider", help="Only this provider account's templates (name or id).")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
+@limit_option
 @pass_state
 def list_templates(state: State, provider, limit):
     """Machine templates."""
     api = state.api()
-    params = {"provider": resolve.by_name(api, "providers", "provider", provider) if provider else None}
+    params = resolve.filters(api, provider=provider)
     rows = api.all(f"{API}/templates/", params, limit=limit)
     columns = ["id", "name", "provider", "region", "zone", "instance_type", "image", "init_method", "max_hosts"]
     print_list(rows, state.output, state.columns, columns)

@@ -83,9 +83,7 @@ def cost(state: State, group_by, start, end, period, step, currency, cluster, po
         "end": end,
         "step": step,
         "currency": currency,
-        "cluster": resolve.cluster(api, cluster) if cluster else None,
-        "pool": resolve.pool(api, pool) if pool else None,
-        "provider": resolve.by_name(api, "providers", "provider", provider) if provider else None,
+        **resolve.filters(api, cluster=cluster, pool=pool, provider=provider),
     }
     answer = api.get(f"{API}/costs/", params={key: value for key, value in params.items() if value is not None})
     if state.output in ("json", "yaml"):

@@ -5,7 +5,7 @@ import click
 from dcp_cli import resolve
 from dcp_cli.client import API
 from dcp_cli.output import print_list, print_object
-from dcp_cli.state import State, common, pass_state
+from dcp_cli.state import State, common, limit_option, pass_state
 
 LIST_COLUMNS = ["id", "hostname", "pool", "status", "zone", "private_ip", "instance_id", "hourly_price", "cost"]
 
@@ -22,15 +22,13 @@ def host():
 @click.option("--provider", help="Only hosts of this provider account (name or id).")
 @click.option("--status", help="pending, creating, initializing, ready, failed, lost, terminating or terminated.")
 @click.option("--job", "job_id", type=int, help="Only hosts this job made.")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
+@limit_option
 @pass_state
 def list_hosts(state: State, pool, cluster, provider, status, job_id, limit):
     """Hosts of the clusters you belong to."""
     api = state.api()
     params = {
-        "pool": resolve.pool(api, pool) if pool else None,
-        "cluster": resolve.cluster(api, cluster) if cluster else None,
-        "provider": resolve.by_name(api, "providers", "provider", provider) if provider else None,
+        **resolve.filters(api, cluster=cluster, pool=pool, provider=provider),
         "status": status,
         "job": job_id,
     }
@@ -44,7 +42,7 @@ def list_hosts(state: State, pool, cluster, provider, status, job_id, limit):
 def show_host(state: State, name):
     """One host, by hostname or id."""
     api = state.api()
-    print_object(api.get(f"{API}/hosts/{resolve.host(api, name)}/"), state.output, state.columns)
+    print_object(api.get(f"{API}/hosts/{resolve.host_id(api, name)}/"), state.output, state.columns)
 
 
 @host.command("reinit")
@@ -57,7 +55,9 @@ def reinit(state: State, names, forget_host_keys):
     api = state.api()
     runs, skipped = [], []
     for name in names:
-        answer = api.post(f"{API}/hosts/{resolve.host(api, name)}/initialize/", {"forget_host_keys": forget_host_keys})
+        answer = api.post(
+            f"{API}/hosts/{resolve.host_id(api, name)}/initialize/", {"forget_host_keys": forget_host_keys}
+        )
         body = answer.json()
         runs += body.get("runs", [])
         skipped += body.get("skipped", [])

@@ -9,23 +9,13 @@ from dcp_cli.state import State, common, pass_state
 from dcp_cli.waiting import interval_option, raise_for_status, wait
 
 LIST_COLUMNS = ["id", "pool", "kind", "delta", "status", "progress", "requested_by", "created_at", "finished_at"]
-SHOW_COLUMNS = [
-    "id",
-    "pool",
-    "cluster",
-    "kind",
-    "delta",
-    "status",
-    "progress",
-    "desired_before",
-    "desired_after",
-    "message",
-    "requested_by",
-    "idempotency_key",
-    "created_at",
-    "started_at",
-    "finished_at",
-]
+#: A job's long parts (its timeline, its hosts' steps, its plan) show in JSON and YAML, not in the table.
+LONG = ("events", "hosts", "plan")
+
+
+def short(job: dict) -> list[str]:
+    """The job's fields a table shows by default."""
+    return [column for column in job if column not in LONG]
 
 
 @click.group()
@@ -45,8 +35,7 @@ def list_jobs(state: State, pool, cluster, status, kind, limit):
     """Jobs, newest first."""
     api = state.api()
     params = {
-        "pool": resolve.pool(api, pool) if pool else None,
-        "cluster": resolve.cluster(api, cluster) if cluster else None,
+        **resolve.filters(api, cluster=cluster, pool=pool),
         "status": status,
         "kind": kind,
         "ordering": "-id",
@@ -61,7 +50,7 @@ def list_jobs(state: State, pool, cluster, status, kind, limit):
 def show_job(state: State, job_id):
     """One job, with its events (and the hosts' steps in JSON or YAML)."""
     found = state.api().get(f"{API}/jobs/{job_id}/")
-    print_object(found, state.output, state.columns, SHOW_COLUMNS)
+    print_object(found, state.output, state.columns, short(found))
     if state.output == "table" and not state.columns and found.get("events"):
         print_list(found["events"], "table", (), ["time", "kind", "hostname", "message"])
 
@@ -75,7 +64,7 @@ def show_job(state: State, job_id):
 def watch_job(state: State, job_id, timeout, interval):
     """Follow a job until it ends; print it as it ended; exit code by its status."""
     ended = wait(state.api(), job_id, timeout=timeout, interval=interval)
-    print_object(ended, state.output, state.columns, SHOW_COLUMNS)
+    print_object(ended, state.output, state.columns, short(ended))
     raise_for_status(ended)
 
 
@@ -86,4 +75,4 @@ def watch_job(state: State, job_id, timeout, interval):
 def cancel_job(state: State, job_id):
     """Stop a job: the pool's desired size gives back what the job had not done. A job that ended: exit 6."""
     cancelled = state.api().post(f"{API}/jobs/{job_id}/cancel/", ok=(200,)).json()
-    print_object(cancelled, state.output, state.columns, SHOW_COLUMNS)
+    print_object(cancelled, state.output, state.columns, short(cancelled))

@@ -10,7 +10,7 @@ from rich.table import Table
 from dcp_cli import resolve
 from dcp_cli.client import API
 from dcp_cli.output import print_list, print_object, stderr_console, stdout_console
-from dcp_cli.state import State, common, pass_state
+from dcp_cli.state import State, common, limit_option, pass_state
 from dcp_cli.waiting import interval_option, raise_for_status, wait
 
 LIST_COLUMNS = ["id", "cluster", "name", "min_size", "max_size", "desired_size", "size", "ready"]
@@ -25,12 +25,12 @@ def pool():
 @pool.command("list")
 @common
 @click.option("--cluster", help="Only this cluster's pools (name or id).")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
+@limit_option
 @pass_state
 def list_pools(state: State, cluster, limit):
     """Pools of the clusters you belong to."""
     api = state.api()
-    params = {"cluster": resolve.cluster(api, cluster) if cluster else None}
+    params = resolve.filters(api, cluster=cluster)
     print_list(api.all(f"{API}/pools/", params, limit=limit), state.output, state.columns, LIST_COLUMNS)
 
 
@@ -41,7 +41,7 @@ def list_pools(state: State, cluster, limit):
 def show_pool(state: State, name):
     """One pool: CLUSTER/POOL, a pool name only one cluster has, or an id."""
     api = state.api()
-    print_object(api.get(f"{API}/pools/{resolve.pool(api, name)}/"), state.output, state.columns)
+    print_object(api.get(f"{API}/pools/{resolve.pool_id(api, name)}/"), state.output, state.columns)
 
 
 def default_key(url: str, pool_id: int, body: dict, now: datetime | None = None) -> str:
@@ -65,7 +65,7 @@ def _check_choice(delta, to, remove) -> None:
 def _body(api, pool_id: int, delta, to, remove) -> dict:
     """The scale request's body: exactly one of delta, desired_size or hosts (host names resolved to ids)."""
     if remove:
-        return {"hosts": sorted({resolve.host(api, name, pool_id) for name in remove})}
+        return {"hosts": sorted({resolve.host_id(api, name, pool_id) for name in remove})}
     if delta is not None:
         return {"delta": delta}
     return {"desired_size": to}
@@ -98,7 +98,7 @@ def scale(state: State, name, delta, to, remove, dry_run, idempotency_key, wait_
         raise click.UsageError("--timeout only applies with --wait.")
     _check_choice(delta, to, remove)
     api = state.api()
-    pool_id = resolve.pool(api, name)
+    pool_id = resolve.pool_id(api, name)
     body = _body(api, pool_id, delta, to, remove)
     path = f"{API}/pools/{pool_id}/scale/"
     if dry_run:
