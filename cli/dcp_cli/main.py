@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="dcp", standalone_mode=False)
     except exits.CliError as error:
-        stderr_console().print(f"Error: {error.message}", markup=False)
+        hint = " Run `dcp login` to sign in again." if error.code == exits.AUTH and "login" not in error.message else ""
+        stderr_console().print(f"Error: {error.message}{hint}", markup=False)
         sys.exit(error.code)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)

@@ -45,10 +45,14 @@ def summary(job: dict) -> str:
 
 
 def event_line(event: dict) -> str:
-    """One event of the job's timeline."""
-    host = f" {event['hostname']}" if event.get("hostname") else ""
-    message = f": {event['message']}" if event.get("message") else ""
-    return f"  {event.get('time', '')} {event.get('kind', '')}{host}{message}"
+    """One event of the job's timeline: its time of day, kind, host and message."""
+    message = event.get("message") or ""
+    hostname = event.get("hostname") or ""
+    if hostname and not message.startswith(hostname):
+        message = f"{hostname}: {message}" if message else hostname
+    moment = str(event.get("time", ""))
+    clock = moment[11:19] if len(moment) >= 19 else moment
+    return f"  {clock} {event.get('kind', '')}" + (f" {message}" if message else "")
 
 
 class _Lines:

@@ -84,3 +84,22 @@ def test_environment_overrides_the_profile(dcp, demo):
     """DCP_URL and DCP_TOKEN alone are enough: no profile file is needed or written."""
     assert dcp.json("pool", "show", "demo/web")["id"] == demo.pool.pk
     assert not dcp.config.exists()
+
+
+def test_login_stores_a_token_made_elsewhere(anonymous, server, demo):
+    """--token-stdin checks the token against the server and stores it with its id; a bad one is refused."""
+    token, key = Token.issue(demo.developer, "deploy pipeline")
+    done = anonymous("login", "--url", server.url, "--token-stdin", stdin=key + "\n")
+    assert done.returncode == 0, done.stderr
+    profile = tomllib.loads(anonymous.config.read_text())["profiles"]["default"]
+    assert (profile["token_id"], profile["token_name"], profile["username"]) == (
+        token.pk,
+        "deploy pipeline",
+        "scripter",
+    )
+    assert anonymous("logout").returncode == 0
+    assert not Token.objects.filter(pk=token.pk).exists()
+
+    refused = anonymous("login", "--url", server.url, "--token-stdin", stdin="0123456789abcdef\n")
+    assert refused.returncode == 4 and "Invalid token" in refused.stderr
+    assert "token" not in tomllib.loads(anonymous.config.read_text())["profiles"]["default"]

@@ -24,18 +24,27 @@ def _token_name() -> str:
 @click.option("--url", help="DCP's address, e.g. https://dcp.example.com (asked when not given).")
 @click.option("-u", "--username", help="Your DCP username (asked when not given).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
+@click.option(
+    "--token-stdin",
+    is_flag=True,
+    help="Store a token made in the console or by POST /api/v1/tokens/ (read from standard input) instead.",
+)
 @click.option("--name", "token_name", help="Name of the token in DCP (default: 'dcp-cli on HOSTNAME').")
 @pass_state
-def login(state: State, url, username, password_stdin, token_name):
+def login(state: State, url, username, password_stdin, token_stdin, token_name):
     """Sign in: exchange your password for a token and store the token in the profile.
 
     The token lasts as long as the server lets a password-exchanged token
     live (DCP_TOKEN_EXCHANGE_HOURS, 12 hours by default); its expiry is
-    printed. The password is sent once and never stored.
+    printed. The password is sent once and never stored. For a longer-lived
+    token, make a named one in the console and store it with --token-stdin.
     """
     name = config.profile_name(state.profile)
     stored = config.read_profile(name)
     url = (url or click.prompt("DCP URL", default=stored.get("url") or DEFAULT_URL)).rstrip("/")
+    if token_stdin:
+        _store_token(name, url, sys.stdin.readline().strip())
+        return
     username = username or click.prompt("Username", default=stored.get("username") or None)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -70,6 +79,24 @@ def login(state: State, url, username, password_stdin, token_name):
     )
 
 
+def _store_token(profile: str, url: str, key: str) -> None:
+    """Check a token against the server (it must sign in) and store it with its id, name and expiry."""
+    if not key:
+        raise click.UsageError("No token on standard input.")
+    api = Api(url, key)
+    try:
+        token = _own_token(api, key)
+    finally:
+        api.close()
+    values = {"url": url, "username": token["username"], "token": key, "token_id": token["id"]}
+    path = config.write_profile(profile, {**values, "token_name": token["name"], "expires_at": token["expires_at"]})
+    stderr_console().print(
+        f"Stored token {token['name']!r} of {token['username']} (expires {token['expires_at'] or 'never'}) "
+        f"for {url} in {path} (profile {profile!r}).",
+        markup=False,
+    )
+
+
 @click.command()
 @profile_option
 @pass_state
@@ -77,7 +104,7 @@ def logout(state: State):
     """Revoke the profile's token in DCP and forget it here."""
     chosen = state.target()
     api = state.api()
-    token_id = chosen.token_id if chosen.token_id is not None else _own_token_id(api, chosen.token)
+    token_id = chosen.token_id if chosen.token_id is not None else _own_token(api, chosen.token)["id"]
     console = stderr_console()
     try:
         api.request("DELETE", f"{API}/tokens/{token_id}/", ok=(204,))
@@ -94,9 +121,9 @@ def logout(state: State):
         console.print(f"Profile {chosen.profile!r} logged out.", markup=False)
 
 
-def _own_token_id(api: Api, token: str) -> int:
-    """The id of the token in use (one DCP_TOKEN gave): the only one of ours whose prefix it starts with."""
-    mine = [row for row in api.all(f"{API}/tokens/") if token.startswith(row["prefix"])]
+def _own_token(api: Api, key: str) -> dict:
+    """The token in use as the API lists it: the only one visible whose prefix the key starts with."""
+    mine = [row for row in api.all(f"{API}/tokens/") if key.startswith(row["prefix"])]
     if len(mine) != 1:
-        raise CliError("Cannot tell which token to revoke; revoke it in the console.")
-    return mine[0]["id"]
+        raise CliError("Cannot tell which listed token this is; manage it in the console instead.")
+    return mine[0]
