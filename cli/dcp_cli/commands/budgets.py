@@ -42,12 +42,16 @@ def report():
 
 @report.command("list")
 @common
+@click.option("--schedule", help="Only this schedule's reports (name or id).")
 @limit_option
 @pass_state
-def list_reports(state: State, limit):
+def list_reports(state: State, schedule, limit):
     """Cost reports generated so far."""
+    api = state.api()
     path = f"{API}/cost-reports/"
-    rows = state.api().all(path, limit=limit, missing=MISSING.format(what="cost reports", path=path))
+    missing = MISSING.format(what="cost reports", path=path)
+    params = {"schedule": resolve.by_name(api, "cost-report-schedules", "schedule", schedule) if schedule else None}
+    rows = api.all(path, params, limit=limit, missing=missing)
     columns = ["id", "schedule", "period_start", "period_end", "currency", "total"]
     print_list(rows, state.output, state.columns, columns)
 

@@ -77,7 +77,8 @@ def _body(api, pool_id: int, delta, to, remove) -> dict:
 @click.option("--delta", type=int, help="Hosts to add (negative: to remove).")
 @click.option("--to", type=click.IntRange(min=0), help="The pool's new desired size.")
 @click.option("--remove", multiple=True, metavar="HOST", help="Remove this host (hostname or id; repeat).")
-@click.option("--dry-run", is_flag=True, help="Print the plan and its cost; change nothing.")
+@click.option("--dry-run", is_flag=True, help="Print the plan, its cost and the budgets it touches; change nothing.")
+@click.option("--override-budget", is_flag=True, help="Go past an enforced budget (cluster admins only).")
 @click.option(
     "--idempotency-key",
     help="Key that makes a retry answer the same job (default: derived from the arguments and the minute).",
@@ -86,7 +87,9 @@ def _body(api, pool_id: int, delta, to, remove) -> dict:
 @click.option("--timeout", type=click.FloatRange(min=0), help="With --wait: give up after this many seconds.")
 @interval_option
 @pass_state
-def scale(state: State, name, delta, to, remove, dry_run, idempotency_key, wait_for, timeout, interval):
+def scale(
+    state: State, name, delta, to, remove, dry_run, override_budget, idempotency_key, wait_for, timeout, interval
+):
     """Change a pool's size: --delta N, --to N or --remove HOST...
 
     Prints the job (202 at once); with --wait, follows it to its end and
@@ -100,6 +103,8 @@ def scale(state: State, name, delta, to, remove, dry_run, idempotency_key, wait_
     api = state.api()
     pool_id = resolve.pool_id(api, name)
     body = _body(api, pool_id, delta, to, remove)
+    if override_budget:
+        body["override_budget"] = True
     path = f"{API}/pools/{pool_id}/scale/"
     if dry_run:
         plan = api.post(path, {**body, "dry_run": True}, ok=(200,)).json()
@@ -144,7 +149,12 @@ def print_plan(plan: dict, state: State) -> None:
         console.print(f"Cannot place {steps['shortfall']} hosts.", markup=False)
     for note in steps.get("notes", []):
         console.print(f"Note: {note}", markup=False)
-    cost = steps.get("cost")
+    _print_cost(console, steps.get("cost"))
+    _print_budgets(console, plan.get("budgets"))
+
+
+def _print_cost(console, cost: dict | None) -> None:
+    """What the plan's new hosts add per hour and per month, by template."""
     if cost:
         table = Table(
             "template", "hosts", "per hour", "per month", "unpriced hosts", title=f"Cost ({cost['currency']})"
@@ -159,3 +169,22 @@ def print_plan(plan: dict, state: State) -> None:
             )
         table.add_row("total", "", cost["per_hour"], cost["per_month"], str(cost.get("unpriced_hosts", 0)))
         console.print(table)
+
+
+def _print_budgets(console, budgets: list[dict] | None) -> None:
+    """The budgets covering the pool: forecast now, what the plan adds, and whether a real request is refused."""
+    if not budgets:
+        return
+    table = Table("budget", "amount", "forecast", "adds", "forecast after", "%", "enforced", "over", title="Budgets")
+    for entry in budgets:
+        table.add_row(
+            str(entry.get("name") or entry.get("budget")),
+            f"{entry['amount']} {entry['currency']}",
+            entry["forecast"],
+            entry["adds"],
+            entry["forecast_after"],
+            entry["percent_after"],
+            "yes" if entry.get("enforce") else "no",
+            "OVER" if entry.get("over") else "",
+        )
+    console.print(table)
