@@ -11,6 +11,7 @@ from dcp_cli.client import API
 from dcp_cli.output import print_list, stderr_console
 from dcp_cli.state import State, common, limit_option, pass_state, profile_option
 
+BUDGET_COLUMNS = ["id", "cluster", "pool", "name", "period", "amount", "currency", "spent", "forecast", "status"]
 MISSING = "This DCP server has no {what} endpoint ({path}); it is older than this dcp command."
 
 
@@ -31,7 +32,19 @@ def list_budgets(state: State, cluster, pool, limit):
     path = f"{API}/budgets/"
     params = resolve.filters(api, cluster=cluster, pool=pool)
     rows = api.all(path, params, limit=limit, missing=MISSING.format(what="budgets", path=path))
-    columns = ["id", "cluster", "pool", "period", "amount", "currency", "spent", "forecast", "status", "enforce"]
+    columns = [
+        "id",
+        "cluster",
+        "pool",
+        "name",
+        "period",
+        "amount",
+        "currency",
+        "spent",
+        "forecast",
+        "status",
+        "enforce",
+    ]
     print_list(rows, state.output, state.columns, columns)
 
 
