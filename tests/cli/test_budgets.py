@@ -44,7 +44,7 @@ def test_a_refused_scale_out_exits_7_and_changes_nothing(dcp, demo, budget):
     """Exit 7 naming the budget; the dry run's table shows it over; `budget list` shows it."""
     refused = dcp("pool", "scale", "demo/web", "--delta", "2")
     assert refused.returncode == 7, (refused.stdout, refused.stderr)
-    assert "tight" in refused.stderr and refused.stderr.startswith("Error: ")
+    assert "Error: This scale-out would take the forecast past budget tight" in refused.stderr
     assert ServicePool.objects.get(pk=demo.pool.pk).desired_size == 0 and not Job.objects.exists()
 
     plan = dcp("pool", "scale", "demo/web", "--delta", "2", "--dry-run")
