@@ -9,6 +9,7 @@ import yaml
 from django.urls import Resolver404, resolve
 
 from apps.core.choices import Role
+from apps.inventory.models import Host
 from apps.provisioning.models import Job
 from tests.cli.conftest import Dcp
 from tests.conftest import client_for
@@ -123,6 +124,20 @@ def test_budgets_and_reports_or_a_clear_message_where_the_server_has_none(dcp, d
         return
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == client_for(demo.developer).get(path).json()["results"]
+
+
+def test_hosts_by_hostname(dcp, demo):
+    """show by hostname is the API's host; reinit of a host with no init method is refused with the API's words."""
+    host = Host.objects.create(
+        hostname="web-test-1", pool=demo.pool, template=demo.template, provider=demo.template.provider, status="ready"
+    )
+    shown = dcp.json("host", "show", host.hostname)
+    assert shown == client_for(demo.developer).get(f"/api/v1/hosts/{host.pk}/").json()
+    refused = dcp("host", "reinit", host.hostname)
+    assert refused.returncode == 1 and "init method" in refused.stderr
+    unknown = dcp("pool", "scale", "demo/web", "--remove", "no-such-host")
+    assert unknown.returncode == 3 and "No host named 'no-such-host'" in unknown.stderr
+    assert not Job.objects.exists()
 
 
 def test_provider_and_template_lists(dcp, demo):

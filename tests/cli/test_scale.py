@@ -108,3 +108,16 @@ def test_wait_timeout_exits_124_and_the_job_goes_on_until_cancelled(worker, dcp,
         assert again.returncode == 6 and "nothing to cancel" in again.stderr
     finally:
         aws_emulator.set_faults()
+
+
+def test_a_failed_job_exits_8_with_its_message(worker, dcp, demo):
+    """An image EC2 does not have: the job fails, --wait prints it as it ended and exits 8 saying why."""
+    demo.template.image = "ami-00000000deadbeef"
+    demo.template.save(update_fields=["image"])
+    done = dcp(
+        "pool", "scale", "demo/web", "--delta", "1", "--wait", "--timeout", "120", "--interval", "0.5", "-o", "json"
+    )
+    assert done.returncode == 8, (done.stdout, done.stderr)
+    job = json.loads(done.stdout)
+    assert job["status"] == "failed" and job["message"]
+    assert f"Error: Job {job['id']} ended failed: {job['message']}" in done.stderr
