@@ -12,6 +12,7 @@ JOB_FAILED = 8  # the job ended failed
 JOB_PARTIAL = 9  # the job ended partial: some hosts made (or removed), not all
 JOB_CANCELLED = 10  # the job was cancelled
 TIMEOUT = 124  # --wait gave up after --timeout seconds; the job goes on (the number `timeout` uses)
+INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)
 
 #: How a job that ended sets the exit code of the command that waited for it.
 JOB_STATUS = {"succeeded": OK, "partial": JOB_PARTIAL, "failed": JOB_FAILED, "cancelled": JOB_CANCELLED}
@@ -30,6 +31,7 @@ TABLE = (
     (JOB_PARTIAL, "the job ended partial"),
     (JOB_CANCELLED, "the job was cancelled"),
     (TIMEOUT, "--wait timed out; the job goes on"),
+    (INTERRUPTED, "interrupted (Ctrl-C)"),
 )
 
 

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exits.USAGE if isinstance(error, click.UsageError) else exits.ERROR)
     except click.Abort:
         stderr_console().print("Aborted.", markup=False)
-        sys.exit(130)
+        sys.exit(exits.INTERRUPTED)
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(exits.INTERRUPTED)
     sys.exit(exits.OK)

@@ -1,13 +1,19 @@
 """The dcp command line's own arithmetic: the default Idempotency-Key, named periods, the API's messages."""
 
+import re
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 
 import httpx
 import pytest
 from click import BadParameter
+from dcp_cli import exits
 from dcp_cli.client import message_of
 from dcp_cli.commands.costs import period_bounds
 from dcp_cli.commands.pools import default_key
+
+from tests.conftest import ROOT
 
 URL = "https://dcp.example.test"
 
@@ -70,3 +76,12 @@ def test_api_messages_are_printed_as_the_api_words_them():
         "Pick one.",
     ]
     assert message_of(httpx.Response(502, text="")) == "HTTP 502 Bad Gateway"
+
+
+def test_every_exit_code_is_documented_in_help_and_readme():
+    """`dcp --help` and cli/README.md list each exit code the command uses."""
+    shown = subprocess.run([sys.executable, "-m", "dcp_cli", "--help"], capture_output=True, text=True, check=True)
+    readme = (ROOT / "cli" / "README.md").read_text()
+    for code, meaning in exits.TABLE:
+        assert f"{code:>3}  {meaning}" in shown.stdout
+        assert re.search(rf"^\| {code} \| .+ \|$", readme, re.MULTILINE), code
