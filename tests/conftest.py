@@ -1,13 +1,16 @@
 """Shared fixtures: users by role, API clients with tokens, and a real Celery worker process."""
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+import requests
 from rest_framework.test import APIClient
 
 from apps.accounts.models import Token
@@ -219,3 +222,75 @@ def only_our_workers(worker, tmp_path_factory):
     # A fresh log: Worker.start waits for "ready." in its log, which the old log already holds.
     worker.log_path = tmp_path_factory.mktemp("worker-restarted") / "worker.log"
     worker.start()
+
+
+class Server:
+    """gunicorn serving DCP on a loopback socket this process opened, so the port is free and ours.
+
+    launcher is what runs gunicorn after the interpreter (a wrapper module may come first).
+    """
+
+    def __init__(self, env: dict, log_path: Path, launcher: tuple[str, ...] = ("-m", "gunicorn")):
+        self.env = env
+        self.launcher = launcher
+        self.log_path = log_path
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.listener.set_inheritable(True)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        """Start gunicorn on the socket and wait until /healthz answers."""
+        fd = self.listener.fileno()
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the process keeps it open
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                *self.launcher,
+                "--bind",
+                f"fd://{fd}",
+                "--workers",
+                "2",
+                "--timeout",
+                "60",
+                # A URL past gunicorn's default 4 KB line is refused with its own 414 page before DCP sees
+                # it: that limit belongs to the web server in front, and this run tests DCP.
+                "--limit-request-line",
+                "0",
+                "--access-logfile",
+                "-",
+                "dcp.wsgi:application",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=(fd,),
+            start_new_session=True,
+        )
+        wait_for(self._answers, timeout=60, message=f"gunicorn to serve (its log: {self.log_path})")
+
+    def _answers(self) -> bool:
+        if self.process.poll() is not None:
+            pytest.fail(f"gunicorn exited; its log:\n{self.log_path.read_text()[-5000:]}")
+        try:
+            return requests.get(f"{self.url}/healthz", timeout=2).status_code == 200
+        except requests.RequestException:  # the socket accepts connections before a worker is up
+            return False
+
+    def stop(self) -> None:
+        """Stop gunicorn and its workers."""
+        stop_group(self.process)
+        self.listener.close()
+
+    def requests(self, since: int) -> int:
+        """How many requests the server answered since byte offset `since` of its log (one access line each)."""
+        return len(re.findall(rb'" [1-5][0-9][0-9] ', self.log_path.read_bytes()[since:]))
+
+    def errors(self, since: int) -> str:
+        """The tracebacks the server logged since byte offset `since` of its log."""
+        text = self.log_path.read_bytes()[since:].decode("utf-8", "replace")
+        return text if "Traceback" in text else ""

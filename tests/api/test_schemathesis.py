@@ -17,7 +17,6 @@ DCP_SCHEMATHESIS_SEED replays a run (each run's output ends with its seed).
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -25,10 +24,9 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-import requests
 
 from tests.api.seed import CALLERS, seed
-from tests.conftest import ROOT, child_process_env, stop_group, wait_for
+from tests.conftest import ROOT, Server, child_process_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -190,76 +188,6 @@ def write_config(path: Path, token: str, caller: str) -> Path:
     return path
 
 
-class Server:
-    """gunicorn serving DCP on a loopback socket this process opened, so the port is free and ours."""
-
-    def __init__(self, env: dict, log_path: Path):
-        self.env = env
-        self.log_path = log_path
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(64)
-        self.listener.set_inheritable(True)
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        """Start gunicorn on the socket and wait until /healthz answers."""
-        fd = self.listener.fileno()
-        log = open(self.log_path, "ab")  # noqa: SIM115 - the process keeps it open
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.api.offline",
-                "gunicorn",
-                "--bind",
-                f"fd://{fd}",
-                "--workers",
-                "2",
-                "--timeout",
-                "60",
-                # A URL past gunicorn's default 4 KB line is refused with its own 414 page before DCP sees
-                # it: that limit belongs to the web server in front, and this run tests DCP.
-                "--limit-request-line",
-                "0",
-                "--access-logfile",
-                "-",
-                "dcp.wsgi:application",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            pass_fds=(fd,),
-            start_new_session=True,
-        )
-        wait_for(self._answers, timeout=60, message=f"gunicorn to serve (its log: {self.log_path})")
-
-    def _answers(self) -> bool:
-        if self.process.poll() is not None:
-            pytest.fail(f"gunicorn exited; its log:\n{self.log_path.read_text()[-5000:]}")
-        try:
-            return requests.get(f"{self.url}/healthz", timeout=2).status_code == 200
-        except requests.RequestException:  # the socket accepts connections before a worker is up
-            return False
-
-    def stop(self) -> None:
-        """Stop gunicorn and its workers."""
-        stop_group(self.process)
-        self.listener.close()
-
-    def requests(self, since: int) -> int:
-        """How many requests the server answered since byte offset `since` of its log (one access line each)."""
-        return len(re.findall(rb'" [1-5][0-9][0-9] ', self.log_path.read_bytes()[since:]))
-
-    def errors(self, since: int) -> str:
-        """The tracebacks the server logged since byte offset `since` of its log."""
-        text = self.log_path.read_bytes()[since:].decode("utf-8", "replace")
-        return text if "Traceback" in text else ""
-
-
 @pytest.fixture
 def server(django_db_setup, tmp_path_factory):
     """DCP under gunicorn on the PostgreSQL test database, reachable on loopback only.
@@ -267,7 +195,11 @@ def server(django_db_setup, tmp_path_factory):
     One per test: between tests the database is emptied and content types get new ids, which a
     server that lived on would still hold in its cache (its audit entries would then break).
     """
-    process = Server(child_process_env("schemathesis runs"), tmp_path_factory.mktemp("server") / "gunicorn.log")
+    process = Server(
+        child_process_env("schemathesis runs"),
+        tmp_path_factory.mktemp("server") / "gunicorn.log",
+        launcher=("-m", "tests.api.offline", "gunicorn"),
+    )
     process.start()
     yield process
     process.stop()

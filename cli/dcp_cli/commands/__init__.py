@@ -1,0 +1,1 @@
+"""The dcp command groups, one module per resource."""

@@ -1,0 +1,105 @@
+"""dcp login and logout: a token in a 0600 file, never the password; profiles; the token revoked on logout."""
+
+import stat
+import tomllib
+
+import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+from apps.accounts.models import Token
+from tests.cli.conftest import Dcp
+
+pytestmark = pytest.mark.django_db(transaction=True)
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def anonymous(server, demo, tmp_path):
+    """The CLI with no DCP_URL nor DCP_TOKEN: only what login stores; the developer has a password."""
+    # The server hashes with its own (default) hashers, so the stored hash must be one of theirs.
+    demo.developer.password = PBKDF2PasswordHasher().encode(PASSWORD, PBKDF2PasswordHasher().salt())
+    demo.developer.save(update_fields=["password"])
+    home = tmp_path / "home"
+    home.mkdir()
+    return Dcp(home)
+
+
+def test_login_stores_a_named_token_with_mode_0600_and_no_password(anonymous, server):
+    """The profile holds URL, username and token; the file is its owner's only; the token then signs in."""
+    done = anonymous("login", "--url", server.url, "-u", "scripter", "--password-stdin", stdin=PASSWORD + "\n")
+    assert done.returncode == 0, done.stderr
+    assert "Logged in" in done.stderr and "expires" in done.stderr
+    assert stat.S_IMODE(anonymous.config.stat().st_mode) == 0o600
+    assert stat.S_IMODE(anonymous.config.parent.stat().st_mode) == 0o700
+    text = anonymous.config.read_text()
+    assert PASSWORD not in text
+    profile = tomllib.loads(text)["profiles"]["default"]
+    assert profile["url"] == server.url and profile["username"] == "scripter"
+    token = Token.objects.get(pk=profile["token_id"])
+    assert token.user.username == "scripter" and token.name.startswith("dcp-cli on ")
+    assert profile["token"].startswith(token.prefix) and token.expires_at is not None
+
+    pools = anonymous.json("pool", "list")
+    assert [pool["name"] for pool in pools] == ["web"]
+
+
+def test_profiles_are_chosen_by_flag_or_environment(anonymous, server):
+    """--profile and DCP_PROFILE name the profile written and read; another profile is not logged in."""
+    done = anonymous(
+        "login", "--profile", "prod", "--url", server.url, "-u", "scripter", "--password-stdin", stdin=PASSWORD
+    )
+    assert done.returncode == 0, done.stderr
+    assert set(tomllib.loads(anonymous.config.read_text())["profiles"]) == {"prod"}
+    assert anonymous.json("pool", "list", env={"DCP_PROFILE": "prod"})[0]["name"] == "web"
+    assert anonymous.json("pool", "list", "--profile", "prod")[0]["name"] == "web"
+    missing = anonymous("pool", "list")
+    assert missing.returncode == 4 and "dcp login" in missing.stderr
+
+
+def test_wrong_password_is_an_auth_failure_and_stores_nothing(anonymous, server):
+    """The API's own message, exit 4, no file written."""
+    done = anonymous("login", "--url", server.url, "-u", "scripter", "--password-stdin", stdin="wrong password\n")
+    assert done.returncode == 4, (done.stdout, done.stderr)
+    assert done.stderr.startswith("Error: ")
+    assert not anonymous.config.exists()
+
+
+def test_logout_revokes_the_token(anonymous, server):
+    """After logout the token is gone from DCP and from the profile; the next command is refused (exit 4)."""
+    anonymous("login", "--url", server.url, "-u", "scripter", "--password-stdin", stdin=PASSWORD)
+    profile = tomllib.loads(anonymous.config.read_text())["profiles"]["default"]
+    done = anonymous("logout")
+    assert done.returncode == 0, done.stderr
+    assert not Token.objects.filter(pk=profile["token_id"]).exists()
+    left = tomllib.loads(anonymous.config.read_text())["profiles"]["default"]
+    assert "token" not in left and left["url"] == server.url
+    after = anonymous("pool", "list")
+    assert after.returncode == 4
+    # The revoked token itself, given again, is refused by the server with its own message.
+    refused = anonymous("pool", "list", env={"DCP_URL": server.url, "DCP_TOKEN": profile["token"]})
+    assert refused.returncode == 4 and refused.stderr.startswith("Error: ")
+
+
+def test_environment_overrides_the_profile(dcp, demo):
+    """DCP_URL and DCP_TOKEN alone are enough: no profile file is needed or written."""
+    assert dcp.json("pool", "show", "demo/web")["id"] == demo.pool.pk
+    assert not dcp.config.exists()
+
+
+def test_login_stores_a_token_made_elsewhere(anonymous, server, demo):
+    """--token-stdin checks the token against the server and stores it with its id; a bad one is refused."""
+    token, key = Token.issue(demo.developer, "deploy pipeline")
+    done = anonymous("login", "--url", server.url, "--token-stdin", stdin=key + "\n")
+    assert done.returncode == 0, done.stderr
+    profile = tomllib.loads(anonymous.config.read_text())["profiles"]["default"]
+    assert (profile["token_id"], profile["token_name"], profile["username"]) == (
+        token.pk,
+        "deploy pipeline",
+        "scripter",
+    )
+    assert anonymous("logout").returncode == 0
+    assert not Token.objects.filter(pk=token.pk).exists()
+
+    refused = anonymous("login", "--url", server.url, "--token-stdin", stdin="0123456789abcdef\n")
+    assert refused.returncode == 4 and "Invalid token" in refused.stderr
+    assert "token" not in tomllib.loads(anonymous.config.read_text())["profiles"]["default"]
