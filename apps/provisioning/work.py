@@ -165,6 +165,14 @@ def fail_batch(token: str, exc: ProviderError) -> None:
         )
         for host in hosts:
             transitions.move_host(host, H.FAILED, f"{kind}: {exc.message}", failure_reason(exc))
+        if hosts:
+            logger.warning(
+                "%d host(s) failed on %s: %s",
+                len(hosts),
+                hosts[0].provider.name,
+                exc.message,
+                extra={"pool": pool_id, "job": hosts[0].job_id, "provider": hosts[0].provider_id},
+            )
         if hosts and hosts[0].job and not isinstance(exc, CapacityError):
             # Auth, quota and invalid-request errors will not fix themselves: the job stops and says why.
             # (Capacity errors do not stop it: the next pass places the hosts elsewhere.)
