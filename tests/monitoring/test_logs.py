@@ -77,7 +77,8 @@ def test_task_fields_from_arguments():
         "pool": 42,
     }
     assert task_fields("apps.provisioning.tasks.terminate_hosts", "t-2", [[1, 2, 3]])["hosts"] == "1,2,3"
-    assert task_fields("apps.provisioning.tasks.reconcile_all", "t-3", []) == {"task": "reconcile_all", "task_id": "t-3"}
+    fields = task_fields("apps.provisioning.tasks.reconcile_all", "t-3", [])
+    assert fields == {"task": "reconcile_all", "task_id": "t-3"}
 
 
 def test_request_id_round_trip(users, cluster, json_lines):

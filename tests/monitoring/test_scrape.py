@@ -34,7 +34,7 @@ def json_worker(only_our_workers, tmp_path_factory):
 
 def scrape(live_server) -> dict[tuple, float]:
     """GET /metrics from the live server with the metrics token; samples by (name, sorted labels)."""
-    request = urllib.request.Request(f"{live_server.url}/metrics")
+    request = urllib.request.Request(f"{live_server.url}/metrics")  # noqa: S310 - the loopback live server
     request.add_header("Authorization", f"Bearer {METRICS_TOKEN}")
     with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the loopback live server
         assert answer.status == 200
