@@ -1,7 +1,9 @@
 """A driver wrapper that counts every failed provider call by account, operation and kind of error.
 
 The counts are kept in the database (apps.monitoring.counters), since the calls are made by worker
-processes and read by /metrics in a web process; a call that succeeds costs nothing extra.
+processes and read by /metrics in a web process; a call that succeeds costs nothing extra. It sits
+inside the rate limiter's wrapper (PacedDriver): a call DCP holds back to stay under the provider's
+limits never reached the provider, and shows as a retried step instead (dcp_provider_retries_total).
 """
 
 from __future__ import annotations
@@ -27,15 +29,6 @@ OPERATIONS = frozenset(
         "check_credentials",
     }
 )
-#: DCP's own rate limiter refuses a call with this code before it reaches the provider.
-SELF_THROTTLED = "DCPRateLimit"
-
-
-def error_label(exc: ProviderError) -> str:
-    """The ``error`` label of a provider error: its kind, or ``rate_limited`` when DCP held the call back."""
-    if exc.code == SELF_THROTTLED:
-        return "rate_limited"
-    return exc.label
 
 
 class CountedDriver:
@@ -58,7 +51,6 @@ class CountedDriver:
 
             account = self._driver.account
             counters.increment(
-                counters.PROVIDER_ERRORS,
-                {"provider": account.pk, "operation": operation, "error": error_label(exc)},
+                counters.PROVIDER_ERRORS, {"provider": account.pk, "operation": operation, "error": exc.label}
             )
             raise

@@ -69,6 +69,9 @@ def get_driver(account) -> Driver:
     from apps.providers.ratelimit import DEFAULT_LIMITS
 
     driver = get_driver_class(account.kind)(account)
+    if account.pk is not None:
+        # Inside the pacing: what is counted is what the provider answered, not a call DCP held back.
+        driver = CountedDriver(driver)
     if account.kind in DEFAULT_LIMITS or (account.options or {}).get("rate_limits"):
-        driver = PacedDriver(driver)
-    return CountedDriver(driver) if account.pk is not None else driver
+        return PacedDriver(driver)
+    return driver
