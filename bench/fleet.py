@@ -32,6 +32,7 @@ HOST_MIX = (
     ("terminating", 2),
     ("lost", 1),
 )
+FAILURE_REASONS = ("capacity", "boot_timeout", "init_failed", "quota", "instance_error")
 JOB_MIX = (("succeeded", 80), ("partial", 5), ("failed", 5), ("cancelled", 3), ("running", 4), ("pending", 3))
 
 
@@ -256,6 +257,8 @@ def _host_rows(rng: random.Random, sizes: list[int], templates, by_pool) -> list
                     "private_ip": f"10.{host >> 16}.{(host >> 8) & 255}.{host & 255}" if live else None,
                     "ready_at": created + timedelta(minutes=3) if status in ("ready", "terminated") else None,
                     "failed_at": created + timedelta(minutes=4) if status == "failed" else None,
+                    # From the host's id, not the random generator: the rest of the fleet stays as it was.
+                    "failure_reason": FAILURE_REASONS[host % len(FAILURE_REASONS)] if status == "failed" else "",
                     "terminated_at": created + timedelta(days=30) if status == "terminated" else None,
                     "created_at": created,
                     "updated_at": created,

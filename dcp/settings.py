@@ -57,9 +57,12 @@ INSTALLED_APPS = [
     "apps.configuration",
     "apps.costs",
     "apps.console",
+    "apps.monitoring",
 ]
 
 MIDDLEWARE = [
+    # Outermost, so a request's time and status are what the client got, whatever answered it.
+    "apps.monitoring.http.HttpMetricsMiddleware",
     # First, so that it sees the cookies every other middleware sets on the way out.
     "apps.core.middleware.SecureCookieMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -393,11 +396,26 @@ CELERY_TASK_ANNOTATIONS = {
     "apps.configuration.tasks.run_initialization": _init_limits,
 }
 
+# GET /metrics (Prometheus text format): with DCP_METRICS_TOKEN set, only to requests that send it as
+# "Authorization: Bearer <token>"; without it, only to requests from this machine (loopback addresses).
+DCP_METRICS_TOKEN = env.get("DCP_METRICS_TOKEN", "") or ""
+if DCP_METRICS_TOKEN and len(DCP_METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("DCP_METRICS_TOKEN must be at least 16 characters long (or unset: loopback only).")
+
+# Logs: DCP_LOG_FORMAT=json writes one JSON object a line (time, level, logger, message and the ids of the
+# request or task: request_id, job, pool, host, ...); text (the default) writes the same ids as key=value.
+DCP_LOG_FORMAT = env.get("DCP_LOG_FORMAT", "text")
+if DCP_LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"DCP_LOG_FORMAT={DCP_LOG_FORMAT!r} must be 'json' or 'text'.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "apps.monitoring.logs.ContextFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s%(context)s"},
+        "json": {"()": "apps.monitoring.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": DCP_LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": env.get("DCP_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},

@@ -13,6 +13,7 @@ from apps.costs.api import CostViewSet, ExchangeRateViewSet, PriceViewSet
 from apps.costs.budgets.api import BudgetViewSet
 from apps.costs.reports.api import CostReportScheduleViewSet, CostReportViewSet
 from apps.inventory.api import ClusterViewSet, HostViewSet, PhysicalMachineViewSet, ServicePoolViewSet
+from apps.monitoring.views import metrics
 from apps.providers.api import CloudAccountViewSet, MachineTemplateViewSet
 from apps.provisioning.api import JobViewSet
 from apps.provisioning.orphans_api import OrphanInstanceViewSet
@@ -45,6 +46,7 @@ handler404 = "apps.core.api.exceptions.not_found"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("api/v1/auth/token/", ObtainTokenView.as_view(), name="auth-token"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

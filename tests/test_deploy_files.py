@@ -599,6 +599,8 @@ def test_dockerfile_collectstatic_step_works(dockerfile, tmp_path):
         pytest.param({"DCP_CURRENCY": "XYZ"}, "DCP_CURRENCY", id="currency-unknown"),
         pytest.param({"DCP_TIME_ZONE": "Mars/Olympus_Mons"}, "DCP_TIME_ZONE", id="time-zone-unknown"),
         pytest.param({"DCP_TIME_ZONE": "../etc/passwd"}, "DCP_TIME_ZONE", id="time-zone-path"),
+        pytest.param({"DCP_METRICS_TOKEN": "short"}, "DCP_METRICS_TOKEN", id="metrics-token-too-short"),
+        pytest.param({"DCP_LOG_FORMAT": "xml"}, "DCP_LOG_FORMAT", id="log-format-unknown"),
     ],
 )
 def test_production_settings_fail_fast(tmp_path, variables, named):

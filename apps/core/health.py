@@ -40,12 +40,18 @@ def database_reachable() -> bool:
     return True
 
 
-def broker_reachable() -> bool:
-    """Whether the broker accepts a connection within BROKER_TIMEOUT (one attempt, no retries)."""
+def broker_connection():
+    """A connection to the broker whose connect and every socket operation give up after BROKER_TIMEOUT
+    (not yet connected: use it in a with block and call ensure_connection(max_retries=0))."""
     scheme = urlsplit(app.conf.broker_url).scheme
     options = dict.fromkeys(TIMEOUT_OPTIONS.get(scheme, ()), BROKER_TIMEOUT)
+    return app.connection_for_write(connect_timeout=BROKER_TIMEOUT, transport_options=options)
+
+
+def broker_reachable() -> bool:
+    """Whether the broker accepts a connection within BROKER_TIMEOUT (one attempt, no retries)."""
     try:
-        with app.connection_for_write(connect_timeout=BROKER_TIMEOUT, transport_options=options) as conn:
+        with broker_connection() as conn:
             conn.ensure_connection(max_retries=0, timeout=BROKER_TIMEOUT)
     except Exception:  # noqa: BLE001 - any failure means unreachable
         return False

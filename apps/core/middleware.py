@@ -2,6 +2,7 @@
 and Secure cookies over TLS."""
 
 import io
+import re
 import uuid
 
 from django.conf import settings
@@ -12,10 +13,14 @@ from apps.core.context import reset_request, set_request
 
 #: How much of a chunked body is read at a time.
 READ_SIZE = 64 * 1024
+#: An X-Request-ID a client or proxy sends is kept when it looks like an id (it is written to logs and
+#: audit entries, whose column holds 36 characters: a UUID); anything else is replaced by a new UUID.
+REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,35}")
 
 
 class RequestContextMiddleware:
-    """Give each request an id (echoed as X-Request-ID); refuse bodies over the limit; read chunked bodies."""
+    """Give each request an id (the caller's X-Request-ID, or a new one; echoed as X-Request-ID); refuse bodies
+    over the limit; read chunked bodies."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -24,7 +29,7 @@ class RequestContextMiddleware:
         refused = check_body(request)
         if refused is not None:
             return refused
-        request_id = str(uuid.uuid4())
+        request_id = request_id_of(request)
         via = "api" if request.path.startswith("/api/") else "console"
         tokens = set_request(request_id, via)
         try:
@@ -33,6 +38,12 @@ class RequestContextMiddleware:
             reset_request(tokens)
         response["X-Request-ID"] = request_id
         return response
+
+
+def request_id_of(request) -> str:
+    """The id a request is known by: the X-Request-ID it came with when that is a plain id, else a new UUID."""
+    given = request.META.get("HTTP_X_REQUEST_ID", "").strip()
+    return given if REQUEST_ID.fullmatch(given) else str(uuid.uuid4())
 
 
 class SecureCookieMiddleware:

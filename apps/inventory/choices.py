@@ -38,3 +38,30 @@ class MachineState(ChoiceSet):
     ALLOCATED = "allocated"
     MAINTENANCE = "maintenance"
     CHOICES = ((FREE, "Free"), (ALLOCATED, "Allocated"), (MAINTENANCE, "Maintenance"))
+
+
+class FailureReason(ChoiceSet):
+    """Why a host failed: a few codes an operator can count and alert on (the message says the rest)."""
+
+    CAPACITY = "capacity"
+    AUTH = "auth"
+    QUOTA = "quota"
+    INVALID_REQUEST = "invalid_request"
+    NOT_FOUND = "not_found"
+    PROVIDER_ERROR = "provider_error"
+    INSTANCE_ERROR = "instance_error"
+    BOOT_TIMEOUT = "boot_timeout"
+    NO_ADDRESS = "no_address"
+    INIT_FAILED = "init_failed"
+    CHOICES = (
+        (CAPACITY, "No capacity"),
+        (AUTH, "Credentials refused"),
+        (QUOTA, "Quota exceeded"),
+        (INVALID_REQUEST, "Invalid request"),
+        (NOT_FOUND, "Not found"),
+        (PROVIDER_ERROR, "Provider error"),
+        (INSTANCE_ERROR, "Instance stopped or in error"),
+        (BOOT_TIMEOUT, "Boot timed out"),
+        (NO_ADDRESS, "No address to initialize"),
+        (INIT_FAILED, "Initialization failed"),
+    )

@@ -5,9 +5,10 @@ from decimal import Decimal
 from django.core.validators import MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from apps.core.models import BaseModel
-from apps.inventory.choices import HostStatus, MachineState
+from apps.inventory.choices import FailureReason, HostStatus, MachineState
 
 HOURS_PER_MONTH = Decimal("730")
 
@@ -40,6 +41,11 @@ class ServicePool(BaseModel):
     min_size = models.PositiveIntegerField(default=0)
     max_size = models.PositiveIntegerField(default=10)
     desired_size = models.PositiveIntegerField(default=0)
+    below_desired_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Since when fewer hosts than desired_size are ready; empty while enough are.",
+    )
     templates = models.ManyToManyField(
         "providers.MachineTemplate", through="PoolTemplate", related_name="pools", blank=True
     )
@@ -59,6 +65,18 @@ class ServicePool(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.cluster}/{self.name}"
+
+    def note_ready(self, ready: int) -> None:
+        """Record whether the pool, now with this many ready hosts, is below its desired size (and since when).
+
+        Called under the pool's row lock wherever desired_size or the ready hosts change (a scale request, a
+        reconciler pass), so /metrics can tell how long a pool has been short, whatever restarted meanwhile.
+        """
+        short = ready < self.desired_size
+        if short == (self.below_desired_since is not None):
+            return
+        self.below_desired_since = timezone.now() if short else None
+        self.save(update_fields=["below_desired_since"])
 
     def ordered_templates(self):
         """The pool's templates in priority order."""
@@ -193,6 +211,12 @@ class Host(BaseModel):
     )
     ready_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.CharField(
+        max_length=40,
+        choices=FailureReason.CHOICES,
+        blank=True,
+        help_text="Why the host failed, as a short code (capacity, auth, boot_timeout, init_failed, ...).",
+    )
     terminated_at = models.DateTimeField(null=True, blank=True)
 
     cluster_path = "pool__cluster"

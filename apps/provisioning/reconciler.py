@@ -46,6 +46,7 @@ def reconcile(pool_id: int) -> None:
             _scale_in(pool, [j for j in jobs if j.kind == JobKind.SCALE_IN], -diff)
         _redispatch_stuck(pool)
         _finish_jobs(pool, jobs)
+        pool.note_ready(pool.hosts.filter(status=H.READY).count())
 
 
 def _retire_failed(pool: ServicePool) -> None:

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from apps.inventory.choices import HostStatus
 from apps.inventory.models import Host
+from apps.monitoring import counters
 from apps.providers.drivers import ProviderError, ThrottledError
 from apps.provisioning import transitions
 from apps.provisioning.choices import EventKind
@@ -61,14 +62,30 @@ def note_retry(task: str, args: tuple, exc: ProviderError, *, tries: int, max_tr
     )
 
 
+def count_retry(task: str, args: tuple) -> None:
+    """Add one to the retries of this step on each provider account it calls, for /metrics."""
+    if task == "sweep_provider":
+        accounts = {args[0]}
+    elif task in DOING:
+        accounts = set(_step_hosts(task, args).values_list("provider_id", flat=True).order_by().distinct())
+    else:
+        return
+    for account in accounts:
+        counters.increment(counters.PROVIDER_RETRIES, {"provider": account, "operation": task})
+
+
+def _step_hosts(task: str, args: tuple):
+    """The hosts a retried step works on."""
+    if task == "terminate_hosts":
+        return Host.objects.filter(pk__in=args[0])
+    if task == "poll_batch":
+        return Host.objects.filter(batch_token=args[0], status=HostStatus.CREATING)
+    return Host.objects.filter(batch_token=args[0])
+
+
 def _hosts_by_job(task: str, args: tuple) -> Counter:
     """How many of the step's hosts each job has, by (job id, account name)."""
-    if task == "terminate_hosts":
-        hosts = Host.objects.filter(pk__in=args[0])
-    elif task == "poll_batch":
-        hosts = Host.objects.filter(batch_token=args[0], status=HostStatus.CREATING)
-    else:
-        hosts = Host.objects.filter(batch_token=args[0])
+    hosts = _step_hosts(task, args)
     counts: Counter = Counter()
     for job_id, removal_job_id, account in hosts.values_list("job_id", "removal_job_id", "provider__name"):
         # A removal is told on the job that removes the host, as transitions.move_hosts does.

@@ -6,6 +6,7 @@ records a job; the reconciler, queued on commit, does the work.
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -23,6 +24,8 @@ from apps.provisioning.choices import EventKind, JobKind, JobStatus
 from apps.provisioning.dispatch import after_commit
 from apps.provisioning.models import Job
 from apps.provisioning.placement import plan_scale_out, scale_in_order
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -200,8 +203,12 @@ def scale(
             return replay
         pool.desired_size = target
         pool.save(update_fields=["desired_size", "updated_at"])
+        pool.note_ready(pool.hosts.filter(status=H.READY).count())
         transitions.log(
             job.pk, EventKind.REQUESTED, f"{user} asked for {job.delta:+d}: {before['desired_size']} → {target}"
+        )
+        logger.info(
+            "Pool %s scaled from %s to %s", pool, before["desired_size"], target, extra={"job": job.pk, "pool": pool.pk}
         )
         for host in named:
             host.removal_job = job

@@ -46,9 +46,15 @@ class ProviderTask(Task):
     """A step that calls a provider: each retry of a throttled or failed call is told on its job's timeline."""
 
     def on_retry(self, exc, task_id, args, kwargs, einfo) -> None:
-        """Note the failed try and when the next one runs (Celery's Retry carries it: a countdown or a time)."""
+        """Count the retry and note the failed try and when the next one runs (Celery's Retry carries it: a
+        countdown or a time)."""
         when = getattr(einfo.exception, "when", None)
         at = when if isinstance(when, datetime) else timezone.now() + timedelta(seconds=float(when or 0))
+        if isinstance(exc, ProviderError):
+            try:
+                retries.count_retry(self.name.rsplit(".", 1)[-1], tuple(args))
+            except Exception:
+                logger.exception("Retry of %s not counted", self.name)
         self._note(exc, args, at)
 
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:

@@ -6,6 +6,7 @@ for hosts, ``select_for_update(no_key=True)`` for pools and jobs.
 
 from django.utils import timezone
 
+from apps.inventory.choices import FailureReason
 from apps.inventory.choices import HostStatus as H
 from apps.provisioning.choices import EventKind, JobStatus
 from apps.provisioning.models import Job, JobEvent
@@ -47,15 +48,17 @@ class IllegalTransition(Exception):
     """A state change that the life cycle does not allow."""
 
 
-def move_host(host, to: str, message: str = "") -> None:
+def move_host(host, to: str, message: str = "", reason: str = "") -> None:
     """Move a locked host to a new status, stamping times and logging an event on its job."""
-    move_hosts([host], to, message)
+    move_hosts([host], to, message, reason)
 
 
-def move_hosts(hosts, to: str, message: str = "") -> None:
+def move_hosts(hosts, to: str, message: str = "", reason: str = "") -> None:
     """Move locked hosts to one new status together: one UPDATE and one INSERT of events, whatever their number.
 
-    Every move is checked first; one illegal move refuses them all, before anything is written.
+    A move to failed records ``reason``, a FailureReason code (provider_error when none is given), which
+    /metrics counts by provider. Every move is checked first; one illegal move refuses them all, before
+    anything is written.
     """
     if not hosts:
         return
@@ -69,6 +72,8 @@ def move_hosts(hosts, to: str, message: str = "") -> None:
     stamp = {H.READY: "ready_at", H.FAILED: "failed_at", H.TERMINATED: "terminated_at"}.get(to)
     if stamp:
         values[stamp] = now
+    if to == H.FAILED:
+        values["failure_reason"] = reason or FailureReason.PROVIDER_ERROR
     for host in hosts:
         for field, value in values.items():
             setattr(host, field, value)

@@ -21,6 +21,7 @@ from apps.configuration import services as init_services
 from apps.configuration.results import InitResult
 from apps.configuration.runners import missing_address, needs_run
 from apps.core.bulk import bulk_set
+from apps.inventory.choices import FailureReason
 from apps.inventory.choices import HostStatus as H
 from apps.inventory.models import Host, ServicePool
 from apps.providers.drivers import CapacityError, Node, NodeSpec, NodeState, ProviderError
@@ -163,13 +164,26 @@ def fail_batch(token: str, exc: ProviderError) -> None:
             .filter(batch_token=token, status=H.CREATING, instance_id="")
         )
         for host in hosts:
-            transitions.move_host(host, H.FAILED, f"{kind}: {exc.message}")
+            transitions.move_host(host, H.FAILED, f"{kind}: {exc.message}", failure_reason(exc))
+        if hosts:
+            logger.warning(
+                "%d host(s) failed on %s: %s",
+                len(hosts),
+                hosts[0].provider.name,
+                exc.message,
+                extra={"pool": pool_id, "job": hosts[0].job_id, "provider": hosts[0].provider_id},
+            )
         if hosts and hosts[0].job and not isinstance(exc, CapacityError):
             # Auth, quota and invalid-request errors will not fix themselves: the job stops and says why.
             # (Capacity errors do not stop it: the next pass places the hosts elsewhere.)
             transitions.give_up(hosts[0].job, f"{hosts[0].provider.name} refused: {exc.message}")
         if hosts:
             after_commit("reconcile_pool", hosts[0].pool_id)
+
+
+def failure_reason(exc: ProviderError) -> str:
+    """The FailureReason of hosts whose create call raised exc: its kind where that is one, else provider_error."""
+    return exc.label if exc.label in FailureReason.values() else FailureReason.PROVIDER_ERROR
 
 
 def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) -> None:
@@ -243,7 +257,9 @@ def _fail_if_unreachable(host: Host) -> bool:
     reason = missing_address(host)
     if not reason:
         return False
-    transitions.move_host(host, H.FAILED, f"instance {host.instance_id} is running, but {reason}")
+    transitions.move_host(
+        host, H.FAILED, f"instance {host.instance_id} is running, but {reason}", FailureReason.NO_ADDRESS
+    )
     if host.job_id:
         transitions.give_up(host.job, f"{host.provider.name}: {reason}")
     after_commit("reconcile_pool", host.pool_id)
@@ -254,15 +270,18 @@ def _fail_if_broken(host: Host, node: Node) -> bool:
     """Fail a creating host whose node is not running and will not be (or took too long); False while it boots."""
     if node.state in (NodeState.ERROR, NodeState.TERMINATED, NodeState.STOPPED):
         reason = f"instance {node.id} is {node.state.value} instead of running"
+        code = FailureReason.INSTANCE_ERROR
         if node.extra.get("no_capacity"):
             # The provider found no room for it after the create call returned: the same as a capacity error.
             fault = (node.extra.get("fault") or {}).get("message", "")
             reason = f"{CAPACITY_PREFIX} {reason}" + (f": {fault}" if fault else "")
-        transitions.move_host(host, H.FAILED, reason)
+            code = FailureReason.CAPACITY
+        transitions.move_host(host, H.FAILED, reason, code)
         after_commit("reconcile_pool", host.pool_id)
         return True
     if (timezone.now() - host.created_at).total_seconds() > settings.DCP_BOOT_TIMEOUT:
-        transitions.move_host(host, H.FAILED, f"instance {node.id} not running after {settings.DCP_BOOT_TIMEOUT}s")
+        message = f"instance {node.id} not running after {settings.DCP_BOOT_TIMEOUT}s"
+        transitions.move_host(host, H.FAILED, message, FailureReason.BOOT_TIMEOUT)
         after_commit("reconcile_pool", host.pool_id)
         return True
     return False
@@ -446,7 +465,8 @@ def initialize(host_ids: list[int]) -> None:
                 again.append(host.pk)
                 continue
             else:
-                transitions.move_host(host, H.FAILED, f"initialization {result.status}: {result.message}")
+                message = f"initialization {result.status}: {result.message}"
+                transitions.move_host(host, H.FAILED, message, FailureReason.INIT_FAILED)
             pools.add(host.pool_id)
         JobEvent.objects.bulk_create(events)
         transitions.move_hosts(ready, H.READY)

@@ -158,6 +158,8 @@ class NodeSpec:
 class ProviderError(Exception):
     """A provider call failed. ``retryable`` says whether the same call may succeed later."""
 
+    #: The kind of error in one word, as /metrics and failed hosts name it.
+    label: ClassVar[str] = "other"
     retryable: ClassVar[bool] = False
 
     def __init__(self, message: str, *, code: str = ""):
@@ -169,32 +171,44 @@ class ProviderError(Exception):
 class AuthError(ProviderError):
     """The credentials are wrong, expired, or lack a permission."""
 
+    label = "auth"
+
 
 class InvalidRequestError(ProviderError):
     """The request is wrong (unknown image, bad parameter): fix the template."""
+
+    label = "invalid_request"
 
 
 class NotFoundError(ProviderError):
     """The named object does not exist."""
 
+    label = "not_found"
+
 
 class QuotaExceededError(ProviderError):
     """The account's quota would be exceeded."""
+
+    label = "quota"
 
 
 class CapacityError(ProviderError):
     """The provider has no stock of this type in this zone right now."""
 
+    label = "capacity"
+
 
 class ThrottledError(ProviderError):
     """The provider's API rate limit was hit: back off and retry."""
 
+    label = "throttled"
     retryable = True
 
 
 class TransientError(ProviderError):
     """A passing fault (5xx, timeout, connection reset): retry."""
 
+    label = "transient"
     retryable = True
 
 

@@ -62,11 +62,16 @@ def engine_driver(account) -> Driver:
 
 
 def get_driver(account) -> Driver:
-    """A driver bound to a provider account, paced by the shared rate limiter when it has limits."""
+    """A driver bound to a provider account, paced by the shared rate limiter when it has limits, its failed
+    calls counted for /metrics when the account is saved (an unsaved one is only being checked)."""
+    from apps.providers.drivers.counted import CountedDriver
     from apps.providers.drivers.paced import PacedDriver
     from apps.providers.ratelimit import DEFAULT_LIMITS
 
     driver = get_driver_class(account.kind)(account)
+    if account.pk is not None:
+        # Inside the pacing: what is counted is what the provider answered, not a call DCP held back.
+        driver = CountedDriver(driver)
     if account.kind in DEFAULT_LIMITS or (account.options or {}).get("rate_limits"):
         return PacedDriver(driver)
     return driver

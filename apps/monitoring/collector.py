@@ -1,0 +1,298 @@
+"""The metrics computed from the database (and the broker) at scrape time: the fleet's state as it is now.
+
+State is read, not remembered: every web process answers the same, and a restart loses nothing. The
+cost is a fixed number of aggregate queries whatever the fleet's size (bench/metrics.py measures them
+on 100,000 hosts): hosts by pool, provider and status; pools; providers; jobs by kind and status; the
+scale-out and host-ready duration histograms; failed hosts by provider and reason; the counters
+workers keep (apps.monitoring.counters); worker heartbeats. Queue lengths take one broker connection.
+
+Names follow the Kubernetes cluster autoscaler where it reports the same thing (nodes by state, failed
+scale-ups by reason, scale-up durations, cloud-provider errors) and celery-exporter for Celery.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.db.models.functions import Now
+from django.utils import timezone
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+
+from apps.core import workers
+from apps.core.models import WorkerHeartbeat
+from apps.inventory.choices import HostStatus
+from apps.inventory.models import Host, ServicePool
+from apps.monitoring import counters
+from apps.providers.models import CloudAccount
+from apps.provisioning.choices import JobKind, JobStatus
+from apps.provisioning.models import Job
+
+logger = logging.getLogger(__name__)
+
+#: Seconds from a scale request to its job's end: a physical machine in seconds, a cloud burst in minutes.
+SCALE_OUT_BUCKETS = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
+#: Seconds from a host's request to its being ready (created, booted, initialized).
+HOST_READY_BUCKETS = (10, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
+
+
+def pool_labels(pools: dict, pool_id: int) -> list[str]:
+    """The cluster and pool names of a pool (its id, should it have gone meanwhile)."""
+    pool = pools.get(pool_id)
+    return [pool["cluster_name"], pool["name"]] if pool else ["", str(pool_id)]
+
+
+def provider_labels(providers: dict, provider_id) -> list[str]:
+    """The name and kind of a provider account (its id, should it have gone)."""
+    found = providers.get(int(provider_id))
+    return [found["name"], found["kind"]] if found else [str(provider_id), ""]
+
+
+def duration_histogram(queryset, start: str, end: str, buckets: tuple, group: str) -> list:
+    """One aggregate query: per value of ``group``, how many rows took at most each bucket's seconds from
+    ``start`` to ``end`` (cumulative, as Prometheus counts them), how many in all, and their seconds summed."""
+    taken = ExpressionWrapper(F(end) - F(start), output_field=DurationField())
+    columns = {
+        f"le_{index}": Count("pk", filter=Q(**{f"{end}__lte": F(start) + timedelta(seconds=bound)}))
+        for index, bound in enumerate(buckets)
+    }
+    rows = (
+        queryset.filter(**{f"{end}__isnull": False})
+        .order_by()
+        .values(group)
+        .annotate(total=Count("pk"), seconds=Sum(taken), **columns)
+    )
+    found = []
+    for row in rows:
+        counts = [(str(float(bound)), row[f"le_{index}"]) for index, bound in enumerate(buckets)]
+        counts.append(("+Inf", row["total"]))
+        seconds = row["seconds"].total_seconds() if row["seconds"] is not None else 0.0
+        found.append((row[group], counts, seconds))
+    return found
+
+
+class StateCollector:
+    """A prometheus_client collector that reads DCP's state when scraped."""
+
+    def collect(self) -> Iterator[Metric]:
+        """Every metric; when the database cannot be read, only dcp_database_up 0 (and the broker's)."""
+        up = GaugeMetricFamily("dcp_database_up", "Whether /metrics could read DCP's database (1) or not (0).")
+        try:
+            families = list(database_metrics())
+        except Exception:
+            logger.exception("Metrics could not be read from the database")
+            families = []
+        up.add_metric([], 1 if families else 0)
+        yield up
+        yield from families
+        yield from broker_metrics()
+
+
+def database_metrics() -> Iterator[Metric]:
+    """The metrics read from the database."""
+    providers = {row["pk"]: row for row in CloudAccount.objects.order_by().values("pk", "name", "kind").iterator()}
+    pools = {
+        row["pk"]: row
+        for row in ServicePool.objects.order_by()
+        .values("pk", "name", "desired_size", "below_desired_since", cluster_name=F("cluster__name"))
+        .iterator()
+    }
+    yield from host_metrics(pools, providers)
+    yield from job_metrics()
+    yield from failure_metrics(providers)
+    yield from counter_metrics(providers)
+    yield from worker_metrics()
+
+
+def host_metrics(pools: dict, providers: dict) -> Iterator[Metric]:
+    """Hosts by pool, provider and status; each pool's desired, active and ready hosts and time below desired."""
+    hosts = GaugeMetricFamily(
+        "dcp_hosts",
+        "Hosts not terminated, by cluster, pool, provider and status.",
+        labels=["cluster", "pool", "provider", "status"],
+    )
+    requested = CounterMetricFamily(
+        "dcp_hosts_requested",
+        "Hosts ever planned on each provider account (terminated ones too).",
+        labels=["provider", "kind"],
+    )
+    active, ready = defaultdict(int), defaultdict(int)
+    per_provider = defaultdict(int)
+    rows = Host.objects.order_by().values_list("pool_id", "provider_id", "status").annotate(n=Count("pk"))
+    for pool_id, provider_id, status, count in rows:
+        per_provider[provider_id] += count
+        if status == HostStatus.TERMINATED:
+            continue
+        name = provider_labels(providers, provider_id)[0]
+        hosts.add_metric([*pool_labels(pools, pool_id), name, status], count)
+        if status in HostStatus.ACTIVE:
+            active[pool_id] += count
+        if status == HostStatus.READY:
+            ready[pool_id] += count
+    for provider_id, count in sorted(per_provider.items()):
+        requested.add_metric(provider_labels(providers, provider_id), count)
+    yield hosts
+    yield requested
+    yield from pool_metrics(pools, active, ready)
+
+
+def pool_metrics(pools: dict, active: dict, ready: dict) -> Iterator[Metric]:
+    """Each pool's desired size against its hosts, and how long it has had fewer ready hosts than desired."""
+    labels = ["cluster", "pool"]
+    desired = GaugeMetricFamily("dcp_pool_desired_hosts", "The pool's desired size.", labels=labels)
+    counted = GaugeMetricFamily(
+        "dcp_pool_active_hosts", "The pool's hosts pending, creating, initializing or ready.", labels=labels
+    )
+    good = GaugeMetricFamily("dcp_pool_ready_hosts", "The pool's ready hosts.", labels=labels)
+    below = GaugeMetricFamily(
+        "dcp_pool_below_desired_seconds",
+        "Seconds the pool has had fewer ready hosts than desired (0 while it has enough).",
+        labels=labels,
+    )
+    now = timezone.now()
+    for pool_id, pool in pools.items():
+        names = [pool["cluster_name"], pool["name"]]
+        desired.add_metric(names, pool["desired_size"])
+        counted.add_metric(names, active.get(pool_id, 0))
+        good.add_metric(names, ready.get(pool_id, 0))
+        since = pool["below_desired_since"]
+        below.add_metric(names, max(0.0, (now - since).total_seconds()) if since else 0.0)
+    yield from (desired, counted, good, below)
+
+
+def job_metrics() -> Iterator[Metric]:
+    """Jobs by kind and status, and how long scale-outs took from request to end."""
+    jobs = GaugeMetricFamily("dcp_jobs", "Jobs by kind and status.", labels=["kind", "status"])
+    seen = {
+        (kind, status): count
+        for kind, status, count in Job.objects.order_by().values_list("kind", "status").annotate(n=Count("pk"))
+    }
+    for kind in JobKind.values():
+        for status in JobStatus.values():
+            jobs.add_metric([kind, status], seen.get((kind, status), 0))
+    yield jobs
+    histogram = HistogramMetricFamily(
+        "dcp_scale_out_duration_seconds",
+        "Seconds from a scale-out request to its job's end, by how it ended.",
+        labels=["status"],
+    )
+    finished = Job.objects.filter(kind=JobKind.SCALE_OUT, status__in=JobStatus.TERMINAL)
+    for status, buckets, seconds in duration_histogram(
+        finished, "created_at", "finished_at", SCALE_OUT_BUCKETS, "status"
+    ):
+        histogram.add_metric([status], buckets, seconds)
+    yield histogram
+
+
+def failure_metrics(providers: dict) -> Iterator[Metric]:
+    """Failed hosts by provider and reason, and how long hosts took to be ready, by provider."""
+    failures = CounterMetricFamily(
+        "dcp_host_failures",
+        "Hosts that failed (creation, boot or initialization), by provider account and reason.",
+        labels=["provider", "kind", "reason"],
+    )
+    rows = (
+        Host.objects.filter(failed_at__isnull=False)
+        .order_by()
+        .values_list("provider_id", "failure_reason")
+        .annotate(n=Count("pk"))
+    )
+    for provider_id, reason, count in rows:
+        failures.add_metric([*provider_labels(providers, provider_id), reason or "unrecorded"], count)
+    yield failures
+    histogram = HistogramMetricFamily(
+        "dcp_host_ready_duration_seconds",
+        "Seconds from a host's request to its being ready (created, booted, initialized), by provider account.",
+        labels=["provider", "kind"],
+    )
+    for provider_id, buckets, seconds in duration_histogram(
+        Host.objects.all(), "created_at", "ready_at", HOST_READY_BUCKETS, "provider_id"
+    ):
+        histogram.add_metric(provider_labels(providers, provider_id), buckets, seconds)
+    yield histogram
+
+
+def counter_metrics(providers: dict) -> Iterator[Metric]:
+    """Provider API errors and retried steps, as counted by the workers that met them."""
+    totals = counters.all_totals()
+    errors = CounterMetricFamily(
+        "dcp_provider_errors",
+        "Provider API calls that failed, by account, operation (driver call) and error kind.",
+        labels=["provider", "kind", "operation", "error"],
+    )
+    for labels, value in totals.get(counters.PROVIDER_ERRORS, []):
+        errors.add_metric(
+            [*provider_labels(providers, labels["provider"]), labels["operation"], labels["error"]], value
+        )
+    retries = CounterMetricFamily(
+        "dcp_provider_retries",
+        "Engine steps retried with back-off after a throttled or failed provider call, by account and step.",
+        labels=["provider", "kind", "operation"],
+    )
+    for labels, value in totals.get(counters.PROVIDER_RETRIES, []):
+        retries.add_metric([*provider_labels(providers, labels["provider"]), labels["operation"]], value)
+    yield errors
+    yield retries
+
+
+def worker_metrics() -> Iterator[Metric]:
+    """Celery workers as their heartbeats tell: running or not, heartbeat age, consumers of each queue."""
+    age = ExpressionWrapper(Now() - F("seen_at"), output_field=DurationField())
+    rows = WorkerHeartbeat.objects.order_by().values_list("hostname", "queues").annotate(age=age)
+    up = GaugeMetricFamily(
+        "celery_worker_up", "Whether a worker's heartbeat is recent (1) or stale (0).", labels=["hostname"]
+    )
+    beat = GaugeMetricFamily(
+        "dcp_worker_heartbeat_age_seconds", "Seconds since the worker's last heartbeat.", labels=["hostname"]
+    )
+    consumers = dict.fromkeys(settings.DCP_QUEUES, 0)
+    ages: dict[str, float] = {}
+    running = 0
+    for hostname, queues, seen in rows:
+        seconds = max(0.0, seen.total_seconds())
+        ages[hostname] = min(seconds, ages.get(hostname, seconds))
+        if seconds < workers.ALIVE_SECONDS:
+            running += 1
+            for name in set(queues) & consumers.keys():
+                consumers[name] += 1
+    for hostname, seconds in sorted(ages.items()):
+        up.add_metric([hostname], 1 if seconds < workers.ALIVE_SECONDS else 0)
+        beat.add_metric([hostname], seconds)
+    count = GaugeMetricFamily("dcp_workers_running", "Celery workers whose heartbeat is recent.")
+    count.add_metric([], running)
+    consuming = GaugeMetricFamily(
+        "celery_active_consumer_count", "Running workers that consume each of DCP's queues.", labels=["queue_name"]
+    )
+    for name, value in consumers.items():
+        consuming.add_metric([name], value)
+    yield from (up, beat, count, consuming)
+
+
+def broker_metrics() -> Iterator[Metric]:
+    """Messages waiting in each of DCP's queues, and whether the broker answered."""
+    from apps.core.health import BROKER_TIMEOUT, broker_connection
+    from dcp.celery import app
+
+    up = GaugeMetricFamily("dcp_broker_up", "Whether /metrics could read the broker's queues (1) or not (0).")
+    lengths = GaugeMetricFamily(
+        "celery_queue_length", "Messages waiting in each of DCP's queues.", labels=["queue_name"]
+    )
+    try:
+        with broker_connection() as conn:
+            conn.ensure_connection(max_retries=0, timeout=BROKER_TIMEOUT)
+            channel = conn.default_channel
+            for name in settings.DCP_QUEUES:
+                declared = app.amqp.queues[name].bind(channel).queue_declare()
+                lengths.add_metric([name], declared.message_count)
+        up.add_metric([], 1)
+    except Exception:  # noqa: BLE001 - an unreachable broker is what dcp_broker_up 0 says
+        logger.warning("Queue lengths could not be read from the broker", exc_info=True)
+        up.add_metric([], 0)
+        yield up
+        return
+    yield up
+    yield lengths

@@ -1,0 +1,137 @@
+"""Benchmark: one scrape of GET /metrics on a fleet of 100,000 hosts.
+
+Builds the fleet of bench/fleet.py (100 clusters, 1,000 pools, 100,000 hosts, 10,000 jobs, worker
+heartbeats and provider error counters) on PostgreSQL, then scrapes /metrics through Django's full stack
+(middleware, the loopback check) ``--repeat`` times after one warm-up. Prints the fastest, median and
+p95 wall time, the SQL statements of one scrape, the size of the answer and its number of samples, and
+the time of each part of the collector on its own. Asserts nothing.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/dcp_benchmetrics \\
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/7 .venv/bin/python bench/metrics.py --repeat 10
+
+``--keep`` benchmarks the fleet already in the database (after migrating it).
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.common import QueryCounter, recreate_database  # noqa: E402 - needs ROOT on the path
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dcp.settings")
+
+
+def add_counters() -> None:
+    """What workers would have counted: errors and retries on every account, several operations and kinds."""
+    from apps.core import workers
+    from apps.monitoring import counters
+    from apps.providers.models import CloudAccount
+
+    for account in CloudAccount.objects.values_list("pk", flat=True):
+        for operation in ("create_nodes", "get_nodes", "get_node", "destroy_nodes", "tag_nodes"):
+            for error in ("throttled", "transient", "capacity"):
+                counters.increment(
+                    counters.PROVIDER_ERRORS, {"provider": account, "operation": operation, "error": error}
+                )
+            counters.increment(counters.PROVIDER_RETRIES, {"provider": account, "operation": operation})
+    for number in range(8):
+        workers.record(f"celery@bench-{number}", 1000 + number, ["engine", "provider", "init"])
+
+
+def parts() -> list[tuple[str, float]]:
+    """Milliseconds each part of the collector takes on its own (one run each)."""
+    from apps.inventory.models import ServicePool
+    from apps.monitoring import collector
+    from apps.providers.models import CloudAccount
+
+    providers = {row["pk"]: row for row in CloudAccount.objects.values("pk", "name", "kind")}
+    pools = {
+        row["pk"]: row
+        for row in ServicePool.objects.order_by().values(
+            "pk", "name", "desired_size", "below_desired_since", cluster_name=collector.F("cluster__name")
+        )
+    }
+    timed = []
+    for label, run in (
+        ("hosts by pool, provider, status + pools", lambda: list(collector.host_metrics(pools, providers))),
+        ("jobs + scale-out histogram", lambda: list(collector.job_metrics())),
+        ("failures + host-ready histogram", lambda: list(collector.failure_metrics(providers))),
+        ("provider counters", lambda: list(collector.counter_metrics(providers))),
+        ("worker heartbeats", lambda: list(collector.worker_metrics())),
+        ("broker queue lengths", lambda: list(collector.broker_metrics())),
+    ):
+        started = time.perf_counter()
+        run()
+        timed.append((label, (time.perf_counter() - started) * 1000))
+    return timed
+
+
+def run(repeat: int) -> None:
+    """Scrape repeat times after a warm-up and print the figures."""
+    from django.db import connection
+    from django.test import Client
+    from prometheus_client.parser import text_string_to_metric_families
+
+    client = Client(REMOTE_ADDR="127.0.0.1")
+    counter = QueryCounter()
+    with connection.execute_wrapper(counter):
+        answer = client.get("/metrics")
+    body = answer.content.decode()
+    samples = sum(len(family.samples) for family in text_string_to_metric_families(body))
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        client.get("/metrics")
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+    print(
+        f"scrape: status {answer.status_code}, {len(body) / 1024:.0f} KiB, {samples} samples, {counter.count} queries"
+    )
+    print(
+        f"scrape time over {repeat}: min {times[0]:.1f} ms, median {statistics.median(times):.1f} ms, p95 {p95:.1f} ms"
+    )
+    for label, ms in parts():
+        print(f"  {label:42s} {ms:8.1f} ms")
+
+
+def main() -> None:
+    """Parse arguments, build (or keep) the fleet, scrape."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=10, help="timed scrapes (after one warm-up)")
+    parser.add_argument("--hosts", type=int, default=100_000)
+    parser.add_argument("--pools", type=int, default=1000)
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--keep", action="store_true", help="benchmark the fleet already built (migrate only)")
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        sys.exit("set DATABASE_URL to a PostgreSQL database the benchmark may drop and recreate")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from bench import fleet
+
+    settings.ALLOWED_HOSTS.append("testserver")
+    settings.DCP_METRICS_TOKEN = ""
+    if args.keep:
+        call_command("migrate", verbosity=0)
+    else:
+        recreate_database()
+        started = time.perf_counter()
+        fleet.build(pools=args.pools, hosts=args.hosts, jobs=args.jobs, clusters=max(args.pools // 10, 3))
+        add_counters()
+        elapsed = time.perf_counter() - started
+        print(f"fleet: {args.hosts} hosts, {args.pools} pools, {args.jobs} jobs, built in {elapsed:.0f} s")
+    run(args.repeat)
+
+
+if __name__ == "__main__":
+    main()
