@@ -24,6 +24,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+import requests
 
 from tests.api.seed import CALLERS, seed
 from tests.conftest import ROOT, Server, child_process_env
