@@ -43,9 +43,9 @@ from django.db.models.functions import Coalesce, NullIf
 
 from apps.costs import rates
 from apps.costs.catalog import PriceKey, candidates
-from apps.costs.curves import curves_sql, on_curves_sql
+from apps.costs.curves import curves, curves_sql, on_curves_sql, parts_sql
 from apps.costs.periods import seconds
-from apps.costs.pieces import COLUMNS, TYPES, UNPRICED, Builder, Piece, micro
+from apps.costs.pieces import COLUMNS, NO_RATE, TYPES, UNPRICED, Builder, Piece, micro
 from apps.costs.scope import Scope
 from apps.inventory.choices import MachineState
 from apps.inventory.models import Host, MachineInterval
@@ -254,24 +254,26 @@ def _host_sql(placed, pieces, cells, scope, dimensions, window: Window) -> tuple
     hours = f"({last_hour} - {first_hour})"
     iv_secs = f"{d.least('iv.e', 'c.hi')} - {d.greatest('iv.s', 'c.lo')}"
     group = "".join(f"d{i}, " for i in range(len(dims)))
-    longest_minimum = max((piece.minimum for piece in pieces), default=0) * 1_000_000
     if curves_mode(d):
-        # Per-second charges and unpriced time come off the curves, with every life's seconds; the join
-        # below adds only what the curves cannot hold: per-hour charges and amounts with no rate.
-        joined_secs, joined_unpriced, joined_only = "0", "0", "WHERE p.hourly = 1 OR p.state = 2"
+        # Per-second and per-hour charges, minimums and unpriced time come off the curves, with every life's
+        # seconds; the join below adds only what the curves cannot hold: amounts with no rate, by day.
+        joined = [piece for piece in pieces if piece.state == NO_RATE]
+        joined_secs, joined_unpriced = "0", "0"
         bucket_rows = ", ".join(
             f"({i}, {micro(seconds(lo))}, {micro(seconds(hi))})" for i, (lo, hi) in enumerate(window.buckets)
         )
         buckets_sql = f"SELECT column1 AS bucket, column2 AS lo, column3 AS hi FROM (VALUES {bucket_rows}) AS v"  # noqa: S608
-        curves_cte = f"\n{curves_sql(pieces)},"
-        on_curves = on_curves_sql(carried.replace("l.d", "x.d"), buckets_sql) + "\n    UNION ALL"
+        found = curves(pieces)
+        curves_cte, parts_cte = f"\n{curves_sql(found)},", f"\n{parts_sql(buckets_sql)},"
+        on_curves = on_curves_sql(carried.replace("l.d", "x.d"), found.origin) + "\n    UNION ALL"
     else:
-        joined_secs, joined_only, curves_cte, on_curves = overlap, "", "", ""
+        joined, joined_secs, curves_cte, parts_cte, on_curves = pieces, overlap, "", "", ""
         joined_unpriced = f"CASE WHEN p.state = {UNPRICED} THEN {overlap} ELSE 0 END"
+    longest_minimum = max((piece.minimum for piece in joined), default=0) * 1_000_000
     # Table names, column expressions and numbers are DCP's own; every value from outside is a parameter.
     sql = f"""
 WITH keys (template_id, zone, k) AS (VALUES {key_rows}),
-{_values("pieces", pieces)},{curves_cte}
+{_values("pieces", joined)},{curves_cte}
 {_values("cells", cells)},
 lives AS (
     SELECT {selected}keys.k AS k, {d.epoch("h.launched_at")} AS l, {d.epoch("COALESCE(h.terminated_at, %s)")} AS t,
@@ -291,14 +293,13 @@ machines AS (
         AND h.provider_id = iv.provider_id {HOST_JOINS}
     WHERE iv.state = %s AND iv.client_token <> ''
         AND iv.started_at < %s AND (iv.ended_at IS NULL OR iv.ended_at > %s){scope_sql}
-),
+),{parts_cte}
 charges AS (
     SELECT {carried}p.bucket, p.state, p.currency, p.day,
         CASE WHEN p.price IS NULL THEN NULL WHEN p.hourly = 0 THEN p.price * ({overlap})
             ELSE p.price * {HOUR} * {hours} END AS amount,
         {joined_secs} AS secs, {joined_unpriced} AS unpriced
     FROM lives l JOIN pieces p ON p.k = l.k AND p.lo < l.t AND p.hi > l.l AND l.t > l.l
-    {joined_only}
     UNION ALL{on_curves}
     SELECT {carried}p.bucket, p.state, p.currency, p.day, p.price * (p.minimum * 1000000 - (l.t - l.l)), 0, 0
     FROM lives l JOIN pieces p ON p.k = l.k AND p.lo <= l.l AND l.l < p.hi
