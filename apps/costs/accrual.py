@@ -43,7 +43,7 @@ from django.db.models.functions import Coalesce, NullIf
 
 from apps.costs import rates
 from apps.costs.catalog import PriceKey, candidates
-from apps.costs.curves import curves, curves_sql, on_curves_sql, parts_sql
+from apps.costs.curves import curves, curves_sql, on_curves_sql, spans_sql
 from apps.costs.periods import seconds
 from apps.costs.pieces import COLUMNS, NO_RATE, TYPES, UNPRICED, Builder, Piece, micro
 from apps.costs.scope import Scope
@@ -259,15 +259,12 @@ def _host_sql(placed, pieces, cells, scope, dimensions, window: Window) -> tuple
         # seconds; the join below adds only what the curves cannot hold: amounts with no rate, by day.
         joined = [piece for piece in pieces if piece.state == NO_RATE]
         joined_secs, joined_unpriced = "0", "0"
-        bucket_rows = ", ".join(
-            f"({i}, {micro(seconds(lo))}, {micro(seconds(hi))})" for i, (lo, hi) in enumerate(window.buckets)
-        )
-        buckets_sql = f"SELECT column1 AS bucket, column2 AS lo, column3 AS hi FROM (VALUES {bucket_rows}) AS v"  # noqa: S608
-        found = curves(pieces)
-        curves_cte, parts_cte = f"\n{curves_sql(found)},", f"\n{parts_sql(buckets_sql)},"
-        on_curves = on_curves_sql(carried.replace("l.d", "x.d"), found.origin) + "\n    UNION ALL"
+        lows = [micro(seconds(lo)) for lo, _ in window.buckets] + [micro(seconds(window.end))]
+        found = curves(pieces, lows)
+        curves_cte, spans_cte = f"\n{curves_sql(found)},", f"\n{spans_sql(found, group)},"
+        on_curves = on_curves_sql(group, found) + "\n    UNION ALL"
     else:
-        joined, joined_secs, curves_cte, parts_cte, on_curves = pieces, overlap, "", "", ""
+        joined, joined_secs, curves_cte, spans_cte, on_curves = pieces, overlap, "", "", ""
         joined_unpriced = f"CASE WHEN p.state = {UNPRICED} THEN {overlap} ELSE 0 END"
     longest_minimum = max((piece.minimum for piece in joined), default=0) * 1_000_000
     # Table names, column expressions and numbers are DCP's own; every value from outside is a parameter.
@@ -293,7 +290,7 @@ machines AS (
         AND h.provider_id = iv.provider_id {HOST_JOINS}
     WHERE iv.state = %s AND iv.client_token <> ''
         AND iv.started_at < %s AND (iv.ended_at IS NULL OR iv.ended_at > %s){scope_sql}
-),{parts_cte}
+),{spans_cte}
 charges AS (
     SELECT {carried}p.bucket, p.state, p.currency, p.day,
         CASE WHEN p.price IS NULL THEN NULL WHEN p.hourly = 0 THEN p.price * ({overlap})

@@ -112,12 +112,15 @@ def _compare(api_rows: list[dict], expected: dict, dims: list[str], currency: st
     return sum((s.amount for s in wanted.values()), Fraction(0))
 
 
-@pytest.fixture(params=["curves", "join"])
+@pytest.fixture(params=["curves", "off-grid", "join"])
 def mode(request, monkeypatch):
-    """Both ways DCP sums per-second charges: off curves (PostgreSQL) and by joining pieces (also SQLite's)."""
-    from apps.costs import accrual
+    """Every way DCP sums charges: off curves (PostgreSQL), off curves with an hour grid that no bound lies on
+    (so that every per-hour step and bucket bound is counted one by one), and by joining pieces (SQLite's)."""
+    from apps.costs import accrual, curves
 
-    monkeypatch.setattr(accrual, "USE_CURVES", request.param == "curves")
+    monkeypatch.setattr(accrual, "USE_CURVES", request.param != "join")
+    if request.param == "off-grid":
+        monkeypatch.setattr(curves, "grid", lambda votes: 1_234_567)
     return request.param
 
 
