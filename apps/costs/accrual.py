@@ -34,7 +34,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -43,7 +44,7 @@ from django.db.models.functions import Coalesce, NullIf
 
 from apps.costs import rates
 from apps.costs.catalog import PriceKey, candidates
-from apps.costs.curves import curves, curves_sql, on_curves_sql, spans_sql
+from apps.costs.curves import PRECISION, curves, curves_sql, on_curves_sql, spans_sql
 from apps.costs.periods import seconds
 from apps.costs.pieces import COLUMNS, NO_RATE, TYPES, UNPRICED, Builder, Piece, micro
 from apps.costs.scope import Scope
@@ -81,8 +82,7 @@ HOST_JOINS = """
     JOIN providers_cloudaccount a ON a.id = h.provider_id"""
 
 
-@dataclass(frozen=True)
-class Charge:
+class Charge(NamedTuple):
     """One line of the database's answer: a group's amount in one bucket, state, missing currency and day.
 
     ``amount`` is in money × 3600 (price per hour × seconds): divided once, with the final rounding.
@@ -205,7 +205,7 @@ def accrue(scope: Scope, dimensions: list[str], window: Window) -> list[Charge]:
             # would sort a few hundred thousand charges to group them where hashing them is twice as fast.
             cursor.execute(PLANNER_SETTINGS)
         cursor.execute(sql, params)
-        return [_charge(row, len(dimensions)) for row in cursor.fetchall()]
+        return _charges(cursor.fetchall(), len(dimensions))
 
 
 def _decimal(value) -> Decimal:
@@ -215,19 +215,26 @@ def _decimal(value) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(value if isinstance(value, int) else str(value))
 
 
-def _charge(row: tuple, width: int) -> Charge:
-    """A row of the answer; amounts and lengths come in microseconds and go back to seconds exactly."""
-    amount, secs, unpriced = row[width + 4], row[width + 5], row[width + 6]
-    return Charge(
-        group=tuple(row[:width]),
-        bucket=row[width],
-        state=row[width + 1],
-        currency=row[width + 2] or "",
-        day=row[width + 3] or "",
-        amount=_decimal(amount) / MICRO,
-        seconds=_decimal(secs) / MICRO,
-        unpriced=_decimal(unpriced) / MICRO,
-    )
+def _charges(rows: list[tuple], width: int) -> list[Charge]:
+    """The rows of the answer; amounts and lengths come in microseconds and go back to seconds exactly."""
+    found = []
+    with localcontext() as context:
+        context.prec = PRECISION
+        for row in rows:
+            amount, secs, unpriced = row[width + 4 : width + 7]
+            found.append(
+                Charge(
+                    tuple(row[:width]),
+                    row[width],
+                    row[width + 1],
+                    row[width + 2] or "",
+                    row[width + 3] or "",
+                    _decimal(amount).scaleb(-6),
+                    _decimal(secs).scaleb(-6),
+                    _decimal(unpriced).scaleb(-6),
+                )
+            )
+    return found
 
 
 def _joins(dimensions: list[str], scope: Scope) -> str:
@@ -352,4 +359,4 @@ FROM charges GROUP BY d0, bucket, state, currency, day
 """  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, [d.time(window.now), MachineState.ALLOCATED, *scope_params])
-        return [_charge(row, 1) for row in cursor.fetchall()]
+        return _charges(cursor.fetchall(), 1)
