@@ -269,11 +269,35 @@ def _host_sql(placed, pieces, cells, scope, dimensions, window: Window) -> tuple
         lows = [micro(seconds(lo)) for lo, _ in window.buckets] + [micro(seconds(window.end))]
         found = curves(pieces, lows)
         curves_cte, spans_cte = f"\n{curves_sql(found)},", f"\n{spans_sql(found, group)},"
-        on_curves = on_curves_sql(group, found) + "\n    UNION ALL"
+        on_curves = on_curves_sql(group, found)
     else:
         joined, joined_secs, curves_cte, spans_cte, on_curves = pieces, overlap, "", "", ""
         joined_unpriced = f"CASE WHEN p.state = {UNPRICED} THEN {overlap} ELSE 0 END"
     longest_minimum = max((piece.minimum for piece in joined), default=0) * 1_000_000
+    # Pieces joined one by one: everything without curves; with them, only amounts with no rate (if any).
+    by_piece = f"""
+    SELECT {carried}p.bucket, p.state, p.currency, p.day,
+        CASE WHEN p.price IS NULL THEN NULL WHEN p.hourly = 0 THEN p.price * ({overlap})
+            ELSE p.price * {HOUR} * {hours} END AS amount,
+        {joined_secs} AS secs, {joined_unpriced} AS unpriced
+    FROM lives l JOIN pieces p ON p.k = l.k AND p.lo < l.t AND p.hi > l.l AND l.t > l.l"""  # noqa: S608
+    minimums = f"""
+    SELECT {carried}p.bucket, p.state, p.currency, p.day, p.price * (p.minimum * 1000000 - (l.t - l.l)), 0, 0
+    FROM lives l JOIN pieces p ON p.k = l.k AND p.lo <= l.l AND l.l < p.hi
+    WHERE l.ended = 1 AND l.t - l.l < {longest_minimum} AND p.hourly = 0 AND p.price IS NOT NULL
+        AND p.minimum * 1000000 > l.t - l.l"""  # noqa: S608
+    machines = f"""
+    SELECT {carried_iv}c.bucket, CASE WHEN iv.cost > 0 THEN c.state ELSE 1 END,
+        CASE WHEN iv.cost > 0 THEN c.currency ELSE '' END, CASE WHEN iv.cost > 0 THEN c.day ELSE '' END,
+        CASE WHEN iv.cost > 0 THEN iv.cost * c.price * {HOUR} * ({iv_secs}) / c.month_us END,
+        {iv_secs}, CASE WHEN iv.cost > 0 THEN 0 ELSE {iv_secs} END
+    FROM machines iv JOIN cells c ON c.lo < iv.e AND c.hi > iv.s AND iv.e > iv.s"""  # noqa: S608
+    branches = [by_piece] if joined else []
+    branches += [on_curves] if on_curves else []
+    branches += [minimums] if joined else []
+    charges = "\n    UNION ALL".join([*branches, machines])
+    physical = "SELECT id FROM providers_cloudaccount WHERE kind = %s"
+    physical = f"= ANY(ARRAY({physical}))" if d.postgres else f"IN ({physical})"
     # Table names, column expressions and numbers are DCP's own; every value from outside is a parameter.
     sql = f"""
 WITH keys (template_id, zone, k) AS (VALUES {key_rows}),
@@ -297,29 +321,16 @@ machines AS (
         AND h.provider_id = iv.provider_id {HOST_JOINS}
     WHERE iv.state = %s AND iv.client_token <> ''
         AND iv.started_at < %s AND (iv.ended_at IS NULL OR iv.ended_at > %s){scope_sql}
+        -- Implied by the join (machines are physical accounts'); lets the hosts be read by index, not all.
+        AND h.provider_id {physical}
 ),{spans_cte}
-charges AS (
-    SELECT {carried}p.bucket, p.state, p.currency, p.day,
-        CASE WHEN p.price IS NULL THEN NULL WHEN p.hourly = 0 THEN p.price * ({overlap})
-            ELSE p.price * {HOUR} * {hours} END AS amount,
-        {joined_secs} AS secs, {joined_unpriced} AS unpriced
-    FROM lives l JOIN pieces p ON p.k = l.k AND p.lo < l.t AND p.hi > l.l AND l.t > l.l
-    UNION ALL{on_curves}
-    SELECT {carried}p.bucket, p.state, p.currency, p.day, p.price * (p.minimum * 1000000 - (l.t - l.l)), 0, 0
-    FROM lives l JOIN pieces p ON p.k = l.k AND p.lo <= l.l AND l.l < p.hi
-    WHERE l.ended = 1 AND l.t - l.l < {longest_minimum} AND p.hourly = 0 AND p.price IS NOT NULL
-        AND p.minimum * 1000000 > l.t - l.l
-    UNION ALL
-    SELECT {carried_iv}c.bucket, CASE WHEN iv.cost > 0 THEN c.state ELSE 1 END,
-        CASE WHEN iv.cost > 0 THEN c.currency ELSE '' END, CASE WHEN iv.cost > 0 THEN c.day ELSE '' END,
-        CASE WHEN iv.cost > 0 THEN iv.cost * c.price * {HOUR} * ({iv_secs}) / c.month_us END,
-        {iv_secs}, CASE WHEN iv.cost > 0 THEN 0 ELSE {iv_secs} END
-    FROM machines iv JOIN cells c ON c.lo < iv.e AND c.hi > iv.s AND iv.e > iv.s
+charges ({group}bucket, state, currency, day, amount, secs, unpriced) AS ({charges}
 )
 SELECT {group}bucket, state, currency, day, SUM(amount), SUM(secs), SUM(unpriced)
 FROM charges GROUP BY {group}bucket, state, currency, day
 """  # noqa: S608
     params = [*key_params, now, end, start, *scope_params, now, MachineState.ALLOCATED, end, start, *scope_params]
+    params.append(ProviderKind.PHYSICAL)
     return sql, params
 
 
