@@ -216,8 +216,12 @@ def spans_sql(found: Curves, group: str) -> str:
     lows = _array(found.lows, "bigint")
     lo, hi = found.lows[0], found.lows[-1]
     events = _dims("s", group)
+    # The buckets of a life's ends (one bucket: no search).
+    buckets = "0 AS ja, 0 AS jz"
+    if len(found.lows) > 2:
+        buckets = f"width_bucket(s.a, {lows}) - 1 AS ja, width_bucket(GREATEST(s.z - 1, s.a), {lows}) - 1 AS jz"
     return f"""spans AS (
-    SELECT s.*, width_bucket(s.a, {lows}) - 1 AS ja, width_bucket(GREATEST(s.z - 1, s.a), {lows}) - 1 AS jz,
+    SELECT s.*, {buckets},
         width_bucket(s.a, c.bounds) AS ia, width_bucket(s.z, c.bounds) AS iz,
         (s.l - ({found.origin})) / {HOUR} AS q, mod(s.l - ({found.origin}), {HOUR}) AS phase
     FROM (SELECT l.*, GREATEST(l.l, {lo}) AS a, LEAST(l.t, {hi}) AS z FROM lives l WHERE l.t >= l.l) s
