@@ -34,7 +34,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -43,9 +44,9 @@ from django.db.models.functions import Coalesce, NullIf
 
 from apps.costs import rates
 from apps.costs.catalog import PriceKey, candidates
-from apps.costs.curves import curves_sql, on_curves_sql
+from apps.costs.curves import PRECISION, curves, curves_sql, on_curves_sql, spans_sql
 from apps.costs.periods import seconds
-from apps.costs.pieces import COLUMNS, TYPES, UNPRICED, Builder, Piece, micro
+from apps.costs.pieces import COLUMNS, NO_RATE, TYPES, UNPRICED, Builder, Piece, micro
 from apps.costs.scope import Scope
 from apps.inventory.choices import MachineState
 from apps.inventory.models import Host, MachineInterval
@@ -81,8 +82,7 @@ HOST_JOINS = """
     JOIN providers_cloudaccount a ON a.id = h.provider_id"""
 
 
-@dataclass(frozen=True)
-class Charge:
+class Charge(NamedTuple):
     """One line of the database's answer: a group's amount in one bucket, state, missing currency and day.
 
     ``amount`` is in money × 3600 (price per hour × seconds): divided once, with the final rounding.
@@ -205,7 +205,7 @@ def accrue(scope: Scope, dimensions: list[str], window: Window) -> list[Charge]:
             # would sort a few hundred thousand charges to group them where hashing them is twice as fast.
             cursor.execute(PLANNER_SETTINGS)
         cursor.execute(sql, params)
-        return [_charge(row, len(dimensions)) for row in cursor.fetchall()]
+        return _charges(cursor.fetchall(), len(dimensions))
 
 
 def _decimal(value) -> Decimal:
@@ -215,19 +215,26 @@ def _decimal(value) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(value if isinstance(value, int) else str(value))
 
 
-def _charge(row: tuple, width: int) -> Charge:
-    """A row of the answer; amounts and lengths come in microseconds and go back to seconds exactly."""
-    amount, secs, unpriced = row[width + 4], row[width + 5], row[width + 6]
-    return Charge(
-        group=tuple(row[:width]),
-        bucket=row[width],
-        state=row[width + 1],
-        currency=row[width + 2] or "",
-        day=row[width + 3] or "",
-        amount=_decimal(amount) / MICRO,
-        seconds=_decimal(secs) / MICRO,
-        unpriced=_decimal(unpriced) / MICRO,
-    )
+def _charges(rows: list[tuple], width: int) -> list[Charge]:
+    """The rows of the answer; amounts and lengths come in microseconds and go back to seconds exactly."""
+    found = []
+    with localcontext() as context:
+        context.prec = PRECISION
+        for row in rows:
+            amount, secs, unpriced = row[width + 4 : width + 7]
+            found.append(
+                Charge(
+                    tuple(row[:width]),
+                    row[width],
+                    row[width + 1],
+                    row[width + 2] or "",
+                    row[width + 3] or "",
+                    _decimal(amount).scaleb(-6),
+                    _decimal(secs).scaleb(-6),
+                    _decimal(unpriced).scaleb(-6),
+                )
+            )
+    return found
 
 
 def _joins(dimensions: list[str], scope: Scope) -> str:
@@ -254,24 +261,47 @@ def _host_sql(placed, pieces, cells, scope, dimensions, window: Window) -> tuple
     hours = f"({last_hour} - {first_hour})"
     iv_secs = f"{d.least('iv.e', 'c.hi')} - {d.greatest('iv.s', 'c.lo')}"
     group = "".join(f"d{i}, " for i in range(len(dims)))
-    longest_minimum = max((piece.minimum for piece in pieces), default=0) * 1_000_000
     if curves_mode(d):
-        # Per-second charges and unpriced time come off the curves, with every life's seconds; the join
-        # below adds only what the curves cannot hold: per-hour charges and amounts with no rate.
-        joined_secs, joined_unpriced, joined_only = "0", "0", "WHERE p.hourly = 1 OR p.state = 2"
-        bucket_rows = ", ".join(
-            f"({i}, {micro(seconds(lo))}, {micro(seconds(hi))})" for i, (lo, hi) in enumerate(window.buckets)
-        )
-        buckets_sql = f"SELECT column1 AS bucket, column2 AS lo, column3 AS hi FROM (VALUES {bucket_rows}) AS v"  # noqa: S608
-        curves_cte = f"\n{curves_sql(pieces)},"
-        on_curves = on_curves_sql(carried.replace("l.d", "x.d"), buckets_sql) + "\n    UNION ALL"
+        # Per-second and per-hour charges, minimums and unpriced time come off the curves, with every life's
+        # seconds; the join below adds only what the curves cannot hold: amounts with no rate, by day.
+        joined = [piece for piece in pieces if piece.state == NO_RATE]
+        joined_secs, joined_unpriced = "0", "0"
+        lows = [micro(seconds(lo)) for lo, _ in window.buckets] + [micro(seconds(window.end))]
+        found = curves(pieces, lows)
+        curves_cte, spans_cte = f"\n{curves_sql(found)},", f"\n{spans_sql(found, group)},"
+        on_curves = on_curves_sql(group, found)
     else:
-        joined_secs, joined_only, curves_cte, on_curves = overlap, "", "", ""
+        joined, joined_secs, curves_cte, spans_cte, on_curves = pieces, overlap, "", "", ""
         joined_unpriced = f"CASE WHEN p.state = {UNPRICED} THEN {overlap} ELSE 0 END"
+    longest_minimum = max((piece.minimum for piece in joined), default=0) * 1_000_000
+    # Pieces joined one by one: everything without curves; with them, only amounts with no rate (if any).
+    by_piece = f"""
+    SELECT {carried}p.bucket, p.state, p.currency, p.day,
+        CASE WHEN p.price IS NULL THEN NULL WHEN p.hourly = 0 THEN p.price * ({overlap})
+            ELSE p.price * {HOUR} * {hours} END AS amount,
+        {joined_secs} AS secs, {joined_unpriced} AS unpriced
+    FROM lives l JOIN pieces p ON p.k = l.k AND p.lo < l.t AND p.hi > l.l AND l.t > l.l"""  # noqa: S608
+    minimums = f"""
+    SELECT {carried}p.bucket, p.state, p.currency, p.day, p.price * (p.minimum * 1000000 - (l.t - l.l)), 0, 0
+    FROM lives l JOIN pieces p ON p.k = l.k AND p.lo <= l.l AND l.l < p.hi
+    WHERE l.ended = 1 AND l.t - l.l < {longest_minimum} AND p.hourly = 0 AND p.price IS NOT NULL
+        AND p.minimum * 1000000 > l.t - l.l"""  # noqa: S608
+    machines = f"""
+    SELECT {carried_iv}c.bucket, CASE WHEN iv.cost > 0 THEN c.state ELSE 1 END,
+        CASE WHEN iv.cost > 0 THEN c.currency ELSE '' END, CASE WHEN iv.cost > 0 THEN c.day ELSE '' END,
+        CASE WHEN iv.cost > 0 THEN iv.cost * c.price * {HOUR} * ({iv_secs}) / c.month_us END,
+        {iv_secs}, CASE WHEN iv.cost > 0 THEN 0 ELSE {iv_secs} END
+    FROM machines iv JOIN cells c ON c.lo < iv.e AND c.hi > iv.s AND iv.e > iv.s"""  # noqa: S608
+    branches = [by_piece] if joined else []
+    branches += [on_curves] if on_curves else []
+    branches += [minimums] if joined else []
+    charges = "\n    UNION ALL".join([*branches, machines])
+    physical = "SELECT id FROM providers_cloudaccount WHERE kind = %s"
+    physical = f"= ANY(ARRAY({physical}))" if d.postgres else f"IN ({physical})"
     # Table names, column expressions and numbers are DCP's own; every value from outside is a parameter.
     sql = f"""
 WITH keys (template_id, zone, k) AS (VALUES {key_rows}),
-{_values("pieces", pieces)},{curves_cte}
+{_values("pieces", joined)},{curves_cte}
 {_values("cells", cells)},
 lives AS (
     SELECT {selected}keys.k AS k, {d.epoch("h.launched_at")} AS l, {d.epoch("COALESCE(h.terminated_at, %s)")} AS t,
@@ -291,30 +321,16 @@ machines AS (
         AND h.provider_id = iv.provider_id {HOST_JOINS}
     WHERE iv.state = %s AND iv.client_token <> ''
         AND iv.started_at < %s AND (iv.ended_at IS NULL OR iv.ended_at > %s){scope_sql}
-),
-charges AS (
-    SELECT {carried}p.bucket, p.state, p.currency, p.day,
-        CASE WHEN p.price IS NULL THEN NULL WHEN p.hourly = 0 THEN p.price * ({overlap})
-            ELSE p.price * {HOUR} * {hours} END AS amount,
-        {joined_secs} AS secs, {joined_unpriced} AS unpriced
-    FROM lives l JOIN pieces p ON p.k = l.k AND p.lo < l.t AND p.hi > l.l AND l.t > l.l
-    {joined_only}
-    UNION ALL{on_curves}
-    SELECT {carried}p.bucket, p.state, p.currency, p.day, p.price * (p.minimum * 1000000 - (l.t - l.l)), 0, 0
-    FROM lives l JOIN pieces p ON p.k = l.k AND p.lo <= l.l AND l.l < p.hi
-    WHERE l.ended = 1 AND l.t - l.l < {longest_minimum} AND p.hourly = 0 AND p.price IS NOT NULL
-        AND p.minimum * 1000000 > l.t - l.l
-    UNION ALL
-    SELECT {carried_iv}c.bucket, CASE WHEN iv.cost > 0 THEN c.state ELSE 1 END,
-        CASE WHEN iv.cost > 0 THEN c.currency ELSE '' END, CASE WHEN iv.cost > 0 THEN c.day ELSE '' END,
-        CASE WHEN iv.cost > 0 THEN iv.cost * c.price * {HOUR} * ({iv_secs}) / c.month_us END,
-        {iv_secs}, CASE WHEN iv.cost > 0 THEN 0 ELSE {iv_secs} END
-    FROM machines iv JOIN cells c ON c.lo < iv.e AND c.hi > iv.s AND iv.e > iv.s
+        -- Implied by the join (machines are physical accounts'); lets the hosts be read by index, not all.
+        AND h.provider_id {physical}
+),{spans_cte}
+charges ({group}bucket, state, currency, day, amount, secs, unpriced) AS ({charges}
 )
 SELECT {group}bucket, state, currency, day, SUM(amount), SUM(secs), SUM(unpriced)
 FROM charges GROUP BY {group}bucket, state, currency, day
 """  # noqa: S608
     params = [*key_params, now, end, start, *scope_params, now, MachineState.ALLOCATED, end, start, *scope_params]
+    params.append(ProviderKind.PHYSICAL)
     return sql, params
 
 
@@ -354,4 +370,4 @@ FROM charges GROUP BY d0, bucket, state, currency, day
 """  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, [d.time(window.now), MachineState.ALLOCATED, *scope_params])
-        return [_charge(row, 1) for row in cursor.fetchall()]
+        return _charges(cursor.fetchall(), 1)

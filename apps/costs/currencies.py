@@ -26,6 +26,10 @@ VES WST XCD YER ZAR ZMW ZWG
 MINOR_UNITS: dict[str, int] = dict.fromkeys(_MINOR_UNITS_2.split(), 2) | _MINOR_UNITS_NOT_2
 
 
+#: The minor unit of each number of decimals.
+QUANTA = {places: Decimal(1).scaleb(-places) for places in set(MINOR_UNITS.values())}
+
+
 def is_currency(code: str) -> bool:
     """Whether code is an ISO 4217 currency code DCP knows (upper case, three letters)."""
     return code in MINOR_UNITS
@@ -33,4 +37,4 @@ def is_currency(code: str) -> bool:
 
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """Round an amount once, at the end, to the currency's minor unit (halves away from zero, as invoices do)."""
-    return amount.quantize(Decimal(1).scaleb(-MINOR_UNITS[currency]), rounding=ROUND_HALF_UP)
+    return amount.quantize(QUANTA[MINOR_UNITS[currency]], rounding=ROUND_HALF_UP)

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from apps.costs.accrual import Charge, Window, accrue, accrue_idle
 from apps.costs.choices import Dimension
 from apps.costs.currencies import round_money
+from apps.costs.curves import PRECISION
 from apps.costs.periods import buckets, zone
 from apps.costs.pieces import NO_RATE, PRICED
 from apps.costs.scope import Scope
@@ -135,6 +136,13 @@ def _window(query: CostQuery, now: datetime) -> Window:
 
 def answer(user, query: CostQuery, now: datetime) -> dict:
     """The whole answer: totals, rows, a series per bucket when asked, idle cost for system administrators."""
+    # Sums and the division by 3600 keep every digit, so that each figure is rounded once, when shown.
+    with localcontext() as context:
+        context.prec = PRECISION
+        return _answer(user, query, now)
+
+
+def _answer(user, query: CostQuery, now: datetime) -> dict:
     window = _window(query, now)
     charges = accrue(scope(user, query.filters), query.dimensions, window)
     idle = None

@@ -6,9 +6,11 @@ quote, and the same row read backwards converts quote to base. Nothing else is
 assumed: no rate across a third currency, no rate before a pair's first one.
 """
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, localcontext
+from functools import cached_property
 
 from django.db.models import Q
 
@@ -29,16 +31,17 @@ class Conversion:
 
     def cuts(self, lo: Decimal, hi: Decimal) -> list[Decimal]:
         """The instants strictly inside [lo, hi) where the factor changes."""
-        return [start for start, _ in self.steps if lo < start < hi]
+        starts = self._starts
+        return list(starts[bisect_right(starts, lo) : bisect_left(starts, hi)])
 
     def factor(self, moment: Decimal) -> Decimal | None:
         """The factor in force at moment (seconds), None when the pair has no rate yet."""
-        found = None
-        for start, factor in self.steps:
-            if start > moment:
-                break
-            found = factor
-        return found
+        index = bisect_right(self._starts, moment)
+        return self.steps[index - 1][1] if index else None
+
+    @cached_property
+    def _starts(self) -> list[Decimal]:
+        return [start for start, _ in self.steps]
 
 
 IDENTITY_START = Decimal("-1e12")

@@ -6,6 +6,7 @@ account- and kind-level rows of different specificity, per-second rows with
 minimums and per-hour rows; DCP's answer must equal the reference to the cent.
 """
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from apps.costs.choices import Dimension
 from apps.costs.periods import buckets
 from apps.costs.queries import CostQuery, answer
-from tests.costs.reference import Reference, Row
+from tests.costs.reference import Life, Reference, Row
 from tests.costs.world import World, at, cents, hours
 
 BASE = 1769893200  # 2026-01-31T21:00:00Z: the month (and day) turns 3 hours in
@@ -112,12 +113,15 @@ def _compare(api_rows: list[dict], expected: dict, dims: list[str], currency: st
     return sum((s.amount for s in wanted.values()), Fraction(0))
 
 
-@pytest.fixture(params=["curves", "join"])
+@pytest.fixture(params=["curves", "off-grid", "join"])
 def mode(request, monkeypatch):
-    """Both ways DCP sums per-second charges: off curves (PostgreSQL) and by joining pieces (also SQLite's)."""
-    from apps.costs import accrual
+    """Every way DCP sums charges: off curves (PostgreSQL), off curves with an hour grid that no bound lies on
+    (so that every per-hour step and bucket bound is counted one by one), and by joining pieces (SQLite's)."""
+    from apps.costs import accrual, curves
 
-    monkeypatch.setattr(accrual, "USE_CURVES", request.param == "curves")
+    monkeypatch.setattr(accrual, "USE_CURVES", request.param != "join")
+    if request.param == "off-grid":
+        monkeypatch.setattr(curves, "grid", lambda votes: 1_234_567)
     return request.param
 
 
@@ -151,4 +155,104 @@ def test_accrual_equals_second_by_second_reference(mode, sysadmin, lives_spec, r
             assert (item["start"], item["end"]) == (lo.isoformat(), hi.isoformat())
             bucket = Reference(rows, rates, currency).run(lives, dims, int(lo.timestamp()), int(hi.timestamp()), NOW)
             _compare(item["rows"], bucket, dims, currency)
+        transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    new_prices=st.lists(
+        st.tuples(
+            st.integers(BASE - 1800, BASE + SPAN),  # the new row's start: before or after the lives' launches
+            st.sampled_from(["0.72", "3", "0.0104"]),
+            st.sampled_from(["USD", "EUR"]),
+            st.sampled_from([(False, 0), (False, 600), (True, 0)]),
+        ),
+        min_size=2,
+        max_size=2,
+    ),
+    terminated=st.integers(BASE + 1001, NOW),
+    moved=st.integers(-3600, 3600),
+    step=st.sampled_from([None, "day"]),
+    currency=st.sampled_from(["USD", "EUR"]),
+)
+def test_answers_follow_changes_made_after_the_fact(mode, sysadmin, new_prices, terminated, moved, step, currency):
+    """A back-dated price re-prices only what it covers (through the catalog, which closes the row it
+    replaces there); a late termination and a corrected launch re-cost their lives; the answers before and
+    after each equal the reference's."""
+    from apps.costs.catalog import add_price
+    from apps.inventory.models import Host
+
+    with transaction.atomic():
+        world = World()
+        lives = [
+            world.host(0, 0, "small", "a", BASE + 100, None),
+            world.host(1, 1, "large", "b", BASE + 1000, None),
+            world.host(2, 0, "small", "a", BASE + 500, BASE + 530),
+        ]
+        rows = [
+            Row(world.accounts[0].pk, "aws", "small", "", "USD", Decimal("0.36"), False, 60, BASE - 3600, None),
+            Row(None, "aws", "large", "", "EUR", Decimal("1.2"), True, 0, BASE - 3600, None),
+        ]
+        for row in rows:
+            world.price(row)
+        rates = {("EUR", "USD"): {date(2026, 1, 31): Decimal("1.1"), date(2026, 2, 1): Decimal("2")}}
+        for day, rate in rates[("EUR", "USD")].items():
+            world.rate("EUR", "USD", rate, day)
+        query = CostQuery(["pool"], at(BASE - 1800), at(NOW + 1800), currency, step=step)
+
+        def check():
+            result = answer(sysadmin, query, at(NOW))
+            reference = Reference(rows, rates, currency)
+            total = _compare(
+                result["rows"], reference.run(lives, ["pool"], BASE - 1800, NOW + 1800, NOW), ["pool"], currency
+            )
+            assert result["total"] == cents(total)
+            for item, (lo, hi) in zip(
+                result.get("series", []), buckets(query.start, query.end, step) if step else [], strict=True
+            ):
+                bucket = Reference(rows, rates, currency).run(
+                    lives, ["pool"], int(lo.timestamp()), int(hi.timestamp()), NOW
+                )
+                _compare(item["rows"], bucket, ["pool"], currency)
+            return result["total"]
+
+        check()
+        for index, (start, price, row_currency, (hourly, minimum)) in enumerate(new_prices):
+            old = rows[index]
+            owner = {"provider": world.accounts[0]} if old.provider is not None else {"kind": "aws"}
+            add_price(
+                {
+                    **owner,
+                    "instance_type": old.instance_type,
+                    "currency": row_currency,
+                    "hourly_price": Decimal(price),
+                    "billing": "per_hour" if hourly else "per_second",
+                    "minimum_seconds": minimum,
+                    "valid_from": at(start),
+                },
+                sysadmin,
+            )
+            rows[index] = replace(old, end=start)
+            rows.append(
+                Row(
+                    old.provider,
+                    "aws",
+                    old.instance_type,
+                    "",
+                    row_currency,
+                    Decimal(price),
+                    hourly,
+                    minimum,
+                    start,
+                    None,
+                )
+            )
+        # A termination learnt late, and a launch time corrected.
+        first = lives[0]
+        Host.objects.filter(pk=lives[1].groups["host"]).update(terminated_at=at(terminated), status="terminated")
+        Host.objects.filter(pk=first.groups["host"]).update(launched_at=at(BASE + 100 + moved))
+        lives[1] = Life(lives[1].groups, lives[1].provider, "aws", "large", "b", BASE + 1000, terminated)
+        lives[0] = Life(first.groups, first.provider, "aws", "small", "a", BASE + 100 + moved, None)
+        check()
         transaction.set_rollback(True)
