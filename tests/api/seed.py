@@ -72,7 +72,7 @@ def _cluster(index: int, provider, admin) -> dict:
     )
     keys.new_key(pool=pool).save()
     _budget(cluster, pool, now)
-    _cost_report(cluster, pool, admin)
+    cost_report(cluster, pool, admin)
     return {"cluster": cluster, "pool": pool, "hosts": hosts, "job": job}
 
 
@@ -110,10 +110,10 @@ def _budget(cluster, pool, now) -> None:
     )
 
 
-def _cost_report(cluster, pool, admin) -> None:
+def cost_report(cluster, pool, admin) -> CostReport:
     """A monthly cost report schedule of the cluster and last month's report, as it was sent."""
     schedule = CostReportSchedule.objects.create(
-        name=f"finance-{cluster.name}",
+        name=f"finance-{cluster.name}-{pool.name}",
         owner=admin,
         cluster=cluster,
         group_by="pool",
@@ -126,7 +126,7 @@ def _cost_report(cluster, pool, admin) -> None:
     start, end = periods.closed(timezone.now(), "monthly", "UTC", 1)[0]
     row = {"key": pool.name, "ids": {"pool": pool.pk}, "cost": "12.50", "host_hours": "720.0000"}
     row |= {"unpriced_host_hours": "0.0000", "previous_cost": "10.00", "change": "2.50"}
-    CostReport.objects.create(
+    return CostReport.objects.create(
         schedule=schedule,
         period_start=start,
         period_end=end,

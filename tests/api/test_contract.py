@@ -439,3 +439,26 @@ def test_another_sysadmin_may_remove_one(clients, sysadmin):
     answer = clients["sysadmin"].delete(f"/api/v1/users/{other.pk}/")
     assert answer.status_code == 204
     assert not User.objects.filter(pk=other.pk).exists()
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["pool=1&pool=2", "limit=5&limit=6", "offset=0&offset=1", "ordering=id&ordering=-id"],
+)
+def test_a_single_valued_parameter_given_twice_is_refused(clients, query):
+    """?pool=1&pool=2 cannot say which pool is meant: a 400 naming it, not the last value silently."""
+    answer = clients["guest"].get(f"/api/v1/hosts/?{query}")
+    name = query.split("=")[0]
+    assert answer.status_code == 400 and answer.json() == {name: [f"Give {name} once."]}
+
+
+def test_a_repeatable_filter_still_takes_many_values(clients):
+    """?status=ready&status=failed is a list filter: both values apply."""
+    assert clients["guest"].get("/api/v1/hosts/?status=ready&status=failed").status_code == 200
+
+
+def test_empty_paging_values_are_the_defaults(schema, clients):
+    """?limit=&offset= as a form leaves them: the first page of 50, as the schema allows."""
+    answer = clients["guest"].get("/api/v1/hosts/?limit=&offset=")
+    assert answer.status_code == 200
+    assert_conforms(schema, "get", "/api/v1/hosts/", answer)

@@ -50,6 +50,7 @@ from apps.providers.models import CloudAccount
 from apps.provisioning.api import ScaleSerializer
 from apps.provisioning.choices import JobKind
 from apps.provisioning.models import Job
+from tests.api.seed import cost_report
 from tests.core.test_bad_input import assert_sentences
 from tests.factories import (
     ClusterFactory,
@@ -594,6 +595,7 @@ def world(cluster, users, clients):
     budget = Budget.objects.create(cluster=cluster, pool=pool, amount=Decimal("100"), currency="USD")
     return {
         "budget": budget,
+        "report": cost_report(cluster, pool, users["admin"]),
         "clients": clients,
         "users": users,
         "cluster": cluster,
@@ -769,6 +771,8 @@ def _list_url(path: str, w: dict) -> str:
     filled = {"cluster_pk": w["cluster"].pk}
     if path.startswith("/api/v1/budgets/{id}/"):
         filled["id"] = w["budget"].pk
+    if path.startswith("/api/v1/cost-reports/{id}/"):
+        filled["id"] = w["report"].pk
     for name, value in filled.items():
         path = path.replace(f"{{{name}}}", str(value))
     assert "{" not in path, f"no value for the path parameter of {path}: add it to _list_url"
@@ -783,8 +787,10 @@ def _check_query(world: dict, url: str, name: str, value: str, role: str) -> Non
     shown = f"GET {url}?{name}={value[:200]!r} as {role}"
     exc_info = getattr(response, "exc_info", None)
     assert response.status_code < 500, f"{shown} -> {response.status_code} {exc_info and exc_info[1]!r}"
-    if name == "format" and value == "csv" and response.status_code == 200:
-        assert response["Content-Type"].startswith("text/csv"), f"{shown} -> not CSV: {response['Content-Type']}"
+    files = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+    if name == "format" and value in files and response.status_code == 200:
+        wanted = files[value]
+        assert response["Content-Type"].startswith(wanted), f"{shown} -> not {wanted}: {response['Content-Type']}"
         return
     assert response["Content-Type"].startswith(JSON), f"{shown} -> not JSON: {response.content[:300]!r}"
     body = json.loads(response.content)

@@ -23,6 +23,7 @@ from apps.costs.models import ExchangeRate, Price
 from apps.inventory.models import Host
 from apps.provisioning.models import Job, JobEvent, OrphanInstance
 from dcp.urls import router
+from tests.api.seed import cost_report
 from tests.factories import (
     ClusterFactory,
     MachineFactory,
@@ -56,7 +57,7 @@ def grow(cluster, units: int) -> None:
     """Add units of fleet: per unit a pool in cluster and one elsewhere, each with two jobs by two people,
     three hosts (ready, failed, removed) with an init run and an event each, and one more of every other
     listed thing (provider account and template, machine, orphan, registry, SSH key, member, token, lock-out,
-    price, exchange rate, audit entry, budget)."""
+    price, exchange rate, audit entry, budget, cost report schedule and report)."""
     now = timezone.now()
     for _ in range(units):
         template = TemplateFactory()
@@ -108,6 +109,7 @@ def grow(cluster, units: int) -> None:
                 JobEvent.objects.create(job=out, host=host, kind="ready")
             audit.record(member, "scale", pool, {"desired_size": 0}, {"desired_size": 3})
             Budget.objects.create(cluster=pool.cluster, pool=pool, amount="100", currency="USD", enforce=True)
+            cost_report(pool.cluster, pool, member)
         OrphanInstance.objects.create(provider=provider, instance_id=f"i-{template.pk}", first_seen=now, last_seen=now)
 
 

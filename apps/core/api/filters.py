@@ -155,10 +155,29 @@ class BaseFilterSet(django_filters.rest_framework.FilterSet):
     }
 
 
+def refuse_repeats(query, names) -> None:
+    """A 400 for each of names given more than once (``?job=1&job=2``): which one was meant cannot be told."""
+    repeated = {name: [f"Give {name} once."] for name in names if len(query.getlist(name)) > 1}
+    if repeated:
+        raise ValidationError(repeated)
+
+
 class FilterBackend(DjangoFilterBackend):
-    """The filter backend for every list: builds filtersets on BaseFilterSet."""
+    """The filter backend for every list: builds filtersets on BaseFilterSet; a single-valued filter given
+    twice is a 400 (django-filter would take the last value)."""
 
     filterset_base = BaseFilterSet
+
+    def get_filterset(self, request, queryset, view):
+        """The filterset, once the query string names each single-valued filter at most once."""
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is not None:
+            many = (django_filters.MultipleChoiceFilter, django_filters.BaseInFilter)
+            refuse_repeats(
+                request.query_params,
+                [name for name, field in filterset.filters.items() if not isinstance(field, many)],
+            )
+        return filterset
 
 
 class MultipleChoiceFilter(django_filters.MultipleChoiceFilter):
@@ -211,6 +230,7 @@ class OrderingFilter(DRFOrderingFilter):
 
     def get_ordering(self, request, queryset, view):
         """The query's ordering from ?ordering=, or the view's default; a 400 for names that are not fields."""
+        refuse_repeats(request.query_params, [self.ordering_param])
         param = request.query_params.get(self.ordering_param, "").strip(" ")
         if not param:
             return self.get_default_ordering(view)

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 
-from apps.core.api.filters import BIGINT_MAX
+from apps.core.api.filters import BIGINT_MAX, refuse_repeats
 from apps.core.query import page_of
 
 
@@ -21,6 +21,7 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
 
     def _whole_number(self, request, name: str, default: int, lowest: int, highest: int) -> int:
         """The parameter as an int in lowest..highest, default when absent or empty, else a 400 naming it."""
+        refuse_repeats(request.query_params, [name])
         text = request.query_params.get(name, "")
         if not text:
             return default
@@ -37,12 +38,13 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         return self._whole_number(request, self.offset_query_param, 0, 0, BIGINT_MAX)
 
     def get_schema_operation_parameters(self, view):
-        """DRF's parameters, with the ranges this class accepts."""
+        """DRF's parameters, with the ranges this class accepts; empty means the default."""
         ranges = {self.limit_query_param: (1, self.max_limit), self.offset_query_param: (0, BIGINT_MAX)}
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             lowest, highest = ranges[parameter["name"]]
             parameter["schema"].update(minimum=lowest, maximum=highest)
+            parameter["allowEmptyValue"] = True  # ?offset= is the default, as an empty filter is no filter
         return parameters
 
     def paginate_queryset(self, queryset, request, view=None):
