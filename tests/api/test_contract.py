@@ -462,3 +462,15 @@ def test_empty_paging_values_are_the_defaults(schema, clients):
     answer = clients["guest"].get("/api/v1/hosts/?limit=&offset=")
     assert answer.status_code == 200
     assert_conforms(schema, "get", "/api/v1/hosts/", answer)
+
+
+def test_an_unserved_method_is_a_405_whatever_the_format(clients, world):
+    """TRACE with ?format=csv names a method the view does not serve: 405, not a 400 about the format."""
+    answer = clients["guest"].generic("TRACE", "/api/v1/costs/?format=csv")
+    assert answer.status_code == 405
+
+
+def test_an_empty_format_is_the_default(clients):
+    """?format= is JSON, as the schema allows."""
+    answer = clients["guest"].get("/api/v1/costs/?format=")
+    assert answer.status_code == 200 and answer["Content-Type"].startswith("application/json")

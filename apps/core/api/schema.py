@@ -131,6 +131,9 @@ class AutoSchema(openapi.AutoSchema):
             responses.setdefault(code, self._error_response(code))
         if getattr(self.view, "action", None) == "create" and "201" in responses:
             responses["201"].setdefault("headers", LOCATION)
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "query" and parameter["name"] == api_settings.URL_FORMAT_OVERRIDE:
+                parameter["allowEmptyValue"] = True  # ?format= is the default format
         if getattr(self.view, "query_empty_is_omitted", False):
             # Parameters read by a serializer from the query string: an empty optional one is not given.
             for parameter in operation.get("parameters", []):
