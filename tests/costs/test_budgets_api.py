@@ -42,6 +42,10 @@ def test_cluster_admins_manage_members_read_others_learn_nothing(clients, cluste
         assert clients[role].patch(detail, {"amount": "5.00"}, format="json").status_code == 403
         assert clients[role].post(URL, body(cluster), format="json").status_code == 403
     assert clients["admin"].patch(detail, {"amount": "1500.00"}, format="json").status_code == 200
+    no_percent = clients["admin"].patch(detail, {"thresholds": [{"of": "actual"}]}, format="json")
+    assert no_percent.status_code == 400 and "percent" in no_percent.json()["thresholds"][0]
+    only_percent = clients["admin"].patch(detail, {"thresholds": [{"percent": 90}]}, format="json")
+    assert only_percent.json()["thresholds"] == [{"percent": 90, "of": "actual"}]
     outsider = clients["outsider"]
     for path in (detail, f"{detail}alerts/", f"{detail}burndown/"):
         assert outsider.get(path).status_code == 404

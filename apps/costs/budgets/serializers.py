@@ -212,7 +212,10 @@ class BudgetSerializer(RestrictedModelSerializer):
         return value
 
     def validate_thresholds(self, value):
-        """Each threshold once."""
+        """Each threshold once, each with its percent (a PATCH leaves nested fields optional, so it is checked here)."""
+        if any("percent" not in t for t in value):
+            raise serializers.ValidationError('Give each threshold its percent, e.g. {"percent": 80}.')
+        value = [{"percent": t["percent"], "of": t.get("of", AlertBasis.ACTUAL)} for t in value]
         keys = [(t["percent"], t["of"]) for t in value]
         if len(set(keys)) != len(keys):
             raise serializers.ValidationError("Give each threshold (percent and of) once.")
