@@ -1,5 +1,6 @@
 """Shared fixtures: users by role, API clients with tokens, and a real Celery worker process."""
 
+import contextlib
 import os
 import re
 import signal
@@ -111,6 +112,38 @@ def wait_for(predicate, timeout: float = 60, interval: float = 0.2, message: str
             return value
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout}s waiting for {message}")
+
+
+def _gunicorn_port(log_path: Path) -> int | None:
+    """The port gunicorn says it listens on, once it has said so."""
+    found = re.search(rb"Listening at: http://127\.0\.0\.1:(\d+)", log_path.read_bytes())
+    return int(found.group(1)) if found else None
+
+
+@contextlib.contextmanager
+def gunicorn(env: dict, log_path: Path, workers: int = 1):
+    """gunicorn serving DCP on a free loopback port with env, logging to log_path; yields the port once its
+    workers have booted, and stops it (its whole process group) afterwards."""
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "dcp.wsgi:application", "--bind", "127.0.0.1:0"]
+            + ["--workers", str(workers)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for(
+            lambda: _gunicorn_port(log_path) or process.poll() is not None, timeout=60, message="gunicorn to listen"
+        )
+        assert process.poll() is None, log_path.read_text()
+        wait_for(lambda: log_path.read_bytes().count(b"Booting worker") >= workers, timeout=60, message="its workers")
+        yield _gunicorn_port(log_path)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
 
 
 class Worker:

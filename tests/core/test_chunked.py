@@ -10,18 +10,13 @@ the same WSGI handler as ``runserver``). The data they read is committed
 
 import json
 import os
-import re
-import signal
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from apps.accounts.models import Token
 from apps.inventory.models import ServicePool
-from tests.conftest import ROOT, wait_for
+from tests.conftest import gunicorn as gunicorn_process
 from tests.factories import ClusterFactory, PoolFactory, UserFactory
 
 BODY_LIMIT = 4096
@@ -39,30 +34,8 @@ def gunicorn(transactional_db, tmp_path):
         f"{params['PORT'] or 5432}/{params['NAME']}"
     )
     env["DCP_MAX_BODY_BYTES"] = str(BODY_LIMIT)
-    log_path = tmp_path / "gunicorn.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "dcp.wsgi:application", "--bind", "127.0.0.1:0", "--workers", "1"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for(lambda: _port(log_path) or process.poll() is not None, timeout=60, message="gunicorn to listen")
-        assert process.poll() is None, log_path.read_text()
-        wait_for(lambda: b"Booting worker" in log_path.read_bytes(), timeout=30, message="gunicorn's worker")
-        yield _port(log_path)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-
-
-def _port(log_path: Path) -> int | None:
-    """The port gunicorn says it listens on, once it has said so."""
-    found = re.search(rb"Listening at: http://127\.0\.0\.1:(\d+)", log_path.read_bytes())
-    return int(found.group(1)) if found else None
+    with gunicorn_process(env, tmp_path / "gunicorn.log") as port:
+        yield port
 
 
 @pytest.fixture

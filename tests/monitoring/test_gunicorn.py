@@ -1,18 +1,13 @@
 """HTTP metrics under gunicorn with several worker processes: whichever process answers /metrics counts the
 requests every process served (prometheus_client's multiprocess mode, prepared by gunicorn.conf.py)."""
 
-import os
-import re
-import signal
-import subprocess
-import sys
 import urllib.request
-from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ROOT, child_process_env, wait_for
+from tests.conftest import child_process_env
+from tests.conftest import gunicorn as gunicorn_process
 
 
 @pytest.fixture
@@ -23,30 +18,9 @@ def gunicorn(transactional_db, tmp_path):
     (metrics_dir / "counter_99999.db").write_bytes(b"left over from an earlier run")
     env = {**child_process_env("gunicorn tests"), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     env.pop("DCP_METRICS_TOKEN", None)
-    log_path = tmp_path / "gunicorn.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "dcp.wsgi:application", "--bind", "127.0.0.1:0", "--workers", "3"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for(lambda: _port(log_path) or process.poll() is not None, timeout=60, message="gunicorn to listen")
-        assert process.poll() is None, log_path.read_text()
-        wait_for(lambda: log_path.read_bytes().count(b"Booting worker") >= 3, timeout=60, message="its workers")
+    with gunicorn_process(env, tmp_path / "gunicorn.log", workers=3) as port:
         assert not (metrics_dir / "counter_99999.db").exists(), "the metrics directory was not emptied at start"
-        yield _port(log_path)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-
-
-def _port(log_path: Path) -> int | None:
-    found = re.search(rb"Listening at: http://127\.0\.0\.1:(\d+)", log_path.read_bytes())
-    return int(found.group(1)) if found else None
+        yield port
 
 
 def healthz_responses(port: int) -> float:
