@@ -1,5 +1,6 @@
 """The parameters of a cost query, checked: every bad value is a 400 that says what to fix."""
 
+import re
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -49,6 +50,16 @@ class InstantField(serializers.Field):
         return value.isoformat()
 
 
+class QueryIdField(serializers.IntegerField):
+    """An id in a query string: digits only (``5.0`` is not an integer, though DRF would take it)."""
+
+    def to_internal_value(self, data):
+        """The id, or the field's 'invalid' error for a fraction or a word."""
+        if not re.fullmatch(r"\s*\+?\d+\s*", str(data)):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class CostQuerySerializer(serializers.Serializer):
     """?group_by=&start=&end=&step=&currency=&cluster=&pool=&provider= (and format=csv)."""
 
@@ -65,9 +76,9 @@ class CostQuerySerializer(serializers.Serializer):
         help_text="ISO 4217; default DCP_CURRENCY.",
         error_messages={"invalid": "Give an ISO 4217 currency code of three letters, e.g. USD, EUR, CNY, JPY."},
     )
-    cluster = serializers.IntegerField(min_value=1, max_value=BIGINT_MAX, required=False)
-    pool = serializers.IntegerField(min_value=1, max_value=BIGINT_MAX, required=False)
-    provider = serializers.IntegerField(min_value=1, max_value=BIGINT_MAX, required=False)
+    cluster = QueryIdField(min_value=1, max_value=BIGINT_MAX, required=False)
+    pool = QueryIdField(min_value=1, max_value=BIGINT_MAX, required=False)
+    provider = QueryIdField(min_value=1, max_value=BIGINT_MAX, required=False)
 
     def validate_group_by(self, value):
         """Known dimensions, each once."""

@@ -39,7 +39,23 @@ from rest_framework.filters import OrderingFilter as DRFOrderingFilter
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 
 
-class IdField(forms.IntegerField):
+class WholeNumberField(forms.IntegerField):
+    """Digits only, as the schema's ``integer`` says.
+
+    Django's own field also takes ``5.0`` (it strips a zero fraction), which
+    the schema calls invalid; so a fraction of any kind is refused here.
+    """
+
+    whole = re.compile(r"\s*[+-]?\d+\s*")
+
+    def to_python(self, value):
+        """The number, or a 400 naming the parameter for anything but digits."""
+        if value not in self.empty_values and not self.whole.fullmatch(str(value)):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+class IdField(WholeNumberField):
     """An object id: a whole number."""
 
     default_error_messages = {"invalid": "Give a whole number (an object id)."}
@@ -57,7 +73,7 @@ class IdFilter(django_filters.NumberFilter):
         return super().filter(qs, value)
 
 
-class IntegerField(forms.IntegerField):
+class IntegerField(WholeNumberField):
     """A whole number that fits a bigint column."""
 
     def __init__(self, *args, **kwargs):
