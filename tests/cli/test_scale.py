@@ -74,7 +74,7 @@ def test_a_retried_line_does_not_scale_twice(dcp, demo):
     assert ServicePool.objects.get(pk=demo.pool.pk).desired_size == 3
     # The same key for another request is a conflict (exit 6) with the API's message.
     reused = dcp("pool", "scale", "demo/web", "--to", "5", "--idempotency-key", "deploy-42")
-    assert reused.returncode == 6 and "already used for a different request" in reused.stderr
+    assert reused.returncode == 1 and "already used for a different request" in reused.stderr
     assert ServicePool.objects.get(pk=demo.pool.pk).desired_size == 3
 
 
@@ -92,13 +92,13 @@ def test_dry_run_prints_the_plan_and_its_cost_and_changes_nothing(dcp, demo):
     assert "Idempotency-Key" not in done.stderr
 
 
-def test_wait_timeout_exits_124_and_the_job_goes_on_until_cancelled(worker, dcp, demo, aws_emulator):
-    """Instances that boot for a minute: --timeout 2 gives up with exit 124; cancel then stops the job."""
+def test_wait_timeout_exits_3_and_the_job_goes_on_until_cancelled(worker, dcp, demo, aws_emulator):
+    """Instances that boot for a minute: --timeout 2 gives up with exit 3; cancel then stops the job."""
     aws_emulator.set_faults(boot_seconds=60)
     try:
         started = time.monotonic()
         done = dcp("pool", "scale", "demo/web", "--delta", "1", "--wait", "--timeout", "2", "--interval", "0.5")
-        assert done.returncode == 124, (done.stdout, done.stderr)
+        assert done.returncode == 3, (done.stdout, done.stderr)
         assert time.monotonic() - started < 30
         job_id = int(re.search(r"Job (\d+) is still", done.stderr)[1])
         assert "dcp job watch" in done.stderr
@@ -107,21 +107,21 @@ def test_wait_timeout_exits_124_and_the_job_goes_on_until_cancelled(worker, dcp,
         cancelled = dcp.json("job", "cancel", str(job_id))
         assert cancelled["id"] == job_id and cancelled["status"] == "cancelled"
         watched = dcp("job", "watch", str(job_id), "--timeout", "10", "-o", "json")
-        assert watched.returncode == 10 and json.loads(watched.stdout)["status"] == "cancelled"
+        assert watched.returncode == 5 and json.loads(watched.stdout)["status"] == "cancelled"
         again = dcp("job", "cancel", str(job_id))
-        assert again.returncode == 6 and "nothing to cancel" in again.stderr
+        assert again.returncode == 1 and "nothing to cancel" in again.stderr
     finally:
         aws_emulator.set_faults()
 
 
-def test_a_failed_job_exits_8_with_its_message(worker, dcp, demo):
-    """An image EC2 does not have: the job fails, --wait prints it as it ended and exits 8 saying why."""
+def test_a_failed_job_exits_5_with_its_message(worker, dcp, demo):
+    """An image EC2 does not have: the job fails, --wait prints it as it ended and exits 5 saying why."""
     demo.template.image = "ami-00000000deadbeef"
     demo.template.save(update_fields=["image"])
     done = dcp(
         "pool", "scale", "demo/web", "--delta", "1", "--wait", "--timeout", "120", "--interval", "0.5", "-o", "json"
     )
-    assert done.returncode == 8, (done.stdout, done.stderr)
+    assert done.returncode == 5, (done.stdout, done.stderr)
     job = json.loads(done.stdout)
     assert job["status"] == "failed" and job["message"]
     assert f"Error: Job {job['id']} ended failed: {job['message']}" in done.stderr

@@ -9,9 +9,10 @@ import httpx
 import pytest
 from click import BadParameter
 from dcp_cli import exits
-from dcp_cli.client import message_of
+from dcp_cli.client import exit_code_for, message_of
 from dcp_cli.commands.costs import period_bounds
 from dcp_cli.commands.pools import default_key
+from dcp_cli.waiting import raise_for_status
 
 from tests.conftest import ROOT
 
@@ -85,3 +86,32 @@ def test_every_exit_code_is_documented_in_help_and_readme():
     for code, meaning in exits.TABLE:
         assert f"{code:>3}  {meaning}" in shown.stdout
         assert re.search(rf"^\| {code} \| .+ \|$", readme, re.MULTILINE), code
+
+
+@pytest.mark.parametrize(
+    ("answer", "code"),
+    [
+        (httpx.Response(400, json={"delta": ["Give a whole number."]}), 1),
+        (httpx.Response(404, json={"detail": "Not found."}), 1),
+        (httpx.Response(409, json={"detail": "Job 7 has ended: nothing to cancel."}), 1),
+        (httpx.Response(401, json={"detail": "Invalid token."}), 4),
+        (httpx.Response(403, json={"detail": "Your role does not allow this."}), 6),
+        (httpx.Response(409, json={"budget": ["Budget web-monthly would be exceeded."]}), 6),
+        (httpx.Response(500, text="boom"), 1),
+    ],
+)
+def test_api_answers_map_to_the_documented_exit_codes(answer, code):
+    """The numbers scripts branch on: 1 error, 4 token refused, 6 refused by permission or budget."""
+    assert exit_code_for(answer) == code
+
+
+@pytest.mark.parametrize(("status", "code"), [("succeeded", None), ("partial", 5), ("failed", 5), ("cancelled", 5)])
+def test_a_job_that_did_not_do_everything_exits_5(status, code):
+    """A waited-for job that ended partial, failed or cancelled is exit 5; succeeded raises nothing."""
+    job = {"id": 9, "status": status, "message": "2 of 3 hosts ready"}
+    if code is None:
+        raise_for_status(job)
+        return
+    with pytest.raises(exits.CliError) as raised:
+        raise_for_status(job)
+    assert raised.value.code == code and f"Job 9 ended {status}: 2 of 3 hosts ready" == raised.value.message

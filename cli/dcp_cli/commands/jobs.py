@@ -58,7 +58,7 @@ def show_job(state: State, job_id):
 @job.command("watch")
 @common
 @click.argument("job_id", type=int)
-@click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds (exit 124).")
+@click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds (exit 3).")
 @interval_option
 @pass_state
 def watch_job(state: State, job_id, timeout, interval):
