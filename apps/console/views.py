@@ -173,12 +173,13 @@ def job_cancel(request, job_id: int):
 
 @login_required
 def job_progress(request, job_id: int):
-    """The progress fragment HTMX polls; when a polled job has ended, the whole page is reloaded once."""
+    """The progress fragment HTMX polls; when a polled job has ended, the fragment (its bar full or final) is
+    swapped in and the event ``job-ended`` tells the rest of the page (hosts, timeline) to redraw itself."""
     job = _visible_job(request.user, job_id)
     context = _progress_context(job)
     response = render(request, "console/job_progress.html", context)
     if request.GET.get("active") and not context["active"]:
-        response["HX-Refresh"] = "true"
+        response["HX-Trigger"] = "job-ended"
     return response
 
 
