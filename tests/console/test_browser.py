@@ -89,6 +89,12 @@ def column(page, key: str) -> list[str]:
     return page.locator(f"#table-hosts tbody tr td:nth-child({index + 1})").all_inner_texts()
 
 
+def pool_cells(page, name: str) -> dict[str, str]:
+    """The cells of one pool's row in the pools list, by column key."""
+    row = page.locator("#table-pools tbody tr", has_text=name)
+    return dict(zip(headings(page, "pools"), row.locator("td").all_inner_texts(), strict=True))
+
+
 def headings(page, table: str = "hosts") -> list[str]:
     """The keys of a table's columns as drawn (the host table's unless told)."""
     return page.locator(f"#table-{table} thead th").evaluate_all("cells => cells.map(c => c.dataset.column)")
@@ -205,6 +211,11 @@ def test_scale_to_a_size_confirm_and_watch_the_bar_fill(worker, aliyun, page_as,
     page.wait_for_url(re.compile(r"/jobs/\d+/$"))
     bar = page.locator(".progress")
     assert bar.get_attribute("data-total") == "3" and bar.get_attribute("data-ready") == "0"
+    # The pools list, open beside the job, counts the running job and follows it by polling.
+    pools = page.context.new_page()
+    pools.goto(f"{page.base}/pools/?cluster={cluster.pk}")
+    assert pool_cells(pools, "ecs-pool")["running_jobs"] == "1"
+    pools.evaluate("window.notReloaded = true")
     page.evaluate(
         "window.notReloaded = true; window.redrawn = 0; document.body.addEventListener('htmx:afterSwap', "
         "e => { if (e.detail.target.id === 'job-progress') window.redrawn++; })"
@@ -222,12 +233,16 @@ def test_scale_to_a_size_confirm_and_watch_the_bar_fill(worker, aliyun, page_as,
     assert Job.objects.get(pool=pool).status == "succeeded"
     page.wait_for_function("document.querySelectorAll('#table-job-hosts tbody tr').length === 3")
     page.screenshot(path=tmp_path / "job.png", full_page=True)
-    page.goto(f"{page.base}/pools/?cluster={cluster.pk}")
-    row = page.locator("#table-pools tbody tr", has_text="ecs-pool")
-    keys = headings(page, "pools")
-    cells = row.locator("td").all_inner_texts()
-    assert (cells[keys.index("desired_size")], cells[keys.index("size")], cells[keys.index("ready")]) == ("3", "3", "3")
-    assert cells[keys.index("running_jobs")] == "0"
+    pools.wait_for_function(
+        "[...document.querySelectorAll('#table-pools tbody td')].map(td => td.innerText).join(' ').includes('ecs-pool')"
+        " && document.querySelector('#table-pools td:nth-child(' + "
+        "([...document.querySelectorAll('#table-pools thead th')].findIndex(th => th.dataset.column === 'running_jobs')"
+        " + 1) + ')').innerText === '0'",
+        timeout=30_000,
+    )
+    cells = pool_cells(pools, "ecs-pool")
+    assert (cells["desired_size"], cells["size"], cells["ready"], cells["running_jobs"]) == ("3", "3", "3", "0")
+    assert pools.evaluate("window.notReloaded") is True, "the pools list was redrawn by HTMX, not reloaded"
 
 
 @pytest.fixture
