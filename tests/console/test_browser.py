@@ -330,3 +330,31 @@ def test_costs_page_draws_the_apis_daily_costs(page_as, cluster, users, priced, 
     )
     assert sum(drawn) == pytest.approx(21.60, abs=0.02)
     page.screenshot(path=tmp_path / "costs.png", full_page=True)
+
+
+def test_budget_page_draws_its_burn_down(page_as, pool, users, tmp_path):
+    """A budget's page draws spent, forecast, linear and the amount as lines, with no error in the browser;
+    screenshots of it, the provider page and a report schedule's page."""
+    from tests.api.seed import _budget, cost_report
+
+    _budget(pool.cluster, pool, timezone.now())
+    budget = Budget.objects.get()
+    report = cost_report(pool.cluster, pool, users["admin"])
+    page = page_as(users["guest"])
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{page.base}/budgets/{budget.pk}/")
+    page.wait_for_function("window.echarts && echarts.getInstanceByDom(document.getElementById('burndown-chart'))")
+    series = page.evaluate(
+        "echarts.getInstanceByDom(document.getElementById('burndown-chart')).getOption().series"
+        ".map(s => [s.name, s.data.length])"
+    )
+    days = len(page.evaluate("JSON.parse(document.getElementById('burndown-data').textContent).days"))
+    assert series == [[name, days] for name in ("Spent", "Forecast", "Linear", "Budget")] and days >= 28
+    page.screenshot(path=tmp_path / "budget.png", full_page=True)
+    for name, path in (("provider", f"/providers/{pool.hosts.first().provider_id}/"), ("report", "/reports/")):
+        page.goto(f"{page.base}{path}")
+        page.screenshot(path=tmp_path / f"{name}.png", full_page=True)
+    page.goto(f"{page.base}/reports/{report.schedule_id}/")
+    assert page.locator("table.reports a[download]").all_inner_texts() == ["csv", "xlsx"]
+    assert errors == []
