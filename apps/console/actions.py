@@ -120,7 +120,7 @@ def plan_context(user, pool: ServicePool, request: services.ScaleRequest) -> dic
     """What the confirmation shows: the dry run's plan, the run-rate a scale-in removes, the budgets after it,
     and why the scale would be refused; a refused plan has ``refusal`` and no ``plan``."""
     if not may(user, pool, Action.SCALE):
-        return {"refusal": _("Your role on this cluster does not allow scaling.")}
+        return {"refusal": _("Your role on this cluster does not allow scaling."), "forbidden": True}
     try:
         plan = services.scale(pool.pk, user, request, dry=True).dry_run
     except ServiceError as exc:
@@ -166,7 +166,8 @@ def pool_scale_confirm(request, pool_id: int):
     context = {"pool": pool, "errors": errors, "back": _next(request)}
     if scale is not None:
         context.update(plan_context(request.user, pool, scale), fields=_form_fields(scale))
-    return render(request, "console/scale_confirm.html", context, status=400 if errors else 200)
+    status = 400 if errors else 403 if context.get("forbidden") else 200
+    return render(request, "console/scale_confirm.html", context, status=status)
 
 
 @login_required
@@ -198,9 +199,7 @@ def pool_scale(request, pool_id: int):
 def _picked(request) -> list[Host]:
     """The hosts picked in a table (``hosts`` ids), of the user's clusters; 404 if any is not one of them,
     so an id of another cluster is refused exactly as one that does not exist."""
-    ids = {pk for pk in (_whole(text) for text in request.POST.getlist("hosts")[: MAX_PICKED + 1]) if pk}
-    if len(ids) > MAX_PICKED:
-        raise Http404(_("Pick at most %(n)s hosts at a time.") % {"n": MAX_PICKED})
+    ids = {pk for pk in (_whole(text) for text in request.POST.getlist("hosts")[:MAX_PICKED]) if pk}
     hosts = list(
         Host.objects.restrict(request.user).filter(pk__in=ids).select_related("pool__cluster", "template", "provider")
     )
@@ -219,6 +218,9 @@ def hosts_action(request):
     hosts = _picked(request)
     kind = request.POST.get("action", "")
     back = _next(request)
+    if len(request.POST.getlist("hosts")) > MAX_PICKED:
+        messages.error(request, _("Pick at most %(n)s hosts at a time.") % {"n": MAX_PICKED})
+        return redirect(back or "console:hosts")
     if not hosts or kind not in ("remove", "initialize"):
         messages.error(request, _("Pick one or more hosts in the table, then an action."))
         return redirect(back or "console:hosts")
@@ -226,7 +228,7 @@ def hosts_action(request):
     refusal = ""
     if allowed != len(hosts):
         refusal = _("Your role on this cluster does not allow changing these hosts.")
-    context = {"hosts": hosts, "action": kind, "back": back, "refusal": refusal}
+    context = {"hosts": hosts, "action": kind, "back": back, "refusal": refusal, "forbidden": bool(refusal)}
     if kind == "remove":
         return _remove(request, hosts, context)
     return _initialize(request, hosts, context)
@@ -242,7 +244,7 @@ def _remove(request, hosts: list[Host], context: dict):
     context["pool"] = pool
     scale = services.ScaleRequest(hosts=tuple(host.pk for host in hosts))
     if context["refusal"]:
-        return render(request, "console/hosts_confirm.html", context, status=403)
+        return render(request, "console/hosts_confirm.html", context, status=403 if context["forbidden"] else 400)
     if request.POST.get("confirm") != "1":
         context.update(plan_context(request.user, pool, scale))
         return render(request, "console/hosts_confirm.html", context)
