@@ -332,12 +332,15 @@ def test_costs_page_draws_the_apis_daily_costs(page_as, cluster, users, priced, 
     page.screenshot(path=tmp_path / "costs.png", full_page=True)
 
 
-def test_budget_page_draws_its_burn_down(page_as, pool, users, tmp_path):
+def test_budget_page_draws_its_burn_down(page_as, pool, priced, users, tmp_path):
     """A budget's page draws spent, forecast, linear and the amount as lines, with no error in the browser;
-    screenshots of it, the provider page and a report schedule's page."""
+    the spent line ends on the spent figure (two hosts at 0.36 USD an hour for 30 hours, or what of it
+    falls in this month). Screenshots of it, the provider page and a report schedule's page."""
     from tests.api.seed import _budget, cost_report
 
-    _budget(pool.cluster, pool, timezone.now())
+    spending = with_template(PoolFactory(cluster=pool.cluster, name="spending", desired_size=2), priced)
+    running(spending, priced, hours=30, n=2)
+    _budget(pool.cluster, spending, timezone.now())
     budget = Budget.objects.get()
     report = cost_report(pool.cluster, pool, users["admin"])
     page = page_as(users["guest"])
@@ -351,6 +354,14 @@ def test_budget_page_draws_its_burn_down(page_as, pool, users, tmp_path):
     )
     days = len(page.evaluate("JSON.parse(document.getElementById('burndown-data').textContent).days"))
     assert series == [[name, days] for name in ("Spent", "Forecast", "Linear", "Budget")] and days >= 28
+    spent = page.evaluate(
+        "echarts.getInstanceByDom(document.getElementById('burndown-chart')).getOption().series[0]"
+        ".data.filter(v => v !== null).pop()"
+    )
+    figure = Decimal(page.locator("[data-figure=spent]").inner_text().split()[0])
+    assert spent == pytest.approx(float(figure), abs=0.01) and figure > 0
+    forecast = Decimal(page.locator("[data-figure=forecast]").inner_text().split()[0])
+    assert forecast > figure, "the two hosts keep running to the month's end"
     page.screenshot(path=tmp_path / "budget.png", full_page=True)
     for name, path in (("provider", f"/providers/{pool.hosts.first().provider_id}/"), ("report", "/reports/")):
         page.goto(f"{page.base}{path}")
