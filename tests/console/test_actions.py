@@ -20,8 +20,9 @@ from django.utils import timezone
 
 from apps.configuration.models import InitRun
 from apps.core.models import AuditEntry
-from apps.costs.budgets.models import Budget
+from apps.costs.budgets.models import AlertDelivery, Budget, BudgetAlert
 from apps.costs.models import Price
+from apps.costs.reports.models import CostReportSchedule
 from apps.inventory.models import Host
 from apps.provisioning.models import Job, JobEvent
 from tests.api.seed import _budget, cost_report
@@ -289,10 +290,12 @@ def test_new_lists_and_pages_send_fixed_statements(pool, priced, users):
     """Pools list, budgets list, pool page, provider page and a schedule's page: as many statements for many
     rows as for few."""
     _budget(pool.cluster, pool, timezone.now())
+    budget = Budget.objects.get()
+    alert = budget.alerts.get()
     report = cost_report(pool.cluster, pool, users["admin"])
     client = login(users["developer"])
     urls = ["/pools/", "/budgets/", f"/pools/{pool.pk}/", f"/providers/{priced.provider_id}/", "/hosts/"]
-    urls.append(f"/reports/{report.schedule_id}/")
+    urls += [f"/reports/{report.schedule_id}/", "/reports/", f"/budgets/{budget.pk}/"]
     few = [statements(client, url) for url in urls]
     for i in range(12):
         more = with_template(PoolFactory(cluster=pool.cluster, name=f"more-{i}", desired_size=2), priced)
@@ -309,11 +312,19 @@ def test_new_lists_and_pages_send_fixed_statements(pool, priced, users):
         report.pk = None
         report.period_start = report.period_start.replace(year=2000 + i)
         report.save()
+        schedule = CostReportSchedule.objects.get(pk=report.schedule_id)
+        schedule.pk, schedule.name = None, f"copy-{i}"
+        schedule.save()
+        copy = BudgetAlert.objects.get(pk=alert.pk)
+        copy.pk, copy.percent = None, 50 + i
+        copy.save()
+        AlertDelivery.objects.create(alert=copy, channel="email", target=f"ops{i}@example.test", status="sent")
     for i in range(10):
         Host.objects.create(pool=pool, provider=priced.provider, template=priced, hostname=f"w{i}", status="ready")
     pool.desired_size = 12
     pool.save(update_fields=["desired_size"])
     assert [statements(client, url) for url in urls] == few
+    assert report.schedule.reports.count() == 13 and budget.alerts.count() == 13
     picked = list(pool.hosts.values_list("pk", flat=True))
     one = statements(client, "/hosts/actions/", "post", {"action": "remove", "hosts": picked[:1]})
     assert statements(client, "/hosts/actions/", "post", {"action": "remove", "hosts": picked}) == one
