@@ -82,6 +82,7 @@ def cluster_detail(request, cluster_id: int):
         "can_manage": Cluster.objects.restrict(request.user, Action.CHANGE).filter(pk=cluster.pk).exists(),
         "roles": Role.values(),
         "cost": _costs("cluster", cluster.pk),
+        "budgets": with_figures(cluster.budgets.select_related("pool")),
         "pools": shown(request, POOLS, pools, POOLS_PER_PAGE, param="pools_page"),
         "members": paged(request, members, MEMBERS_PER_PAGE, param="members_page"),
     }

@@ -230,6 +230,8 @@ def test_pool_and_host_pages_show_budget_cost_and_timeline(pool, budgets, users)
     content = page.content.decode()
     assert 'data-figure="run-rate">0.72 USD' in content and 'data-budget="' in content
     assert "tight" in text(page) and "roomy" in text(page)
+    cluster_page = text(login(users["guest"]).get(f"/clusters/{pool.cluster_id}/"))
+    assert "roomy (whole cluster)" in cluster_page and "tight (Pool web)" in cluster_page
     host = pool.hosts.order_by("pk").first()
     job = Job.objects.create(pool=pool, kind="scale_out", delta=1, desired_before=1, desired_after=2)
     JobEvent.objects.create(job=job, host=host, kind="ready", message="ready after 2 s")
@@ -287,15 +289,15 @@ def test_provider_page_never_shows_credentials(pool, priced, users, sysadmin):
 
 
 def test_new_lists_and_pages_send_fixed_statements(pool, priced, users):
-    """Pools list, budgets list, pool page, provider page and a schedule's page: as many statements for many
-    rows as for few."""
+    """Pools, hosts, budgets and schedules lists, pool, cluster, provider, budget and schedule pages, and the
+    remove confirmation: as many statements for many rows as for few."""
     _budget(pool.cluster, pool, timezone.now())
     budget = Budget.objects.get()
     alert = budget.alerts.get()
     report = cost_report(pool.cluster, pool, users["admin"])
     client = login(users["developer"])
     urls = ["/pools/", "/budgets/", f"/pools/{pool.pk}/", f"/providers/{priced.provider_id}/", "/hosts/"]
-    urls += [f"/reports/{report.schedule_id}/", "/reports/", f"/budgets/{budget.pk}/"]
+    urls += [f"/reports/{report.schedule_id}/", "/reports/", f"/budgets/{budget.pk}/", f"/clusters/{pool.cluster_id}/"]
     few = [statements(client, url) for url in urls]
     for i in range(12):
         more = with_template(PoolFactory(cluster=pool.cluster, name=f"more-{i}", desired_size=2), priced)
