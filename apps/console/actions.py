@@ -215,12 +215,12 @@ def hosts_action(request):
 
     Without ``confirm`` it shows what would happen; with it, it does it and says what happened.
     """
-    hosts = _picked(request)
     kind = request.POST.get("action", "")
     back = _next(request)
     if len(request.POST.getlist("hosts")) > MAX_PICKED:
         messages.error(request, _("Pick at most %(n)s hosts at a time.") % {"n": MAX_PICKED})
         return redirect(back or "console:hosts")
+    hosts = _picked(request)
     if not hosts or kind not in ("remove", "initialize"):
         messages.error(request, _("Pick one or more hosts in the table, then an action."))
         return redirect(back or "console:hosts")
@@ -240,11 +240,10 @@ def _remove(request, hosts: list[Host], context: dict):
         context["refusal"] = _("The hosts picked are in %(n)s pools: remove hosts of one pool at a time.") % {
             "n": len(pools)
         }
-    pool = next(iter(pools))
-    context["pool"] = pool
-    scale = services.ScaleRequest(hosts=tuple(host.pk for host in hosts))
     if context["refusal"]:
         return render(request, "console/hosts_confirm.html", context, status=403 if context["forbidden"] else 400)
+    pool = context["pool"] = hosts[0].pool
+    scale = services.ScaleRequest(hosts=tuple(host.pk for host in hosts))
     if request.POST.get("confirm") != "1":
         context.update(plan_context(request.user, pool, scale))
         return render(request, "console/hosts_confirm.html", context)
