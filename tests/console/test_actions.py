@@ -216,7 +216,7 @@ def test_pools_list_counts_running_jobs_and_polls(pool, users):
     Job.objects.create(pool=pool, kind="scale_out", delta=1, desired_before=1, desired_after=2, status="succeeded")
     page = login(users["guest"]).get("/pools/")
     content = page.content.decode()
-    assert 'hx-trigger="every 5s"' in content and 'hx-get="/pools/"' in content
+    assert 'hx-trigger="every 5s [' in content and 'hx-get="/pools/"' in content
     headers = re.findall(r'<th data-column="([a-z_]+)"', content)
     cells = re.findall(r"<td>(.*?)</td>", re.search(r"<tbody>(.*?)</tbody>", content, re.S).group(1))
     assert cells[headers.index("running_jobs")] == "1"
