@@ -16,6 +16,7 @@ from django.core.paginator import Page
 from django.db.models import Q
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
@@ -67,12 +68,42 @@ class Shown:
     page: Page
     rows: list[list[str]]
     ident: str
+    pick: str = ""
+    live: int = 0
 
 
-def shown(request, table: Table, queryset, per_page: int, param: str = "page", orderable=(), count=None) -> Shown:
-    """A page of queryset drawn with the user's columns; sortable headings for the names in orderable."""
+def pick_cell(obj, form: str) -> str:
+    """A row's checkbox, belonging to the bulk-action form of that id (the form may be elsewhere on the page)."""
+    return format_html(
+        '<input type="checkbox" name="hosts" value="{}" form="{}" aria-label="{}">',
+        obj.pk,
+        form,
+        _("Pick %(name)s") % {"name": obj},
+    )
+
+
+def shown(
+    request,
+    table: Table,
+    queryset,
+    per_page: int,
+    param: str = "page",
+    orderable=(),
+    count=None,
+    pick: str = "",
+    prepare=None,
+    live: int = 0,
+) -> Shown:
+    """A page of queryset drawn with the user's columns; sortable headings for the names in orderable.
+
+    ``pick`` (a form's id) adds a checkbox per row for that form's bulk actions; ``prepare`` is called
+    with the page's objects before they are drawn (to attach figures computed for the whole page at
+    once); ``live`` redraws the table every so many seconds.
+    """
     columns = table.chosen(preference(request.user, f"table:{table.name}"))
     page = paged(request, queryset, per_page, param=param, count=count)
+    if prepare is not None:
+        prepare(page.object_list)
     current = request.GET.get("ordering", "")
     headers = []
     for column in columns:
@@ -85,7 +116,9 @@ def shown(request, table: Table, queryset, per_page: int, param: str = "page", o
             header.url = f"?{query.urlencode()}"
         headers.append(header)
     rows = [[column.html(obj) for column in columns] for obj in page]
-    return Shown(table, columns, headers, page, rows, ident=f"table-{table.name}")
+    if pick:
+        rows = [[pick_cell(obj, pick), *row] for obj, row in zip(page, rows, strict=True)]
+    return Shown(table, columns, headers, page, rows, ident=f"table-{table.name}", pick=pick, live=live)
 
 
 class OneOf(forms.Select):
@@ -114,7 +147,15 @@ class ListPage(LoginRequiredMixin, View):
     search: tuple[str, ...] = ()
     select_related: tuple[str, ...] = ()
     per_page = 50
+    live = 0
     template_name = "console/list.html"
+
+    def pick(self, request) -> str:
+        """The id of the bulk-action form whose checkboxes the rows get, "" for none (the default)."""
+        return ""
+
+    def prepare(self, objects) -> None:
+        """Attach to a page's objects what its columns show that is computed for the page at once."""
 
     def get_queryset(self, view):
         """The API's queryset for this user; subclasses may narrow or annotate it."""
@@ -155,6 +196,9 @@ class ListPage(LoginRequiredMixin, View):
             queryset,
             self.per_page,
             orderable=ordering.orderable_fields(queryset, view, view.request),
+            pick=self.pick(request),
+            prepare=self.prepare,
+            live=self.live,
         )
         context = {
             "title": self.title,

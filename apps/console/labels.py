@@ -39,6 +39,18 @@ LABELS = {
     "admin": _("admin"),
     "developer": _("developer"),
     "guest": _("guest"),
+    # Budgets and cost reports
+    "month": _("month"),
+    "quarter": _("quarter"),
+    "year": _("year"),
+    "warning": _("warning"),
+    "exceeded": _("exceeded"),
+    "daily": _("daily"),
+    "weekly": _("weekly"),
+    "monthly": _("monthly"),
+    "sent": _("sent"),
+    "True": _("yes"),
+    "False": _("no"),
 }
 
 

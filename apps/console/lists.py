@@ -1,16 +1,21 @@
 """The console's lists: one declaration per kind of object, each served by the API's own viewset."""
 
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from apps.configuration.api import RegistryViewSet, SSHKeyViewSet
 from apps.console.generic import ListPage
 from apps.console.tables import Column, Table
 from apps.core.api.audit import AuditEntryViewSet
+from apps.core.choices import Action
+from apps.core.query import count_related
 from apps.inventory.api import ClusterViewSet, HostViewSet, PhysicalMachineViewSet, ServicePoolViewSet
 from apps.inventory.models import Cluster, ServicePool
 from apps.providers.api import CloudAccountViewSet, MachineTemplateViewSet
 from apps.providers.models import CloudAccount
 from apps.provisioning.api import JobViewSet, progress
+from apps.provisioning.choices import JobStatus
+from apps.provisioning.models import Job
 from apps.provisioning.orphans_api import OrphanInstanceViewSet
 
 #: The drop-downs of the filters that take an object's id: what str() of each shows is fetched with it.
@@ -19,6 +24,13 @@ POOL_CHOICES = ServicePool.objects.select_related("cluster")
 PROVIDER_CHOICES = CloudAccount.objects.all()
 
 CREATED = Column("created_at", _("Created"), default=False)
+#: Seconds between redraws of the pools list (its sizes and running jobs).
+POOLS_REFRESH = 5
+
+
+def with_running_jobs(pools):
+    """Pools annotated with running_jobs (pending or running), counted for the rows fetched only."""
+    return pools.annotate(running_jobs=count_related(Job, "pool", Q(status__in=JobStatus.ACTIVE)))
 
 
 def job_progress(job) -> str:
@@ -45,6 +57,7 @@ POOLS = Table(
         Column("desired_size", _("Desired")),
         Column("size", _("Size")),
         Column("ready", _("Ready")),
+        Column("running_jobs", _("Running jobs"), order=""),
         Column("min_size", _("Min"), default=False),
         Column("max_size", _("Max"), default=False),
         Column("description", _("Description"), default=False),
@@ -107,7 +120,7 @@ JOBS = Table(
 PROVIDERS = Table(
     "providers",
     [
-        Column("name", _("Name")),
+        Column("name", _("Name"), link="console:provider"),
         Column("kind", _("Kind")),
         Column("region", _("Region")),
         Column("endpoint_url", _("Endpoint")),
@@ -209,6 +222,11 @@ class PoolList(ListPage):
 
     viewset, table, title, section = ServicePoolViewSet, POOLS, _("Pools"), "pools"
     filters, choices, search = ("cluster",), {"cluster": CLUSTER_CHOICES}, ("name", "cluster__name")
+    live = POOLS_REFRESH
+
+    def get_queryset(self, view):
+        """The API's pools, with their running jobs counted."""
+        return with_running_jobs(super().get_queryset(view))
 
 
 class HostList(ListPage):
@@ -220,6 +238,10 @@ class HostList(ListPage):
     search = ("hostname", "instance_id")
     select_related = ("pool__cluster",)
     per_page = 100
+
+    def pick(self, request) -> str:
+        """Checkboxes for bulk actions when the user may scale some pool (guests get none)."""
+        return "bulk-hosts" if ServicePool.objects.restrict(request.user, Action.SCALE).exists() else ""
 
 
 class JobList(ListPage):

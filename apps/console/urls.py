@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.console import generic, i18n, lists, members, views
+from apps.console import actions, budgets, generic, i18n, inventory, lists, members, views
 from apps.console.login import LoginView
 
 app_name = "console"
@@ -18,8 +18,8 @@ urlpatterns = [
     path("clusters/<int:cluster_id>/members/<str:username>/", members.member_change, name="member-change"),
     path("pools/", lists.PoolList.as_view(), name="pools"),
     path("pools/<int:pool_id>/", views.pool_detail, name="pool"),
-    path("pools/<int:pool_id>/scale/", views.pool_scale, name="pool-scale"),
-    path("pools/<int:pool_id>/scale/preview/", views.pool_scale_preview, name="pool-scale-preview"),
+    path("pools/<int:pool_id>/scale/", actions.pool_scale, name="pool-scale"),
+    path("pools/<int:pool_id>/scale/preview/", actions.pool_scale_preview, name="pool-scale-preview"),
     path("hosts/", lists.HostList.as_view(), name="hosts"),
     path("hosts/<int:host_id>/", views.host_detail, name="host"),
     path("hosts/<int:host_id>/initialize/", views.host_initialize, name="host-initialize"),
@@ -35,4 +35,12 @@ urlpatterns = [
     path("ssh-keys/", lists.SSHKeyList.as_view(), name="ssh-keys"),
     path("orphans/", lists.OrphanList.as_view(), name="orphans"),
     path("audit/", lists.AuditList.as_view(), name="audit"),
+    # Actions behind a confirmation, budgets and reports, provider accounts.
+    path("pools/<int:pool_id>/scale/confirm/", actions.pool_scale_confirm, name="pool-scale-confirm"),
+    path("hosts/actions/", actions.hosts_action, name="hosts-action"),
+    path("budgets/", budgets.BudgetList.as_view(), name="budgets"),
+    path("budgets/<int:budget_id>/", budgets.budget_detail, name="budget"),
+    path("reports/", budgets.ReportScheduleList.as_view(), name="report-schedules"),
+    path("reports/<int:schedule_id>/", budgets.report_schedule_detail, name="report-schedule"),
+    path("providers/<int:account_id>/", inventory.provider_detail, name="provider"),
 ]

@@ -19,12 +19,14 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
 from apps.configuration.api import rerun
+from apps.console.budgets import with_figures
 from apps.console.generic import shown
-from apps.console.lists import HOSTS, JOB_HOSTS, JOBS, POOLS
+from apps.console.lists import HOSTS, JOB_HOSTS, JOBS, POOLS, with_running_jobs
 from apps.console.paging import paged
 from apps.core.choices import Action, Role
 from apps.core.exceptions import ServiceError
-from apps.costs.services import group_costs
+from apps.costs.budgets import guard
+from apps.costs.services import group_costs, host_costs
 from apps.inventory.api import pool_counts
 from apps.inventory.choices import HostStatus
 from apps.inventory.models import Cluster, Host, ServicePool
@@ -71,7 +73,7 @@ def _costs(dimension: str, pk: int) -> dict:
 def cluster_detail(request, cluster_id: int):
     """A cluster: its cost, a page of its pools, a page of its members."""
     cluster = get_object_or_404(Cluster.objects.restrict(request.user), pk=cluster_id)
-    pools = pool_counts(cluster.pools.select_related("cluster")).order_by("name", "pk")
+    pools = with_running_jobs(pool_counts(cluster.pools.select_related("cluster"))).order_by("name", "pk")
     members = cluster.memberships.select_related("user").order_by("user__username", "pk")
     role = members.filter(user=request.user).values_list("role", flat=True).first()
     context = {
@@ -80,6 +82,7 @@ def cluster_detail(request, cluster_id: int):
         "can_manage": Cluster.objects.restrict(request.user, Action.CHANGE).filter(pk=cluster.pk).exists(),
         "roles": Role.values(),
         "cost": _costs("cluster", cluster.pk),
+        "budgets": with_figures(cluster.budgets.select_related("pool")),
         "pools": shown(request, POOLS, pools, POOLS_PER_PAGE, param="pools_page"),
         "members": paged(request, members, MEMBERS_PER_PAGE, param="members_page"),
     }
@@ -113,62 +116,13 @@ def pool_detail(request, pool_id: int):
         "statuses": statuses,
         "status": status,
         "cost": _costs("pool", pool.pk),
-        "hosts": shown(request, HOSTS, hosts, HOSTS_PER_PAGE, count=count),
+        "hosts": shown(request, HOSTS, hosts, HOSTS_PER_PAGE, count=count, pick="bulk-hosts" if can_scale else ""),
         "jobs": shown(request, JOBS, jobs, JOBS_PER_PAGE, param="jobs_page"),
+        "budgets": with_figures(guard.covering(pool, enforced_only=False)),
         "templates": pool.ordered_templates(),
         "can_scale": can_scale,
     }
     return render(request, "console/pool.html", context)
-
-
-def _scale_delta(request, pool: ServicePool) -> int | None:
-    """The form's delta when the user may scale the pool and gave a non-zero whole number; else None, said why."""
-    if not may_scale(request.user, pool):
-        messages.error(request, _("Your role on this cluster does not allow scaling."))
-        return None
-    try:
-        delta = int(request.POST.get("delta", ""))
-    except ValueError:
-        messages.error(request, _("Give the number of hosts to add (or a negative number to remove)."))
-        return None
-    if delta == 0:
-        messages.error(request, _("A delta of 0 changes nothing."))
-        return None
-    return delta
-
-
-@login_required
-@require_POST
-def pool_scale(request, pool_id: int):
-    """Scale a pool by a delta from the console form."""
-    pool = _visible_pool(request.user, pool_id)
-    delta = _scale_delta(request, pool)
-    if delta is None:
-        return redirect("console:pool", pool_id=pool.pk)
-    try:
-        job = services.scale(pool.pk, request.user, services.ScaleRequest(delta=delta)).job
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-        return redirect("console:pool", pool_id=pool.pk)
-    messages.success(request, _("Job %(job)s started: %(delta)+d hosts.") % {"job": job.pk, "delta": job.delta})
-    return redirect("console:job", job_id=job.pk)
-
-
-@login_required
-@require_POST
-def pool_scale_preview(request, pool_id: int):
-    """What a scale by the form's delta would do (the API's dry run: placements and cost), changing nothing."""
-    pool = _visible_pool(request.user, pool_id)
-    delta = _scale_delta(request, pool)
-    context = {"pool": pool, "delta": delta}
-    if delta is not None:
-        try:
-            context["plan"] = services.scale(
-                pool.pk, request.user, services.ScaleRequest(delta=delta), dry=True
-            ).dry_run
-        except ServiceError as exc:
-            messages.error(request, exc.message)
-    return render(request, "console/scale_preview.html", context)
 
 
 def _visible_job(user, job_id: int) -> Job:
@@ -220,12 +174,13 @@ def job_cancel(request, job_id: int):
 
 @login_required
 def job_progress(request, job_id: int):
-    """The progress fragment HTMX polls; when a polled job has ended, the whole page is reloaded once."""
+    """The progress fragment HTMX polls; when a polled job has ended, the fragment (its bar full or final) is
+    swapped in and the event ``job-ended`` tells the rest of the page (hosts, timeline) to redraw itself."""
     job = _visible_job(request.user, job_id)
     context = _progress_context(job)
     response = render(request, "console/job_progress.html", context)
     if request.GET.get("active") and not context["active"]:
-        response["HX-Refresh"] = "true"
+        response["HX-Trigger"] = "job-ended"
     return response
 
 
@@ -238,8 +193,11 @@ def _visible_host(user, host_id: int) -> Host:
 def host_detail(request, host_id: int):
     """A host with its initialization runs (per-host outcome and output) and a re-run button."""
     host = _visible_host(request.user, host_id)
+    events = host.events.select_related("job").order_by("time", "pk")
     context = {
         "host": host,
+        "cost": host_costs([host], timezone.now())[host.pk],
+        "events": paged(request, events, EVENTS_PER_PAGE, param="events_page"),
         "runs": host.init_runs.all()[:20],
         "can_rerun": may_scale(request.user, host),
     }

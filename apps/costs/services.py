@@ -167,6 +167,13 @@ def _run_rates(hosts, dimension: str, found: dict[int, GroupCost], now: datetime
             found[group].unpriced_hosts += 1
 
 
+def hosts_run_rate(pool_id: int, host_ids: list[int], now: datetime) -> GroupCost:
+    """The run-rate these hosts of one pool add now (what removing them saves), as a pool's run-rate is counted."""
+    found = {pool_id: GroupCost(settings.DCP_CURRENCY)}
+    _run_rates(Host.objects.filter(pool_id=pool_id, pk__in=host_ids), "pool", found, now)
+    return found[pool_id]
+
+
 def group_costs(dimension: str, ids: list[int], now: datetime) -> dict[int, GroupCost]:
     """Run-rate and cost this month of these pools or clusters (dimension "pool" or "cluster")."""
     found = {pk: GroupCost(settings.DCP_CURRENCY) for pk in ids}

@@ -14,11 +14,14 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from apps.configuration.models import InitRun
+from apps.costs.budgets.models import Budget
 from apps.inventory.models import Host
 from apps.provisioning.models import Job
+from tests.conftest import wait_for
 from tests.costs.test_where_people_look import running
 from tests.e2e.test_cloud_scale import template_for
-from tests.factories import PoolFactory, TemplateFactory, with_template
+from tests.factories import MachineFactory, PoolFactory, TemplateFactory, ready_hosts, with_template
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 playwright = pytest.importorskip("playwright.sync_api")
@@ -86,9 +89,15 @@ def column(page, key: str) -> list[str]:
     return page.locator(f"#table-hosts tbody tr td:nth-child({index + 1})").all_inner_texts()
 
 
-def headings(page) -> list[str]:
-    """The keys of the host table's columns as drawn."""
-    return page.locator("#table-hosts thead th").evaluate_all("cells => cells.map(c => c.dataset.column)")
+def pool_cells(page, name: str) -> dict[str, str]:
+    """The cells of one pool's row in the pools list, by column key."""
+    row = page.locator("#table-pools tbody tr", has_text=name)
+    return dict(zip(headings(page, "pools"), row.locator("td").all_inner_texts(), strict=True))
+
+
+def headings(page, table: str = "hosts") -> list[str]:
+    """The keys of a table's columns as drawn (the host table's unless told)."""
+    return page.locator(f"#table-{table} thead th").evaluate_all("cells => cells.map(c => c.dataset.column)")
 
 
 def test_sorting_a_table_by_its_heading(page_as, pool, users):
@@ -171,8 +180,10 @@ def aliyun():
     harness.stop()
 
 
-def test_job_progress_bar_fills_as_a_real_worker_works(worker, aliyun, page_as, cluster, users, tmp_path):
-    """A developer previews +3 (the plan, nothing made), scales; the bar is redrawn by polling as the worker works.
+def test_scale_to_a_size_confirm_and_watch_the_bar_fill(worker, aliyun, page_as, cluster, users, tmp_path):
+    """A developer asks for size 3: the preview and the confirmation show the plan and the budget after it;
+    nothing is made until Confirm. The job page's bar is redrawn by polling as the worker works, up to 100 %,
+    without a reload, and the pools list then shows the new size.
 
     The emulated ECS boots instances in 4 s: the job page first shows 0 of 3 ready, HTMX redraws the bar
     while the job runs, and the page ends on 3 of 3 ready, succeeded, with the three hosts in its table.
@@ -181,20 +192,32 @@ def test_job_progress_bar_fills_as_a_real_worker_works(worker, aliyun, page_as, 
     aliyun.set_faults(boot_seconds=4.0)
     template = template_for(aliyun, aliyun.account())
     pool = with_template(PoolFactory(cluster=cluster, name="ecs-pool"), template)
+    Budget.objects.create(cluster=cluster, name="ops-month", amount=Decimal("5000"), currency="USD")
     page = page_as(users["developer"])
     page.goto(f"{page.base}/pools/{pool.pk}/")
-    page.fill("input[name=delta]", "3")
+    page.fill("input[name=desired_size]", "3")
     page.click("form.scale button[name=preview]")
     page.wait_for_selector("#scale-preview table.plan")
     assert "nothing has changed yet" in page.locator("#scale-preview").inner_text()
     assert page.locator("#scale-preview table.plan tbody td").all_inner_texts()[0] == template.name
-    assert not Job.objects.filter(pool=pool).exists()
+    assert "ops-month" in page.locator("#scale-preview table.budgets-after").inner_text()
     page.click("form.scale button[type=submit]")
+    page.wait_for_url(re.compile(r"/scale/confirm/$"))
+    assert "Desired size 0 → 3" in page.locator("main").inner_text()
+    assert page.locator("table.budgets-after tbody tr").count() == 1
+    page.screenshot(path=tmp_path / "scale-confirm.png", full_page=True)
+    assert not Job.objects.filter(pool=pool).exists()
+    page.click("form.confirm button[name=confirm]")
     page.wait_for_url(re.compile(r"/jobs/\d+/$"))
     bar = page.locator(".progress")
     assert bar.get_attribute("data-total") == "3" and bar.get_attribute("data-ready") == "0"
+    # The pools list, open beside the job, counts the running job and follows it by polling.
+    pools = page.context.new_page()
+    pools.goto(f"{page.base}/pools/?cluster={cluster.pk}")
+    assert pool_cells(pools, "ecs-pool")["running_jobs"] == "1"
+    pools.evaluate("window.notReloaded = true")
     page.evaluate(
-        "window.redrawn = 0; document.body.addEventListener('htmx:afterSwap', "
+        "window.notReloaded = true; window.redrawn = 0; document.body.addEventListener('htmx:afterSwap', "
         "e => { if (e.detail.target.id === 'job-progress') window.redrawn++; })"
     )
     page.wait_for_function("window.redrawn >= 1", timeout=30_000)
@@ -202,13 +225,71 @@ def test_job_progress_bar_fills_as_a_real_worker_works(worker, aliyun, page_as, 
         "document.querySelector('.progress') && document.querySelector('.progress').dataset.ready === '3'",
         timeout=120_000,
     )
-    page.wait_for_function("document.querySelector('[data-status]').dataset.status === 'succeeded'", timeout=30_000)
     width = page.evaluate("document.querySelector('.progress .ready').getBoundingClientRect().width")
     whole = page.evaluate("document.querySelector('.progress').getBoundingClientRect().width")
     assert width == pytest.approx(whole, abs=1), "a full bar for 3 of 3 ready"
+    assert page.evaluate("window.notReloaded") is True, "the bar reached 100 % without a page load"
+    page.wait_for_function("document.querySelector('[data-status]').dataset.status === 'succeeded'", timeout=30_000)
     assert Job.objects.get(pool=pool).status == "succeeded"
     page.wait_for_function("document.querySelectorAll('#table-job-hosts tbody tr').length === 3")
     page.screenshot(path=tmp_path / "job.png", full_page=True)
+    pools.wait_for_function(
+        "[...document.querySelectorAll('#table-pools tbody td')].map(td => td.innerText).join(' ').includes('ecs-pool')"
+        " && document.querySelector('#table-pools td:nth-child(' + "
+        "([...document.querySelectorAll('#table-pools thead th')].findIndex(th => th.dataset.column === 'running_jobs')"
+        " + 1) + ')').innerText === '0'",
+        timeout=30_000,
+    )
+    cells = pool_cells(pools, "ecs-pool")
+    assert (cells["desired_size"], cells["size"], cells["ready"], cells["running_jobs"]) == ("3", "3", "3", "0")
+    assert pools.evaluate("window.notReloaded") is True, "the pools list was redrawn by HTMX, not reloaded"
+
+
+@pytest.fixture
+def physical_pool(cluster):
+    """Pool db: three ready hosts on physical machines, with Ansible as their initialization."""
+    template = TemplateFactory(init_method="ansible")
+    pool = with_template(PoolFactory(cluster=cluster, name="db", desired_size=3), template)
+    hosts = ready_hosts(pool, template, [MachineFactory(provider=template.provider) for _ in range(3)])
+    return pool, hosts
+
+
+def test_pick_two_hosts_and_remove_them_then_rerun_initialization(worker, page_as, physical_pool, users, tmp_path):
+    """Tick two hosts in the hosts table, Remove: the confirmation lists them, Confirm starts a scale-in job;
+    when the worker has ended it the pool's page lists the one host left. Then re-run initialization on it:
+    the confirmation names it, and its page shows the re-run's outcome once the worker has run it."""
+    pool, hosts = physical_pool
+    gone, kept = hosts[:2], hosts[2]
+    page = page_as(users["developer"])
+    page.goto(f"{page.base}/hosts/?pool={pool.pk}")
+    for host in gone:
+        page.check(f"#table-hosts input[type=checkbox][value='{host.pk}']")
+    page.click("form#bulk-hosts button[value=remove]")
+    page.wait_for_url(re.compile(r"/hosts/actions/$"))
+    listed = page.locator("ul.removed").inner_text()
+    assert all(host.hostname in listed for host in gone) and kept.hostname not in listed
+    assert "Desired size 3 → 1" in page.locator("main").inner_text()
+    page.screenshot(path=tmp_path / "remove-confirm.png", full_page=True)
+    page.click("form.confirm button[name=confirm]")
+    page.wait_for_url(re.compile(r"/jobs/\d+/$"))
+    page.wait_for_function("document.querySelector('[data-status]').dataset.status === 'succeeded'", timeout=60_000)
+    assert page.locator(".progress").get_attribute("data-removed") == "2"
+    page.goto(f"{page.base}/pools/{pool.pk}/")
+    assert column(page, "hostname") == [kept.hostname]
+
+    page.check(f"#table-hosts input[type=checkbox][value='{kept.pk}']")
+    page.click("form#bulk-hosts button[value=initialize]")
+    page.wait_for_url(re.compile(r"/hosts/actions/$"))
+    assert kept.hostname in page.locator("ul.to-run").inner_text()
+    page.click("form.confirm button[name=confirm]")
+    page.wait_for_selector("ul.started")
+    assert "Initialization started again on 1 host." in page.locator("main").inner_text()
+    page.click(f"ul.started a[href='/hosts/{kept.pk}/']")
+    wait_for(lambda: not InitRun.objects.filter(host=kept, status="running").exists(), timeout=90, message="run")
+    page.reload()
+    run = page.locator("main h3").first.inner_text()
+    assert "re-run" in run and "running" not in run
+    page.screenshot(path=tmp_path / "host-rerun.png", full_page=True)
 
 
 def test_pages_look_right(page_as, pool, users, tmp_path):
@@ -249,3 +330,42 @@ def test_costs_page_draws_the_apis_daily_costs(page_as, cluster, users, priced, 
     )
     assert sum(drawn) == pytest.approx(21.60, abs=0.02)
     page.screenshot(path=tmp_path / "costs.png", full_page=True)
+
+
+def test_budget_page_draws_its_burn_down(page_as, pool, priced, users, tmp_path):
+    """A budget's page draws spent, forecast, linear and the amount as lines, with no error in the browser;
+    the spent line ends on the spent figure (two hosts at 0.36 USD an hour for 30 hours, or what of it
+    falls in this month). Screenshots of it, the provider page and a report schedule's page."""
+    from tests.api.seed import _budget, cost_report
+
+    spending = with_template(PoolFactory(cluster=pool.cluster, name="spending", desired_size=2), priced)
+    running(spending, priced, hours=30, n=2)
+    _budget(pool.cluster, spending, timezone.now())
+    budget = Budget.objects.get()
+    report = cost_report(pool.cluster, pool, users["admin"])
+    page = page_as(users["guest"])
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{page.base}/budgets/{budget.pk}/")
+    page.wait_for_function("window.echarts && echarts.getInstanceByDom(document.getElementById('burndown-chart'))")
+    series = page.evaluate(
+        "echarts.getInstanceByDom(document.getElementById('burndown-chart')).getOption().series"
+        ".map(s => [s.name, s.data.length])"
+    )
+    days = len(page.evaluate("JSON.parse(document.getElementById('burndown-data').textContent).days"))
+    assert series == [[name, days] for name in ("Spent", "Forecast", "Linear", "Budget")] and days >= 28
+    spent = page.evaluate(
+        "echarts.getInstanceByDom(document.getElementById('burndown-chart')).getOption().series[0]"
+        ".data.filter(v => v !== null).pop()"
+    )
+    figure = Decimal(page.locator("[data-figure=spent]").inner_text().split()[0])
+    assert spent == pytest.approx(float(figure), abs=0.01) and figure > 0
+    forecast = Decimal(page.locator("[data-figure=forecast]").inner_text().split()[0])
+    assert forecast > figure, "the two hosts keep running to the month's end"
+    page.screenshot(path=tmp_path / "budget.png", full_page=True)
+    for name, path in (("provider", f"/providers/{pool.hosts.first().provider_id}/"), ("report", "/reports/")):
+        page.goto(f"{page.base}{path}")
+        page.screenshot(path=tmp_path / f"{name}.png", full_page=True)
+    page.goto(f"{page.base}/reports/{report.schedule_id}/")
+    assert page.locator("table.reports a[download]").all_inner_texts() == ["csv", "xlsx"]
+    assert errors == []

@@ -234,7 +234,7 @@ def test_job_page_pages_its_hosts_and_polls_progress_while_running(pool, users):
     assert 'hx-trigger="every 2s"' in content and 'data-total="150"' in content
     Job.objects.filter(pk=job.pk).update(status="succeeded")
     fragment = client.get(f"/jobs/{job.pk}/progress/?active=1")
-    assert fragment["HX-Refresh"] == "true" and b"every 2s" not in fragment.content
+    assert fragment["HX-Trigger"] == "job-ended" and b"every 2s" not in fragment.content
 
 
 def test_language_follows_accept_language_then_the_users_choice(pool, users):
