@@ -1,6 +1,6 @@
 """The console's lists: one declaration per kind of object, each served by the API's own viewset."""
 
-from django.db.models import Q
+from django.db.models import CharField, F, Q, Value
 from django.utils.translation import gettext_lazy as _
 
 from apps.configuration.api import RegistryViewSet, SSHKeyViewSet
@@ -123,7 +123,8 @@ PROVIDERS = Table(
         Column("name", _("Name"), link="console:provider"),
         Column("kind", _("Kind")),
         Column("region", _("Region")),
-        Column("endpoint_url", _("Endpoint")),
+        # Read from an annotation the list makes only for system administrators (see ProviderList).
+        Column("endpoint_url", _("Endpoint"), path="endpoint_shown", order=""),
         Column("max_hosts", _("Host quota")),
         CREATED,
     ],
@@ -256,6 +257,12 @@ class ProviderList(ListPage):
 
     viewset, table, title, section = CloudAccountViewSet, PROVIDERS, _("Providers"), "providers"
     filters, search = ("kind",), ("name", "region")
+
+    def get_queryset(self, view):
+        """The accounts; their endpoints (which may carry a user or a host name) for system administrators
+        only, as in the API."""
+        shown = F("endpoint_url") if view.request.user.is_system_admin else Value(None, output_field=CharField())
+        return super().get_queryset(view).annotate(endpoint_shown=shown)
 
 
 class TemplateList(ListPage):

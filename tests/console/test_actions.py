@@ -285,7 +285,11 @@ def test_provider_page_never_shows_credentials(pool, priced, users, sysadmin):
     assert "127.0.0.1:5999" not in content
     assert re.search(r"create request 3 1 this account", body) and "m5.large – – 0.36000000 USD per_second" in body
     assert "127.0.0.1:5999" in login(sysadmin).get(f"/providers/{account.pk}/").content.decode()
-    assert f"/providers/{account.pk}/" in login(users["guest"]).get("/providers/").content.decode()
+    listed = login(users["guest"]).get("/providers/").content.decode()
+    assert f"/providers/{account.pk}/" in listed and "127.0.0.1:5999" not in listed
+    exported = b"".join(login(users["guest"]).get("/providers/?export=csv").streaming_content).decode()
+    assert "Endpoint" in exported.splitlines()[0] and "127.0.0.1:5999" not in exported
+    assert "127.0.0.1:5999" in login(sysadmin).get("/providers/").content.decode()
 
 
 def test_new_lists_and_pages_send_fixed_statements(pool, priced, users):
