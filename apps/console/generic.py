@@ -16,8 +16,10 @@ from django.core.paginator import Page
 from django.db.models import Q
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.decorators.http import require_POST
 from rest_framework import exceptions as drf_exceptions
@@ -69,9 +71,12 @@ class Shown:
     ident: str
 
 
-def shown(request, table: Table, queryset, per_page: int, param: str = "page", orderable=(), count=None) -> Shown:
-    """A page of queryset drawn with the user's columns; sortable headings for the names in orderable."""
-    columns = table.chosen(preference(request.user, f"table:{table.name}"))
+def shown(
+    request, table: Table, queryset, per_page: int, param: str = "page", orderable=(), count=None, extra=()
+) -> Shown:
+    """A page of queryset drawn with the user's columns (then the extra ones, such as an Edit link); sortable
+    headings for the names in orderable."""
+    columns = [*table.chosen(preference(request.user, f"table:{table.name}")), *extra]
     page = paged(request, queryset, per_page, param=param, count=count)
     current = request.GET.get("ordering", "")
     headers = []
@@ -102,7 +107,9 @@ class ListPage(LoginRequiredMixin, View):
     Subclasses declare ``viewset`` (the API's), ``table``, ``title``, the
     ``filters`` of the viewset's filter set to offer, ``choices`` (filter name
     → the queryset whose restricted rows fill its drop-down), ``search`` (fields
-    ``?q=`` looks in) and ``section`` (the navigation entry to highlight).
+    ``?q=`` looks in) and ``section`` (the navigation entry to highlight);
+    ``add``, ``edit`` and ``bulk_import`` name the console's add, edit and
+    import pages, offered to those whose role allows them (``editable(user)``).
     """
 
     viewset = None
@@ -115,6 +122,13 @@ class ListPage(LoginRequiredMixin, View):
     select_related: tuple[str, ...] = ()
     per_page = 50
     template_name = "console/list.html"
+    add = ""
+    edit = ""
+    bulk_import = ""
+
+    def editable(self, user) -> bool:
+        """Whether the user may add and edit these objects (global ones: system administrators)."""
+        return user.is_superuser
 
     def get_queryset(self, view):
         """The API's queryset for this user; subclasses may narrow or annotate it."""
@@ -149,12 +163,14 @@ class ListPage(LoginRequiredMixin, View):
             queryset = queryset.none().order_by("pk")
         if request.GET.get("export") == "csv" and not errors:
             return self.csv(request, queryset)
+        editable = self.editable(request.user)
         table = shown(
             request,
             self.table,
             queryset,
             self.per_page,
             orderable=ordering.orderable_fields(queryset, view, view.request),
+            extra=[edit_column(self.edit)] if self.edit and editable else (),
         )
         context = {
             "title": self.title,
@@ -165,6 +181,8 @@ class ListPage(LoginRequiredMixin, View):
             "errors": errors,
             "query": query,
             "searchable": bool(self.search),
+            "add_url": reverse(self.add) if self.add and editable else "",
+            "import_url": reverse(self.bulk_import) if self.bulk_import and editable else "",
         }
         # Going back in history, htmx asks for the whole page again (it keeps no copies: historyCacheSize 0).
         fragment = request.htmx and not request.htmx.history_restore_request
@@ -208,6 +226,11 @@ class ListPage(LoginRequiredMixin, View):
         response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{self.table.name}.csv"'
         return response
+
+
+def edit_column(url_name: str) -> Column:
+    """A column of Edit links to each row's edit page."""
+    return Column("edit", gettext_lazy("Edit"), order="", link=url_name, value=lambda obj: _("Edit"))
 
 
 @require_POST

@@ -3,6 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from apps.configuration.api import RegistryViewSet, SSHKeyViewSet
+from apps.console.edit import may_add
 from apps.console.generic import ListPage
 from apps.console.tables import Column, Table
 from apps.core.api.audit import AuditEntryViewSet
@@ -202,6 +203,7 @@ class ClusterList(ListPage):
 
     viewset, table, title, section = ClusterViewSet, CLUSTERS, _("Clusters"), "clusters"
     filters, search = (), ("name", "description")
+    add, edit = "console:cluster-add", ""
 
 
 class PoolList(ListPage):
@@ -209,6 +211,11 @@ class PoolList(ListPage):
 
     viewset, table, title, section = ServicePoolViewSet, POOLS, _("Pools"), "pools"
     filters, choices, search = ("cluster",), {"cluster": CLUSTER_CHOICES}, ("name", "cluster__name")
+    add = "console:pool-add"
+
+    def editable(self, user) -> bool:
+        """The admins of a cluster add pools (and edit them on their pages)."""
+        return may_add(user, ServicePool)
 
 
 class HostList(ListPage):
@@ -234,6 +241,7 @@ class ProviderList(ListPage):
 
     viewset, table, title, section = CloudAccountViewSet, PROVIDERS, _("Providers"), "providers"
     filters, search = ("kind",), ("name", "region")
+    add, edit = "console:provider-add", "console:provider-edit"
 
 
 class TemplateList(ListPage):
@@ -241,6 +249,7 @@ class TemplateList(ListPage):
 
     viewset, table, title, section = MachineTemplateViewSet, TEMPLATES, _("Templates"), "templates"
     filters, choices, search = ("provider", "init_method"), {"provider": PROVIDER_CHOICES}, ("name", "instance_type")
+    add, edit = "console:template-add", "console:template-edit"
 
 
 class MachineList(ListPage):
@@ -249,6 +258,8 @@ class MachineList(ListPage):
     viewset, table, title, section = PhysicalMachineViewSet, MACHINES, _("Physical machines"), "machines"
     filters, choices = ("provider", "state", "machine_class", "idc"), {"provider": PROVIDER_CHOICES}
     search = ("hostname", "ip")
+    add, edit = "console:physical-machine-add", "console:physical-machine-edit"
+    bulk_import = "console:physical-machine-import"
 
 
 class RegistryList(ListPage):
@@ -256,6 +267,7 @@ class RegistryList(ListPage):
 
     viewset, table, title, section = RegistryViewSet, REGISTRIES, _("Registries"), "registries"
     search = ("name", "url")
+    add, edit = "console:registry-add", "console:registry-edit"
 
 
 class SSHKeyList(ListPage):

@@ -19,6 +19,8 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
 from apps.configuration.api import rerun
+from apps.console.edit import may_change
+from apps.console.editors import cluster_actions
 from apps.console.generic import shown
 from apps.console.lists import HOSTS, JOB_HOSTS, JOBS, POOLS
 from apps.console.paging import paged
@@ -82,6 +84,7 @@ def cluster_detail(request, cluster_id: int):
         "cost": _costs("cluster", cluster.pk),
         "pools": shown(request, POOLS, pools, POOLS_PER_PAGE, param="pools_page"),
         "members": paged(request, members, MEMBERS_PER_PAGE, param="members_page"),
+        **cluster_actions(request.user, cluster),
     }
     return render(request, "console/cluster.html", context)
 
@@ -117,6 +120,7 @@ def pool_detail(request, pool_id: int):
         "jobs": shown(request, JOBS, jobs, JOBS_PER_PAGE, param="jobs_page"),
         "templates": pool.ordered_templates(),
         "can_scale": can_scale,
+        "can_edit": may_change(request.user, pool),
     }
     return render(request, "console/pool.html", context)
 
