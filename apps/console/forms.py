@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django import forms
 from django.conf import settings
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -32,17 +33,19 @@ from apps.providers.models import CloudAccount, MachineTemplate
 
 
 def _flat(problems) -> list[str]:
-    """Every message in a serializer's (possibly nested) errors of one field, each translated where it can be."""
+    """Every message in a serializer's (possibly nested) errors of one field, each a sentence in the reader's
+    language where the catalog has it; an item of a list is named by its line (the forms take lists as lines)."""
     if isinstance(problems, dict):
-        return [
-            f"{key}: {text}" if key not in ("", "non_field_errors") else text
-            for key, value in problems.items()
-            for text in _flat(value)
-        ]
+        found = []
+        for key, value in problems.items():
+            name = _("Line %(number)s") % {"number": int(key) + 1} if str(key).isdigit() else str(key)
+            for text in _flat(value):
+                found.append(text if key in ("", "non_field_errors") else f"{name}: {text}")
+        return found
     if isinstance(problems, list | tuple):
         return [text for item in problems for text in _flat(item)]
     text = str(problems)
-    return [_(text)] if text else []
+    return [capfirst(_(text))] if text else []
 
 
 class ApiForm(forms.Form):
@@ -287,6 +290,7 @@ class ProviderForm(ApiForm):
     region = forms.CharField(label=gettext_lazy("Region"), max_length=64, required=False)
     endpoint_url = forms.URLField(
         label=gettext_lazy("Endpoint URL"),
+        assume_scheme="https",
         max_length=500,
         required=False,
         help_text=gettext_lazy("A private endpoint or an emulator; blank for the provider's own."),
@@ -317,9 +321,7 @@ class ProviderForm(ApiForm):
         """A JSON object, or nothing."""
         value = self.cleaned_data.get("credentials")
         if not isinstance(value, dict):
-            raise forms.ValidationError(
-                _('Give a JSON object, e.g. {"access_key_id": "...", "secret_access_key": "..."}.')
-            )
+            raise forms.ValidationError(_("Give the credentials as a JSON object of the kind's keys."))
         return value
 
     def to_api(self) -> dict:
