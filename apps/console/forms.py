@@ -16,7 +16,7 @@ from django import forms
 from django.conf import settings
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from apps.configuration.models import Registry
 from apps.configuration.runners import available_methods
@@ -30,6 +30,36 @@ from apps.inventory.models import Cluster, ServicePool
 from apps.providers.choices import ProviderKind
 from apps.providers.drivers.registry import available_kinds
 from apps.providers.models import CloudAccount, MachineTemplate
+
+
+#: Messages of the API's serializers that the forms show next to their fields, translated there (the API itself
+#: answers in English, its contract); a message with figures in it is shown as the API wrote it.
+API_MESSAGES = (
+    gettext_noop("Your role on this cluster does not allow this."),
+    gettext_noop("Each template may appear only once."),
+    gettext_noop("A pool with min_size above 0 needs templates."),
+    gettext_noop("A pool cannot move to another cluster."),
+    gettext_noop("Give an amount above 0."),
+    gettext_noop("Give each threshold (percent and of) once."),
+    gettext_noop("Thresholds alert someone: give at least one e-mail address or webhook URL in notify."),
+    gettext_noop("Give an e-mail address such as finance@example.com."),
+    gettext_noop("A machine becomes allocated by scaling a pool, not by hand."),
+    gettext_noop("This machine is allocated to a pool; scale that host in first."),
+    gettext_noop("Give a list of security group names."),
+    gettext_noop("The kind of a provider account cannot change; create a new account."),
+    gettext_noop("CSV body has no header row."),
+    gettext_noop("CSV body is not UTF-8 text."),
+    gettext_noop("Month"),
+    gettext_noop("Quarter"),
+    gettext_noop("Year"),
+    gettext_noop("Daily"),
+    gettext_noop("Weekly"),
+    gettext_noop("Monthly"),
+    gettext_noop("CSV"),
+    gettext_noop("Excel workbook (XLSX)"),
+    gettext_noop("Provider account"),
+    gettext_noop("IDC"),
+)
 
 
 def _flat(problems) -> list[str]:

@@ -42,9 +42,10 @@ def login(user, language: str = "") -> Client:
 def field_errors(answer, name: str) -> list[str]:
     """The error messages drawn next to one field of the form on the page."""
     page = answer.content.decode()
-    block = re.search(rf'<div class="field[^"]*" data-field="{name}">(.*?)</div>', page, re.S)
+    block = re.search(rf'<div class="field[^"]*" data-field="{name}">(.*?)(<div class="field|<p class="buttons")', page, re.S)
     assert block, f"no field {name} on the page"
-    return [html.unescape(m.strip()) for m in re.findall(r"<li>(.*?)</li>", block.group(1), re.S)]
+    errors = re.search(r'<ul class="errorlist"[^>]*>(.*?)</ul>', block.group(1), re.S)
+    return [html.unescape(m.strip()) for m in re.findall(r"<li>(.*?)</li>", errors.group(1), re.S)] if errors else []
 
 
 def form_errors(answer) -> list[str]:
