@@ -31,7 +31,6 @@ from apps.providers.choices import ProviderKind
 from apps.providers.drivers.registry import available_kinds
 from apps.providers.models import CloudAccount, MachineTemplate
 
-
 #: Messages of the API's serializers that the forms show next to their fields, translated there (the API itself
 #: answers in English, its contract); a message with figures in it is shown as the API wrote it.
 API_MESSAGES = (

@@ -7,6 +7,7 @@ entries apply unchanged; the console only turns their answers into messages.
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -24,14 +25,17 @@ def _errors(exc: drf_exceptions.ValidationError) -> str:
 
 
 def _change(request, cluster_id: int, work) -> None:
-    """Run work(view) on the members viewset of the cluster; say what went wrong, if anything."""
+    """Run work(view) on the members viewset of the cluster; say what went wrong, if anything (403 for anyone
+    but the cluster's admins, 404 for those who do not see the cluster)."""
     view = api_view(MembershipViewSet, request, action="update", cluster_pk=cluster_id)
     cluster = view.get_cluster()  # 404 for a cluster the user may not see
     try:
         view.check_write(cluster)
-        work(view)
     except drf_exceptions.PermissionDenied:
-        messages.error(request, _("Only the cluster's admins may change its members."))
+        # Only a forged request gets here: the page shows other roles no member forms.
+        raise PermissionDenied(_("Only the cluster's admins may change its members.")) from None
+    try:
+        work(view)
     except drf_exceptions.ValidationError as exc:
         messages.error(request, _errors(exc))
     except ServiceError as exc:
