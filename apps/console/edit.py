@@ -18,8 +18,10 @@ from django.db import IntegrityError
 from django.db.models import ProtectedError, RestrictedError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views import View
+from django.views.decorators.debug import sensitive_post_parameters
 from rest_framework import exceptions as drf_exceptions
 
 from apps.console.generic import api_view
@@ -84,8 +86,12 @@ class ObjectPage(LoginRequiredMixin, View):
         return self.done_url(obj) if obj is not None and obj.pk else reverse(self.list_url)
 
 
+@method_decorator(sensitive_post_parameters(), name="dispatch")
 class ObjectEditView(ObjectPage):
-    """Create (no ``pk``) or edit an object through its form and the API's serializer and viewset."""
+    """Create (no ``pk``) or edit an object through its form and the API's serializer and viewset.
+
+    Its POST may carry credentials or passwords: Django's error reports leave every field of it out.
+    """
 
     form = None
     template_name = "console/edit.html"

@@ -69,7 +69,7 @@ def _flat(problems) -> list[str]:
         for key, value in problems.items():
             name = _("Line %(number)s") % {"number": int(key) + 1} if str(key).isdigit() else str(key)
             for text in _flat(value):
-                found.append(text if key in ("", "non_field_errors") else f"{name}: {text}")
+                found.append(text if key in ("", "non_field_errors", "detail") else f"{name}: {text}")
         return found
     if isinstance(problems, list | tuple):
         return [text for item in problems for text in _flat(item)]
