@@ -34,6 +34,10 @@ def test_pool_form_shows_the_error_by_its_field_then_saves(page_as, cluster, use
     error_box = error.bounding_box()
     assert 0 <= error_box["y"] - (field_box["y"] + field_box["height"]) < 30
     assert page.locator("[data-field=max_size] .errorlist").count() == 0
+    # A screen reader hears the message with the field: the box points at it and is marked invalid.
+    box = page.locator("input[name=min_size]")
+    assert error.get_attribute("id") in box.get_attribute("aria-describedby").split()
+    assert box.get_attribute("aria-invalid") == "true"
     assert page.locator("tr[data-template=cheap-c32] input").input_value() == "1"
     page.screenshot(path=tmp_path / "pool-form-error.png", full_page=True)
     assert not ServicePool.objects.filter(name="api").exists()

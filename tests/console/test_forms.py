@@ -394,7 +394,7 @@ def test_report_schedule_form(cluster, users):
 
 
 def test_form_errors_in_chinese(pool, users):
-    """In Chinese, the labels and the message next to a field are Chinese."""
+    """In Chinese, the labels and the messages next to the fields are Chinese: Django's, the form's, the API's."""
     client = login(users["admin"], language="zh-hans")
     answer = client.post(f"/pools/{pool.pk}/edit/", {"name": "web", "min_size": "多", "max_size": 10})
     assert answer.status_code == 400
@@ -403,6 +403,10 @@ def test_form_errors_in_chinese(pool, users):
     body = {"name": "web", "min_size": 0, "max_size": 10, "templates-999": "1"}
     answer = client.post(f"/pools/{pool.pk}/edit/", body)
     assert field_errors(answer, "templates") == ["请从列表中选择模板。"]
+    body = {"cluster": pool.cluster_id, "period": "month", "amount": "0", "currency": "USD"}
+    answer = client.post("/budgets/add/", body)
+    assert field_errors(answer, "amount") == ["请填写大于 0 的金额。"]
+    assert not Budget.objects.exists()
 
 
 def test_edit_pages_make_a_fixed_number_of_queries(cluster, users):
