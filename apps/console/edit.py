@@ -168,8 +168,17 @@ class ObjectEditView(ObjectPage):
             "title": self.title,
             "section": self.section,
             "cancel_url": self.back_url(obj),
+            "delete_url": self.delete_url(request, obj),
         }
         return render(request, self.template_name, context, status=status)
+
+    def delete_url(self, request, obj) -> str:
+        """The object's delete page (named as its edit page, ``-delete`` for ``-edit``); none for a new one."""
+        match = request.resolver_match
+        if obj is None or match is None or not match.url_name.endswith("-edit"):
+            return ""
+        name = match.url_name.removesuffix("-edit") + "-delete"
+        return reverse(f"{match.namespace}:{name}" if match.namespace else name, args=[obj.pk])
 
 
 class ObjectDeleteView(ObjectPage):

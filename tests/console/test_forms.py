@@ -225,6 +225,19 @@ def test_provider_credentials_are_never_shown_and_blank_keeps_them(sysadmin):
     assert field_errors(answer, "credentials") == ["Give the credentials as a JSON object of the kind's keys."]
 
 
+def test_provider_is_deleted_from_its_edit_page_unless_templates_use_it(sysadmin):
+    """The edit page links its delete page; a provider a template uses stays, saying so; an unused one goes."""
+    used, unused = PhysicalProviderFactory(name="idc-used"), PhysicalProviderFactory(name="idc-unused")
+    TemplateFactory(provider=used)
+    client = login(sysadmin)
+    assert f'href="/providers/{used.pk}/delete/"' in client.get(f"/providers/{used.pk}/edit/").content.decode()
+    answer = client.post(f"/providers/{used.pk}/delete/")
+    assert answer.status_code == 409 and "still used by" in answer.content.decode()
+    answer = client.post(f"/providers/{unused.pk}/delete/")
+    assert answer.status_code == 302 and answer["Location"] == "/providers/"
+    assert list(CloudAccount.objects.values_list("name", flat=True)) == ["idc-used"]
+
+
 def test_provider_pages_are_for_system_administrators(users):
     """Everyone else gets a 403 and changes nothing."""
     account = PhysicalProviderFactory(name="idc-x")
