@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy, gettext_noop
 from apps.configuration.models import Registry
 from apps.configuration.runners import available_methods
 from apps.console.labels import label
-from apps.core.choices import Action
+from apps.core.choices import Action, Role
 from apps.costs.budgets.choices import AlertBasis, BudgetPeriod, WebhookShape
 from apps.costs.choices import Dimension
 from apps.costs.reports.choices import Frequency, ReportFormat
@@ -202,6 +202,17 @@ class ClusterForm(ApiForm):
     description = forms.CharField(
         label=gettext_lazy("Description"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+class MemberForm(ApiForm):
+    """A new member of a cluster: a user's name and their role."""
+
+    username = forms.CharField(label=gettext_lazy("Username"), max_length=150)
+    role = forms.ChoiceField(label=gettext_lazy("Role"), initial=Role.GUEST)
+
+    def setup(self) -> None:
+        """The roles, in the reader's language."""
+        self.fields["role"].choices = _choices(Role.values())
 
 
 # -- Pools --------------------------------------------------------------------------------------------------------

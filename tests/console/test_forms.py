@@ -450,10 +450,15 @@ def test_cluster_admin_manages_members_and_others_are_refused(cluster, users):
     UserFactory(username="newcomer")
     client = login(users["admin"])
     url = f"/clusters/{cluster.pk}/members/"
-    page = client.post(url, {"username": "nobody", "role": "guest"}, follow=True).content.decode()
-    assert "nobody" in page and not Membership.objects.filter(user__username="nobody").exists()
-    page = client.post(url, {"username": "newcomer", "role": "boss"}, follow=True).content.decode()
-    assert "boss" in page and not Membership.objects.filter(user__username="newcomer").exists()
+    assert client.get(url).status_code == 200
+    answer = client.post(url, {"username": "nobody", "role": "guest"})
+    assert answer.status_code == 400
+    assert field_errors(answer, "username") == ["Object with username=nobody does not exist."]
+    answer = client.post(url, {"username": "newcomer", "role": "boss"})
+    assert field_errors(answer, "role") == ["Select a valid choice. boss is not one of the available choices."]
+    answer = client.post(url, {"username": users["guest"].username, "role": "admin"})
+    assert field_errors(answer, "username") == [f"User guest-user is already a member of {cluster.name}."]
+    assert not Membership.objects.filter(user__username="newcomer").exists()
     answer = client.post(url, {"username": "newcomer", "role": "developer"}, follow=True)
     assert "newcomer is now a member." in answer.content.decode()
     assert Membership.objects.get(user__username="newcomer").role == "developer"
@@ -462,6 +467,7 @@ def test_cluster_admin_manages_members_and_others_are_refused(cluster, users):
     for who, status in (("guest", 403), ("developer", 403), ("outsider", 404)):
         other = login(users[who])
         assert other.post(url, {"username": "outsider", "role": "admin"}).status_code == status
+        assert other.get(url).status_code == status
         assert other.post(f"{url}newcomer/", {"remove": "1"}).status_code == status
     assert not Membership.objects.filter(user__username="outsider").exists()
     client.post(f"{url}newcomer/", {"remove": "1"})
