@@ -238,14 +238,25 @@ def test_provider_is_deleted_from_its_edit_page_unless_templates_use_it(sysadmin
     assert list(CloudAccount.objects.values_list("name", flat=True)) == ["idc-used"]
 
 
-def test_provider_pages_are_for_system_administrators(users):
-    """Everyone else gets a 403 and changes nothing."""
-    account = PhysicalProviderFactory(name="idc-x")
+@pytest.mark.parametrize("prefix", ["providers", "templates", "physical-machines", "registries"])
+def test_inventory_pages_are_for_system_administrators(prefix, users):
+    """A cluster admin (not a system administrator) sees no Add or Edit, and a forged add, edit or delete is a 403
+    that changes nothing."""
+    machine = MachineFactory()
+    template = TemplateFactory(provider=machine.provider)
+    registry = Registry.objects.create(name="harbor", url="registry.example.com")
+    obj = {"providers": machine.provider, "templates": template, "physical-machines": machine, "registries": registry}
+    target = obj[prefix]
+    before = AuditEntry.objects.count()
     client = login(users["admin"])
-    assert client.get("/providers/add/").status_code == 403
-    assert client.post(f"/providers/{account.pk}/edit/", {"name": "stolen"}).status_code == 403
-    assert client.post(f"/providers/{account.pk}/delete/").status_code == 403
-    assert CloudAccount.objects.get().name == "idc-x"
+    assert "/edit/" not in client.get(f"/{prefix}/").content.decode()
+    assert client.get(f"/{prefix}/add/").status_code == 403
+    assert client.post(f"/{prefix}/add/", {"name": "stolen", "hostname": "stolen"}).status_code == 403
+    assert client.get(f"/{prefix}/{target.pk}/edit/").status_code == 403
+    assert client.post(f"/{prefix}/{target.pk}/edit/", {"name": "stolen", "hostname": "stolen"}).status_code == 403
+    assert client.post(f"/{prefix}/{target.pk}/delete/").status_code == 403
+    target.refresh_from_db()
+    assert "stolen" not in str(target) and AuditEntry.objects.count() == before
 
 
 # -- Templates ----------------------------------------------------------------------------------------------------
