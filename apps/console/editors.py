@@ -236,14 +236,14 @@ def _row_errors(detail) -> list[str]:
     for row, problems in rows.items() if isinstance(rows, dict) else []:
         if isinstance(problems, dict):
             for field, texts in problems.items():
-                for text in forms._flat(texts):
+                for text in forms.flat(texts):
                     found.append(
                         _("Row %(row)s, %(field)s: %(message)s") % {"row": row, "field": field, "message": text}
                     )
         else:
-            found.extend(f"{row}: {text}" for text in forms._flat(problems))
+            found.extend(f"{row}: {text}" for text in forms.flat(problems))
     other = {key: value for key, value in detail.items() if key != "rows"} if isinstance(detail, dict) else detail
-    found.extend(forms._flat(other) if other else [])
+    found.extend(forms.flat(other) if other else [])
     return found
 
 
