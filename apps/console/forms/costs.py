@@ -15,13 +15,8 @@ from apps.inventory.models import Cluster, ServicePool
 # -- Budgets ------------------------------------------------------------------------------------------------------
 
 
-class ThresholdsField(forms.CharField):
+class ThresholdsField(LinesField):
     """Thresholds, one per line: a percent and what it is of (``80 actual``, ``100 forecast``)."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 3}))
-        super().__init__(**kwargs)
 
     def prepare_value(self, value):
         """One threshold per line."""
@@ -32,7 +27,7 @@ class ThresholdsField(forms.CharField):
     def to_python(self, value):
         """[{"percent", "of"}] from the lines."""
         found = []
-        for line in (super().to_python(value) or "").splitlines():
+        for line in (forms.CharField.to_python(self, value) or "").splitlines():
             words = line.replace("%", " ").split()
             if not words:
                 continue
