@@ -48,3 +48,19 @@ def test_pool_form_shows_the_error_by_its_field_then_saves(page_as, cluster, use
     text = page.locator("main").inner_text()
     assert "bounds 0–2" in text and "cheap-c32" in text and "api was saved." in text
     page.screenshot(path=tmp_path / "pool-saved.png", full_page=True)
+
+
+def test_provider_form_in_chinese_keeps_no_secret(page_as, sysadmin, tmp_path):  # noqa: F811
+    """A zh-CN browser: an empty provider form gets Chinese messages by its fields; credentials typed into a form
+    that comes back with errors are not drawn again."""
+    page = page_as(sysadmin, locale="zh-CN")
+    page.goto(f"{page.base}/providers/add/")
+    assert page.locator("h1").inner_text() == "新建云账号"
+    page.fill("textarea[name=credentials]", '{"access_key_id": "AKIA-typed-secret"}')
+    page.click("form.edit button[type=submit]")
+    error = page.locator("[data-field=name] .errorlist")
+    error.wait_for()
+    assert error.inner_text() == "该字段是必填项。"
+    assert page.locator("textarea[name=credentials]").input_value() == ""
+    assert "AKIA-typed-secret" not in page.content()
+    page.screenshot(path=tmp_path / "provider-form-zh.png", full_page=True)
