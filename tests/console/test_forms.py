@@ -471,3 +471,27 @@ def test_csv_import_of_nothing_says_what_to_send(sysadmin):
     answer = client.post("/physical-machines/import/", {"file": csv_bytes(b"\xff\xfe")})
     assert field_errors(answer, "file") == ["CSV body is not UTF-8 text."]
     assert not PhysicalMachine.objects.exists()
+
+
+def test_odd_input_is_a_message_by_its_field_never_a_500(sysadmin, cluster):
+    """What the API's parser refuses (a NUL, JSON nested too deep) and numbers out of range or in exponent form are
+    refused by the field they were typed in; nothing is stored."""
+    machine = MachineFactory()
+    client = login(sysadmin)
+    provider = {"name": "p", "kind": "physical"}
+    box = {"provider": machine.provider_id, "hostname": "h", "ip": "10.1.0.1", "cpu": 4, "memory_gb": "8"}
+    box |= {"machine_class": "c", "idc": "i", "monthly_cost": "10", "state": "free"}
+    cases = [
+        ("/providers/add/", {**provider, "options": '{"a": "\\u0000"}'}, "options", "Remove the NUL character"),
+        ("/providers/add/", {**provider, "options": "[" * 40 + "]" * 40}, "options", "at most 32 deep"),
+        ("/registries/add/", {"name": "r", "url": "x", "mirrors": '{"a\\u0000": "https://m"}'}, "mirrors", "NUL"),
+        ("/physical-machines/add/", {**box, "monthly_cost": "1e30"}, "monthly_cost", "no more than 10 digits"),
+        ("/physical-machines/add/", {**box, "cpu": "99999999999"}, "cpu", "less than or equal to 4096"),
+        ("/pools/add/", {"cluster": "9" * 30, "name": "x", "min_size": 0, "max_size": 1}, "cluster", "Pick one"),
+    ]
+    for url, body, field, message in cases:
+        answer = client.post(url, body)
+        assert answer.status_code == 400, (url, body)
+        assert any(message in text for text in field_errors(answer, field)), (url, field_errors(answer, field))
+    assert not CloudAccount.objects.exclude(pk=machine.provider_id).exists()
+    assert not Registry.objects.exists() and PhysicalMachine.objects.count() == 1

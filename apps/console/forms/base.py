@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 
 from apps.console.labels import label
+from apps.core.api.parsers import MAX_JSON_DEPTH, too_deep
 
 API_MESSAGES = (
     gettext_noop("Your role on this cluster does not allow this."),
@@ -102,7 +103,7 @@ class ApiForm(forms.Form):
         if hasattr(value, "pk"):
             return value.pk
         if isinstance(value, Decimal):
-            return str(value)
+            return format(value, "f")
         return value
 
     def take_errors(self, errors) -> None:
@@ -116,6 +117,17 @@ class ApiForm(forms.Form):
                 messages = [f"{key}: {text}" for text in messages]
             for text in messages:
                 self.add_error(field, text)
+
+
+def _has_nul(value) -> bool:
+    """Whether a NUL character is anywhere in a parsed JSON value (its keys included)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 class JSONObjectField(forms.JSONField):
@@ -134,8 +146,13 @@ class JSONObjectField(forms.JSONField):
         return json.dumps(value, indent=2, ensure_ascii=False) if value not in (None, "") else ""
 
     def clean(self, value):
-        """The parsed value; blank is the empty value."""
+        """The parsed value; blank is the empty value. As the API's JSON parser: not nested past its depth, and no
+        NUL character, which the database cannot store."""
+        if isinstance(value, str) and too_deep(value):
+            raise forms.ValidationError(_("Nest lists and objects at most %(depth)d deep.") % {"depth": MAX_JSON_DEPTH})
         cleaned = super().clean(value)
+        if _has_nul(cleaned):
+            raise forms.ValidationError(_("Remove the NUL character (\\u0000): it cannot be stored."))
         return self.empty if cleaned is None else cleaned
 
 

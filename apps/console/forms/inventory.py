@@ -139,11 +139,13 @@ class MachineForm(ApiForm):
     hostname = forms.CharField(label=gettext_lazy("Host name"), max_length=253)
     ip = forms.GenericIPAddressField(label=gettext_lazy("IP address"))
     cpu = forms.IntegerField(label=gettext_lazy("CPU"), min_value=1)
-    memory_gb = forms.DecimalField(label=gettext_lazy("Memory (GB)"), min_value=Decimal("0.5"), decimal_places=2)
+    memory_gb = forms.DecimalField(
+        label=gettext_lazy("Memory (GB)"), min_value=Decimal("0.5"), max_digits=8, decimal_places=2
+    )
     machine_class = forms.CharField(label=gettext_lazy("Machine class"), max_length=64)
     idc = forms.CharField(label=gettext_lazy("IDC"), max_length=64)
     rack = forms.CharField(label=gettext_lazy("Rack"), max_length=64, required=False)
-    monthly_cost = forms.DecimalField(label=gettext_lazy("Monthly cost"), min_value=0)
+    monthly_cost = forms.DecimalField(label=gettext_lazy("Monthly cost"), min_value=0, max_digits=10, decimal_places=2)
     state = forms.ChoiceField(label=gettext_lazy("State"), initial=MachineState.FREE)
 
     def setup(self) -> None:

@@ -94,7 +94,9 @@ class TemplateForm(ApiForm):
     )
     image = forms.CharField(label=gettext_lazy("Image"), max_length=255, required=False)
     cpu = forms.IntegerField(label=gettext_lazy("CPU"), min_value=0, required=False)
-    memory_gb = forms.DecimalField(label=gettext_lazy("Memory (GB)"), min_value=0, decimal_places=2, required=False)
+    memory_gb = forms.DecimalField(
+        label=gettext_lazy("Memory (GB)"), min_value=0, max_digits=8, decimal_places=2, required=False
+    )
     network = forms.CharField(label=gettext_lazy("Network"), max_length=255, required=False)
     subnet = forms.CharField(label=gettext_lazy("Subnet"), max_length=255, required=False)
     security_groups = LinesField(label=gettext_lazy("Security groups"))
@@ -112,7 +114,9 @@ class TemplateForm(ApiForm):
     )
     registry = ObjectChoiceField(label=gettext_lazy("Registry"), queryset=Registry.objects.none(), required=False)
     max_hosts = forms.IntegerField(label=gettext_lazy("Live hosts at most"), min_value=0, required=False)
-    hourly_price = forms.DecimalField(label=gettext_lazy("Price per hour"), min_value=0, required=False)
+    hourly_price = forms.DecimalField(
+        label=gettext_lazy("Price per hour"), min_value=0, max_digits=12, decimal_places=6, required=False
+    )
 
     def setup(self) -> None:
         """Accounts, registries and init methods to pick from."""
