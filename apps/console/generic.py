@@ -16,9 +16,11 @@ from django.core.paginator import Page
 from django.db.models import Q
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.decorators.http import require_POST
 from rest_framework import exceptions as drf_exceptions
@@ -93,14 +95,16 @@ def shown(
     pick: str = "",
     prepare=None,
     live: int = 0,
+    extra=(),
 ) -> Shown:
     """A page of queryset drawn with the user's columns; sortable headings for the names in orderable.
 
     ``pick`` (a form's id) adds a checkbox per row for that form's bulk actions; ``prepare`` is called
     with the page's objects before they are drawn (to attach figures computed for the whole page at
-    once); ``live`` redraws the table every so many seconds.
+    once); ``live`` redraws the table every so many seconds; ``extra`` columns (such as an Edit link) follow
+    the user's own.
     """
-    columns = table.chosen(preference(request.user, f"table:{table.name}"))
+    columns = [*table.chosen(preference(request.user, f"table:{table.name}")), *extra]
     page = paged(request, queryset, per_page, param=param, count=count)
     if prepare is not None:
         prepare(page.object_list)
@@ -135,7 +139,9 @@ class ListPage(LoginRequiredMixin, View):
     Subclasses declare ``viewset`` (the API's), ``table``, ``title``, the
     ``filters`` of the viewset's filter set to offer, ``choices`` (filter name
     → the queryset whose restricted rows fill its drop-down), ``search`` (fields
-    ``?q=`` looks in) and ``section`` (the navigation entry to highlight).
+    ``?q=`` looks in) and ``section`` (the navigation entry to highlight);
+    ``add``, ``edit`` and ``bulk_import`` name the console's add, edit and
+    import pages, offered to those whose role allows them (``editable(user)``).
     """
 
     viewset = None
@@ -149,6 +155,13 @@ class ListPage(LoginRequiredMixin, View):
     per_page = 50
     live = 0
     template_name = "console/list.html"
+    add = ""
+    edit = ""
+    bulk_import = ""
+
+    def editable(self, user) -> bool:
+        """Whether the user may add and edit these objects (global ones: system administrators)."""
+        return user.is_superuser
 
     def pick(self, request) -> str:
         """The id of the bulk-action form whose checkboxes the rows get, "" for none (the default)."""
@@ -190,6 +203,7 @@ class ListPage(LoginRequiredMixin, View):
             queryset = queryset.none().order_by("pk")
         if request.GET.get("export") == "csv" and not errors:
             return self.csv(request, queryset)
+        editable = self.editable(request.user)
         table = shown(
             request,
             self.table,
@@ -199,6 +213,7 @@ class ListPage(LoginRequiredMixin, View):
             pick=self.pick(request),
             prepare=self.prepare,
             live=self.live,
+            extra=[edit_column(self.edit)] if self.edit and editable else (),
         )
         context = {
             "title": self.title,
@@ -209,6 +224,8 @@ class ListPage(LoginRequiredMixin, View):
             "errors": errors,
             "query": query,
             "searchable": bool(self.search),
+            "add_url": reverse(self.add) if self.add and editable else "",
+            "import_url": reverse(self.bulk_import) if self.bulk_import and editable else "",
         }
         # Going back in history, htmx asks for the whole page again (it keeps no copies: historyCacheSize 0).
         fragment = request.htmx and not request.htmx.history_restore_request
@@ -252,6 +269,11 @@ class ListPage(LoginRequiredMixin, View):
         response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{self.table.name}.csv"'
         return response
+
+
+def edit_column(url_name: str) -> Column:
+    """A column of Edit links to each row's edit page."""
+    return Column("edit", gettext_lazy("Edit"), order="", link=url_name, value=lambda obj: _("Edit"))
 
 
 @require_POST

@@ -4,6 +4,7 @@ from django.db.models import CharField, F, Q, Value
 from django.utils.translation import gettext_lazy as _
 
 from apps.configuration.api import RegistryViewSet, SSHKeyViewSet
+from apps.console.edit import may_add
 from apps.console.generic import ListPage
 from apps.console.tables import Column, Table
 from apps.core.api.audit import AuditEntryViewSet
@@ -216,6 +217,7 @@ class ClusterList(ListPage):
 
     viewset, table, title, section = ClusterViewSet, CLUSTERS, _("Clusters"), "clusters"
     filters, search = (), ("name", "description")
+    add, edit = "console:cluster-add", ""
 
 
 class PoolList(ListPage):
@@ -224,10 +226,15 @@ class PoolList(ListPage):
     viewset, table, title, section = ServicePoolViewSet, POOLS, _("Pools"), "pools"
     filters, choices, search = ("cluster",), {"cluster": CLUSTER_CHOICES}, ("name", "cluster__name")
     live = POOLS_REFRESH
+    add = "console:pool-add"
 
     def get_queryset(self, view):
         """The API's pools, with their running jobs counted."""
         return with_running_jobs(super().get_queryset(view))
+
+    def editable(self, user) -> bool:
+        """The admins of a cluster add pools (and edit them on their pages)."""
+        return may_add(user, ServicePool)
 
 
 class HostList(ListPage):
@@ -257,6 +264,7 @@ class ProviderList(ListPage):
 
     viewset, table, title, section = CloudAccountViewSet, PROVIDERS, _("Providers"), "providers"
     filters, search = ("kind",), ("name", "region")
+    add, edit = "console:provider-add", "console:provider-edit"
 
     def get_queryset(self, view):
         """The accounts; their endpoints (which may carry a user or a host name) for system administrators
@@ -270,6 +278,7 @@ class TemplateList(ListPage):
 
     viewset, table, title, section = MachineTemplateViewSet, TEMPLATES, _("Templates"), "templates"
     filters, choices, search = ("provider", "init_method"), {"provider": PROVIDER_CHOICES}, ("name", "instance_type")
+    add, edit = "console:template-add", "console:template-edit"
 
 
 class MachineList(ListPage):
@@ -278,6 +287,8 @@ class MachineList(ListPage):
     viewset, table, title, section = PhysicalMachineViewSet, MACHINES, _("Physical machines"), "machines"
     filters, choices = ("provider", "state", "machine_class", "idc"), {"provider": PROVIDER_CHOICES}
     search = ("hostname", "ip")
+    add, edit = "console:physical-machine-add", "console:physical-machine-edit"
+    bulk_import = "console:physical-machine-import"
 
 
 class RegistryList(ListPage):
@@ -285,6 +296,7 @@ class RegistryList(ListPage):
 
     viewset, table, title, section = RegistryViewSet, REGISTRIES, _("Registries"), "registries"
     search = ("name", "url")
+    add, edit = "console:registry-add", "console:registry-edit"
 
 
 class SSHKeyList(ListPage):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.console import actions, budgets, generic, i18n, inventory, lists, members, views
+from apps.console import actions, budgets, editors, generic, i18n, inventory, lists, members, views
 from apps.console.login import LoginView
 
 app_name = "console"
@@ -44,3 +44,22 @@ urlpatterns = [
     path("reports/<int:schedule_id>/", budgets.report_schedule_detail, name="report-schedule"),
     path("providers/<int:account_id>/", inventory.provider_detail, name="provider"),
 ]
+
+#: Create, edit and delete pages: each through the API's own viewset (apps.console.edit, apps.console.editors).
+EDITORS = (
+    ("clusters", "cluster", editors.ClusterEdit, editors.ClusterDelete),
+    ("pools", "pool", editors.PoolEdit, editors.PoolDelete),
+    ("providers", "provider", editors.ProviderEdit, editors.ProviderDelete),
+    ("templates", "template", editors.TemplateEdit, editors.TemplateDelete),
+    ("physical-machines", "physical-machine", editors.MachineEdit, editors.MachineDelete),
+    ("registries", "registry", editors.RegistryEdit, editors.RegistryDelete),
+    ("budgets", "budget", editors.BudgetEdit, editors.BudgetDelete),
+    ("cost-report-schedules", "cost-report-schedule", editors.ScheduleEdit, editors.ScheduleDelete),
+)
+urlpatterns += [path("physical-machines/import/", editors.MachineImport.as_view(), name="physical-machine-import")]
+for prefix, name, edit, delete in EDITORS:
+    urlpatterns += [
+        path(f"{prefix}/add/", edit.as_view(), name=f"{name}-add"),
+        path(f"{prefix}/<int:pk>/edit/", edit.as_view(), name=f"{name}-edit"),
+        path(f"{prefix}/<int:pk>/delete/", delete.as_view(), name=f"{name}-delete"),
+    ]

@@ -20,6 +20,8 @@ from rest_framework.exceptions import ValidationError
 
 from apps.configuration.api import rerun
 from apps.console.budgets import with_figures
+from apps.console.edit import may_change
+from apps.console.editors import cluster_actions
 from apps.console.generic import shown
 from apps.console.lists import HOSTS, JOB_HOSTS, JOBS, POOLS, with_running_jobs
 from apps.console.paging import paged
@@ -85,6 +87,8 @@ def cluster_detail(request, cluster_id: int):
         "budgets": with_figures(cluster.budgets.select_related("pool")),
         "pools": shown(request, POOLS, pools, POOLS_PER_PAGE, param="pools_page"),
         "members": paged(request, members, MEMBERS_PER_PAGE, param="members_page"),
+        **cluster_actions(request.user, cluster),
+        "can_edit_budgets": may_change(request.user, cluster),
     }
     return render(request, "console/cluster.html", context)
 
@@ -121,6 +125,8 @@ def pool_detail(request, pool_id: int):
         "budgets": with_figures(guard.covering(pool, enforced_only=False)),
         "templates": pool.ordered_templates(),
         "can_scale": can_scale,
+        "can_edit": may_change(request.user, pool),
+        "can_edit_budgets": may_change(request.user, pool.cluster),
     }
     return render(request, "console/pool.html", context)
 

@@ -1,0 +1,21 @@
+"""The console's create and edit forms (apps.console.forms.base says how a form meets the API)."""
+
+from apps.console.forms.base import ApiForm, flat
+from apps.console.forms.costs import BudgetForm, ReportScheduleForm
+from apps.console.forms.inventory import ClusterForm, MachineForm, MachineImportForm, MemberForm, PoolForm
+from apps.console.forms.providers import ProviderForm, RegistryForm, TemplateForm
+
+__all__ = [
+    "ApiForm",
+    "BudgetForm",
+    "ClusterForm",
+    "MachineForm",
+    "MachineImportForm",
+    "MemberForm",
+    "PoolForm",
+    "ProviderForm",
+    "RegistryForm",
+    "ReportScheduleForm",
+    "TemplateForm",
+    "flat",
+]
