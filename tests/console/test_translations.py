@@ -37,11 +37,13 @@ def project(tmp_path):
         "{% load i18n %}<h1>{% translate 'Pool' %}</h1><p>{% translate 'Cancel the job' %}</p>"
     )
     (tmp_path / "tests").mkdir()
-    (tmp_path / "tests" / "test_x.py").write_text("from django.utils.translation import gettext as _\n_('Only a test')\n")
+    only_a_test = "from django.utils.translation import gettext as _\n_('Only a test')\n"
+    (tmp_path / "tests" / "test_x.py").write_text(only_a_test)
     po = tmp_path / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
     po.parent.mkdir(parents=True)
     po.write_text(
-        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n"Plural-Forms: nplurals=1; plural=0;\\n"\n\n'
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n'
+        '"Plural-Forms: nplurals=1; plural=0;\\n"\n\n'
         'msgid "Pools"\nmsgstr "服务池"\n\n'
         '#, fuzzy\nmsgid "Cancel the job"\nmsgstr "取消"\n',
         encoding="utf-8",
