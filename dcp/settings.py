@@ -132,6 +132,8 @@ LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.get("TIME_ZONE", "UTC")
 USE_I18N = True
+# Dates, times (always with their time zone) and figures in the reader's language: dcp/formats/<language>/.
+FORMAT_MODULE_PATH = ["dcp.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"

@@ -108,7 +108,7 @@ PROVIDERS = Table(
     "providers",
     [
         Column("name", _("Name")),
-        Column("kind", _("Kind")),
+        Column("kind", _("Kind"), labelled=True),
         Column("region", _("Region")),
         Column("endpoint_url", _("Endpoint")),
         Column("max_hosts", _("Host quota")),
@@ -126,7 +126,7 @@ TEMPLATES = Table(
         Column("image", _("Image"), default=False),
         Column("cpu", _("CPU")),
         Column("memory_gb", _("Memory (GB)")),
-        Column("init_method", _("Initialization")),
+        Column("init_method", _("Initialization"), labelled=True),
         Column("init_profile", _("Profile"), default=False),
         Column("max_hosts", _("Host quota"), default=False),
         Column("hourly_price", _("Price per hour")),
@@ -191,7 +191,7 @@ AUDIT = Table(
         Column("action", _("Action"), labelled=True),
         Column("object_type", _("Object type"), path="object_type.model"),
         Column("object_repr", _("Object")),
-        Column("via", _("Via")),
+        Column("via", _("Via"), labelled=True),
         Column("request_id", _("Request"), default=False),
     ],
 )
