@@ -330,6 +330,8 @@ if DCP_REDIS_URL:
 # (a physical machine's monthly_cost is spread over its calendar months; exchange rates apply per day).
 DCP_CURRENCY = env.get_currency("DCP_CURRENCY", "USD")
 DCP_TIME_ZONE = env.get_time_zone("DCP_TIME_ZONE", "UTC")
+# The language of e-mails and webhook messages to a recipient who has not chosen one on the console (en, zh-hans).
+DCP_LANGUAGE = env.get_language("DCP_LANGUAGE", "en", LANGUAGES)
 DCP_CATALOG_TTL = env.get_int("DCP_CATALOG_TTL", 600, minimum=0)
 # A budget alert's delivery (e-mail or webhook) is tried this many times in all, the wait doubling from
 # DCP_BUDGET_RETRY_SECONDS, then shown as failed on the alert.

@@ -69,6 +69,10 @@ LABELS = {
     "ansible": _("ansible"),
     "puppet": _("puppet"),
     "none": _("none"),
+    # Budget periods
+    "month": _("month"),
+    "quarter": _("quarter"),
+    "year": _("year"),
     # Why a host failed
     "capacity": _("capacity"),
     "auth": _("auth"),
