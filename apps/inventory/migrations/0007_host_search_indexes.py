@@ -16,6 +16,14 @@ TRIGRAM_INDEXES = {
 }
 
 
+class AddTrigramExtension(TrigramExtension):
+    """pg_trgm, created where missing. Undoing the migration keeps it: another index may use it (and Django's
+    own backwards step queries pg_extension even on SQLite)."""
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        """Leave the extension in place."""
+
+
 def create_trigram_indexes(apps, schema_editor):
     """The GIN trigram indexes, on PostgreSQL only."""
     if schema_editor.connection.vendor != "postgresql":
@@ -40,7 +48,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        TrigramExtension(),
+        AddTrigramExtension(),
         migrations.AddIndex(
             model_name="host",
             index=models.Index(fields=["hostname", "id"], name="host_hostname_order_idx"),
