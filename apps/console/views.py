@@ -24,7 +24,7 @@ from apps.console.lists import HOSTS, JOB_HOSTS, JOBS, POOLS
 from apps.console.paging import paged
 from apps.core.choices import Action, Role
 from apps.core.exceptions import ServiceError
-from apps.costs.services import group_costs
+from apps.costs.services import group_costs, host_costs
 from apps.inventory.api import pool_counts
 from apps.inventory.choices import HostStatus
 from apps.inventory.models import Cluster, Host, ServicePool
@@ -240,6 +240,7 @@ def host_detail(request, host_id: int):
     host = _visible_host(request.user, host_id)
     context = {
         "host": host,
+        "cost": host_costs([host], timezone.now())[host.pk],
         "runs": host.init_runs.all()[:20],
         "can_rerun": may_scale(request.user, host),
     }
