@@ -73,6 +73,26 @@ LABELS = {
     "month": _("month"),
     "quarter": _("quarter"),
     "year": _("year"),
+    # Kinds of objects in the audit log (their model names)
+    "cluster": _("cluster"),
+    "membership": _("membership"),
+    "servicepool": _("servicepool"),
+    "pooltemplate": _("pooltemplate"),
+    "host": _("host"),
+    "job": _("job"),
+    "cloudaccount": _("cloudaccount"),
+    "machinetemplate": _("machinetemplate"),
+    "physicalmachine": _("physicalmachine"),
+    "registry": _("registry"),
+    "sshkey": _("sshkey"),
+    "orphaninstance": _("orphaninstance"),
+    "initrun": _("initrun"),
+    "price": _("price"),
+    "exchangerate": _("exchangerate"),
+    "budget": _("budget"),
+    "costreportschedule": _("costreportschedule"),
+    "user": _("user"),
+    "token": _("token"),
     # Why a host failed
     "capacity": _("capacity"),
     "auth": _("auth"),
@@ -90,3 +110,16 @@ LABELS = {
 def label(value) -> str:
     """The value's label in the active language, or the value itself when it has none."""
     return str(LABELS.get(value, value))
+
+
+#: Labels of list filters that are not also a column of their table (a filter otherwise takes its column's).
+FILTER_LABELS = {
+    "cluster": _("Cluster"),
+    "pool": _("Pool"),
+    "provider": _("Provider"),
+    "status": _("Status"),
+    "state": _("State"),
+    "kind": _("Kind"),
+    "action": _("Action"),
+    "object_type": _("Object type"),
+}

@@ -189,7 +189,7 @@ AUDIT = Table(
         Column("time", _("Time")),
         Column("username", _("User")),
         Column("action", _("Action"), labelled=True),
-        Column("object_type", _("Object type"), path="object_type.model"),
+        Column("object_type", _("Object type"), path="object_type.model", labelled=True),
         Column("object_repr", _("Object")),
         Column("via", _("Via"), labelled=True),
         Column("request_id", _("Request"), default=False),

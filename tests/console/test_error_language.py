@@ -42,3 +42,14 @@ def test_a_bad_sort_name_is_explained_in_chinese(users):
     assert page.status_code == 400
     text = page.content.decode()
     assert "无法按 &#x27;nonsense&#x27; 排序" in text and "hostname" in text
+
+
+def test_the_audit_log_names_actions_objects_and_filters_in_chinese(pool, users, clients):
+    """A scale through the API is logged; the Chinese audit page says 扩缩容 on 服务池, with Chinese filter labels."""
+    assert clients["developer"].post(f"/api/v1/pools/{pool.pk}/scale/", {"delta": 1}, format="json").status_code == 202
+    page = chinese_console(users["developer"]).get("/audit/").content.decode()
+    row = page[page.index("<tbody>") : page.index("</tbody>")]
+    assert "扩缩容" in row and "服务池" in row and "scale" not in row and "servicepool" not in row
+    start = page.index('class="filters"')
+    form = page[start : page.index("</form>", start)]
+    assert "集群" in form and "操作" in form and "Cluster" not in form
