@@ -144,6 +144,10 @@ def test_phone_width_folds_the_navigation_and_scrolls_tables_in_their_box(page_a
     sign = page.locator(".pill.status-failed").first.evaluate("p => getComputedStyle(p, '::before').content")
     assert sign == '"✕"', "a failed status shows a sign, not only a colour"
     assert page.locator("form.filters select[name=status]").evaluate("s => s.getBoundingClientRect().width") > 300
+    page.goto(f"{page.base}/pools/{scene['pool'].pk}/")
+    field = page.locator("form.scale input[name=delta]").bounding_box()
+    preview = page.locator("form.scale button[name=preview]").bounding_box()
+    assert field["width"] > 300 and preview["y"] >= field["y"] + field["height"], "the scale form stacks"
     page.set_viewport_size({"width": 1280, "height": 800})
     assert page.locator("#main-nav").is_visible() and not page.locator(".nav-toggle").is_visible()
 
