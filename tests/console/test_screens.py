@@ -165,6 +165,12 @@ def test_switch_to_chinese_and_back(page_as, scene, users):
     assert "已请求" in timeline and "已规划" in timeline and "requested" not in timeline
     assert re.search(r"\d\d:\d\d:\d\d\.\d{3} UTC", timeline), "times carry their time zone"
     assert "扩容" in page.locator("h1").inner_text()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{page.base}/costs/")
+    page.wait_for_function("document.getElementById('cost-status').textContent === ''")
+    assert page.evaluate("!!echarts.getInstanceByDom(document.getElementById('cost-chart'))") and errors == []
+    assert page.locator("#cost-total").inner_text().endswith("USD")
     page.goto(f"{page.base}/hosts/")
     assert "导出 CSV" in page.locator(".table-tools").inner_text()
     assert "主机" in page.locator("#table-hosts thead").inner_text()
