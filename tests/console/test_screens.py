@@ -115,7 +115,8 @@ def test_screenshots_of_the_main_pages_fit_desk_and_phone(page_as, scene, cluste
             page.set_viewport_size({"width": width, "height": 900})
             for name, path in main_pages(scene, cluster).items():
                 page.goto(f"{page.base}{path}")
-                page.wait_for_load_state("networkidle")
+                if name == "costs":  # its chart and table are drawn from a fetch after the page loads
+                    page.wait_for_function("document.getElementById('cost-status').textContent === ''")
                 assert page.locator("html").get_attribute("lang") == language
                 shot = folder / f"{language}-{width_name}" / f"{name}.png"
                 shot.parent.mkdir(parents=True, exist_ok=True)
