@@ -32,6 +32,7 @@ lint: setup
 check: setup
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
+	$(BIN)/python manage.py check_translations
 	DCP_ENV=production SECRET_KEY=deploy-check-$$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n') \
 	  DCP_ENCRYPTION_KEY=$$($(BIN)/python -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())') \
 	  DATABASE_URL=postgres://localhost/unused CELERY_BROKER_URL=redis://localhost:6379/0 ALLOWED_HOSTS=dcp.example.com \

@@ -100,6 +100,15 @@ def get_currency(name: str, default: str) -> str:
     return value
 
 
+def get_language(name: str, default: str, languages: list[tuple[str, str]]) -> str:
+    """Parse a language variable: one of the codes of ``languages`` (case and - or _ do not matter)."""
+    value = (os.environ.get(name) or default).strip().lower().replace("_", "-")
+    codes = [code for code, _ in languages]
+    if value not in codes:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a language DCP speaks: use one of {', '.join(codes)}.")
+    return value
+
+
 def get_time_zone(name: str, default: str) -> str:
     """Parse an IANA time zone variable (e.g. UTC, Asia/Shanghai, Europe/Berlin)."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

@@ -132,6 +132,8 @@ LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.get("TIME_ZONE", "UTC")
 USE_I18N = True
+# Dates, times (always with their time zone) and figures in the reader's language: dcp/formats/<language>/.
+FORMAT_MODULE_PATH = ["dcp.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -328,6 +330,8 @@ if DCP_REDIS_URL:
 # (a physical machine's monthly_cost is spread over its calendar months; exchange rates apply per day).
 DCP_CURRENCY = env.get_currency("DCP_CURRENCY", "USD")
 DCP_TIME_ZONE = env.get_time_zone("DCP_TIME_ZONE", "UTC")
+# The language of e-mails and webhook messages to a recipient who has not chosen one on the console (en, zh-hans).
+DCP_LANGUAGE = env.get_language("DCP_LANGUAGE", "en", LANGUAGES)
 DCP_CATALOG_TTL = env.get_int("DCP_CATALOG_TTL", 600, minimum=0)
 # A budget alert's delivery (e-mail or webhook) is tried this many times in all, the wait doubling from
 # DCP_BUDGET_RETRY_SECONDS, then shown as failed on the alert.

@@ -601,6 +601,7 @@ def test_dockerfile_collectstatic_step_works(dockerfile, tmp_path):
         pytest.param({"DCP_TIME_ZONE": "../etc/passwd"}, "DCP_TIME_ZONE", id="time-zone-path"),
         pytest.param({"DCP_METRICS_TOKEN": "short"}, "DCP_METRICS_TOKEN", id="metrics-token-too-short"),
         pytest.param({"DCP_LOG_FORMAT": "xml"}, "DCP_LOG_FORMAT", id="log-format-unknown"),
+        pytest.param({"DCP_LANGUAGE": "fr"}, "DCP_LANGUAGE", id="language-not-spoken"),
     ],
 )
 def test_production_settings_fail_fast(tmp_path, variables, named):

@@ -3,6 +3,7 @@
 from django.contrib.auth import password_validation, update_session_auth_hash
 from django.db import transaction
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -300,7 +301,9 @@ class MembershipSerializer(RestrictedModelSerializer):
     def validate_username(self, user):
         """The user cannot change on an existing membership."""
         if self.instance is not None and self.instance.user_id != user.pk:
-            raise serializers.ValidationError("To change who a membership is for, remove it and add a new one.")
+            raise serializers.ValidationError(
+                gettext("To change who a membership is for, remove it and add a new one.")
+            )
         return user
 
 
@@ -339,7 +342,10 @@ class MembershipViewSet(ModelViewSet):
         """Add a member; one membership per user and cluster."""
         cluster = self.get_cluster()
         if Membership.objects.filter(cluster=cluster, user=serializer.validated_data["user"]).exists():
-            raise Conflict(f"User {serializer.validated_data['user']} is already a member of {cluster}.")
+            raise Conflict(
+                gettext("User %(user)s is already a member of %(cluster)s.")
+                % {"user": serializer.validated_data["user"], "cluster": cluster}
+            )
         with transaction.atomic():
             instance = serializer.save(cluster=cluster)
             self.check_write(instance)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from django.db import transaction
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -209,7 +210,11 @@ def rerun(hosts: list, user, forget_host_keys: bool = False) -> dict:
     eligible = [h for h in hosts if h.status == HostStatus.READY and needs_run(h)]
     if not eligible:
         raise ValidationError(
-            {"hosts": ["Only ready hosts whose template has an init method (ansible or puppet) can be re-run."]}
+            {
+                "hosts": [
+                    gettext("Only ready hosts whose template has an init method (ansible or puppet) can be re-run.")
+                ]
+            }
         )
     with transaction.atomic():
         if forget_host_keys:

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_POST
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.request import Request
 
-from apps.console.labels import label
+from apps.console.labels import FILTER_LABELS, label
 from apps.console.models import forget, preference, remember
 from apps.console.paging import paged
 from apps.console.tables import TABLES, Column, Table
@@ -243,6 +243,8 @@ class ListPage(LoginRequiredMixin, View):
             field = form.fields[name]
             if name in self.table.by_key:
                 field.label = self.table.by_key[name].label
+            elif name in FILTER_LABELS:
+                field.label = FILTER_LABELS[name]
             if name in self.choices:
                 options = [(obj.pk, str(obj)) for obj in self.choices[name].restrict(user)[:500]]
                 field.widget = forms.Select(choices=[("", _("any")), *options])

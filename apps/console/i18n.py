@@ -43,6 +43,15 @@ class LanguageMiddleware(LocaleMiddleware):
         return super().process_response(request, response)
 
 
+def language_of_address(address: str) -> str:
+    """The language to write to an e-mail address in: its user's chosen console language, else DCP_LANGUAGE."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(email__iexact=address.strip(), is_active=True).order_by("pk").first()
+    chosen = preference(user, "language") if user is not None else None
+    return chosen if chosen in LANGUAGE_CODES else settings.DCP_LANGUAGE
+
+
 @receiver(user_logged_in)
 def _language_of_user(sender, request, user, **kwargs):
     """On sign-in, the user's remembered language becomes the session's."""

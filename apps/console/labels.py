@@ -39,10 +39,72 @@ LABELS = {
     "admin": _("admin"),
     "developer": _("developer"),
     "guest": _("guest"),
-    # Budgets and cost reports
+    # Job timeline events (those not above)
+    "requested": _("requested"),
+    "planned": _("planned"),
+    "created": _("created"),
+    "initialized": _("initialized"),
+    "retrying": _("retrying"),
+    "info": _("info"),
+    "error": _("error"),
+    "finished": _("finished"),
+    # Audit log: actions and where they came from
+    "create": _("create"),
+    "update": _("update"),
+    "delete": _("delete"),
+    "scale": _("scale"),
+    "cancel": _("cancel"),
+    "login": _("login"),
+    "login_failed": _("login_failed"),
+    "lockout": _("lockout"),
+    "api": _("api"),
+    "console": _("console"),
+    "system": _("system"),
+    # Provider kinds and initialization methods
+    "aws": _("aws"),
+    "aliyun": _("aliyun"),
+    "openstack": _("openstack"),
+    "physical": _("physical"),
+    "libcloud": _("libcloud"),
+    "ansible": _("ansible"),
+    "puppet": _("puppet"),
+    "none": _("none"),
+    # Budget periods
     "month": _("month"),
     "quarter": _("quarter"),
     "year": _("year"),
+    # Kinds of objects in the audit log (their model names)
+    "cluster": _("cluster"),
+    "membership": _("membership"),
+    "servicepool": _("servicepool"),
+    "pooltemplate": _("pooltemplate"),
+    "host": _("host"),
+    "job": _("job"),
+    "cloudaccount": _("cloudaccount"),
+    "machinetemplate": _("machinetemplate"),
+    "physicalmachine": _("physicalmachine"),
+    "registry": _("registry"),
+    "sshkey": _("sshkey"),
+    "orphaninstance": _("orphaninstance"),
+    "initrun": _("initrun"),
+    "price": _("price"),
+    "exchangerate": _("exchangerate"),
+    "budget": _("budget"),
+    "costreportschedule": _("costreportschedule"),
+    "user": _("user"),
+    "token": _("token"),
+    # Why a host failed
+    "capacity": _("capacity"),
+    "auth": _("auth"),
+    "quota": _("quota"),
+    "invalid_request": _("invalid_request"),
+    "not_found": _("not_found"),
+    "provider_error": _("provider_error"),
+    "instance_error": _("instance_error"),
+    "boot_timeout": _("boot_timeout"),
+    "no_address": _("no_address"),
+    "init_failed": _("init_failed"),
+    # Budgets and cost reports (those not above)
     "warning": _("warning"),
     "exceeded": _("exceeded"),
     "daily": _("daily"),
@@ -57,3 +119,16 @@ LABELS = {
 def label(value) -> str:
     """The value's label in the active language, or the value itself when it has none."""
     return str(LABELS.get(value, value))
+
+
+#: Labels of list filters that are not also a column of their table (a filter otherwise takes its column's).
+FILTER_LABELS = {
+    "cluster": _("Cluster"),
+    "pool": _("Pool"),
+    "provider": _("Provider"),
+    "status": _("Status"),
+    "state": _("State"),
+    "kind": _("Kind"),
+    "action": _("Action"),
+    "object_type": _("Object type"),
+}

@@ -122,7 +122,7 @@ PROVIDERS = Table(
     "providers",
     [
         Column("name", _("Name"), link="console:provider"),
-        Column("kind", _("Kind")),
+        Column("kind", _("Kind"), labelled=True),
         Column("region", _("Region")),
         # Read from an annotation the list makes only for system administrators (see ProviderList).
         Column("endpoint_url", _("Endpoint"), path="endpoint_shown", order=""),
@@ -141,7 +141,7 @@ TEMPLATES = Table(
         Column("image", _("Image"), default=False),
         Column("cpu", _("CPU")),
         Column("memory_gb", _("Memory (GB)")),
-        Column("init_method", _("Initialization")),
+        Column("init_method", _("Initialization"), labelled=True),
         Column("init_profile", _("Profile"), default=False),
         Column("max_hosts", _("Host quota"), default=False),
         Column("hourly_price", _("Price per hour")),
@@ -204,9 +204,9 @@ AUDIT = Table(
         Column("time", _("Time")),
         Column("username", _("User")),
         Column("action", _("Action"), labelled=True),
-        Column("object_type", _("Object type"), path="object_type.model"),
+        Column("object_type", _("Object type"), path="object_type.model", labelled=True),
         Column("object_repr", _("Object")),
-        Column("via", _("Via")),
+        Column("via", _("Via"), labelled=True),
         Column("request_id", _("Request"), default=False),
     ],
 )

@@ -8,12 +8,15 @@ a page as on the API), so a table here is only what to show in each column.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 
 from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timezone import localtime
 
+from apps.console.formatting import number, when
 from apps.console.labels import label
 
 
@@ -61,13 +64,22 @@ class Column:
         if self.order is None:
             self.order = self.key
 
+    def raw(self, obj):
+        """The cell's value as read from the object."""
+        return self.value(obj) if self.value else attribute(obj, self.path)
+
     def text(self, obj) -> str:
         """The cell's value as text (what CSV exports)."""
-        return plain(self.value(obj) if self.value else attribute(obj, self.path))
+        return plain(self.raw(obj))
 
     def html(self, obj) -> str:
-        """The cell as HTML: a link, a pill, or the text."""
-        text = self.text(obj)
+        """The cell as HTML: a link, a pill, or the text (times and figures in the reader's format)."""
+        raw = self.raw(obj)
+        text = plain(raw)
+        if isinstance(raw, datetime):
+            return format_html('<time datetime="{}">{}</time>', raw.isoformat(), when(raw))
+        if isinstance(raw, Decimal):
+            return format_html("{}", number(raw))
         if self.pill and text:
             return format_html('<span class="pill status-{}" data-value="{}">{}</span>', text, text, label(text))
         if self.labelled and text:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.core import audit
 from apps.core.exceptions import Conflict, ServiceError
@@ -64,22 +65,44 @@ def _check_target(pool: ServicePool, request: ScaleRequest, target: int, field: 
     """Refuse a target outside the pool's bounds, or a scale-out the pool has no templates for."""
     if target == pool.desired_size:
         raise ServiceError(
-            f"Pool {pool} is already at desired_size {target}; ask for a different size to change it.", field=field
+            _("Pool %(pool)s is already at desired_size %(target)d; ask for a different size to change it.")
+            % {"pool": pool, "target": target},
+            field=field,
         )
     if target > pool.max_size:
         raise ServiceError(
-            f"This would take pool {pool} to desired_size {target}, past its max_size {pool.max_size} "
-            f"(now {pool.desired_size}); ask for at most {pool.max_size - pool.desired_size} more.",
+            _(
+                "This would take pool %(pool)s to desired_size %(target)d, past its max_size %(max)d "
+                "(now %(now)d); ask for at most %(more)d more."
+            )
+            % {
+                "pool": pool,
+                "target": target,
+                "max": pool.max_size,
+                "now": pool.desired_size,
+                "more": pool.max_size - pool.desired_size,
+            },
             field=field,
         )
     if target < pool.min_size:
         raise ServiceError(
-            f"This would take pool {pool} to desired_size {target}, below its min_size {pool.min_size} "
-            f"(now {pool.desired_size}); remove at most {pool.desired_size - pool.min_size}.",
+            _(
+                "This would take pool %(pool)s to desired_size %(target)d, below its min_size %(min)d "
+                "(now %(now)d); remove at most %(fewer)d."
+            )
+            % {
+                "pool": pool,
+                "target": target,
+                "min": pool.min_size,
+                "now": pool.desired_size,
+                "fewer": pool.desired_size - pool.min_size,
+            },
             field=field,
         )
     if target > pool.desired_size and not pool.template_links.exists():
-        raise ServiceError(f"Pool {pool} has no templates to create hosts from; add one first.", field=field)
+        raise ServiceError(
+            _("Pool %(pool)s has no templates to create hosts from; add one first.") % {"pool": pool}, field=field
+        )
 
 
 def _named_hosts(pool: ServicePool, ids: tuple[int, ...]) -> list:
@@ -229,7 +252,10 @@ def cancel(job_id: int, user) -> Job:
         pool = ServicePool.objects.select_for_update(no_key=True).get(pk=job.pool_id)
         job = Job.objects.select_for_update(no_key=True).get(pk=job_id)
         if job.status in JobStatus.TERMINAL:
-            raise Conflict(f"Job {job.pk} already ended {job.status}; there is nothing to cancel.")
+            raise Conflict(
+                _("Job %(job)s already ended %(status)s; there is nothing to cancel.")
+                % {"job": job.pk, "status": job.status}
+            )
         before = {"desired_size": pool.desired_size, "status": job.status}
         if job.kind == JobKind.SCALE_OUT:
             unfinished = list(job.hosts.select_for_update(**transitions.HOST_LOCK).filter(status__in=H.IN_FLIGHT))

@@ -2,7 +2,7 @@
 
 from django import template
 
-from apps.console import labels
+from apps.console import formatting, labels
 
 register = template.Library()
 
@@ -11,3 +11,9 @@ register = template.Library()
 def label(value) -> str:
     """A state's or kind's value as the console names it in the active language (see apps.console.labels)."""
     return labels.label(value)
+
+
+# Times, figures and money in the reader's format (apps.console.formatting): {{ host.created_at|when }},
+# {{ event.time|clock }}, {{ host.memory_gb|number }}, {{ cost.total|money:cost.currency }}.
+for _name in ("when", "clock", "number", "money"):
+    register.filter(_name, getattr(formatting, _name))

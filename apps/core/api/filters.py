@@ -28,6 +28,7 @@ from django import forms
 from django.core.exceptions import FieldError
 from django.db import models
 from django.db.models.constants import LOOKUP_SEP
+from django.utils.translation import gettext
 from django_filters.fields import IsoDateTimeField
 from django_filters.filterset import FILTER_FOR_DBFIELD_DEFAULTS
 from django_filters.rest_framework import DjangoFilterBackend
@@ -259,15 +260,12 @@ class OrderingFilter(DRFOrderingFilter):
             else:
                 unknown.append(term)
         if unknown or not ordering:
-            shown = ", ".join(repr(term[:100]) for term in unknown) or "nothing"
-            raise ValidationError(
-                {
-                    self.ordering_param: [
-                        f"Cannot order by {shown}: give one or more of {', '.join(sorted(fields))}, "
-                        "comma-separated, each with - in front for descending order."
-                    ]
-                }
-            )
+            shown = ", ".join(repr(term[:100]) for term in unknown) or gettext("nothing")
+            message = gettext(
+                "Cannot order by %(unknown)s: give one or more of %(names)s, "
+                "comma-separated, each with - in front for descending order."
+            ) % {"unknown": shown, "names": ", ".join(sorted(fields))}
+            raise ValidationError({self.ordering_param: [message]})
         return [*ordering, "pk"]
 
     def get_schema_operation_parameters(self, view):

@@ -18,8 +18,11 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
+from apps.console.i18n import language_of_address
+from apps.console.labels import label
 from apps.costs.budgets.choices import AlertBasis, DeliveryChannel, DeliveryStatus, WebhookShape
 from apps.costs.budgets.figures import BudgetFigures, figures_of
 from apps.costs.budgets.models import AlertDelivery, Budget, BudgetAlert
@@ -157,21 +160,35 @@ class Message:
     """What an alert says, as a title, plain text and markdown."""
 
     def __init__(self, alert: BudgetAlert):
+        """Word the alert in the active language (the caller picks it: the recipient's, else DCP_LANGUAGE)."""
         budget = alert.budget
         money = lambda value: f"{round_money(value, alert.currency)} {alert.currency}"  # noqa: E731
-        scope = f"pool {budget.cluster.name}/{budget.pool.name}" if budget.pool_id else f"cluster {budget.cluster.name}"
-        basis = "actual spend" if alert.of == AlertBasis.ACTUAL else "forecast spend"
+        if budget.pool_id:
+            scope = _("pool %(cluster)s/%(pool)s") % {"cluster": budget.cluster.name, "pool": budget.pool.name}
+        else:
+            scope = _("cluster %(cluster)s") % {"cluster": budget.cluster.name}
+        basis = _("actual spend") if alert.of == AlertBasis.ACTUAL else _("forecast spend")
+        name = budget.name or budget.pk
         self.alert = alert
-        self.title = f"DCP budget {budget.name or budget.pk}: {alert.percent}% of {basis} reached"
+        self.title = _("DCP budget %(name)s: %(percent)s%% of %(basis)s reached") % {
+            "name": name,
+            "percent": alert.percent,
+            "basis": basis,
+        }
         used = alert.spent * 100 / alert.amount
         expected = alert.forecast * 100 / alert.amount
         self.lines = [
-            f"Budget: {budget.name or budget.pk} ({scope})",
-            f"Period: {alert.period_start:%Y-%m-%d} to {alert.period_end:%Y-%m-%d} ({budget.period})",
-            f"Threshold: {alert.percent}% of {basis}",
-            f"Amount: {money(alert.amount)}",
-            f"Spent: {money(alert.spent)} ({used:.1f}%)",
-            f"Forecast: {money(alert.forecast)} ({expected:.1f}%)",
+            _("Budget: %(name)s (%(scope)s)") % {"name": name, "scope": scope},
+            _("Period: %(start)s to %(end)s (%(period)s)")
+            % {
+                "start": f"{alert.period_start:%Y-%m-%d}",
+                "end": f"{alert.period_end:%Y-%m-%d}",
+                "period": label(budget.period),
+            },
+            _("Threshold: %(percent)s%% of %(basis)s") % {"percent": alert.percent, "basis": basis},
+            _("Amount: %(amount)s") % {"amount": money(alert.amount)},
+            _("Spent: %(spent)s (%(used).1f%%)") % {"spent": money(alert.spent), "used": used},
+            _("Forecast: %(forecast)s (%(expected).1f%%)") % {"forecast": money(alert.forecast), "expected": expected},
         ]
 
     @property
@@ -215,7 +232,8 @@ class Message:
 
 
 def _email(delivery: AlertDelivery) -> None:
-    message = Message(delivery.alert)
+    with translation.override(language_of_address(delivery.target)):
+        message = Message(delivery.alert)
     try:
         EmailMessage(message.title, message.text, settings.DEFAULT_FROM_EMAIL, [delivery.target]).send()
     except Exception as exc:  # smtplib's errors, refused connections, timeouts, a backend's own errors
@@ -223,7 +241,8 @@ def _email(delivery: AlertDelivery) -> None:
 
 
 def _webhook(delivery: AlertDelivery) -> None:
-    body = json.dumps(Message(delivery.alert).body(delivery.shape)).encode()
+    with translation.override(settings.DCP_LANGUAGE):
+        body = json.dumps(Message(delivery.alert).body(delivery.shape)).encode()
     request = urllib.request.Request(  # noqa: S310 - the URL was checked to be http(s)
         delivery.url, data=body, method="POST", headers={"Content-Type": "application/json", "User-Agent": "DCP"}
     )

@@ -16,7 +16,10 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext as _
 
+from apps.console.i18n import language_of_address
 from apps.costs.currencies import round_money
 from apps.costs.reports import files
 from apps.costs.reports.choices import Delivery
@@ -39,7 +42,7 @@ def summary(report: CostReport) -> dict:
         "end": f"{report.period_end.astimezone(zone):%Y-%m-%d %H:%M}",
         "report": report,
         "schedule": schedule,
-        "scope": schedule.cluster.name if schedule.cluster_id else "every cluster its owner may see",
+        "scope": schedule.cluster.name if schedule.cluster_id else _("every cluster its owner may see"),
         "total": round_money(report.total, report.currency),
         "previous_total": round_money(report.previous_total, report.currency),
         "change": round_money(files.change(report), report.currency),
@@ -49,20 +52,34 @@ def summary(report: CostReport) -> dict:
     }
 
 
-def message(report: CostReport) -> EmailMultiAlternatives:
-    """The e-mail of a report, addressed to its schedule's recipients."""
-    context = summary(report)
-    subject = (
-        f"DCP cost report {report.schedule.name}: {context['start']} to {context['end']}, "
-        f"{context['total']} {report.currency}"
-    )
+def messages(report: CostReport) -> list[EmailMultiAlternatives]:
+    """The report's e-mails: one per language its schedule's recipients read (each user's choice, else DCP_LANGUAGE)."""
+    by_language: dict[str, list[str]] = {}
+    for address in report.schedule.recipients:
+        by_language.setdefault(language_of_address(address), []).append(address)
+    return [message(report, to, language) for language, to in by_language.items()]
+
+
+def message(report: CostReport, to: list[str] | None = None, language: str | None = None) -> EmailMultiAlternatives:
+    """The e-mail of a report in one language, addressed to ``to`` (default: its schedule's recipients)."""
+    with translation.override(language or settings.DCP_LANGUAGE):
+        context = summary(report)
+        subject = _("DCP cost report %(name)s: %(start)s to %(end)s, %(total)s %(currency)s") % {
+            "name": report.schedule.name,
+            "start": context["start"],
+            "end": context["end"],
+            "total": context["total"],
+            "currency": report.currency,
+        }
+        text = render_to_string("costs/report_email.txt", context)
+        html = render_to_string("costs/report_email.html", context)
     mail = EmailMultiAlternatives(
         subject=subject.replace("\n", " "),
-        body=render_to_string("costs/report_email.txt", context),
+        body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=list(report.schedule.recipients),
+        to=list(report.schedule.recipients) if to is None else to,
     )
-    mail.attach_alternative(render_to_string("costs/report_email.html", context), "text/html")
+    mail.attach_alternative(html, "text/html")
     for kind in report.schedule.formats:
         mail.attach(files.filename(report, kind), files.render(report, kind), files.CONTENT_TYPES[kind])
     return mail
@@ -90,7 +107,8 @@ def deliver(report_id: int, now: datetime) -> float | None:
             return None
         report.attempts += 1
         try:
-            message(report).send()
+            for mail in messages(report):
+                mail.send()
         except Exception as exc:  # noqa: BLE001 - whatever the mail server or network did, it is recorded
             report.delivery_error = f"{type(exc).__name__}: {exc}"[:500]
             logger.warning("cost report %s e-mail failed (try %s): %s", report.pk, report.attempts, exc)

@@ -11,6 +11,14 @@
     if (data.get("currency")) params.set("currency", data.get("currency").toUpperCase());
     return params;
   }
+  // Figures in the page's language, keeping the API's decimals (the API's string is the exact amount).
+  const language = document.documentElement.lang || "en";
+  function figure(text) {
+    if (text === null || text === undefined || text === "") return "–";
+    const decimals = (String(text).split(".")[1] || "").length;
+    return new Intl.NumberFormat(language, { minimumFractionDigits: decimals, maximumFractionDigits: decimals })
+      .format(Number(text));
+  }
   function cell(row, text) {
     const td = document.createElement("td");
     td.textContent = text;
@@ -45,9 +53,9 @@
     for (const row of answer.rows) {
       const tr = document.createElement("tr");
       cell(tr, row.key);
-      cell(tr, row.cost + " " + answer.currency);
-      cell(tr, row.host_hours);
-      cell(tr, row.unpriced_host_hours);
+      cell(tr, figure(row.cost) + " " + answer.currency);
+      cell(tr, figure(row.host_hours));
+      cell(tr, figure(row.unpriced_host_hours));
       body.appendChild(tr);
     }
   }
@@ -68,8 +76,8 @@
           return;
         }
         status.textContent = "";
-        document.getElementById("cost-total").textContent = body.total + " " + body.currency;
-        document.getElementById("cost-unpriced").textContent = body.unpriced_host_hours;
+        document.getElementById("cost-total").textContent = figure(body.total) + " " + body.currency;
+        document.getElementById("cost-unpriced").textContent = figure(body.unpriced_host_hours);
         draw(chart, body, document.getElementById("cost-chart").dataset.title);
         table(body);
       })
@@ -77,7 +85,9 @@
   }
   document.addEventListener("DOMContentLoaded", function () {
     const form = document.getElementById("cost-form");
-    const chart = echarts.init(document.getElementById("cost-chart"));
+    // ECharts' own words (tooltips, toolbox) in the page's language: it ships Chinese and English.
+    const locale = language.startsWith("zh") ? "ZH" : "EN";
+    const chart = echarts.init(document.getElementById("cost-chart"), null, { locale: locale });
     window.addEventListener("resize", () => chart.resize());
     form.addEventListener("submit", (event) => { event.preventDefault(); load(form, chart); });
     load(form, chart);
