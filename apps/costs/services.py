@@ -182,6 +182,15 @@ def group_costs(dimension: str, ids: list[int], now: datetime) -> dict[int, Grou
     return found
 
 
+def run_rates(dimension: str, ids: list[int], now: datetime) -> dict[int, GroupCost]:
+    """Only the run-rate (per hour, hosts live now) and unpriced hosts of these pools or clusters: what a
+    dashboard polls, without the month's accrual."""
+    found = {pk: GroupCost(settings.DCP_CURRENCY) for pk in ids}
+    if ids:
+        _run_rates(Host.objects.filter(**{f"{GROUP_FIELD[dimension]}__in": ids}), dimension, found, now)
+    return found
+
+
 def placement_key(template, zone: str) -> PriceKey:
     """The price key of hosts of a template in a zone (its account loaded)."""
     account = template.provider

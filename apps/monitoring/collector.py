@@ -2,9 +2,10 @@
 
 State is read, not remembered: every web process answers the same, and a restart loses nothing. The
 cost is a fixed number of aggregate queries whatever the fleet's size (bench/metrics.py measures them
-on 100,000 hosts): hosts by pool, provider and status; pools; providers; jobs by kind and status; the
-scale-out and host-ready duration histograms; failed hosts by provider and reason; the counters
-workers keep (apps.monitoring.counters); worker heartbeats. Queue lengths take one broker connection.
+on 100,000 hosts): hosts by pool, provider and status; pools; providers; templates; jobs by kind and
+status; the scale-out duration histogram; orphans; the counters
+every process keeps (apps.monitoring.counters, read by apps.monitoring.events); worker heartbeats; the
+clusters' run-rate and budgets (apps.monitoring.spend). Queue lengths take one broker connection.
 
 Names follow the Kubernetes cluster autoscaler where it reports the same thing (nodes by state, failed
 scale-ups by reason, scale-up durations, cloud-provider errors) and celery-exporter for Celery.
@@ -28,16 +29,16 @@ from apps.core.models import WorkerHeartbeat
 from apps.inventory.choices import HostStatus
 from apps.inventory.models import Host, ServicePool
 from apps.monitoring import counters
-from apps.providers.models import CloudAccount
+from apps.monitoring.events import event_metrics
+from apps.monitoring.spend import spend_metrics
+from apps.providers.models import CloudAccount, MachineTemplate
 from apps.provisioning.choices import JobKind, JobStatus
-from apps.provisioning.models import Job
+from apps.provisioning.models import Job, OrphanInstance
 
 logger = logging.getLogger(__name__)
 
 #: Seconds from a scale request to its job's end: a physical machine in seconds, a cloud burst in minutes.
 SCALE_OUT_BUCKETS = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
-#: Seconds from a host's request to its being ready (created, booted, initialized).
-HOST_READY_BUCKETS = (10, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
 
 
 def pool_labels(pools: dict, pool_id: int) -> list[str]:
@@ -95,6 +96,7 @@ class StateCollector:
 def database_metrics() -> Iterator[Metric]:
     """The metrics read from the database."""
     providers = {row["pk"]: row for row in CloudAccount.objects.order_by().values("pk", "name", "kind").iterator()}
+    templates = dict(MachineTemplate.objects.order_by().values_list("pk", "name"))
     pools = {
         row["pk"]: row
         for row in ServicePool.objects.order_by()
@@ -103,8 +105,14 @@ def database_metrics() -> Iterator[Metric]:
     }
     yield from host_metrics(pools, providers)
     yield from job_metrics()
-    yield from failure_metrics(providers)
-    yield from counter_metrics(providers)
+    yield orphan_metrics(providers)
+    totals = counters.all_totals()
+    yield from event_metrics(
+        totals,
+        lambda pk: provider_labels(providers, pk),
+        lambda pk: templates.get(int(pk), str(pk)),
+    )
+    yield from spend_metrics(totals)
     yield from worker_metrics()
 
 
@@ -188,55 +196,18 @@ def job_metrics() -> Iterator[Metric]:
     yield histogram
 
 
-def failure_metrics(providers: dict) -> Iterator[Metric]:
-    """Failed hosts by provider and reason, and how long hosts took to be ready, by provider."""
-    failures = CounterMetricFamily(
-        "dcp_host_failures",
-        "Hosts that failed (creation, boot or initialization), by provider account and reason.",
-        labels=["provider", "kind", "reason"],
+def orphan_metrics(providers: dict) -> Metric:
+    """Instances carrying DCP's tags that no host claims, as the sweep found them, by account and state."""
+    orphans = GaugeMetricFamily(
+        "dcp_orphan_instances",
+        "Instances with DCP's tags that no host claims, found by the sweep, by provider account and state "
+        "(reported, terminated, gone).",
+        labels=["provider", "kind", "state"],
     )
-    rows = (
-        Host.objects.filter(failed_at__isnull=False)
-        .order_by()
-        .values_list("provider_id", "failure_reason")
-        .annotate(n=Count("pk"))
-    )
-    for provider_id, reason, count in rows:
-        failures.add_metric([*provider_labels(providers, provider_id), reason or "unrecorded"], count)
-    yield failures
-    histogram = HistogramMetricFamily(
-        "dcp_host_ready_duration_seconds",
-        "Seconds from a host's request to its being ready (created, booted, initialized), by provider account.",
-        labels=["provider", "kind"],
-    )
-    for provider_id, buckets, seconds in duration_histogram(
-        Host.objects.all(), "created_at", "ready_at", HOST_READY_BUCKETS, "provider_id"
-    ):
-        histogram.add_metric(provider_labels(providers, provider_id), buckets, seconds)
-    yield histogram
-
-
-def counter_metrics(providers: dict) -> Iterator[Metric]:
-    """Provider API errors and retried steps, as counted by the workers that met them."""
-    totals = counters.all_totals()
-    errors = CounterMetricFamily(
-        "dcp_provider_errors",
-        "Provider API calls that failed, by account, operation (driver call) and error kind.",
-        labels=["provider", "kind", "operation", "error"],
-    )
-    for labels, value in totals.get(counters.PROVIDER_ERRORS, []):
-        errors.add_metric(
-            [*provider_labels(providers, labels["provider"]), labels["operation"], labels["error"]], value
-        )
-    retries = CounterMetricFamily(
-        "dcp_provider_retries",
-        "Engine steps retried with back-off after a throttled or failed provider call, by account and step.",
-        labels=["provider", "kind", "operation"],
-    )
-    for labels, value in totals.get(counters.PROVIDER_RETRIES, []):
-        retries.add_metric([*provider_labels(providers, labels["provider"]), labels["operation"]], value)
-    yield errors
-    yield retries
+    rows = OrphanInstance.objects.order_by().values_list("provider_id", "state").annotate(n=Count("pk"))
+    for provider_id, state, count in rows:
+        orphans.add_metric([*provider_labels(providers, provider_id), state], count)
+    return orphans
 
 
 def worker_metrics() -> Iterator[Metric]:

@@ -14,6 +14,7 @@ from apps.providers.drivers.registry import get_driver
 from apps.providers.models import CloudAccount
 from apps.provisioning.choices import JobKind, JobStatus
 from apps.provisioning.models import Job
+from apps.provisioning.transitions import move_hosts
 from tests.factories import PoolFactory, TemplateFactory, with_template
 
 pytestmark = pytest.mark.django_db
@@ -45,35 +46,59 @@ def value(found: dict, name: str, **labels) -> float | None:
 # Who may read it.
 
 
-def test_loopback_only_without_token(settings):
-    """No token set: this machine reads the metrics; another address, or a proxied request, gets 403."""
+def test_allowed_networks(settings):
+    """Without credentials: an address in DCP_METRICS_ALLOWED_NETWORKS (loopback by default) reads the metrics;
+    another address, or a request a proxy passed on, gets 401 saying how to get in."""
     settings.DCP_METRICS_TOKEN = ""
     status, body = scrape()
     assert status == 200, body
     assert "dcp_database_up 1.0" in body
+    assert scrape(REMOTE_ADDR="::1")[0] == 200
     status, body = scrape(REMOTE_ADDR="10.1.2.3")
-    assert status == 403 and "DCP_METRICS_TOKEN" in body
-    status, body = scrape(REMOTE_ADDR="::1")
-    assert status == 200
+    assert status == 401 and "DCP_METRICS_ALLOWED_NETWORKS" in body
     # A proxy on this machine passes outside requests on from a loopback address.
-    status, body = scrape(HTTP_X_FORWARDED_FOR="203.0.113.9")
-    assert status == 403
+    assert scrape(HTTP_X_FORWARDED_FOR="203.0.113.9")[0] == 401
+    settings.DCP_METRICS_ALLOWED_NETWORKS = ["10.1.0.0/16", "192.0.2.7"]
+    assert scrape(REMOTE_ADDR="10.1.2.3")[0] == 200
+    assert scrape(REMOTE_ADDR="::ffff:10.1.9.9")[0] == 200
+    assert scrape(REMOTE_ADDR="192.0.2.7")[0] == 200
+    assert scrape(REMOTE_ADDR="192.0.2.8")[0] == 401
+    assert scrape(REMOTE_ADDR="10.2.0.1")[0] == 401
+    assert scrape()[0] == 401  # loopback is no longer listed
 
 
-def test_bearer_token_when_set(settings):
-    """Token set: only a request with that bearer token, from anywhere; others get 401 saying what to send."""
+def test_metrics_token(settings):
+    """The dedicated token, as a bearer token, from any address; a wrong one is 401 with WWW-Authenticate."""
     settings.DCP_METRICS_TOKEN = TOKEN
-    status, body = scrape()
-    assert status == 401 and "Bearer" in body
-    status, _ = scrape(HTTP_AUTHORIZATION=f"Bearer {TOKEN}x")
-    assert status == 401
-    status, _ = scrape(HTTP_AUTHORIZATION=f"Token {TOKEN}")
-    assert status == 401
+    settings.DCP_METRICS_ALLOWED_NETWORKS = []
     answer = APIClient().get("/metrics", REMOTE_ADDR="10.1.2.3", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert answer.status_code == 200
     assert answer["Content-Type"].startswith("text/plain; version=0.0.4")
+    status, body = scrape(HTTP_AUTHORIZATION=f"Bearer {TOKEN}x")
+    assert status == 401 and "refused" in body
     refused = APIClient().get("/metrics")
+    assert refused.status_code == 401
     assert refused["WWW-Authenticate"] == 'Bearer realm="dcp-metrics"'
+
+
+def test_api_tokens_of_system_administrators_only(settings, clients, users):
+    """A system administrator's API token reads the metrics from anywhere (as Token or Bearer); a cluster
+    member's valid token gets 403, from an allowed address too; an unknown token 401."""
+    settings.DCP_METRICS_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    outside = {"REMOTE_ADDR": "198.51.100.4"}
+    assert scrape(clients["sysadmin"], **outside)[0] == 200
+    key = clients["sysadmin"]._credentials["HTTP_AUTHORIZATION"].split()[1]
+    assert scrape(HTTP_AUTHORIZATION=f"Bearer {key}", **outside)[0] == 200
+    for role in ("admin", "developer", "guest", "outsider"):
+        status, body = scrape(clients[role], **outside)
+        assert status == 403 and "system administrators" in body, role
+        assert scrape(clients[role])[0] == 403, role
+    assert scrape(HTTP_AUTHORIZATION="Token " + "f" * 40, **outside)[0] == 401
+    assert scrape(clients["anonymous"], **outside)[0] == 401
+    # A system administrator's console session too; a member's is refused.
+    session = APIClient(**outside)
+    session.force_login(users["admin"])
+    assert session.get("/metrics").status_code == 403
 
 
 def test_only_get_and_head():
@@ -108,11 +133,16 @@ def test_fleet_state_read_at_scrape_time(cluster):
     template = TemplateFactory()
     pool = with_template(PoolFactory(cluster=cluster, name="web", max_size=10, desired_size=5), template)
     now = timezone.now()
-    for _ in range(3):
-        host(pool, template, HostStatus.READY, ready_at=now)
+    starting = [host(pool, template, HostStatus.INITIALIZING) for _ in range(3)]
+    Host.objects.filter(pk__in=[h.pk for h in starting]).update(created_at=now - timedelta(seconds=100))
+    move_hosts(list(Host.objects.filter(pk__in=[h.pk for h in starting])), HostStatus.READY)
     host(pool, template, HostStatus.CREATING)
-    host(pool, template, HostStatus.TERMINATED, failed_at=now, failure_reason=FailureReason.CAPACITY)
-    host(pool, template, HostStatus.FAILED, failed_at=now, failure_reason=FailureReason.BOOT_TIMEOUT)
+    # Failures are counted as hosts move to failed, with their reason; one of them is terminated since.
+    gone = host(pool, template, HostStatus.CREATING)
+    move_hosts([gone], HostStatus.FAILED, "no capacity", FailureReason.CAPACITY)
+    move_hosts([gone], HostStatus.TERMINATING)
+    move_hosts([gone], HostStatus.TERMINATED)
+    move_hosts([host(pool, template, HostStatus.CREATING)], HostStatus.FAILED, "", FailureReason.BOOT_TIMEOUT)
     pool.note_ready(3)
     job = Job.objects.create(pool=pool, kind=JobKind.SCALE_OUT, delta=2, desired_before=3, desired_after=5)
     Job.objects.filter(pk=job.pk).update(
@@ -144,7 +174,13 @@ def test_fleet_state_read_at_scrape_time(cluster):
     assert value(found, "dcp_scale_out_duration_seconds_bucket", status="succeeded", le="60.0") == 1
     assert value(found, "dcp_scale_out_duration_seconds_count", status="succeeded") == 1
     assert value(found, "dcp_scale_out_duration_seconds_sum", status="succeeded") == pytest.approx(45, abs=0.01)
-    assert value(found, "dcp_host_ready_duration_seconds_count", **provider) == 3
+    # Each host's time to ready was observed when it became ready, under its template's name.
+    ready = {**provider, "template": template.name}
+    assert value(found, "dcp_host_ready_duration_seconds_count", **ready) == 3
+    assert value(found, "dcp_host_ready_duration_seconds_bucket", le="60.0", **ready) == 0
+    assert value(found, "dcp_host_ready_duration_seconds_bucket", le="120.0", **ready) == 3
+    assert value(found, "dcp_host_ready_duration_seconds_bucket", le="+Inf", **ready) == 3
+    assert value(found, "dcp_host_ready_duration_seconds_sum", **ready) == pytest.approx(300, abs=3)
 
 
 def test_seconds_below_desired_since_the_pool_fell_short(cluster):
