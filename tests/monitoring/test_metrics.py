@@ -1,15 +1,22 @@
 """GET /metrics: who may read it, and that its values are the database's, read at scrape time."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
+from apps.costs.budgets.delivery import check_budgets
+from apps.costs.budgets.models import Budget
+from apps.costs.currencies import round_money
+from apps.costs.models import Price
+from apps.costs.services import month_hours
 from apps.inventory.choices import FailureReason, HostStatus
-from apps.inventory.models import Host
+from apps.inventory.models import Host, MachineInterval
 from apps.monitoring import counters
+from apps.providers.drivers.base import ThrottledError
 from apps.providers.drivers.registry import get_driver
 from apps.providers.models import CloudAccount
 from apps.provisioning.choices import JobKind, JobStatus
@@ -242,3 +249,82 @@ def test_http_requests_by_view_and_status():
     assert counted is not None and counted >= 2
     timed = value(found, "django_http_requests_latency_seconds_by_view_method_count", view="pool-list", method="GET")
     assert timed >= 2
+
+
+def test_throttled_provider_and_rate_limiter(aws_emulator):
+    """The EC2 emulator answering every call "throttled" raises the throttle counter (and the errors of kind
+    throttled), one per call it received; DCP's own rate limiter (a bucket of 1 call, 1 a second, in Redis)
+    holding the calls back raises its waits and seconds waited. Real emulator, driver, limiter and scrape."""
+    # One call a second: a call's own time (under a second) never lets the bucket refill before the next.
+    aws_emulator.reset()
+    account = aws_emulator.account()
+    account.options = {"rate_limits": {"describe": {"request": [1, 1]}}}
+    account.save()
+    driver = get_driver(account)
+    aws_emulator.set_faults(throttle_rate=1.0)
+    try:
+        for _ in range(3):
+            with pytest.raises(ThrottledError):
+                driver.get_nodes(["i-0123456789abcdef0"])
+    finally:
+        aws_emulator.set_faults()
+    received = aws_emulator.calls()["DescribeInstances"]
+    found = samples(scrape()[1])
+    call = {"provider": account.name, "kind": "aws", "operation": "get_nodes"}
+    assert value(found, "dcp_provider_api_calls_total", **call) == received == 3
+    assert value(found, "dcp_provider_throttles_total", **call) == received
+    assert value(found, "dcp_provider_errors_total", error="throttled", **call) == received
+    limited = {"provider": account.name, "kind": "aws", "action": "describe"}
+    waits = value(found, "dcp_rate_limiter_waits_total", **limited)
+    assert waits >= 2  # the 2nd and 3rd calls found the bucket empty
+    assert 0 < value(found, "dcp_rate_limiter_wait_seconds_total", **limited) <= waits * 1.0
+    assert value(found, "dcp_rate_limiter_deferrals_total", **limited) is None
+
+
+def test_cluster_run_rate_and_budget_ratios(cluster, clients):
+    """The run-rate counts priced cloud hosts and allocated machines' monthly cost; a host of unknown price
+    adds nothing and is counted as unpriced; a budget's ratios are the budget check's figures over its amount,
+    as the budget API shows them."""
+    now = timezone.now()
+    aws = CloudAccount.objects.create(name="aws-costed", kind="aws", region="us-east-1")
+    priced = TemplateFactory(name="aws-priced", provider=aws, region="us-east-1", instance_type="m5.large")
+    unknown = TemplateFactory(name="aws-unknown", provider=aws, region="us-east-1", instance_type="x9.huge")
+    machine = TemplateFactory(name="idc-box")
+    pool = with_template(PoolFactory(cluster=cluster, name="costed", max_size=10), priced)
+    Price.objects.create(
+        provider=aws,
+        instance_type="m5.large",
+        currency="USD",
+        hourly_price=Decimal("0.25"),
+        valid_from=now - timedelta(days=40),
+    )
+    live = {"launched_at": now - timedelta(hours=2)}
+    for _ in range(2):
+        host(pool, priced, HostStatus.READY, **live)
+    host(pool, unknown, HostStatus.READY, **live)
+    host(pool, priced, HostStatus.TERMINATED, terminated_at=now, **live)
+    box = host(pool, machine, HostStatus.READY, batch_token="batch-1", instance_id="box-1", **live)
+    MachineInterval.objects.create(
+        provider=machine.provider,
+        hostname=box.instance_id,
+        machine_class="c32",
+        idc="bj",
+        state="allocated",
+        monthly_cost=Decimal("720.00"),
+        client_token=box.batch_token,
+        started_at=now - timedelta(days=3),
+    )
+    budget = Budget.objects.create(cluster=cluster, name="costed-monthly", amount=Decimal("100"), currency="USD")
+    check_budgets(timezone.now())
+
+    found = samples(scrape()[1])
+    per_hour = Decimal("0.50") + Decimal("720.00") / month_hours(now)
+    assert value(found, "dcp_cluster_cost_per_hour", cluster=cluster.name, currency="USD") == pytest.approx(
+        float(round_money(per_hour, "USD"))
+    )
+    assert value(found, "dcp_cluster_unpriced_hosts", cluster=cluster.name) == 1
+    shown = clients["admin"].get(f"/api/v1/budgets/{budget.pk}/").json()
+    names = {"cluster": cluster.name, "budget": "costed-monthly", "period": "month", "currency": "USD"}
+    assert value(found, "dcp_budget_spent_ratio", **names) == pytest.approx(float(shown["spent"]) / 100, abs=0.01)
+    assert value(found, "dcp_budget_forecast_ratio", **names) == pytest.approx(float(shown["forecast"]) / 100, rel=0.01)
+    assert value(found, "dcp_budget_forecast_ratio", **names) > 0
