@@ -38,6 +38,9 @@ HOST_FAILURES = "host_failures"
 #: Gauges a periodic task sets (see replace()): each budget's spend and forecast over its amount, in millionths.
 BUDGET_SPENT_PPM = "budget_spent_ppm"
 BUDGET_FORECAST_PPM = "budget_forecast_ppm"
+#: Gauges the same task sets: each cluster's run-rate (in millionths of DCP_CURRENCY per hour) and unpriced hosts.
+RUN_RATE_MICRO = "cluster_run_rate_micro"
+UNPRICED_HOSTS = "cluster_unpriced_hosts"
 #: Histograms (see the module's docstring).
 HOST_READY = "host_ready_seconds"
 INIT_RUNS = "init_run_seconds"

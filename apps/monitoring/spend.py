@@ -2,9 +2,10 @@
 forecast against its amount. Both come from apps.costs, the computation the API, console and reports use,
 so a dashboard never disagrees with a cost report.
 
-The run-rate is read at scrape time (one grouped query). A budget's spend and forecast accrue every host's
-life over the period, seconds of work on a large fleet, so the periodic budget check (every
-DCP_BUDGET_CHECK_INTERVAL seconds) keeps them (record_budget_figures) and a scrape reads what it kept.
+Both take a scan of the whole fleet (a budget's figures accrue every host's life over the period: seconds
+on 100,000 hosts), too slow for every scrape, so the periodic budget check (every DCP_BUDGET_CHECK_INTERVAL
+seconds, 5 minutes by default) keeps them (record_run_rates, record_budget_figures) and a scrape reads
+what it kept, with its age in dcp_cost_figures_age_seconds.
 
 Unknown is not 0: a host with no price in force (or no exchange rate to convert it) adds nothing to the
 run-rate and is counted in dcp_cluster_unpriced_hosts instead, so a dashboard can say "at least".
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from django.conf import settings
+from django.db.models import Max
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, Metric
 
@@ -23,13 +25,26 @@ from apps.costs.currencies import round_money
 from apps.costs.services import run_rates
 from apps.inventory.models import Cluster
 from apps.monitoring import counters
+from apps.monitoring.models import CounterValue
 
 PPM = 1_000_000
 
 
+def record_run_rates() -> None:
+    """Keep each cluster's run-rate and unpriced hosts, as apps.costs computes them now, for /metrics."""
+    ids = list(Cluster.objects.values_list("pk", flat=True))
+    series = []
+    for pk, cost in run_rates("cluster", ids, timezone.now()).items():
+        series.append(
+            (counters.RUN_RATE_MICRO, {"cluster": pk}, round(round_money(cost.run_rate, cost.currency) * PPM))
+        )
+        series.append((counters.UNPRICED_HOSTS, {"cluster": pk}, cost.unpriced_hosts))
+    counters.replace([counters.RUN_RATE_MICRO, counters.UNPRICED_HOSTS], series)
+
+
 def spend_metrics(totals: dict) -> Iterator[Metric]:
-    """Run-rate per cluster, and budget ratios (from totals, every counter's series)."""
-    now = timezone.now()
+    """Run-rate per cluster, and budget ratios, as the last budget check kept them (totals: every counter's
+    series)."""
     names = dict(Cluster.objects.order_by().values_list("pk", "name"))
     rate = GaugeMetricFamily(
         "dcp_cluster_cost_per_hour",
@@ -42,12 +57,30 @@ def spend_metrics(totals: dict) -> Iterator[Metric]:
         "The cluster's live hosts with no price in force (or no exchange rate): their cost is unknown, not 0.",
         labels=["cluster"],
     )
-    for pk, cost in run_rates("cluster", list(names), now).items():
-        rate.add_metric([names[pk], settings.DCP_CURRENCY], float(round_money(cost.run_rate, cost.currency)))
-        unpriced.add_metric([names[pk]], cost.unpriced_hosts)
+    for counter, family, scale, extra in (
+        (counters.RUN_RATE_MICRO, rate, PPM, [settings.DCP_CURRENCY]),
+        (counters.UNPRICED_HOSTS, unpriced, 1, []),
+    ):
+        for stored, value in totals.get(counter, []):
+            name = names.get(int(stored["cluster"]))
+            if name is not None:
+                family.add_metric([name, *extra], value / scale)
     yield rate
     yield unpriced
+    yield figures_age()
     yield from budget_metrics(totals)
+
+
+def figures_age() -> Metric:
+    """Seconds since the budget check last kept the run-rates (none before the first check)."""
+    age = GaugeMetricFamily(
+        "dcp_cost_figures_age_seconds",
+        "Seconds since the periodic budget check last kept the run-rates and budget ratios /metrics shows.",
+    )
+    kept = CounterValue.objects.filter(name=counters.RUN_RATE_MICRO).aggregate(at=Max("updated_at"))["at"]
+    if kept is not None:
+        age.add_metric([], max(0.0, (timezone.now() - kept).total_seconds()))
+    return age
 
 
 def record_budget_figures(found: Iterable) -> None:

@@ -16,6 +16,7 @@ from apps.costs.services import month_hours
 from apps.inventory.choices import FailureReason, HostStatus
 from apps.inventory.models import Host, MachineInterval
 from apps.monitoring import counters
+from apps.monitoring.spend import record_run_rates
 from apps.providers.drivers.base import ThrottledError
 from apps.providers.drivers.registry import get_driver
 from apps.providers.models import CloudAccount
@@ -283,8 +284,8 @@ def test_throttled_provider_and_rate_limiter(aws_emulator):
 
 def test_cluster_run_rate_and_budget_ratios(cluster, clients):
     """The run-rate counts priced cloud hosts and allocated machines' monthly cost; a host of unknown price
-    adds nothing and is counted as unpriced; a budget's ratios are the budget check's figures over its amount,
-    as the budget API shows them."""
+    adds nothing and is counted as unpriced; a budget's ratios are its figures over its amount, as the budget
+    API shows them. Both as the periodic budget check kept them."""
     now = timezone.now()
     aws = CloudAccount.objects.create(name="aws-costed", kind="aws", region="us-east-1")
     priced = TemplateFactory(name="aws-priced", provider=aws, region="us-east-1", instance_type="m5.large")
@@ -316,8 +317,10 @@ def test_cluster_run_rate_and_budget_ratios(cluster, clients):
     )
     budget = Budget.objects.create(cluster=cluster, name="costed-monthly", amount=Decimal("100"), currency="USD")
     check_budgets(timezone.now())
+    record_run_rates()  # what the periodic budget check does after check_budgets
 
     found = samples(scrape()[1])
+    assert 0 <= value(found, "dcp_cost_figures_age_seconds") < 60
     per_hour = Decimal("0.50") + Decimal("720.00") / month_hours(now)
     assert value(found, "dcp_cluster_cost_per_hour", cluster=cluster.name, currency="USD") == pytest.approx(
         float(round_money(per_hour, "USD"))
