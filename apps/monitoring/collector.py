@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -51,6 +52,15 @@ def provider_labels(providers: dict, provider_id) -> list[str]:
     """The name and kind of a provider account (its id, should it have gone)."""
     found = providers.get(int(provider_id))
     return [found["name"], found["kind"]] if found else [str(provider_id), ""]
+
+
+def fetch(queryset) -> list[tuple]:
+    """The rows of a values_list queryset straight from the cursor: ids, codes and counts need no conversion,
+    and Django's per-row conversion of thousands of groups costs more than the query."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def duration_histogram(queryset, start: str, end: str, buckets: tuple, group: str) -> list:
@@ -95,13 +105,13 @@ class StateCollector:
 
 def database_metrics() -> Iterator[Metric]:
     """The metrics read from the database."""
-    providers = {row["pk"]: row for row in CloudAccount.objects.order_by().values("pk", "name", "kind").iterator()}
+    providers = {row["pk"]: row for row in CloudAccount.objects.order_by().values("pk", "name", "kind")}
     templates = dict(MachineTemplate.objects.order_by().values_list("pk", "name"))
     pools = {
         row["pk"]: row
-        for row in ServicePool.objects.order_by()
-        .values("pk", "name", "desired_size", "below_desired_since", cluster_name=F("cluster__name"))
-        .iterator()
+        for row in ServicePool.objects.order_by().values(
+            "pk", "name", "desired_size", "below_desired_since", cluster_name=F("cluster__name")
+        )
     }
     yield from host_metrics(pools, providers)
     yield from job_metrics()
@@ -130,7 +140,7 @@ def host_metrics(pools: dict, providers: dict) -> Iterator[Metric]:
     )
     active, ready = defaultdict(int), defaultdict(int)
     per_provider = defaultdict(int)
-    rows = Host.objects.order_by().values_list("pool_id", "provider_id", "status").annotate(n=Count("pk"))
+    rows = fetch(Host.objects.order_by().values_list("pool_id", "provider_id", "status").annotate(n=Count("pk")))
     for pool_id, provider_id, status, count in rows:
         per_provider[provider_id] += count
         if status == HostStatus.TERMINATED:

@@ -22,11 +22,12 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from rest_framework.exceptions import AuthenticationFailed
 
 from apps.monitoring.collector import StateCollector
+from apps.monitoring.exposition import text_of
 from apps.monitoring.http import process_registry
 
 #: Headers a proxy adds to a request it passes on.
@@ -93,13 +94,6 @@ def _allowed_address(request) -> bool:
     return any(address in network for network in _networks(tuple(settings.DCP_METRICS_ALLOWED_NETWORKS)))
 
 
-def state_registry() -> CollectorRegistry:
-    """A registry of the metrics read from the database and broker at this scrape."""
-    registry = CollectorRegistry()
-    registry.register(StateCollector())
-    return registry
-
-
 @never_cache
 @require_safe
 def metrics(request):
@@ -108,5 +102,5 @@ def metrics(request):
     refused = refusal(request)
     if refused is not None:
         return refused
-    body = generate_latest(process_registry()) + generate_latest(state_registry())
+    body = generate_latest(process_registry()) + text_of(StateCollector().collect())
     return HttpResponse(body, content_type=CONTENT_TYPE_PLAIN_0_0_4)

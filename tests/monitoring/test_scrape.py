@@ -7,22 +7,19 @@ its task, and the request id of the scale request that caused it; no credential 
 
 import json
 import logging
-import re
 import urllib.request
-from pathlib import Path
 
 import pytest
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from apps.providers.models import MachineTemplate
 from emulators.aws import AwsEmulator
 from tests.conftest import Worker, client_for, wait_for
 from tests.factories import PoolFactory, with_template
+from tests.monitoring.names import check_queries_use_exposed_names
 from tests.providers.harnesses.aws import IMAGE, INSTANCE_TYPE, REGION
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parent.parent.parent
 METRICS_TOKEN = "scrape-token-" + "t" * 24
 REQUEST_ID = "scale-metrics-e2e-0001"
 
@@ -52,49 +49,6 @@ def scrape(live_server) -> dict[tuple, float]:
         for family in text_string_to_metric_families(exposition(live_server))
         for sample in family.samples
     }
-
-
-#: The series names a family of each type is queried by.
-SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
-
-
-def exposed_names(text: str) -> set[str]:
-    """Every series name a PromQL query can use on this exposition: its samples', and for a family with no
-    sample yet (a counter nothing has added to) the names its type gives it."""
-    names = set()
-    for family in text_string_to_metric_families(text):
-        names |= {sample.name for sample in family.samples}
-        names |= {family.name + suffix for suffix in SUFFIXES.get(family.type, ("",))}
-    return names
-
-
-def queried_names(expressions: list[str]) -> set[str]:
-    """The metric names PromQL expressions use (DCP's, Celery's and Django's; Prometheus' own ``up`` aside)."""
-    return {name for expr in expressions for name in re.findall(r"\b(?:dcp|celery|django)_[a-z0-9_]+\b", expr)}
-
-
-def dashboard_expressions() -> list[str]:
-    """Every PromQL query of the Grafana dashboard: its panels' and its variables'."""
-    dashboard = json.loads((ROOT / "deploy" / "grafana" / "dcp.json").read_text())
-    found = [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])]
-    variables = dashboard["templating"]["list"]
-    return found + [item["query"]["query"] for item in variables if isinstance(item.get("query"), dict)]
-
-
-def rule_expressions() -> list[str]:
-    """Every alert rule's expression."""
-    groups = yaml.safe_load((ROOT / "deploy" / "prometheus" / "dcp-rules.yml").read_text())["groups"]
-    return [rule["expr"] for group in groups for rule in group["rules"]]
-
-
-def check_queries_use_exposed_names(live_server) -> None:
-    """Each metric the dashboard and the alert rules query is one this real scrape exposes (with the
-    suffixes of its type), so no panel stays empty and no alert silently never fires."""
-    exposed = exposed_names(exposition(live_server))
-    for source, expressions in (("dashboard", dashboard_expressions()), ("rules", rule_expressions())):
-        used = queried_names(expressions)
-        assert len(used) >= 10, (source, used)
-        assert used <= exposed, (source, sorted(used - exposed))
 
 
 def one(found: dict, name: str, /, **labels) -> float:
@@ -212,7 +166,7 @@ def test_scrape_after_real_scale(settings, live_server, json_worker, aws_emulato
     )
 
     check_worker_log(json_worker, pool)
-    check_queries_use_exposed_names(live_server)
+    check_queries_use_exposed_names(exposition(live_server))
     # Neither the account's secret nor any API token reached a log line, the worker's or this process's.
     secrets = [AwsEmulator.SECRET_ACCESS_KEY, METRICS_TOKEN]
     secrets += [client._credentials["HTTP_AUTHORIZATION"].split()[1] for client in (admin, developer)]
