@@ -23,7 +23,7 @@ from apps.providers.models import CloudAccount
 from apps.provisioning.choices import JobKind, JobStatus
 from apps.provisioning.models import Job
 from apps.provisioning.transitions import move_hosts
-from tests.factories import PoolFactory, TemplateFactory, with_template
+from tests.factories import ClusterFactory, PoolFactory, TemplateFactory, with_template
 
 pytestmark = pytest.mark.django_db
 TOKEN = "metrics-token-" + "x" * 20
@@ -331,3 +331,12 @@ def test_cluster_run_rate_and_budget_ratios(cluster, clients):
     assert value(found, "dcp_budget_spent_ratio", **names) == pytest.approx(float(shown["spent"]) / 100, abs=0.01)
     assert value(found, "dcp_budget_forecast_ratio", **names) == pytest.approx(float(shown["forecast"]) / 100, rel=0.01)
     assert value(found, "dcp_budget_forecast_ratio", **names) > 0
+
+
+def test_label_values_escaped():
+    """Names people typed reach the labels intact: quotes, backslashes and line breaks are escaped as the text
+    format says, so Prometheus' parser reads back the very names."""
+    odd = ClusterFactory(name='ops "blue" \\ team\nwest')
+    PoolFactory(cluster=odd, name="web", desired_size=2)
+    found = samples(scrape()[1])
+    assert value(found, "dcp_pool_desired_hosts", cluster='ops "blue" \\ team\nwest', pool="web") == 2
