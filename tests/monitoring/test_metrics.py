@@ -8,6 +8,10 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
+from apps.configuration.choices import InitStatus
+from apps.configuration.models import InitRun
+from apps.configuration.results import InitResult
+from apps.configuration.services import record
 from apps.costs.budgets.delivery import check_budgets
 from apps.costs.budgets.models import Budget
 from apps.costs.currencies import round_money
@@ -20,8 +24,8 @@ from apps.monitoring.spend import record_run_rates
 from apps.providers.drivers.base import ThrottledError
 from apps.providers.drivers.registry import get_driver
 from apps.providers.models import CloudAccount
-from apps.provisioning.choices import JobKind, JobStatus
-from apps.provisioning.models import Job
+from apps.provisioning.choices import JobKind, JobStatus, OrphanState
+from apps.provisioning.models import Job, OrphanInstance
 from apps.provisioning.transitions import move_hosts
 from tests.factories import ClusterFactory, PoolFactory, TemplateFactory, with_template
 
@@ -340,3 +344,39 @@ def test_label_values_escaped():
     PoolFactory(cluster=odd, name="web", desired_size=2)
     found = samples(scrape()[1])
     assert value(found, "dcp_pool_desired_hosts", cluster='ops "blue" \\ team\nwest', pool="web") == 2
+
+
+def test_init_runs_lost_hosts_and_orphans(cluster):
+    """Each init run recorded is observed by method and outcome with its duration; a host moved to lost counts
+    on its provider; orphans found by the sweep are reported by account and state."""
+    template = TemplateFactory()
+    pool = with_template(PoolFactory(cluster=cluster, name="inits", max_size=10), template)
+    hosts = [host(pool, template, HostStatus.INITIALIZING) for _ in range(3)]
+    started = timezone.now()
+    for made, (status, seconds) in zip(
+        hosts, [(InitStatus.CHANGED, 42.0), (InitStatus.CHANGED, 350.0), (InitStatus.UNREACHABLE, 7.5)], strict=True
+    ):
+        run = InitRun.objects.create(host=made, method="ansible", started_at=started)
+        record(run, InitResult(status=status, duration=seconds))
+    move_hosts([hosts[0]], HostStatus.READY)
+    move_hosts([hosts[0]], HostStatus.LOST, "instance vanished")
+    for state in (OrphanState.REPORTED, OrphanState.REPORTED, OrphanState.GONE):
+        OrphanInstance.objects.create(
+            provider=template.provider,
+            instance_id=f"i-{OrphanInstance.objects.count()}",
+            state=state,
+            first_seen=started,
+            last_seen=started,
+        )
+
+    found = samples(scrape()[1])
+    changed = {"method": "ansible", "outcome": "changed"}
+    assert value(found, "dcp_init_run_duration_seconds_count", **changed) == 2
+    assert value(found, "dcp_init_run_duration_seconds_sum", **changed) == pytest.approx(392.0)
+    assert value(found, "dcp_init_run_duration_seconds_bucket", le="60.0", **changed) == 1
+    assert value(found, "dcp_init_run_duration_seconds_bucket", le="600.0", **changed) == 2
+    assert value(found, "dcp_init_run_duration_seconds_count", method="ansible", outcome="unreachable") == 1
+    provider = {"provider": template.provider.name, "kind": "physical"}
+    assert value(found, "dcp_hosts_lost_total", **provider) == 1
+    assert value(found, "dcp_orphan_instances", state="reported", **provider) == 2
+    assert value(found, "dcp_orphan_instances", state="gone", **provider) == 1
