@@ -112,14 +112,18 @@ def observe(name: str, labels: dict[str, object], seconds: float, buckets: tuple
 
 
 def replace(names: list[str], series: list[tuple[str, dict[str, object], int]]) -> None:
-    """Set gauges that a periodic task computes: every series of these names is replaced by these."""
+    """Set gauges that a periodic task computes: every series of these names is replaced by these; never
+    raises (the task's own work goes on)."""
     now = timezone.now()
-    with transaction.atomic():
-        CounterValue.objects.filter(name__in=names).delete()
-        CounterValue.objects.bulk_create(
-            CounterValue(name=name, labels=labels_key(labels), value=value, updated_at=now)
-            for name, labels, value in series
-        )
+    try:
+        with transaction.atomic():
+            CounterValue.objects.filter(name__in=names).delete()
+            CounterValue.objects.bulk_create(
+                CounterValue(name=name, labels=labels_key(labels), value=value, updated_at=now)
+                for name, labels, value in series
+            )
+    except DatabaseError as exc:
+        logger.warning("Gauges %s not kept: %s", names, exc)
 
 
 def all_totals() -> dict[str, list[tuple[dict[str, str], int]]]:

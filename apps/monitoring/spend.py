@@ -13,6 +13,7 @@ run-rate and is counted in dcp_cluster_unpriced_hosts instead, so a dashboard ca
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 
 from django.conf import settings
@@ -28,13 +29,20 @@ from apps.monitoring import counters
 from apps.monitoring.models import CounterValue
 
 PPM = 1_000_000
+logger = logging.getLogger(__name__)
 
 
 def record_run_rates() -> None:
-    """Keep each cluster's run-rate and unpriced hosts, as apps.costs computes them now, for /metrics."""
+    """Keep each cluster's run-rate and unpriced hosts, as apps.costs computes them now, for /metrics; never
+    raises (the budget check that calls it has alerts to deliver)."""
     ids = list(Cluster.objects.values_list("pk", flat=True))
     series = []
-    for pk, cost in run_rates("cluster", ids, timezone.now()).items():
+    try:
+        costs = run_rates("cluster", ids, timezone.now())
+    except Exception:
+        logger.exception("The clusters' run-rates could not be computed for /metrics")
+        return
+    for pk, cost in costs.items():
         series.append(
             (counters.RUN_RATE_MICRO, {"cluster": pk}, round(round_money(cost.run_rate, cost.currency) * PPM))
         )

@@ -15,9 +15,9 @@ def check_budgets() -> int:
     """Fire the thresholds crossed this period, and try the deliveries whose time has come (beat); keep the
     clusters' run-rates for /metrics beside the budgets' figures."""
     fired = delivery.check_budgets(timezone.now())
-    record_run_rates()
     for delivery_id in delivery.due(timezone.now()):
         deliver.delay(delivery_id)
+    record_run_rates()
     return len(fired)
 
 
