@@ -90,6 +90,21 @@ def get_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def get_networks(name: str, default: list[str]) -> list[str]:
+    """Parse a comma-separated list of networks in CIDR notation (a bare address is a network of one)."""
+    import ipaddress
+
+    networks = get_list(name, default)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {network!r} is not a network; write addresses or CIDRs, e.g. 10.0.0.0/8,192.0.2.7"
+            ) from None
+    return networks
+
+
 def get_currency(name: str, default: str) -> str:
     """Parse an ISO 4217 currency code variable (three capital letters, e.g. USD)."""
     from apps.costs.currencies import is_currency

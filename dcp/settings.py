@@ -400,11 +400,14 @@ CELERY_TASK_ANNOTATIONS = {
     "apps.configuration.tasks.run_initialization": _init_limits,
 }
 
-# GET /metrics (Prometheus text format): with DCP_METRICS_TOKEN set, only to requests that send it as
-# "Authorization: Bearer <token>"; without it, only to requests from this machine (loopback addresses).
+# GET /metrics (Prometheus text format) answers a system administrator's API token, the dedicated
+# DCP_METRICS_TOKEN (both as "Authorization: Bearer <token>"), or a request made directly (no proxy
+# header) from an address in DCP_METRICS_ALLOWED_NETWORKS (CIDRs, comma-separated; loopback by default,
+# empty for none). Anyone else gets 401, a token of someone else 403.
 DCP_METRICS_TOKEN = env.get("DCP_METRICS_TOKEN", "") or ""
 if DCP_METRICS_TOKEN and len(DCP_METRICS_TOKEN) < 16:
-    raise ImproperlyConfigured("DCP_METRICS_TOKEN must be at least 16 characters long (or unset: loopback only).")
+    raise ImproperlyConfigured("DCP_METRICS_TOKEN must be at least 16 characters long (or unset).")
+DCP_METRICS_ALLOWED_NETWORKS = env.get_networks("DCP_METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
 
 # Logs: DCP_LOG_FORMAT=json writes one JSON object a line (time, level, logger, message and the ids of the
 # request or task: request_id, job, pool, host, ...); text (the default) writes the same ids as key=value.

@@ -13,6 +13,7 @@ from apps.configuration.models import InitRun, KnownHost
 from apps.configuration.results import InitResult
 from apps.configuration.runners import get_runner, ssh_address
 from apps.inventory.models import Host
+from apps.monitoring import counters
 
 #: A run still marked running after this long lost its worker (the task's hard time limit is shorter).
 STALE_AFTER = timedelta(seconds=90)
@@ -78,6 +79,12 @@ def record(run: InitRun, result: InitResult) -> None:
     # The host's own time in the run (its last event), else the run's whole time.
     run.duration_seconds = result.duration if result.duration else (now - run.started_at).total_seconds()
     run.save()
+    counters.observe(
+        counters.INIT_RUNS,
+        {"method": run.method, "outcome": run.status},
+        run.duration_seconds,
+        counters.INIT_RUN_BUCKETS,
+    )
     host = run.host
     ip = ssh_address(host)  # where the keys were met, as the runner compares them next time
     if result.host_keys and ip:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, F, Value
 from django.db.models.functions import Coalesce, NullIf
 
@@ -157,14 +158,46 @@ def _run_rates(hosts, dimension: str, found: dict[int, GroupCost], now: datetime
             found[group].unpriced_hosts += n
         else:
             found[group].run_rate += row.hourly_price * factor * n
-    physical = list(live.filter(provider__kind=ProviderKind.PHYSICAL).select_related("provider", "pool"))
-    machines = _machine_costs(physical)
-    for host in physical:
-        group = host.pool_id if dimension == "pool" else host.pool.cluster_id
-        if machines.get(host.pk):
-            found[group].run_rate += machines[host.pk] / month_hours(now)
-        else:
-            found[group].unpriced_hosts += 1
+    hours = month_hours(now)
+    for group, monthly, unpriced in _physical_monthly(live.filter(provider__kind=ProviderKind.PHYSICAL), dimension):
+        found[group].run_rate += (monthly or Decimal(0)) / hours
+        found[group].unpriced_hosts += unpriced
+
+
+def _physical_monthly(hosts, dimension: str) -> list[tuple[int, Decimal | None, int]]:
+    """Per group: the monthly_cost summed over these physical hosts' machines, and how many hosts have none.
+
+    One query, grouped in the database: a host's machine is the one of its latest allocated stretch whose
+    batch (client token) and hostname are the host's batch token and instance id, as _machine_costs reads it
+    (a host without a batch token has none).
+    """
+    host_sql, params = (
+        hosts.annotate(group=F(GROUP_FIELD[dimension]))
+        .values_list("group", "batch_token", "instance_id")
+        .order_by()
+        .query.sql_with_params()
+    )
+    intervals = MachineInterval._meta.db_table
+    sql = f"""
+        SELECT h.col_group, SUM(m.monthly_cost),
+               SUM(CASE WHEN m.monthly_cost IS NULL OR m.monthly_cost = 0 THEN 1 ELSE 0 END)
+        FROM ({host_sql}) AS h (col_group, batch_token, instance_id)
+        LEFT JOIN (
+            SELECT client_token, hostname, monthly_cost,
+                   ROW_NUMBER() OVER (PARTITION BY client_token, hostname ORDER BY started_at DESC) AS latest
+            FROM {intervals} WHERE state = %s
+        ) AS m ON m.latest = 1 AND h.batch_token <> '' AND m.client_token = h.batch_token
+              AND m.hostname = h.instance_id
+        GROUP BY h.col_group
+    """  # noqa: S608 - table names from the models, values as parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, MachineState.ALLOCATED])
+        return [(group, _decimal(monthly), int(unpriced)) for group, monthly, unpriced in cursor.fetchall()]
+
+
+def _decimal(value) -> Decimal | None:
+    """A sum as the database gives it (SQLite: a float or a string) as a Decimal."""
+    return None if value is None else Decimal(str(value))
 
 
 def hosts_run_rate(pool_id: int, host_ids: list[int], now: datetime) -> GroupCost:
@@ -186,6 +219,15 @@ def group_costs(dimension: str, ids: list[int], now: datetime) -> dict[int, Grou
         if charge.state == PRICED:
             found[charge.group[0]].this_month += charge.amount
     _run_rates(hosts, dimension, found, now)
+    return found
+
+
+def run_rates(dimension: str, ids: list[int], now: datetime) -> dict[int, GroupCost]:
+    """Only the run-rate (per hour, hosts live now) and unpriced hosts of these pools or clusters: what a
+    dashboard polls, without the month's accrual."""
+    found = {pk: GroupCost(settings.DCP_CURRENCY) for pk in ids}
+    if ids:
+        _run_rates(Host.objects.filter(**{f"{GROUP_FIELD[dimension]}__in": ids}), dimension, found, now)
     return found
 
 

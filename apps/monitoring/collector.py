@@ -2,9 +2,10 @@
 
 State is read, not remembered: every web process answers the same, and a restart loses nothing. The
 cost is a fixed number of aggregate queries whatever the fleet's size (bench/metrics.py measures them
-on 100,000 hosts): hosts by pool, provider and status; pools; providers; jobs by kind and status; the
-scale-out and host-ready duration histograms; failed hosts by provider and reason; the counters
-workers keep (apps.monitoring.counters); worker heartbeats. Queue lengths take one broker connection.
+on 100,000 hosts): hosts by pool, provider and status; pools; providers; templates; jobs by kind and
+status; the scale-out duration histogram; orphans; the counters
+every process keeps (apps.monitoring.counters, read by apps.monitoring.events); worker heartbeats; the
+clusters' run-rate and budgets (apps.monitoring.spend). Queue lengths take one broker connection.
 
 Names follow the Kubernetes cluster autoscaler where it reports the same thing (nodes by state, failed
 scale-ups by reason, scale-up durations, cloud-provider errors) and celery-exporter for Celery.
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -28,16 +30,16 @@ from apps.core.models import WorkerHeartbeat
 from apps.inventory.choices import HostStatus
 from apps.inventory.models import Host, ServicePool
 from apps.monitoring import counters
-from apps.providers.models import CloudAccount
+from apps.monitoring.events import event_metrics
+from apps.monitoring.spend import spend_metrics
+from apps.providers.models import CloudAccount, MachineTemplate
 from apps.provisioning.choices import JobKind, JobStatus
-from apps.provisioning.models import Job
+from apps.provisioning.models import Job, OrphanInstance
 
 logger = logging.getLogger(__name__)
 
 #: Seconds from a scale request to its job's end: a physical machine in seconds, a cloud burst in minutes.
 SCALE_OUT_BUCKETS = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
-#: Seconds from a host's request to its being ready (created, booted, initialized).
-HOST_READY_BUCKETS = (10, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
 
 
 def pool_labels(pools: dict, pool_id: int) -> list[str]:
@@ -50,6 +52,15 @@ def provider_labels(providers: dict, provider_id) -> list[str]:
     """The name and kind of a provider account (its id, should it have gone)."""
     found = providers.get(int(provider_id))
     return [found["name"], found["kind"]] if found else [str(provider_id), ""]
+
+
+def fetch(queryset) -> list[tuple]:
+    """The rows of a values_list queryset straight from the cursor: ids, codes and counts need no conversion,
+    and Django's per-row conversion of thousands of groups costs more than the query."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def duration_histogram(queryset, start: str, end: str, buckets: tuple, group: str) -> list:
@@ -94,17 +105,24 @@ class StateCollector:
 
 def database_metrics() -> Iterator[Metric]:
     """The metrics read from the database."""
-    providers = {row["pk"]: row for row in CloudAccount.objects.order_by().values("pk", "name", "kind").iterator()}
+    providers = {row["pk"]: row for row in CloudAccount.objects.order_by().values("pk", "name", "kind")}
+    templates = dict(MachineTemplate.objects.order_by().values_list("pk", "name"))
     pools = {
         row["pk"]: row
-        for row in ServicePool.objects.order_by()
-        .values("pk", "name", "desired_size", "below_desired_since", cluster_name=F("cluster__name"))
-        .iterator()
+        for row in ServicePool.objects.order_by().values(
+            "pk", "name", "desired_size", "below_desired_since", cluster_name=F("cluster__name")
+        )
     }
     yield from host_metrics(pools, providers)
     yield from job_metrics()
-    yield from failure_metrics(providers)
-    yield from counter_metrics(providers)
+    yield orphan_metrics(providers)
+    totals = counters.all_totals()
+    yield from event_metrics(
+        totals,
+        lambda pk: provider_labels(providers, pk),
+        lambda pk: templates.get(int(pk), str(pk)),
+    )
+    yield from spend_metrics(totals)
     yield from worker_metrics()
 
 
@@ -122,8 +140,9 @@ def host_metrics(pools: dict, providers: dict) -> Iterator[Metric]:
     )
     active, ready = defaultdict(int), defaultdict(int)
     per_provider = defaultdict(int)
-    rows = Host.objects.order_by().values_list("pool_id", "provider_id", "status").annotate(n=Count("pk"))
-    for pool_id, provider_id, status, count in rows:
+    # Grouped in host_pool_status_provider_idx's order, and COUNT(*): read from that index alone.
+    rows = fetch(Host.objects.order_by().values_list("pool_id", "status", "provider_id").annotate(n=Count("*")))
+    for pool_id, status, provider_id, count in rows:
         per_provider[provider_id] += count
         if status == HostStatus.TERMINATED:
             continue
@@ -188,55 +207,18 @@ def job_metrics() -> Iterator[Metric]:
     yield histogram
 
 
-def failure_metrics(providers: dict) -> Iterator[Metric]:
-    """Failed hosts by provider and reason, and how long hosts took to be ready, by provider."""
-    failures = CounterMetricFamily(
-        "dcp_host_failures",
-        "Hosts that failed (creation, boot or initialization), by provider account and reason.",
-        labels=["provider", "kind", "reason"],
+def orphan_metrics(providers: dict) -> Metric:
+    """Instances carrying DCP's tags that no host claims, as the sweep found them, by account and state."""
+    orphans = GaugeMetricFamily(
+        "dcp_orphan_instances",
+        "Instances with DCP's tags that no host claims, found by the sweep, by provider account and state "
+        "(reported, terminated, gone).",
+        labels=["provider", "kind", "state"],
     )
-    rows = (
-        Host.objects.filter(failed_at__isnull=False)
-        .order_by()
-        .values_list("provider_id", "failure_reason")
-        .annotate(n=Count("pk"))
-    )
-    for provider_id, reason, count in rows:
-        failures.add_metric([*provider_labels(providers, provider_id), reason or "unrecorded"], count)
-    yield failures
-    histogram = HistogramMetricFamily(
-        "dcp_host_ready_duration_seconds",
-        "Seconds from a host's request to its being ready (created, booted, initialized), by provider account.",
-        labels=["provider", "kind"],
-    )
-    for provider_id, buckets, seconds in duration_histogram(
-        Host.objects.all(), "created_at", "ready_at", HOST_READY_BUCKETS, "provider_id"
-    ):
-        histogram.add_metric(provider_labels(providers, provider_id), buckets, seconds)
-    yield histogram
-
-
-def counter_metrics(providers: dict) -> Iterator[Metric]:
-    """Provider API errors and retried steps, as counted by the workers that met them."""
-    totals = counters.all_totals()
-    errors = CounterMetricFamily(
-        "dcp_provider_errors",
-        "Provider API calls that failed, by account, operation (driver call) and error kind.",
-        labels=["provider", "kind", "operation", "error"],
-    )
-    for labels, value in totals.get(counters.PROVIDER_ERRORS, []):
-        errors.add_metric(
-            [*provider_labels(providers, labels["provider"]), labels["operation"], labels["error"]], value
-        )
-    retries = CounterMetricFamily(
-        "dcp_provider_retries",
-        "Engine steps retried with back-off after a throttled or failed provider call, by account and step.",
-        labels=["provider", "kind", "operation"],
-    )
-    for labels, value in totals.get(counters.PROVIDER_RETRIES, []):
-        retries.add_metric([*provider_labels(providers, labels["provider"]), labels["operation"]], value)
-    yield errors
-    yield retries
+    rows = OrphanInstance.objects.order_by().values_list("provider_id", "state").annotate(n=Count("pk"))
+    for provider_id, state, count in rows:
+        orphans.add_metric([*provider_labels(providers, provider_id), state], count)
+    return orphans
 
 
 def worker_metrics() -> Iterator[Metric]:

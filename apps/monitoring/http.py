@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 
+from django.db import connection
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
 
 #: Seconds: from a cache hit to a slow report.
@@ -29,6 +30,12 @@ LATENCY = Histogram(
     ("view", "method"),
     buckets=LATENCY_BUCKETS,
 )
+QUERIES = Counter(
+    "django_db_queries_by_view_method",
+    "SQL statements run while answering requests, by view (URL name) and method: per request, divide by "
+    "django_http_requests_latency_seconds_by_view_method_count.",
+    ("view", "method"),
+)
 #: Methods counted under their own name; anything else (a client's invention) counts as "other".
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -42,19 +49,33 @@ def view_name(request) -> str:
 
 
 class HttpMetricsMiddleware:
-    """Counts every response and times every request, by view, method and status."""
+    """Counts every response and its SQL statements and times every request, by view, method and status."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         started = time.perf_counter()
-        response = self.get_response(request)
+        counted = StatementCounter()
+        with connection.execute_wrapper(counted):
+            response = self.get_response(request)
         method = request.method if request.method in METHODS else "other"
         view = view_name(request)
         LATENCY.labels(view, method).observe(time.perf_counter() - started)
         RESPONSES.labels(str(response.status_code), view, method).inc()
+        QUERIES.labels(view, method).inc(counted.count)
         return response
+
+
+class StatementCounter:
+    """A database execute wrapper that counts the statements run through it."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
 
 
 def process_registry() -> CollectorRegistry:

@@ -8,7 +8,8 @@ class CounterValue(models.Model):
 
     Worker processes on any machine add to it (apps.monitoring.counters.increment), so every web process
     reads the same total at scrape time and a restart loses nothing. ``labels`` is the labels' canonical
-    JSON (sorted keys), so one set of labels is one row.
+    JSON (sorted keys), so one set of labels is one row. A few rows are gauges a periodic task sets
+    instead (figures too slow to compute at every scrape, such as budgets' spend).
     """
 
     name = models.CharField(max_length=100)

@@ -165,6 +165,23 @@ def limits_for(account, action: str) -> dict[str, Bucket]:
     return buckets
 
 
+def _count(account, action: str, waited: float | None) -> None:
+    """Count, for /metrics, a wait of ``waited`` seconds or (None) a call deferred to a later retry.
+
+    An unsaved account (being checked before it is saved) is not counted."""
+    from apps.monitoring import counters
+
+    if account.pk is None:
+        return
+    labels = {"provider": account.pk, "action": action}
+    if waited is None:
+        counters.increment(counters.RATE_LIMIT_DEFERRALS, labels)
+    else:
+        counters.add(
+            [(counters.RATE_LIMIT_WAITS, labels, 1), (counters.RATE_LIMIT_WAIT_US, labels, round(waited * 1e6))]
+        )
+
+
 def pace(account, action: str, resources: int = 1) -> None:
     """Wait (briefly) for this call's tokens, or raise ThrottledError so the task is retried later."""
     deadline = time.monotonic() + settings.DCP_RATE_LIMIT_MAX_WAIT
@@ -176,9 +193,11 @@ def pace(account, action: str, resources: int = 1) -> None:
             if wait == 0:
                 break
             if time.monotonic() + wait > deadline:
+                _count(account, action, None)
                 raise ThrottledError(
                     f"{account.name}: holding {action} calls under the provider's API limit "
                     f"({bucket.size:g} at once, {bucket.rate:g}/s); next slot in {wait:.1f}s",
                     code="DCPRateLimit",
                 )
             time.sleep(wait)
+            _count(account, action, wait)

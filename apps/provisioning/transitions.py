@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from apps.inventory.choices import FailureReason
 from apps.inventory.choices import HostStatus as H
+from apps.monitoring import counters
 from apps.provisioning.choices import EventKind, JobStatus
 from apps.provisioning.models import Job, JobEvent
 
@@ -89,6 +90,32 @@ def move_hosts(hosts, to: str, message: str = "", reason: str = "") -> None:
             text = f"{host.hostname}: {to} after {since:.1f}s" + (f": {message}" if message else "")
             events.append(event(job_id, HOST_EVENTS[to], text, host))
     JobEvent.objects.bulk_create(events)
+    _count(hosts, to, now)
+
+
+def _count(hosts, to: str, now) -> None:
+    """Count for /metrics what only this moment knows: each host's time from request to ready, failed hosts
+    by reason, hosts lost."""
+    if to == H.READY:
+        series = [
+            series
+            for host in hosts
+            for series in counters.observations(
+                counters.HOST_READY,
+                {"provider": host.provider_id, "template": host.template_id},
+                (now - host.created_at).total_seconds(),
+                counters.HOST_READY_BUCKETS,
+            )
+        ]
+    elif to == H.FAILED:
+        series = [
+            (counters.HOST_FAILURES, {"provider": host.provider_id, "reason": host.failure_reason}, 1) for host in hosts
+        ]
+    elif to == H.LOST:
+        series = [(counters.HOSTS_LOST, {"provider": host.provider_id}, 1) for host in hosts]
+    else:
+        return
+    counters.add(series)
 
 
 def move_job(job: Job, to: str, message: str = "") -> None:

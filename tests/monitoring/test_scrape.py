@@ -16,6 +16,7 @@ from apps.providers.models import MachineTemplate
 from emulators.aws import AwsEmulator
 from tests.conftest import Worker, client_for, wait_for
 from tests.factories import PoolFactory, with_template
+from tests.monitoring.names import check_queries_use_exposed_names
 from tests.providers.harnesses.aws import IMAGE, INSTANCE_TYPE, REGION
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -32,21 +33,25 @@ def json_worker(only_our_workers, tmp_path_factory):
     process.stop()
 
 
-def scrape(live_server) -> dict[tuple, float]:
-    """GET /metrics from the live server with the metrics token; samples by (name, sorted labels)."""
+def exposition(live_server) -> str:
+    """GET /metrics from the live server with the metrics token: the text Prometheus would read."""
     request = urllib.request.Request(f"{live_server.url}/metrics")  # noqa: S310 - the loopback live server
     request.add_header("Authorization", f"Bearer {METRICS_TOKEN}")
     with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the loopback live server
         assert answer.status == 200
-        text = answer.read().decode()
+        return answer.read().decode()
+
+
+def scrape(live_server) -> dict[tuple, float]:
+    """The live server's samples by (name, sorted labels)."""
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
+        for family in text_string_to_metric_families(exposition(live_server))
         for sample in family.samples
     }
 
 
-def one(found: dict, name: str, **labels) -> float:
+def one(found: dict, name: str, /, **labels) -> float:
     """The value of the sample of name with exactly these labels (0 when it is absent)."""
     return found.get((name, tuple(sorted((key, str(value)) for key, value in labels.items()))), 0)
 
@@ -118,7 +123,20 @@ def test_scrape_after_real_scale(settings, live_server, json_worker, aws_emulato
     succeeded = admin.get("/api/v1/jobs/", {"status": "succeeded", "kind": "scale_out"}).json()["count"]
     assert one(found, "dcp_jobs", kind="scale_out", status="succeeded") == succeeded == 1
     assert one(found, "dcp_scale_out_duration_seconds_count", status="succeeded") == succeeded
-    assert one(found, "dcp_host_ready_duration_seconds_count", provider="aws-metrics", kind="aws") == ready
+    # One time-to-ready observation per host, under its template; each provider call the emulator received.
+    on_template = {"provider": "aws-metrics", "kind": "aws", "template": template.name}
+    assert one(found, "dcp_host_ready_duration_seconds_count", **on_template) == ready
+    assert one(found, "dcp_host_ready_duration_seconds_bucket", le="+Inf", **on_template) == ready
+    received = aws_emulator.calls()
+    calls = {"provider": "aws-metrics", "kind": "aws"}
+    assert one(found, "dcp_provider_api_calls_total", operation="create_nodes", **calls) == received["RunInstances"]
+    made = sum(value for (name, _), value in found.items() if name == "dcp_provider_api_calls_total")
+    assert 1 <= made <= sum(received.values())
+    # The worker's tasks, counted by name and outcome, as the worker process ran them.
+    assert one(found, "celery_task_runtime_seconds_count", name="reconcile_pool", outcome="succeeded") >= 1
+    assert one(found, "celery_task_runtime_seconds_count", name="create_hosts", outcome="succeeded") >= 1
+    # The scale request's own SQL statements, counted under its view.
+    assert one(found, "django_db_queries_by_view_method_total", view="pool-scale", method="POST") > 0
     assert one(found, "celery_active_consumer_count", queue_name="provider") >= 1
     assert one(found, "dcp_database_up") == one(found, "dcp_broker_up") == 1
 
@@ -148,6 +166,7 @@ def test_scrape_after_real_scale(settings, live_server, json_worker, aws_emulato
     )
 
     check_worker_log(json_worker, pool)
+    check_queries_use_exposed_names(exposition(live_server))
     # Neither the account's secret nor any API token reached a log line, the worker's or this process's.
     secrets = [AwsEmulator.SECRET_ACCESS_KEY, METRICS_TOKEN]
     secrets += [client._credentials["HTTP_AUTHORIZATION"].split()[1] for client in (admin, developer)]

@@ -28,6 +28,7 @@ from apps.costs.budgets.figures import BudgetFigures, figures_of
 from apps.costs.budgets.models import AlertDelivery, Budget, BudgetAlert
 from apps.costs.budgets.serializers import redacted
 from apps.costs.currencies import round_money
+from apps.monitoring.spend import record_budget_figures
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +42,13 @@ class DeliveryError(Exception):
 
 
 def check_budgets(now: datetime) -> list[BudgetAlert]:
-    """Fire every threshold crossed now that has not fired this period; the new alerts' deliveries are due."""
-    budgets = list(Budget.objects.exclude(thresholds=[]).select_related("cluster", "pool"))
+    """Fire every threshold crossed now that has not fired this period; the new alerts' deliveries are due.
+    Every budget's figures are also kept for /metrics, which could not compute them at each scrape."""
+    budgets = list(Budget.objects.select_related("cluster", "pool"))
+    found = figures_of(budgets, now)
+    record_budget_figures(found.values())
     fired = []
-    for figures in figures_of(budgets, now).values():
+    for figures in found.values():
         for threshold in figures.crossed():
             alert = _fire(figures, threshold)
             if alert is not None:

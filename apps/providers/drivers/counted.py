@@ -1,9 +1,10 @@
-"""A driver wrapper that counts every failed provider call by account, operation and kind of error.
+"""A driver wrapper that counts every provider call by account and operation, and the failed ones by kind
+of error (throttled answers also on their own).
 
 The counts are kept in the database (apps.monitoring.counters), since the calls are made by worker
-processes and read by /metrics in a web process; a call that succeeds costs nothing extra. It sits
-inside the rate limiter's wrapper (PacedDriver): a call DCP holds back to stay under the provider's
-limits never reached the provider, and shows as a retried step instead (dcp_provider_retries_total).
+processes and read by /metrics in a web process: one upsert per call, next to a call over the network.
+It sits inside the rate limiter's wrapper (PacedDriver): a call DCP holds back to stay under the
+provider's limits never reached the provider, and shows in the rate limiter's own metrics instead.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from apps.providers.drivers.base import Driver, ProviderError
+from apps.providers.drivers.base import Driver, ProviderError, ThrottledError
 
 #: The driver methods that call the provider, counted under their own names.
 OPERATIONS = frozenset(
@@ -44,13 +45,16 @@ class CountedDriver:
         return functools.partial(self._call, name, value)
 
     def _call(self, operation: str, method, *args, **kwargs):
+        from apps.monitoring import counters
+
+        labels = {"provider": self._driver.account.pk, "operation": operation}
+        counted = [(counters.PROVIDER_CALLS, labels, 1)]
         try:
             return method(*args, **kwargs)
         except ProviderError as exc:
-            from apps.monitoring import counters
-
-            account = self._driver.account
-            counters.increment(
-                counters.PROVIDER_ERRORS, {"provider": account.pk, "operation": operation, "error": exc.label}
-            )
+            counted.append((counters.PROVIDER_ERRORS, {**labels, "error": exc.label}, 1))
+            if isinstance(exc, ThrottledError):
+                counted.append((counters.PROVIDER_THROTTLES, labels, 1))
             raise
+        finally:
+            counters.add(counted)
