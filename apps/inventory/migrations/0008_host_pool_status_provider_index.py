@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inventory", "0006_host_failure_reason_servicepool_below_desired_since"),
+        ("inventory", "0007_host_search_indexes"),
         ("providers", "0005_money_not_negative"),
         ("provisioning", "0005_jobevent_kind_retrying"),
     ]
