@@ -207,27 +207,25 @@ def hosts_run_rate(pool_id: int, host_ids: list[int], now: datetime) -> GroupCos
     return found[pool_id]
 
 
-def group_costs(dimension: str, ids: list[int], now: datetime) -> dict[int, GroupCost]:
-    """Run-rate and cost this month of these pools or clusters (dimension "pool" or "cluster")."""
-    found = {pk: GroupCost(settings.DCP_CURRENCY) for pk in ids}
-    if not ids:
-        return found
-    hosts = Host.objects.filter(**{f"{GROUP_FIELD[dimension]}__in": ids})
-    start, end = this_month(now)
-    window = Window(start, end, [(start, end)], settings.DCP_CURRENCY, now)
-    for charge in accrue(Scope(narrow={dimension: ids}), [dimension], window):
-        if charge.state == PRICED:
-            found[charge.group[0]].this_month += charge.amount
-    _run_rates(hosts, dimension, found, now)
-    return found
-
-
 def run_rates(dimension: str, ids: list[int], now: datetime) -> dict[int, GroupCost]:
     """Only the run-rate (per hour, hosts live now) and unpriced hosts of these pools or clusters: what a
     dashboard polls, without the month's accrual."""
     found = {pk: GroupCost(settings.DCP_CURRENCY) for pk in ids}
     if ids:
         _run_rates(Host.objects.filter(**{f"{GROUP_FIELD[dimension]}__in": ids}), dimension, found, now)
+    return found
+
+
+def group_costs(dimension: str, ids: list[int], now: datetime) -> dict[int, GroupCost]:
+    """Run-rate and cost this month of these pools or clusters (dimension "pool" or "cluster")."""
+    found = run_rates(dimension, ids, now)
+    if not ids:
+        return found
+    start, end = this_month(now)
+    window = Window(start, end, [(start, end)], settings.DCP_CURRENCY, now)
+    for charge in accrue(Scope(narrow={dimension: ids}), [dimension], window):
+        if charge.state == PRICED:
+            found[charge.group[0]].this_month += charge.amount
     return found
 
 
