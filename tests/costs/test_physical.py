@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from apps.costs.periods import month_start, next_month, seconds
 from apps.costs.queries import CostQuery, answer
+from apps.costs.services import _machine_costs, month_hours, run_rates
 from apps.inventory.choices import HostStatus, MachineState
 from apps.inventory.machines import record_intervals
 from apps.inventory.models import Host, MachineInterval
@@ -96,3 +97,44 @@ def test_machine_cost_equals_the_reference_for_any_split_and_window(sysadmin, po
         assert result["total"] == cents(spread(allocated, freed))
         assert result["idle_total"] == cents(spread(joined, allocated) + spread(freed, int(now.timestamp())))
         transaction.set_rollback(True)
+
+
+def test_run_rate_of_machines_is_their_latest_monthly_cost_over_the_month(settings):
+    """A pool's run-rate counts each live physical host's machine at the monthly_cost of its latest allocation,
+    over the month's hours, summed before the one division; a host whose machine has no cost, or that names no
+    allocation, is unpriced. Read against the per-host lookup the host page uses (_machine_costs)."""
+    settings.DCP_CURRENCY = "USD"
+    now = datetime(2026, 2, 10, 12, tzinfo=UTC)
+    template = TemplateFactory()
+    pool = PoolFactory()
+    january = datetime(2026, 1, 1, tzinfo=UTC)
+    boxes = [machine_life(pool, template, january, january, None, cost=cost) for cost in ("500", "333.33", "0")]
+    # The first machine was allocated again under the same token: its latest allocation's cost counts.
+    MachineInterval.objects.filter(machine=boxes[0], state=MachineState.ALLOCATED).update(
+        monthly_cost=Decimal("1"), ended_at=datetime(2026, 2, 1, tzinfo=UTC)
+    )
+    MachineInterval.objects.create(
+        machine=boxes[0],
+        provider=template.provider,
+        hostname=boxes[0].hostname,
+        machine_class=boxes[0].machine_class,
+        idc=boxes[0].idc,
+        state=MachineState.ALLOCATED,
+        monthly_cost=Decimal("720"),
+        client_token=boxes[0].client_token,
+        started_at=datetime(2026, 2, 1, tzinfo=UTC),
+    )
+    Host.objects.create(
+        hostname="no-token",
+        pool=pool,
+        provider=template.provider,
+        template=template,
+        status=HostStatus.READY,
+        launched_at=january,
+    )
+    hosts = list(Host.objects.filter(pool=pool))
+    machines = _machine_costs(hosts)
+    assert machines[Host.objects.get(hostname=boxes[0].hostname).pk] == Decimal("720")
+    shown = run_rates("pool", [pool.pk], now)[pool.pk]
+    assert shown.run_rate == (Decimal("720") + Decimal("333.33")) / month_hours(now)
+    assert shown.unpriced_hosts == sum(1 for host in hosts if not machines.get(host.pk)) == 2
