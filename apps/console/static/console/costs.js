@@ -58,6 +58,7 @@
       cell(tr, figure(row.unpriced_host_hours));
       body.appendChild(tr);
     }
+    document.getElementById("cost-empty").hidden = answer.rows.length > 0;
   }
   function load(form, chart) {
     const status = document.getElementById("cost-status");
