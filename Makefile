@@ -24,9 +24,14 @@ run: setup
 	$(BIN)/python manage.py demo
 	$(BIN)/python manage.py serve --addr $${DCP_ADDR:-127.0.0.1:8000}
 
+# The initialization content is held to its communities' checks: ansible-lint's production profile (.ansible-lint),
+# puppet-lint with warnings as failures, and Puppet's own parser.
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/ansible-lint --nocolor playbooks
+	puppet-lint --fail-on-warnings puppet
+	puppet parser validate $$(find puppet -name '*.pp' | sort)
 
 # Checks that need settings but no data: run on the embedded default.
 check: setup

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "apps.costs",
     "apps.console",
     "apps.monitoring",
+    "apps.scaling",
 ]
 
 MIDDLEWARE = [
@@ -238,6 +239,7 @@ SPECTACULAR_SETTINGS = {
         "ProviderKindEnum": "apps.providers.choices.ProviderKind.CHOICES",
         "DeliveryStatusEnum": "apps.costs.budgets.choices.DeliveryStatus.CHOICES",
         "BudgetStatusEnum": "apps.costs.budgets.choices.BudgetStatus.CHOICES",
+        "StepUnitEnum": "apps.scaling.choices.StepUnit.CHOICES",
     },
 }
 
@@ -281,6 +283,7 @@ CELERY_TASK_ROUTES = {
     "apps.provisioning.tasks.sweep_provider": {"queue": "provider"},
     "apps.provisioning.tasks.initialize_hosts": {"queue": "init"},
     "apps.configuration.tasks.run_initialization": {"queue": "init"},
+    "apps.configuration.tasks.run_init_job": {"queue": "init"},
     "apps.costs.tasks.sync_prices": {"queue": "provider"},
     "apps.costs.tasks.sync_account_prices": {"queue": "provider"},
 }
@@ -307,10 +310,24 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.get_int("DCP_COST_REPORT_INTERVAL", 300, minimum=1),
     },
 }
+# Scaling schedules' due occurrences, and policies whose alerts stayed resolved for their stable period.
+CELERY_BEAT_SCHEDULE["run-scaling-schedules"] = {
+    "task": "apps.scaling.tasks.run_schedules",
+    "schedule": env.get_int("DCP_SCHEDULE_INTERVAL", 15, minimum=1),
+}
+CELERY_BEAT_SCHEDULE["settle-scaling-policies"] = {
+    "task": "apps.scaling.tasks.settle_policies",
+    "schedule": env.get_int("DCP_POLICY_SETTLE_INTERVAL", 30, minimum=1),
+}
 # The providers' prices into the catalog, once a day at this hour (0-23, Celery's time zone: UTC).
 DCP_PRICE_SYNC_HOUR = env.get_int("DCP_PRICE_SYNC_HOUR", 3, minimum=0)
 if DCP_PRICE_SYNC_HOUR > 23:
     raise ImproperlyConfigured(f"DCP_PRICE_SYNC_HOUR={DCP_PRICE_SYNC_HOUR} must be an hour of the day, 0 to 23.")
+# How often beat looks for pools whose drift check (ServicePool.drift_check_interval, hours) is due.
+CELERY_BEAT_SCHEDULE["start-drift-checks"] = {
+    "task": "apps.configuration.tasks.start_drift_checks",
+    "schedule": env.get_int("DCP_DRIFT_CHECK_SCAN_INTERVAL", 300, minimum=1),
+}
 CELERY_BEAT_SCHEDULE["sync-prices"] = {
     "task": "apps.costs.tasks.sync_prices",
     "schedule": crontab(hour=DCP_PRICE_SYNC_HOUR, minute=0),
@@ -398,6 +415,7 @@ _init_limits = {"soft_time_limit": DCP_INIT_TIMEOUT + 30, "time_limit": DCP_INIT
 CELERY_TASK_ANNOTATIONS = {
     "apps.provisioning.tasks.initialize_hosts": _init_limits,
     "apps.configuration.tasks.run_initialization": _init_limits,
+    "apps.configuration.tasks.run_init_job": _init_limits,
 }
 
 # GET /metrics (Prometheus text format) answers a system administrator's API token, the dedicated

@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from apps.accounts.api import MembershipViewSet, ObtainTokenView, TokenViewSet, UserViewSet
+from apps.accounts.api import MembershipViewSet, ObtainTokenView, PoolAdminViewSet, TokenViewSet, UserViewSet
 from apps.accounts.lockouts_api import LockoutViewSet
 from apps.configuration.api import InitRunViewSet, RegistryViewSet, SSHKeyViewSet
 from apps.core.api.audit import AuditEntryViewSet
@@ -17,6 +17,13 @@ from apps.monitoring.views import metrics
 from apps.providers.api import CloudAccountViewSet, MachineTemplateViewSet
 from apps.provisioning.api import JobViewSet
 from apps.provisioning.orphans_api import OrphanInstanceViewSet
+from apps.scaling.api import (
+    PolicyAlertsView,
+    PolicyTriggerViewSet,
+    ScalingPolicyViewSet,
+    ScalingScheduleViewSet,
+    ScheduleOccurrenceViewSet,
+)
 
 router = DefaultRouter()
 router.register("providers", CloudAccountViewSet, basename="provider")
@@ -41,6 +48,11 @@ router.register("costs", CostViewSet, basename="cost")
 router.register("budgets", BudgetViewSet, basename="budget")
 router.register("cost-report-schedules", CostReportScheduleViewSet, basename="costreportschedule")
 router.register("cost-reports", CostReportViewSet, basename="costreport")
+router.register("scaling-schedules", ScalingScheduleViewSet, basename="scalingschedule")
+router.register("scaling-occurrences", ScheduleOccurrenceViewSet, basename="scheduleoccurrence")
+router.register("scaling-policies", ScalingPolicyViewSet, basename="scalingpolicy")
+router.register("scaling-triggers", PolicyTriggerViewSet, basename="policytrigger")
+router.register("pool-admins", PoolAdminViewSet, basename="pooladmin")
 
 handler404 = "apps.core.api.exceptions.not_found"
 
@@ -48,6 +60,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
     path("api/v1/auth/token/", ObtainTokenView.as_view(), name="auth-token"),
+    path("api/v1/scaling-policies/<int:pk>/alerts/", PolicyAlertsView.as_view(), name="scalingpolicy-alerts"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -7,6 +7,10 @@ against:
 - credentials: every call must carry a valid AWS Signature Version 4 made with
   the emulator's one key pair; anything else is refused with ``AuthFailure``,
   as EC2 does (moto alone accepts any key);
+- key pairs: a RunInstances naming a key pair the region lacks is refused
+  (``InvalidKeyPair.NotFound``), as EC2 does (moto's own check, switched on);
+  an instance given a pooled address (a real machine's) gets its key pair's
+  public key there at boot (see emulators.base);
 - faults: throttling (``RequestLimitExceeded``, 503), server errors
   (``InternalError``, 500), zones out of capacity (``InsufficientInstanceCapacity``),
   an instance quota (``InstanceLimitExceeded``), latency, and a boot time
@@ -155,6 +159,7 @@ class AwsEmulator(Emulator):
         # Without them moto runs an instance of any image or type, and an unknown AMI is no error.
         settings.ENABLE_AMI_VALIDATION = True
         settings.EC2_ENABLE_INSTANCE_TYPE_VALIDATION = True
+        settings.ENABLE_KEYPAIR_VALIDATION = True
         look_up_images_by_id()
         # Moto's server logs every request; the call counts already say what was asked.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -253,8 +258,11 @@ class AwsEmulator(Emulator):
             if refusal is not None:
                 return refusal
             response = self.forward(request)
-            if response.status == 200 and self.faults.boot_seconds > 0:
-                self.start_booting(INSTANCE_ID.findall(response.body.decode("utf-8", "replace")), region)
+            if response.status == 200:
+                ids = INSTANCE_ID.findall(response.body.decode("utf-8", "replace"))
+                response = self.give_pooled_addresses(response, ids, region)
+                if self.faults.boot_seconds > 0:
+                    self.start_booting(ids, region)
             return response
 
     def authenticate(self, request: Request) -> str | None:
@@ -321,6 +329,47 @@ class AwsEmulator(Emulator):
             return Response(answer.status, body, passed)
         finally:
             connection.close()
+
+    def give_pooled_addresses(self, response: Response, ids: list[str], region: str) -> Response:
+        """Give new instances the pooled addresses (real machines', with their key pair's public key put on
+        them); the create's answer then carries those addresses, as every later one does."""
+        if not self.address_pool:
+            return response
+        body = response.body.decode("utf-8")
+        by_id = {
+            i.id: (backend, i)
+            for backend in self.backends()
+            if backend.region_name == region
+            for i in backend.all_instances()
+        }
+        for instance_id in ids:
+            backend, instance = by_id.get(instance_id, (None, None))
+            if instance is None or not instance.nics:
+                continue
+            key = backend.key_pairs.get(instance.key_name) if instance.key_name else None
+            made_up = instance.private_ip
+            with self.lock:
+                address = self.next_address(made_up, key.public_key if key is not None else "")
+            nic = instance.nics[0]
+            nic.private_ip_address = address
+            for entry in getattr(nic, "private_ip_addresses", None) or []:
+                if entry.get("PrivateIpAddress") == made_up:
+                    entry["PrivateIpAddress"] = address
+            body = body.replace(f">{made_up}<", f">{address}<")
+        return Response(response.status, body.encode(), response.headers)
+
+    def key_pairs(self) -> list[dict]:
+        """Moto's key pairs in every region, each with its public key and EC2's fingerprint."""
+        return [
+            {
+                "name": k.key_name,
+                "region": backend.region_name,
+                "public_key": k.public_key,
+                "fingerprint": k.key_fingerprint,
+            }
+            for backend in self.backends()
+            for k in backend.key_pairs.values()
+        ]
 
     # --- boot time ---------------------------------------------------------------------
     def start_booting(self, ids: list[str], region: str) -> None:

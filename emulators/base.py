@@ -11,7 +11,12 @@ a control API the tests and benchmarks use:
 - ``GET/PUT /_emulator/prices``: the price list the provider's pricing API answers from, region →
   instance type → hourly price (a decimal string); a PUT merges, ``null`` removes an entry (the
   pricing API then has no price for it) and ``"0"`` makes it answer a price of 0;
-- ``POST /_emulator/reset``: forget every instance, call count and fault, and restore the default prices.
+- ``GET /_emulator/key-pairs``: the key pairs the cloud holds (name, public key, fingerprint);
+- ``POST /_emulator/reset``: forget every instance, key pair, call count and fault, and restore the default prices.
+
+An instance created with a key pair and given a pooled address (a real machine's, see ``hand_out`` in the
+tests) gets the key pair's public key in root's ``authorized_keys`` at boot, as a cloud's guest agent
+(cloud-init) would: through ``key_injector``, which whoever pools the addresses sets.
 
 Faults are decided per call with a seeded random generator, so a run can be repeated.
 """
@@ -26,6 +31,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -119,10 +125,25 @@ class Emulator(ABC):
         # Addresses handed to new instances before the emulator's own: real test hosts' IPs, so an
         # instance "created" here is a machine DCP can reach over SSH.
         self.address_pool: deque[str] = deque()
+        #: Puts a public key into root's authorized_keys on the machine at an address (pooled addresses only).
+        self.key_injector: Callable[[str, str], None] | None = None
 
-    def next_address(self, made_up: str) -> str:
-        """The next pooled address for a new instance, else the one the emulator made up."""
-        return self.address_pool.popleft() if self.address_pool else made_up
+    def next_address(self, made_up: str, public_key: str = "") -> str:
+        """The next pooled address for a new instance, else the one the emulator made up.
+
+        A pooled address is a real machine: the instance's key pair (public_key) is put on it, as the
+        cloud's guest agent would at first boot, so DCP can log in with the key it imported.
+        """
+        if not self.address_pool:
+            return made_up
+        address = self.address_pool.popleft()
+        if public_key and self.key_injector is not None:
+            self.key_injector(address, public_key)
+        return address
+
+    def key_pairs(self) -> list[dict]:
+        """The cloud's key pairs: name, public key and fingerprint each (none where it has no key pairs)."""
+        return []
 
     # --- what subclasses implement -------------------------------------------------
     @abstractmethod
@@ -225,6 +246,9 @@ class Emulator(ABC):
         if what == "instances" and request.method == "GET":
             with self.lock:
                 return Response.json(200, self.instances())
+        if what == "key-pairs" and request.method == "GET":
+            with self.lock:
+                return Response.json(200, self.key_pairs())
         if what == "addresses" and request.method in ("PUT", "POST"):
             addresses = (request.json() or {}).get("addresses")
             if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):

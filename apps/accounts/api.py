@@ -1,4 +1,4 @@
-"""REST API of the accounts app: tokens, users, cluster members."""
+"""REST API of the accounts app: tokens, users, cluster members, pool administrators."""
 
 from django.contrib.auth import password_validation, update_session_auth_hash
 from django.db import transaction
@@ -14,14 +14,14 @@ from rest_framework.views import APIView
 
 from apps.accounts import security, services
 from apps.accounts.choices import TokenOrigin
-from apps.accounts.models import Membership, Token, User
+from apps.accounts.models import Membership, PoolAdmin, Token, User
 from apps.core import audit
 from apps.core.api.serializers import RestrictedModelSerializer, Serializer
-from apps.core.api.views import ModelViewSet
+from apps.core.api.views import CreateReadDeleteViewSet, ModelViewSet
 from apps.core.choices import Action
 from apps.core.exceptions import Conflict
 from apps.core.models import AuditAction
-from apps.inventory.models import Cluster
+from apps.inventory.models import Cluster, ServicePool
 
 
 class TokenRequestSerializer(Serializer):
@@ -350,3 +350,45 @@ class MembershipViewSet(ModelViewSet):
             instance = serializer.save(cluster=cluster)
             self.check_write(instance)
             audit.record(self.request.user, AuditAction.CREATE, instance, None, audit.snapshot(instance))
+
+
+class PoolAdminSerializer(RestrictedModelSerializer):
+    """A pool administrator: a member of the pool's cluster, named by username."""
+
+    username = serializers.SlugRelatedField(
+        source="user", slug_field="username", queryset=User.objects.filter(is_active=True)
+    )
+    cluster = serializers.IntegerField(source="pool.cluster_id", read_only=True)
+
+    class Meta:
+        model = PoolAdmin
+        fields = ("id", "pool", "cluster", "username", "created_at", "updated_at")
+        validators: list = []
+
+    def validate(self, attrs):
+        """A member of the pool's cluster (any role), once per pool."""
+        pool, user = attrs["pool"], attrs["user"]
+        if not Membership.objects.filter(cluster_id=pool.cluster_id, user=user).exists():
+            raise serializers.ValidationError(
+                {"username": [f"{user} is not a member of cluster {pool.cluster}: add them (as a guest) first."]}
+            )
+        if PoolAdmin.objects.filter(pool=pool, user=user).exists():
+            raise serializers.ValidationError({"username": [f"{user} already administers pool {pool}."]}, code="unique")
+        return attrs
+
+
+class PoolAdminViewSet(CreateReadDeleteViewSet):
+    """Pool administrators: visible to the cluster's members, appointed and removed by its admins."""
+
+    queryset = PoolAdmin.objects.select_related("pool", "user")
+    serializer_class = PoolAdminSerializer
+    filterset_fields = ("pool",)
+
+    def create(self, request, *args, **kwargs):
+        """Refuse those who may not appoint pool admins before the username is looked at (as for members)."""
+        pool_id = request.data.get("pool") if isinstance(request.data, dict) else None
+        if isinstance(pool_id, int) and not isinstance(pool_id, bool):
+            pool = ServicePool.objects.restrict(request.user, Action.VIEW).filter(pk=pool_id).first()
+            if pool is not None:
+                self.check_write(pool)
+        return super().create(request, *args, **kwargs)

@@ -113,6 +113,36 @@ class Membership(BaseModel):
         return f"{self.user} is {self.role} of {self.cluster}"
 
 
+class PoolAdmin(BaseModel):
+    """A pool administrator: a member of the pool's cluster who may scale that one pool, order its templates,
+    manage its scaling schedules and policies and re-run its initialization, whatever their cluster role.
+
+    It gives nothing on the rest of the cluster (its other pools, members, budgets, settings). It holds only
+    while the user is a member of the cluster: removing the membership removes what it gives.
+    Cluster admins appoint and remove pool administrators.
+    """
+
+    pool = models.ForeignKey("inventory.ServicePool", on_delete=models.CASCADE, related_name="admins")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pool_admins")
+
+    cluster_path = "pool__cluster"
+    pool_path = "pool"
+
+    class Meta:
+        ordering = ("pool", "user__username", "pk")
+        constraints = [models.UniqueConstraint(fields=("pool", "user"), name="pooladmin_unique_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} administers pool {self.pool}"
+
+    @classmethod
+    def pools_of(cls, user) -> list[int]:
+        """Ids of the pools the user administers, in clusters they are still a member of."""
+        return list(
+            cls.objects.filter(user=user, pool__cluster__memberships__user=user).values_list("pool_id", flat=True)
+        )
+
+
 def hash_key(key: str) -> str:
     """The stored form of a token key."""
     return hashlib.sha256(key.encode()).hexdigest()

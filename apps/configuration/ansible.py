@@ -24,7 +24,7 @@ from pathlib import Path
 import ansible_runner
 from django.conf import settings
 
-from apps.configuration import keys, variables
+from apps.configuration import drift, keys, variables
 from apps.configuration.models import KnownHost
 from apps.configuration.results import HostLog, InitResult
 from apps.configuration.runners import Runner, missing_address, ssh_address
@@ -44,14 +44,28 @@ def _write(path: Path, text: str) -> None:
         handle.write(text)
 
 
+def _throttled(cancelled, every: float = 1.0):
+    """ansible-runner asks its cancel callback many times a second: ask ``cancelled`` at most once a second."""
+    last = {"at": 0.0, "answer": False}
+
+    def ask() -> bool:
+        now = time.monotonic()
+        if now - last["at"] >= every:
+            last["at"], last["answer"] = now, bool(cancelled())
+        return last["answer"]
+
+    return ask
+
+
 class AnsibleRunner(Runner):
     """Runs playbooks/site.yml on the hosts over SSH."""
 
     method = InitMethod.ANSIBLE
     playbook = "site.yml"
 
-    def initialize(self, hosts: list) -> dict[int, InitResult]:
-        """Initialize the hosts; hosts without an address fail at once, the rest in one run per registry."""
+    def initialize(self, hosts: list, check: bool = False, cancelled=None) -> dict[int, InitResult]:
+        """Initialize the hosts (or, with ``check``, only see what that would change); hosts without an address
+        fail at once, the rest in one run per registry. ``cancelled()`` returning True stops the run."""
         results: dict[int, InitResult] = {}
         groups: dict[int | None, list] = defaultdict(list)
         for host in hosts:
@@ -60,17 +74,17 @@ class AnsibleRunner(Runner):
             else:
                 groups[host.template.registry_id].append(host)
         for group in groups.values():
-            results.update(self._run(group))
+            results.update(self._run(group, check, cancelled))
         return results
 
-    def _run(self, hosts: list) -> dict[int, InitResult]:
+    def _run(self, hosts: list, check: bool, cancelled) -> dict[int, InitResult]:
         workdir = Path(tempfile.mkdtemp(prefix="dcp-init-", dir=settings.DCP_INIT_WORK_DIR or None))
         try:
-            return self._run_in(workdir, hosts)
+            return self._run_in(workdir, hosts, check, cancelled)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    def _run_in(self, workdir: Path, hosts: list) -> dict[int, InitResult]:
+    def _run_in(self, workdir: Path, hosts: list, check: bool, cancelled) -> dict[int, InitResult]:
         names = {f"h{host.pk}": host for host in hosts}
         inventory, secrets = self._inventory(workdir, names)
         _write(workdir / "inventory" / "hosts.json", json.dumps(inventory))
@@ -78,12 +92,15 @@ class AnsibleRunner(Runner):
         _write(workdir / "known_hosts", "".join(self.recorded_keys(hosts)))
         logs = {name: HostLog() for name in names}
         started = time.monotonic()
+        handlers: set[str] = set()  # a handler's change follows from a task's: not a difference of its own
 
         def on_event(event: dict) -> bool:
             data = event.get("event_data") or {}
+            if event.get("event") == "playbook_on_handler_task_start":
+                handlers.add(data.get("task_uuid", ""))
             log = logs.get(data.get("host", ""))
             if log is not None:
-                log.add(event, time.monotonic() - started)
+                log.add(event, time.monotonic() - started, handler=data.get("task_uuid") in handlers)
             elif event.get("event") == "playbook_on_stats":
                 for name, log in logs.items():
                     log.stats(data, name)
@@ -98,11 +115,14 @@ class AnsibleRunner(Runner):
             timeout=settings.DCP_INIT_TIMEOUT,
             envvars=self.envvars(workdir),
             event_handler=on_event,
+            cancel_callback=_throttled(cancelled) if cancelled else None,
+            cmdline="--check --diff" if check else None,
             quiet=True,
             suppress_env_files=True,
         )
         learned = (workdir / "known_hosts").read_text() if (workdir / "known_hosts").exists() else ""
-        secret_values = [value for value in secrets.values() if value]
+        registry = hosts[0].template.registry
+        secret_values = drift.secret_forms(secrets, registry.username if registry else "")
         results = {}
         for name, host in names.items():
             result = logs[name].result(run.status, settings.DCP_INIT_TIMEOUT, secret_values)
@@ -126,6 +146,8 @@ class AnsibleRunner(Runner):
             if key.pk not in key_files:
                 key_files[key.pk] = str(workdir / "keys" / f"key{key.pk}")
                 _write(Path(key_files[key.pk]), key.private_key.rstrip("\n") + "\n")
+                if key.previous_private_key:
+                    _write(Path(f"{key_files[key.pk]}-previous"), key.previous_private_key.rstrip("\n") + "\n")
             connection = host.template.init_vars or {}
             hostvars[name] = {
                 "ansible_host": ssh_address(host),
@@ -133,6 +155,7 @@ class AnsibleRunner(Runner):
                 "ansible_user": connection.get("dcp_ssh_user", "root"),
                 "ansible_ssh_private_key_file": key_files[key.pk],
                 "dcp_hostname": host.hostname,
+                **key_vars(key, key_files[key.pk]),
                 **variables.host_vars(host),
             }
         _, secrets = variables.registry_vars(next(iter(names.values())).template.registry)
@@ -179,6 +202,16 @@ class AnsibleRunner(Runner):
             "ANSIBLE_GATHERING": "smart",
             "ANSIBLE_PIPELINING": "True",
         }
+
+
+def key_vars(key, key_file: str) -> dict:
+    """The host variables of DCP's key: the public key the run puts in authorized_keys, and after a rotation
+    the previous key, offered to log in with (the host may not have the new one yet) and then taken out."""
+    found = {"dcp_ssh_authorized_key": key.public_key.strip()}
+    if key.previous_private_key:
+        found["ansible_ssh_extra_args"] = f"-o IdentityFile={key_file}-previous"
+        found["dcp_ssh_retired_keys"] = [key.previous_public_key.split()[1]]
+    return found
 
 
 class PuppetRunner(AnsibleRunner):

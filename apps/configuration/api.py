@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import re
 
-from django.db import transaction
-from django.utils.translation import gettext
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
 
-from apps.configuration import keys, services
+from apps.configuration import jobs, keys
 from apps.configuration.choices import InitStatus
 from apps.configuration.models import InitRun, Registry, SSHKey
-from apps.configuration.runners import needs_run
-from apps.core import audit
 from apps.core.api.fields import FullMatch
-from apps.core.api.filters import BaseFilterSet, IdFilter, MultipleChoiceFilter
+from apps.core.api.filters import BaseFilterSet, BooleanFilter, IdFilter, MultipleChoiceFilter
 from apps.core.api.serializers import RestrictedModelSerializer, Serializer
 from apps.core.api.views import CreateReadDeleteViewSet, ModelViewSet, ReadOnlyModelViewSet
-from apps.core.models import AuditAction
-from apps.inventory.choices import HostStatus
-from dcp.celery import app
+from apps.provisioning.api import JobDetailSerializer
 
 
 class SSHKeySerializer(RestrictedModelSerializer):
@@ -32,11 +28,37 @@ class SSHKeySerializer(RestrictedModelSerializer):
     private_key = serializers.CharField(
         write_only=True, required=False, trim_whitespace=False, max_length=20_000, style={"input_type": "password"}
     )
+    bootstrap = serializers.SerializerMethodField(
+        help_text="One line to run on a machine (as the user DCP logs in as) that adds this key to its "
+        "authorized_keys: how a physical machine lets DCP in."
+    )
+    previous_fingerprint = serializers.SerializerMethodField(
+        help_text="The key before the last rotation, still offered to hosts not initialized since; null if none."
+    )
 
     class Meta:
         model = SSHKey
-        fields = ("id", "account", "pool", "public_key", "fingerprint", "private_key", "created_at")
-        read_only_fields = ("public_key", "fingerprint")
+        fields = (
+            "id",
+            "account",
+            "pool",
+            "public_key",
+            "fingerprint",
+            "bootstrap",
+            "rotated_at",
+            "previous_fingerprint",
+            "private_key",
+            "created_at",
+        )
+        read_only_fields = ("public_key", "fingerprint", "rotated_at")
+
+    def get_bootstrap(self, key) -> str:
+        """The one-line command that authorizes this key on a machine."""
+        return keys.bootstrap_command(key.public_key)
+
+    def get_previous_fingerprint(self, key) -> str | None:
+        """The previous key's fingerprint, while it is kept."""
+        return keys.fingerprint(key.previous_public_key) if key.previous_public_key else None
 
     def validate(self, attrs):
         """One owner: an account or a pool, which has no key yet."""
@@ -57,12 +79,34 @@ class SSHKeySerializer(RestrictedModelSerializer):
         return attrs
 
 
+class RotateSerializer(Serializer):
+    """What a rotation may bring: the new private key, else DCP generates one."""
+
+    private_key = serializers.CharField(
+        required=False, trim_whitespace=False, max_length=20_000, style={"input_type": "password"}
+    )
+
+
 class SSHKeyViewSet(CreateReadDeleteViewSet):
     """Key pairs DCP logs in to hosts with; system administrators manage them."""
 
     queryset = SSHKey.objects.all()
     serializer_class = SSHKeySerializer
     filterset_fields = ("account", "pool")
+
+    @extend_schema(request=RotateSerializer, responses={200: SSHKeySerializer})
+    @action(detail=True, methods=["post"])
+    def rotate(self, request, pk=None):
+        """Replace the key pair; hosts get the new key at their next initialization (the previous one is
+        offered until then, and removed from their authorized_keys by it)."""
+        key = self.get_object()
+        options = RotateSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
+        try:
+            key = keys.rotate(key, request.user, options.validated_data.get("private_key", ""))
+        except ValueError as exc:
+            raise ValidationError({"private_key": [str(exc)]}) from None
+        return Response(SSHKeySerializer(key, context=self.get_serializer_context()).data)
 
 
 #: A mirror's URL: http(s), no spaces or control characters.
@@ -136,10 +180,21 @@ class RegistryViewSet(ModelViewSet):
     filterset_fields = ("name",)
 
 
+class DriftChangeSerializer(serializers.Serializer):
+    """One difference a drift check found: the resource (Puppet) or task (Ansible), and its diff."""
+
+    resource = serializers.CharField()
+    diff = serializers.CharField(allow_blank=True, help_text="What differs (a unified diff, or old and new values).")
+
+
 class InitRunSerializer(serializers.ModelSerializer):
     """One host's initialization run."""
 
     hostname = serializers.CharField(source="host.hostname", read_only=True)
+    check = serializers.BooleanField(source="drift_check", read_only=True, help_text="Whether it was a drift check.")
+    changes = DriftChangeSerializer(
+        many=True, read_only=True, help_text="A drift check's differences from the base state (secrets removed)."
+    )
 
     class Meta:
         model = InitRun
@@ -152,11 +207,13 @@ class InitRunSerializer(serializers.ModelSerializer):
             "status",
             "attempt",
             "rerun",
+            "check",
             "ok_tasks",
             "changed_tasks",
             "failed_tasks",
             "message",
             "output",
+            "changes",
             "started_at",
             "finished_at",
             "duration_seconds",
@@ -170,9 +227,11 @@ class InitRunFilterSet(BaseFilterSet):
     status = MultipleChoiceFilter(choices=InitStatus.CHOICES)
     pool = IdFilter(field_name="host__pool")
 
+    check = BooleanFilter(field_name="drift_check")
+
     class Meta:
         model = InitRun
-        fields = ("host", "job", "status", "pool", "method", "rerun")
+        fields = ("host", "job", "status", "pool", "method", "rerun", "check")
 
 
 class InitRunViewSet(ReadOnlyModelViewSet):
@@ -184,10 +243,19 @@ class InitRunViewSet(ReadOnlyModelViewSet):
 
 
 class RerunSerializer(Serializer):
-    """What a re-run may ask for."""
+    """What a re-run may ask for: a drift check instead, new host keys, only the drifted hosts."""
 
+    check = serializers.BooleanField(
+        default=False,
+        help_text="A drift check: run in check mode (Ansible --check --diff, Puppet --noop), change nothing, and "
+        "record on each host whether it is in its base state and what differs.",
+    )
     forget_host_keys = serializers.BooleanField(
         default=False, help_text="The host was rebuilt: accept and record its new SSH host keys."
+    )
+    drifted = serializers.BooleanField(
+        default=False,
+        help_text="Only the hosts whose last drift check found them drifted (the others are skipped, saying so).",
     )
 
 
@@ -198,40 +266,27 @@ class SkippedHostSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
-class RerunAnswerSerializer(serializers.Serializer):
-    """The runs a re-run started, and the hosts it left alone with why."""
+class InitJobSerializer(JobDetailSerializer):
+    """The job a re-run or drift check started, with the runs it started and the hosts it left alone, and why."""
 
-    runs = InitRunSerializer(many=True)
-    skipped = SkippedHostSerializer(many=True)
+    runs = InitRunSerializer(many=True, read_only=True, source="started_runs")
+    skipped = SkippedHostSerializer(many=True, read_only=True, source="skipped_hosts")
+
+    class Meta(JobDetailSerializer.Meta):
+        fields = (*JobDetailSerializer.Meta.fields, "runs", "skipped")
+        read_only_fields = fields
 
 
-def rerun(hosts: list, user, forget_host_keys: bool = False) -> dict:
-    """Start initialization again on ready hosts; answers the runs started and the hosts skipped."""
-    eligible = [h for h in hosts if h.status == HostStatus.READY and needs_run(h)]
-    if not eligible:
-        raise ValidationError(
-            {
-                "hosts": [
-                    gettext("Only ready hosts whose template has an init method (ansible or puppet) can be re-run.")
-                ]
-            }
-        )
-    with transaction.atomic():
-        if forget_host_keys:
-            for host in eligible:
-                services.forget_host_keys(host)
-        runs = services.claim(services.load([h.pk for h in eligible]), rerun=True)
-        for run in runs:
-            audit.record(user, AuditAction.UPDATE, run.host, None, {"initialization": "re-run", "run": run.pk})
-        if runs:
-            ids = [r.pk for r in runs]
-            transaction.on_commit(lambda: app.send_task("apps.configuration.tasks.run_initialization", args=[ids]))
-    started = {run.host_id for run in runs}
-    return {
-        "runs": InitRunSerializer(runs, many=True).data,
-        "skipped": [
-            {"host": h.pk, "reason": "initialization already running" if h in eligible else "not ready"}
-            for h in hosts
-            if h.pk not in started
-        ],
-    }
+def rerun(pool, hosts: list, user, options: dict, context: dict) -> dict:
+    """Start initialization again (or a drift check) on the pool's given hosts as a job; the API's answer."""
+    started = jobs.start(
+        pool,
+        hosts,
+        user,
+        check=options["check"],
+        forget_host_keys=options["forget_host_keys"],
+        only_drifted=options["drifted"],
+    )
+    job = started.job
+    job.started_runs, job.skipped_hosts = started.runs, started.skipped
+    return InitJobSerializer(job, context=context).data

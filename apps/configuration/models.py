@@ -28,7 +28,9 @@ class SSHKey(BaseModel):
 
     The private key is encrypted at rest and never served; the public key is
     what the cloud (key pair, image) or the physical machine's authorized_keys
-    must carry.
+    must carry. A rotated key keeps its previous pair until the next rotation:
+    DCP still logs in with it to hosts not yet initialized since, and their next
+    initialization replaces it in authorized_keys with the new one.
     """
 
     account = models.OneToOneField(
@@ -40,6 +42,9 @@ class SSHKey(BaseModel):
     public_key = models.TextField()
     private_key = EncryptedTextField()
     fingerprint = models.CharField(max_length=100)
+    previous_public_key = models.TextField(blank=True)
+    previous_private_key = EncryptedTextField(blank=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
 
     objects = SSHKeyQuerySet.as_manager()
 
@@ -104,6 +109,10 @@ class InitRun(BaseModel):
     status = models.CharField(max_length=20, choices=InitStatus.CHOICES, default=InitStatus.RUNNING)
     attempt = models.PositiveIntegerField(default=1, help_text="1 for the first run on this host, then 2, ...")
     rerun = models.BooleanField(default=False, help_text="Asked for by a person or script, not by the engine.")
+    drift_check = models.BooleanField(default=False, help_text="A drift check: a check-mode run that changes nothing.")
+    changes = models.JSONField(
+        default=list, blank=True, help_text="A drift check's differences: resource and diff, secrets removed."
+    )
     ok_tasks = models.PositiveIntegerField(default=0)
     changed_tasks = models.PositiveIntegerField(default=0)
     failed_tasks = models.PositiveIntegerField(default=0)
@@ -114,6 +123,7 @@ class InitRun(BaseModel):
     duration_seconds = models.FloatField(null=True, blank=True)
 
     cluster_path = "host__pool__cluster"
+    pool_path = "host__pool"
 
     class Meta:
         ordering = ("-started_at", "-pk")

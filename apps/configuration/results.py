@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from apps.configuration import drift
 from apps.configuration.choices import InitStatus
 
 #: Stored output per host is cut to its last part beyond this many characters.
@@ -23,6 +24,7 @@ class InitResult:
     output: str = ""
     duration: float | None = None
     host_keys: str = ""
+    changes: tuple[dict, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -36,6 +38,14 @@ def scrub(text: str, secrets: list[str]) -> str:
         if secret:
             text = text.replace(secret, HIDDEN)
     return text
+
+
+def scrub_changes(changes: list[dict], secrets: list[str]) -> list[dict]:
+    """A drift check's differences with every secret replaced, at most drift.MAX_CHANGES of them."""
+    return [
+        {"resource": scrub(change["resource"], secrets), "diff": scrub(change["diff"], secrets)}
+        for change in changes[: drift.MAX_CHANGES]
+    ]
 
 
 def _task_name(data: dict) -> str:
@@ -66,16 +76,21 @@ class HostLog:
     raw_unreachable: str = ""
     counts: dict[str, int] | None = None
     last_seen: float | None = None
+    changes: list[dict] = field(default_factory=list)
 
-    def add(self, event: dict, elapsed: float) -> None:
-        """Take in one event about this host."""
+    def add(self, event: dict, elapsed: float, handler: bool = False) -> None:
+        """Take in one event about this host; ``handler``: the event is a handler's (a consequence, not a change)."""
         kind = event.get("event", "")
         data = event.get("event_data") or {}
         res = data.get("res") or {}
         name = _task_name(data)
         self.last_seen = elapsed
         if kind == "runner_on_ok":
-            self.lines.append(f"{'changed' if res.get('changed') else 'ok'}: {name}")
+            # A no_log task's result is censored down to nothing; Ansible's own line still says "changed:".
+            changed = res.get("changed") or str(event.get("stdout") or "").lstrip().startswith("changed:")
+            self.lines.append(f"{'changed' if changed else 'ok'}: {name}")
+            if changed and not handler:
+                self.changes.extend(drift.task_changes(name, res))
         elif kind == "runner_on_skipped":
             self.lines.append(f"skipped: {name}")
         elif kind == "runner_on_failed" and str(data.get("task_action", "")).endswith("wait_for_connection"):
@@ -130,4 +145,5 @@ class HostLog:
             failed_tasks=counts.get("failures", 0) + counts.get("dark", 0),
             output=output,
             duration=self.last_seen,
+            changes=tuple(scrub_changes(self.changes, secrets)),
         )

@@ -20,8 +20,11 @@ class Runner(ABC):
     method: str
 
     @abstractmethod
-    def initialize(self, hosts: list) -> dict[int, InitResult]:
-        """Initialize these hosts; return a result per host id."""
+    def initialize(self, hosts: list, check: bool = False, cancelled=None) -> dict[int, InitResult]:
+        """Initialize these hosts (``check``: only find what differs, changing nothing); a result per host id.
+
+        ``cancelled``, if given, is a callable the runner asks now and then; once it answers True the run stops.
+        """
 
 
 class NoopRunner(Runner):
@@ -29,7 +32,7 @@ class NoopRunner(Runner):
 
     method = InitMethod.NONE
 
-    def initialize(self, hosts: list) -> dict[int, InitResult]:
+    def initialize(self, hosts: list, check: bool = False, cancelled=None) -> dict[int, InitResult]:
         """Every host is ready as it is."""
         return {host.pk: InitResult(message="no initialization configured") for host in hosts}
 

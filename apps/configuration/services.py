@@ -12,8 +12,14 @@ from apps.configuration.choices import InitStatus
 from apps.configuration.models import InitRun, KnownHost
 from apps.configuration.results import InitResult
 from apps.configuration.runners import get_runner, ssh_address
+from apps.inventory.choices import DriftState
 from apps.inventory.models import Host
 from apps.monitoring import counters
+from apps.provisioning import transitions
+from apps.provisioning.choices import EventKind
+
+#: A drift check's run status → what it says of the host.
+DRIFT_BY_STATUS = {InitStatus.OK: DriftState.IN_SYNC, InitStatus.CHANGED: DriftState.DRIFTED}
 
 #: A run still marked running after this long lost its worker (the task's hard time limit is shorter).
 STALE_AFTER = timedelta(seconds=90)
@@ -24,7 +30,7 @@ def stale_before():
     return timezone.now() - timedelta(seconds=settings.DCP_INIT_TIMEOUT) - STALE_AFTER
 
 
-def claim(hosts: list[Host], *, rerun: bool = False, job_id: int | None = None) -> list[InitRun]:
+def claim(hosts: list[Host], *, rerun: bool = False, job_id: int | None = None, check: bool = False) -> list[InitRun]:
     """Start a run for each host that has none going; a host already being initialized is left alone.
 
     Two workers handed the same host (a re-sent step, a re-run asked for
@@ -49,20 +55,21 @@ def claim(hosts: list[Host], *, rerun: bool = False, job_id: int | None = None) 
                 method=by_pk[host.pk].template.init_method,
                 attempt=attempt,
                 rerun=rerun,
+                drift_check=check,
                 started_at=timezone.now(),
             )
             runs.append(run)
     return runs
 
 
-def execute(runs: list[InitRun]) -> dict[int, InitResult]:
-    """Run each method's runner over its hosts and record the results; returns them by host id."""
+def execute(runs: list[InitRun], *, check: bool = False, cancelled=None) -> dict[int, InitResult]:
+    """Run each method's runner over its hosts (``check``: in check mode) and record the results by host id."""
     by_method: dict[str, list[Host]] = {}
     for run in runs:
         by_method.setdefault(run.method, []).append(run.host)
     results: dict[int, InitResult] = {}
     for method, hosts in by_method.items():
-        results.update(get_runner(method).initialize(hosts))
+        results.update(get_runner(method).initialize(hosts, check=check, cancelled=cancelled))
     for run in runs:
         record(run, results.setdefault(run.host_id, InitResult(status=InitStatus.FAILED, message="no result")))
     return results
@@ -75,6 +82,7 @@ def record(run: InitRun, result: InitResult) -> None:
     run.message = result.message[:2000]
     run.ok_tasks, run.changed_tasks, run.failed_tasks = result.ok_tasks, result.changed_tasks, result.failed_tasks
     run.output = result.output
+    run.changes = list(result.changes) if run.drift_check else []
     run.finished_at = now
     # The host's own time in the run (its last event), else the run's whole time.
     run.duration_seconds = result.duration if result.duration else (now - run.started_at).total_seconds()
@@ -86,9 +94,31 @@ def record(run: InitRun, result: InitResult) -> None:
         counters.INIT_RUN_BUCKETS,
     )
     host = run.host
+    note_drift(run, result, now)
     ip = ssh_address(host)  # where the keys were met, as the runner compares them next time
     if result.host_keys and ip:
         KnownHost.objects.get_or_create(host=host, defaults={"address": ip, "keys": result.host_keys})
+
+
+def note_drift(run: InitRun, result: InitResult, now) -> None:
+    """What a run tells of the host's drift: a check its finding, a successful initialization the base state.
+
+    A re-run or check that belongs to a job adds the host's outcome to the job's timeline.
+    """
+    if run.drift_check:
+        state = DRIFT_BY_STATUS.get(result.status, DriftState.FAILED)
+        transitions.note_drift(run.host, state, run.changes, now)
+    elif result.ok:
+        transitions.note_drift(run.host, DriftState.IN_SYNC, [], now)
+    if run.rerun and run.job_id:
+        if not result.ok:
+            kind, verdict = EventKind.FAILED, f"{result.status}: {result.message}"
+        elif run.drift_check:
+            kind = EventKind.CHECKED
+            verdict = f"drifted: {len(run.changes)} difference(s)" if run.changes else "in base state"
+        else:
+            kind, verdict = EventKind.INITIALIZED, result.message
+        transitions.log(run.job_id, kind, f"{run.host.hostname}: {verdict}", run.host)
 
 
 def load(host_ids: list[int], **filters) -> list[Host]:

@@ -16,15 +16,16 @@ import yaml
 from django.conf import settings
 
 #: Roles every host gets, in order; a template's profile roles come after them.
-BASE_ROLES = ("ntp", "sysctl", "docker", "registry")
+BASE_ROLES = ("dcp_ntp", "dcp_sysctl", "dcp_docker", "dcp_registry")
 #: Variables DCP fills from its own records (the registry, the host); a template may not set them.
 MANAGED = {
     "dcp_registry_url",
     "dcp_registry_username",
     "dcp_registry_password",
-    "dcp_registry_mirrors",
-    "dcp_registry_mirror_default",
+    "dcp_docker_registry_mirrors",
+    "dcp_docker_registry_mirror_default",
     "dcp_idc",
+    "dcp_docker_idc",
     "dcp_pool",
     "dcp_cluster",
     "dcp_profile_roles",
@@ -39,7 +40,7 @@ CONNECTION = {
 #: Variables a template that initializes hosts must set: the roles have no sensible company-wide default.
 REQUIRED = {"dcp_ntp_servers": 'the company\'s NTP servers, e.g. ["ntp1.example.com"]'}
 #: The extra role each init method runs before the base roles' state is reached.
-METHOD_ROLES = {"ansible": (), "puppet": ("puppet_apply",)}
+METHOD_ROLES = {"ansible": (), "puppet": ("dcp_puppet",)}
 TYPES = {
     "str": (str,),
     "path": (str,),
@@ -127,8 +128,8 @@ def registry_vars(registry) -> tuple[dict[str, Any], dict[str, str]]:
     plain = {
         "dcp_registry_url": registry.url,
         "dcp_registry_username": registry.username,
-        "dcp_registry_mirrors": dict(registry.mirrors or {}),
-        "dcp_registry_mirror_default": registry.default_mirror,
+        "dcp_docker_registry_mirrors": dict(registry.mirrors or {}),
+        "dcp_docker_registry_mirror_default": registry.default_mirror,
     }
     if registry.insecure:
         addresses = [registry.url, *registry.mirrors.values(), registry.default_mirror]

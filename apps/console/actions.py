@@ -2,7 +2,7 @@
 initialization on picked hosts, each behind a confirmation that shows what will happen.
 
 Every action goes through the same service as the API (``services.scale``,
-``rerun``), so bounds, budgets, permissions and audit are the API's. The
+``apps.configuration.jobs``), so bounds, budgets, permissions and audit are the API's. The
 console adds the confirmation: the dry run's plan, what it adds (or removes)
 per hour and per month, and the budgets covering the pool after it.
 """
@@ -15,9 +15,8 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from rest_framework.exceptions import ValidationError
 
-from apps.configuration.api import rerun
+from apps.configuration import jobs as init_jobs
 from apps.configuration.runners import needs_run
 from apps.core.choices import Action
 from apps.core.exceptions import ServiceError
@@ -265,14 +264,25 @@ def _initialize(request, hosts: list[Host], context: dict):
     context["skipped"] = [host for host in hosts if host not in ready]
     if request.POST.get("confirm") != "1":
         return render(request, "console/hosts_confirm.html", context)
-    try:
-        answer = rerun(hosts, request.user)
-    except ValidationError as exc:
-        context["refusal"] = " ".join(str(item) for items in exc.detail.values() for item in items)
+    if not ready:
+        context["refusal"] = _("Only ready hosts whose template has an init method (ansible or puppet) can be re-run.")
         return render(request, "console/hosts_confirm.html", context, status=400)
-    started = {run["host"] for run in answer["runs"]}
+    by_pool: dict[int, list[Host]] = {}
+    for host in ready:
+        by_pool.setdefault(host.pool_id, []).append(host)
+    jobs, started = [], set()
+    try:
+        # One job per pool, as the API's pool re-run makes: each host's run is seen where its pool's jobs are.
+        for picked in by_pool.values():
+            run = init_jobs.start(picked[0].pool, picked, request.user)
+            jobs.append(run.job)
+            started |= {each.host_id for each in run.runs}
+    except ServiceError as exc:
+        context["refusal"] = exc.message
+        return render(request, "console/hosts_confirm.html", context, status=400)
     context.update(
         done=True,
+        jobs=jobs,
         started=[host for host in hosts if host.pk in started],
         skipped=[host for host in hosts if host.pk not in started],
     )

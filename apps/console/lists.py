@@ -3,6 +3,7 @@
 from django.db.models import CharField, F, Q, Value
 from django.utils.translation import gettext_lazy as _
 
+from apps.configuration import keys
 from apps.configuration.api import RegistryViewSet, SSHKeyViewSet
 from apps.console.edit import may_add
 from apps.console.generic import ListPage
@@ -42,6 +43,11 @@ def job_progress(job) -> str:
     return f"{text}, {figures['failed']} ✗" if figures["failed"] else text
 
 
+def job_by(job) -> str:
+    """Who asked for a job: the person, else the schedule or policy that did (its trigger)."""
+    return job.requested_by.username if job.requested_by_id else job.trigger
+
+
 CLUSTERS = Table(
     "clusters",
     [
@@ -70,6 +76,7 @@ HOSTS = Table(
     [
         Column("hostname", _("Host"), link="console:host"),
         Column("status", _("Status"), pill=True),
+        Column("drift", _("Drift"), path="drift_state", order="", pill=True),
         Column("pool", _("Pool"), path="pool.name", link="console:pool", link_path="pool"),
         Column("cluster", _("Cluster"), path="pool.cluster.name", default=False),
         Column("provider", _("Provider"), path="provider.name"),
@@ -112,7 +119,7 @@ JOBS = Table(
         Column("delta", _("Delta")),
         Column("status", _("Status"), pill=True),
         Column("progress", _("Progress"), order="", value=job_progress),
-        Column("requested_by", _("By"), path="requested_by.username"),
+        Column("requested_by", _("By"), value=job_by),
         Column("message", _("Message"), default=False),
         Column("created_at", _("Started")),
         Column("finished_at", _("Finished"), default=False),
@@ -181,6 +188,9 @@ SSH_KEYS = Table(
         Column("account", _("Provider"), path="account.name"),
         Column("pool", _("Pool"), path="pool.name", link="console:pool", link_path="pool"),
         Column("fingerprint", _("Fingerprint")),
+        Column("rotated_at", _("Rotated")),
+        # The one line that lets DCP in to a physical machine: shown where the key is.
+        Column("bootstrap", _("Bootstrap command"), value=lambda key: keys.bootstrap_command(key.public_key), order=""),
         CREATED,
     ],
 )

@@ -16,9 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
-from rest_framework.exceptions import ValidationError
 
-from apps.configuration.api import rerun
+from apps.configuration import jobs as init_jobs
 from apps.console.budgets import with_figures
 from apps.console.edit import may_change
 from apps.console.editors import cluster_actions
@@ -36,6 +35,7 @@ from apps.provisioning import services
 from apps.provisioning.api import progress, with_progress
 from apps.provisioning.choices import JobKind, JobStatus
 from apps.provisioning.models import Job
+from apps.scaling.console import pool_sections
 
 HOSTS_PER_PAGE = 100
 JOBS_PER_PAGE = 20
@@ -127,8 +127,16 @@ def pool_detail(request, pool_id: int):
         "can_scale": can_scale,
         "can_edit": may_change(request.user, pool),
         "can_edit_budgets": may_change(request.user, pool.cluster),
+        **pool_sections(request, pool),
     }
     return render(request, "console/pool.html", context)
+
+
+def _job_hosts(job: Job):
+    """The hosts a job made, removed, or ran initialization (or its check) on."""
+    if job.kind in JobKind.INIT:
+        return Host.objects.filter(pk__in=job.init_runs.values("host"))
+    return job.hosts.all() if job.kind == JobKind.SCALE_OUT else job.removed_hosts.all()
 
 
 def _visible_job(user, job_id: int) -> Job:
@@ -149,7 +157,7 @@ def _progress_context(job: Job) -> dict:
 def job_detail(request, job_id: int):
     """A job with its progress bar (kept up to date by polling), a page of its hosts and its timeline."""
     job = _visible_job(request.user, job_id)
-    hosts = job.hosts if job.kind == JobKind.SCALE_OUT else job.removed_hosts
+    hosts = _job_hosts(job)
     hosts = hosts.select_related("pool__cluster", "provider", "template").order_by("pk")
     events = job.events.select_related("host").order_by("time", "pk")
     context = {
@@ -213,20 +221,23 @@ def host_detail(request, host_id: int):
 @login_required
 @require_POST
 def host_initialize(request, host_id: int):
-    """Re-run initialization on a host from the console, through the same checks as the API."""
+    """Re-run initialization (or, with check=1, a drift check) on a host: the same job service as the API."""
     host = _visible_host(request.user, host_id)
     if not may_scale(request.user, host):
         messages.error(request, _("Your role on this cluster does not allow re-running initialization."))
         return redirect("console:host", host_id=host.pk)
+    check = request.POST.get("check") == "1"
     try:
-        answer = rerun([host], request.user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(str(item) for items in exc.detail.values() for item in items))
+        started = init_jobs.start(host.pool, [host], request.user, check=check)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
         return redirect("console:host", host_id=host.pk)
-    if answer["runs"]:
-        messages.success(request, _("Initialization started again."))
-    else:
+    if not started.runs:
         messages.error(request, _("Initialization is already running on this host."))
+    elif check:
+        messages.success(request, _("Drift check started (job %(job)s).") % {"job": started.job.pk})
+    else:
+        messages.success(request, _("Initialization started again (job %(job)s).") % {"job": started.job.pk})
     return redirect("console:host", host_id=host.pk)
 
 

@@ -27,11 +27,16 @@ class Action(ChoiceSet):
     VIEW = "view"
     SCALE = "scale"  # scale pools, cancel jobs, re-run initialization
     CHANGE = "change"  # create/update/delete the cluster's own objects
-    CHOICES = ((VIEW, "View"), (SCALE, "Scale"), (CHANGE, "Change"))
+    # Run one pool: its template order, its scaling schedules and policies (cluster admins, pool admins).
+    OPERATE = "operate"
+    CHOICES = ((VIEW, "View"), (SCALE, "Scale"), (CHANGE, "Change"), (OPERATE, "Operate"))
 
     # Which cluster roles allow which action.
     ROLES = {
         VIEW: (Role.ADMIN, Role.DEVELOPER, Role.GUEST),
         SCALE: (Role.ADMIN, Role.DEVELOPER),
         CHANGE: (Role.ADMIN,),
+        OPERATE: (Role.ADMIN,),
     }
+    # What a pool administrator may do to their own pool and what belongs to it (nothing else of the cluster).
+    POOL_ADMIN = (VIEW, SCALE, OPERATE)

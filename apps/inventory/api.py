@@ -9,7 +9,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.validators import UniqueValidator
 
-from apps.configuration.api import RerunAnswerSerializer, RerunSerializer, rerun
+from apps.configuration.api import DriftChangeSerializer, InitJobSerializer, RerunSerializer, rerun
 from apps.core.api.fields import StringMapField
 from apps.core.api.parsers import CSVParser, JSONParser
 from apps.core.api.schema import CONFLICT
@@ -20,7 +20,7 @@ from apps.core.exceptions import Conflict
 from apps.core.query import count_related
 from apps.costs.fields import GroupCostField, HostCostMixin
 from apps.inventory import machines
-from apps.inventory.choices import HostStatus, MachineState
+from apps.inventory.choices import DriftState, HostStatus, MachineState
 from apps.inventory.filtersets import HostFilterSet, PhysicalMachineFilterSet, ServicePoolFilterSet
 from apps.inventory.models import Cluster, Host, PhysicalMachine, PoolTemplate, ServicePool
 from apps.providers.choices import ProviderKind
@@ -85,11 +85,16 @@ class ServicePoolSerializer(RestrictedModelSerializer):
             "size",
             "ready",
             "costs",
+            "drift_check_interval",
             "created_at",
             "updated_at",
         )
         read_only_fields = ("desired_size",)
-        extra_kwargs = {"min_size": {"max_value": MAX_POOL_SIZE}, "max_size": {"max_value": MAX_POOL_SIZE}}
+        extra_kwargs = {
+            "min_size": {"max_value": MAX_POOL_SIZE},
+            "max_size": {"max_value": MAX_POOL_SIZE},
+            "drift_check_interval": {"min_value": 1, "max_value": 8760},
+        }
         # The name's uniqueness in its cluster is checked in validate(), with a message on "name".
         validators: list = []
 
@@ -178,6 +183,9 @@ def pool_counts(queryset):
     )
 
 
+JOB_LOCATION = OpenApiParameter("Location", str, OpenApiParameter.HEADER, response=[202], description="The job's URL.")
+
+
 class ServicePoolViewSet(ModelViewSet):
     """Pools of the user's clusters; admins manage them, developers and admins scale them."""
 
@@ -186,10 +194,20 @@ class ServicePoolViewSet(ModelViewSet):
     filterset_class = ServicePoolFilterSet
 
     def get_object_action(self):
-        """Scaling needs the scale role; other writes the admin role."""
-        return Action.SCALE if self.action in ("scale", "initialize") else Action.CHANGE
+        """Scaling needs the scale role; a change of the template order alone operating the pool (cluster
+        admins, the pool's admins); other writes the cluster admin role."""
+        if self.action in ("scale", "initialize"):
+            return Action.SCALE
+        if (
+            self.action == "partial_update"
+            and isinstance(self.request.data, dict)
+            and set(self.request.data) == {"templates"}
+        ):
+            return Action.OPERATE
+        return Action.CHANGE
 
     object_action = property(get_object_action)
+    write_action = property(get_object_action)
 
     def perform_create(self, serializer):
         """Create the pool and, if it has a min_size, the job that fills it."""
@@ -251,22 +269,31 @@ class ServicePoolViewSet(ModelViewSet):
             headers["Idempotent-Replayed"] = "true"
         return Response(data, status=status.HTTP_202_ACCEPTED, headers=headers)
 
-    @extend_schema(request=RerunSerializer, responses={202: RerunAnswerSerializer})
+    @extend_schema(request=RerunSerializer, responses={202: InitJobSerializer}, parameters=[JOB_LOCATION])
     @action(detail=True, methods=["post"])
     def initialize(self, request, pk=None):
-        """Run initialization again on every ready host of the pool; 202 with the runs started."""
+        """Run initialization again (or a drift check) on every ready host of the pool; 202 with the job."""
         pool = self.get_object()
         options = RerunSerializer(data=request.data)
         options.is_valid(raise_exception=True)
-        hosts = list(pool.hosts.filter(status=HostStatus.READY).select_related("template"))
-        answer = rerun(hosts, request.user, options.validated_data["forget_host_keys"])
-        return Response(answer, status=status.HTTP_202_ACCEPTED)
+        hosts = list(pool.hosts.filter(status=HostStatus.READY).select_related("template").order_by("pk"))
+        answer = rerun(pool, hosts, request.user, options.validated_data, self.get_serializer_context())
+        return Response(answer, status=status.HTTP_202_ACCEPTED, headers={"Location": f"/api/v1/jobs/{answer['id']}/"})
+
+
+class DriftSerializer(serializers.Serializer):
+    """Whether a host was in its base state when last checked (or initialized), and what differed."""
+
+    state = serializers.ChoiceField(choices=DriftState.CHOICES, source="drift_state")
+    checked_at = serializers.DateTimeField(source="drift_checked_at", allow_null=True)
+    summary = DriftChangeSerializer(many=True, source="drift_summary", help_text="What differed (secrets removed).")
 
 
 class HostSerializer(HostCostMixin, serializers.ModelSerializer):
     """A host. Hosts are made and removed by scaling, so every field is read-only."""
 
     cluster = serializers.IntegerField(source="pool.cluster_id", read_only=True)
+    drift = DriftSerializer(source="*", read_only=True)
 
     class Meta:
         model = Host
@@ -286,6 +313,7 @@ class HostSerializer(HostCostMixin, serializers.ModelSerializer):
             "zone",
             "status",
             "status_message",
+            "drift",
             "hourly_price",
             "currency",
             "cost",
@@ -307,15 +335,15 @@ class HostViewSet(ReadOnlyModelViewSet):
     filterset_class = HostFilterSet
     object_action = Action.SCALE
 
-    @extend_schema(request=RerunSerializer, responses={202: RerunAnswerSerializer})
+    @extend_schema(request=RerunSerializer, responses={202: InitJobSerializer}, parameters=[JOB_LOCATION])
     @action(detail=True, methods=["post"])
     def initialize(self, request, pk=None):
-        """Run initialization again on this ready host (developers and admins); 202 with the run."""
+        """Run initialization again (or a drift check) on this ready host (developers and admins); 202 with the job."""
         host = self.get_object()
         options = RerunSerializer(data=request.data)
         options.is_valid(raise_exception=True)
-        answer = rerun([host], request.user, options.validated_data["forget_host_keys"])
-        return Response(answer, status=status.HTTP_202_ACCEPTED)
+        answer = rerun(host.pool, [host], request.user, options.validated_data, self.get_serializer_context())
+        return Response(answer, status=status.HTTP_202_ACCEPTED, headers={"Location": f"/api/v1/jobs/{answer['id']}/"})
 
 
 class AccountIdField(serializers.PrimaryKeyRelatedField):

@@ -3,6 +3,16 @@
 from apps.core.choices import ChoiceSet
 
 
+class DriftState(ChoiceSet):
+    """Whether a host was in its base state when last looked at (a drift check, or a successful initialization)."""
+
+    UNKNOWN = "unknown"  # never checked nor initialized by DCP
+    IN_SYNC = "in_sync"  # in its base state
+    DRIFTED = "drifted"  # something differs: see the host's drift summary
+    FAILED = "failed"  # the last check could not run (unreachable, a task failed)
+    CHOICES = ((UNKNOWN, "Unknown"), (IN_SYNC, "In base state"), (DRIFTED, "Drifted"), (FAILED, "Check failed"))
+
+
 class HostStatus(ChoiceSet):
     """Where a host is in its life."""
 

@@ -1,7 +1,9 @@
 """Filters of the inventory lists: by foreign key and status."""
 
-from apps.core.api.filters import BaseFilterSet, IdFilter, MultipleChoiceFilter
-from apps.inventory.choices import HostStatus, MachineState
+from django.db.models import Q
+
+from apps.core.api.filters import BaseFilterSet, BooleanFilter, IdFilter, MultipleChoiceFilter
+from apps.inventory.choices import DriftState, HostStatus, MachineState
 from apps.inventory.models import Host, PhysicalMachine, ServicePool
 
 
@@ -14,10 +16,17 @@ class ServicePoolFilterSet(BaseFilterSet):
 
 
 class HostFilterSet(BaseFilterSet):
-    """?pool=&cluster=&provider=&template=&job=&status=."""
+    """?pool=&cluster=&provider=&template=&job=&status=&drifted=&drift_state=."""
 
     cluster = IdFilter(field_name="pool__cluster")
     status = MultipleChoiceFilter(choices=HostStatus.CHOICES)
+    drift_state = MultipleChoiceFilter(choices=DriftState.CHOICES)
+    drifted = BooleanFilter(method="filter_drifted", label="Drifted from the base state at the last drift check.")
+
+    def filter_drifted(self, queryset, name, value):
+        """?drifted=true: hosts found drifted; false: the others."""
+        drifted = Q(drift_state=DriftState.DRIFTED)
+        return queryset.filter(drifted if value else ~drifted)
 
     class Meta:
         model = Host

@@ -2,13 +2,13 @@
 
 from decimal import Decimal
 
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.models import BaseModel
-from apps.inventory.choices import FailureReason, HostStatus, MachineState
+from apps.inventory.choices import DriftState, FailureReason, HostStatus, MachineState
 
 HOURS_PER_MONTH = Decimal("730")
 
@@ -46,11 +46,18 @@ class ServicePool(BaseModel):
         blank=True,
         help_text="Since when fewer hosts than desired_size are ready; empty while enough are.",
     )
+    drift_check_interval = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(8760)],
+        help_text="Hours between scheduled drift checks of the pool's ready hosts; empty: none (the default).",
+    )
     templates = models.ManyToManyField(
         "providers.MachineTemplate", through="PoolTemplate", related_name="pools", blank=True
     )
 
     cluster_path = "cluster"
+    pool_path = "pk"
 
     class Meta:
         ordering = ("cluster__name", "name")
@@ -218,8 +225,19 @@ class Host(BaseModel):
         help_text="Why the host failed, as a short code (capacity, auth, boot_timeout, init_failed, ...).",
     )
     terminated_at = models.DateTimeField(null=True, blank=True)
+    drift_state = models.CharField(
+        max_length=20,
+        choices=DriftState.CHOICES,
+        default=DriftState.UNKNOWN,
+        help_text="Whether the host was in its base state when last checked or initialized.",
+    )
+    drift_checked_at = models.DateTimeField(null=True, blank=True)
+    drift_summary = models.JSONField(
+        default=list, blank=True, help_text="What differed at the last drift check: resource and diff, secrets removed."
+    )
 
     cluster_path = "pool__cluster"
+    pool_path = "pool"
 
     class Meta:
         # By the pool's id, not "pool" (which sorts by cluster and pool name through two joins, so no
@@ -237,6 +255,7 @@ class Host(BaseModel):
             # The console's search (hostname or instance id containing ?q=) has trigram indexes on PostgreSQL,
             # made in migration host_search_indexes: SQLite (make run's default) has no such index type.
             models.Index(fields=("hostname", "id"), name="host_hostname_order_idx"),
+            models.Index(fields=("drift_state", "pool"), name="host_drift_state_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -15,7 +15,7 @@ from celery.signals import task_postrun, task_prerun
 from apps.core.context import reset_request, set_fields, set_request
 from apps.monitoring import counters
 
-#: The context key each task's first argument fills: a pool id, a batch token, host ids, an account id.
+#: The context key each task's first argument fills: a pool id, a batch token, host ids, an account id, a job id.
 FIRST_ARGUMENT = {
     "reconcile_pool": "pool",
     "create_hosts": "batch",
@@ -24,6 +24,7 @@ FIRST_ARGUMENT = {
     "terminate_hosts": "hosts",
     "tag_hosts": "hosts",
     "sweep_provider": "provider",
+    "run_init_job": "job",
 }
 #: The header that carries the id of the request that queued a task.
 REQUEST_HEADER = "dcp_request_id"

@@ -6,6 +6,8 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from apps.configuration.choices import InitStatus
+from apps.configuration.models import InitRun
 from apps.core.api.filters import BaseFilterSet, IdFilter, MultipleChoiceFilter
 from apps.core.api.schema import CONFLICT
 from apps.core.api.serializers import Serializer
@@ -192,15 +194,26 @@ class HostTimelineSerializer(serializers.Serializer):
 
 
 class ProgressSerializer(serializers.Serializer):
-    """How far a job is: hosts asked for, made ready (scale-out) or removed (scale-in), and failed."""
+    """How far a job is: hosts asked for, made ready (scale-out), removed (scale-in) or done (re-run, check)."""
 
-    total = serializers.IntegerField(help_text="Hosts the job adds (scale-out) or removes (scale-in).")
-    ready = serializers.IntegerField(help_text="Scale-out: its hosts that became ready. Scale-in: 0.")
-    removed = serializers.IntegerField(help_text="Scale-in: hosts it removed (terminated). Scale-out: 0.")
+    total = serializers.IntegerField(
+        help_text="Hosts the job adds (scale-out) or removes (scale-in); initialize and check: hosts it runs on."
+    )
+    ready = serializers.IntegerField(
+        help_text="Scale-out: its hosts that became ready. Scale-in: 0. Initialize: hosts initialized again; "
+        "check: hosts checked (drifted or not)."
+    )
+    removed = serializers.IntegerField(help_text="Scale-in: hosts it removed (terminated). Others: 0.")
     failed = serializers.IntegerField(
         help_text="Scale-out: its hosts that failed (each is replaced while the job runs). Once the job ended "
-        "failed or partial, at least the hosts it asked for and did not get (or did not remove)."
+        "failed or partial, at least the hosts it asked for and did not get (or did not remove). Initialize and "
+        "check: hosts whose run failed or could not reach them (once the job ended, every run that did not end well)."
     )
+    drifted = serializers.IntegerField(help_text="Check: hosts found drifted from their base state. Others: 0.")
+
+
+#: Run statuses of hosts a re-run or check did not get through.
+NOT_REACHED = (InitStatus.FAILED, InitStatus.UNREACHABLE)
 
 
 def with_progress(queryset):
@@ -209,11 +222,19 @@ def with_progress(queryset):
         n_ready=count_related(Host, "job", Q(ready_at__isnull=False)),
         n_failed=count_related(Host, "job", Q(failed_at__isnull=False)),
         n_removed=count_related(Host, "removal_job", Q(status=HostStatus.TERMINATED)),
+        n_runs=count_related(InitRun, "job", Q(rerun=True)),
+        n_runs_ok=count_related(InitRun, "job", Q(rerun=True, status__in=InitStatus.SUCCEEDED)),
+        n_runs_failed=count_related(InitRun, "job", Q(rerun=True, status__in=NOT_REACHED)),
+        n_drifted=count_related(InitRun, "job", Q(rerun=True, drift_check=True, status=InitStatus.CHANGED)),
     )
 
 
 def progress(job) -> dict:
     """A job's progress from its counts (see ProgressSerializer); an ended job that fell short counts the shortfall."""
+    if job.kind in JobKind.INIT:
+        # Its runs: ended well (for a check: checked, drifted or not), failed; a cancelled job's unfinished runs fail.
+        failed = job.n_runs - job.n_runs_ok if job.status in JobStatus.TERMINAL else job.n_runs_failed
+        return {"total": job.n_runs, "ready": job.n_runs_ok, "removed": 0, "failed": failed, "drifted": job.n_drifted}
     if job.kind == JobKind.SCALE_IN:
         ready, removed, failed = 0, min(job.n_removed, job.size), 0
         done = removed
@@ -222,7 +243,7 @@ def progress(job) -> dict:
         done = ready
     if job.status in (JobStatus.FAILED, JobStatus.PARTIAL):
         failed = max(failed, job.size - done)
-    return {"total": job.size, "ready": ready, "removed": removed, "failed": failed}
+    return {"total": job.size, "ready": ready, "removed": removed, "failed": failed, "drifted": 0}
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -254,6 +275,7 @@ class JobSerializer(serializers.ModelSerializer):
             "message",
             "plan",
             "requested_by",
+            "trigger",
             "idempotency_key",
             "created_at",
             "started_at",

@@ -8,7 +8,16 @@ class JobKind(ChoiceSet):
 
     SCALE_OUT = "scale_out"
     SCALE_IN = "scale_in"
-    CHOICES = ((SCALE_OUT, "Scale out"), (SCALE_IN, "Scale in"))
+    INITIALIZE = "initialize"
+    CHECK = "check"
+    CHOICES = (
+        (SCALE_OUT, "Scale out"),
+        (SCALE_IN, "Scale in"),
+        (INITIALIZE, "Initialize"),
+        (CHECK, "Drift check"),
+    )
+    # Jobs that run initialization (or its check) on existing hosts: they change no pool's size.
+    INIT = (INITIALIZE, CHECK)
 
 
 class JobStatus(ChoiceSet):
@@ -41,6 +50,7 @@ class EventKind(ChoiceSet):
     CREATED = "created"
     RUNNING = "running"
     INITIALIZED = "initialized"
+    CHECKED = "checked"
     READY = "ready"
     FAILED = "failed"
     TERMINATING = "terminating"
@@ -58,6 +68,7 @@ class EventKind(ChoiceSet):
             CREATED,
             RUNNING,
             INITIALIZED,
+            CHECKED,
             READY,
             FAILED,
             TERMINATING,

@@ -29,6 +29,11 @@ class Job(BaseModel):
     idempotency_key = models.CharField(max_length=255, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
     plan = models.JSONField(default=list, blank=True)
+    trigger = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="What asked for the job when no person did: a scaling schedule's occurrence or a policy's alert.",
+    )
     message = models.CharField(max_length=2000, blank=True, help_text="Why the job ended as it did.")
     gave_up = models.BooleanField(
         default=False,
@@ -38,6 +43,7 @@ class Job(BaseModel):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     cluster_path = "pool__cluster"
+    pool_path = "pool"
 
     class Meta:
         ordering = ("-created_at", "-pk")

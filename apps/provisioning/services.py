@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.configuration import jobs as init_jobs
 from apps.core import audit
 from apps.core.exceptions import Conflict, ServiceError
 from apps.core.models import AuditAction
@@ -186,11 +187,14 @@ def scale(
     idempotency_key: str = "",
     dry: bool = False,
     override_budget: bool = False,
+    trigger: str = "",
 ) -> ScaleResult:
     """Change a pool's desired size and record the job; the reconciler acts after commit.
 
     A scale-out that would take an enforced budget's forecast past its amount is refused (409) unless
     override_budget (the API lets cluster admins only); an override is audited on the budget.
+    trigger names what asked when no person did (a scaling schedule or policy, user None): the job
+    carries it, and its event and audit entry name it.
     """
     with transaction.atomic():
         pool = ServicePool.objects.select_for_update(no_key=True).get(pk=pool_id)
@@ -215,6 +219,7 @@ def scale(
                     requested_by=user,
                     idempotency_key=idempotency_key,
                     request_fingerprint=fingerprint,
+                    trigger=trigger[:200],
                 )
         except IntegrityError:
             # The same key sent at the same moment for another pool: the pool locks differ, so nothing kept
@@ -228,7 +233,9 @@ def scale(
         pool.save(update_fields=["desired_size", "updated_at"])
         pool.note_ready(pool.hosts.filter(status=H.READY).count())
         transitions.log(
-            job.pk, EventKind.REQUESTED, f"{user} asked for {job.delta:+d}: {before['desired_size']} → {target}"
+            job.pk,
+            EventKind.REQUESTED,
+            f"{trigger or user} asked for {job.delta:+d}: {before['desired_size']} → {target}",
         )
         logger.info(
             "Pool %s scaled from %s to %s", pool, before["desired_size"], target, extra={"job": job.pk, "pool": pool.pk}
@@ -239,7 +246,9 @@ def scale(
             transitions.move_host(host, H.TERMINATING, f"removed by name in job {job.pk}")
         if named:
             after_commit("terminate_hosts", [host.pk for host in named])
-        audit.record(user, AuditAction.SCALE, pool, before, {"desired_size": target, "job": job.pk})
+        audit.record(
+            user, AuditAction.SCALE, pool, before, {"desired_size": target, "job": job.pk}, username=trigger[:150]
+        )
         guard.record_overrides(user, overridden, pool, job)
         after_commit("reconcile_pool", pool.pk)
     return ScaleResult(job=job)
@@ -249,13 +258,14 @@ def cancel(job_id: int, user) -> Job:
     """Stop a job; the pool's desired size drops (or rises) by what the job had not yet done."""
     with transaction.atomic():
         job = Job.objects.select_related("pool").get(pk=job_id)
+        if job.kind in JobKind.INIT:
+            # A re-run or drift check changes no pool's size: only the job and its runs stop.
+            job = Job.objects.select_for_update(no_key=True).get(pk=job_id)
+            _refuse_ended(job)
+            return init_jobs.cancel(job, user)
         pool = ServicePool.objects.select_for_update(no_key=True).get(pk=job.pool_id)
         job = Job.objects.select_for_update(no_key=True).get(pk=job_id)
-        if job.status in JobStatus.TERMINAL:
-            raise Conflict(
-                _("Job %(job)s already ended %(status)s; there is nothing to cancel.")
-                % {"job": job.pk, "status": job.status}
-            )
+        _refuse_ended(job)
         before = {"desired_size": pool.desired_size, "status": job.status}
         if job.kind == JobKind.SCALE_OUT:
             unfinished = list(job.hosts.select_for_update(**transitions.HOST_LOCK).filter(status__in=H.IN_FLIGHT))
@@ -274,6 +284,12 @@ def cancel(job_id: int, user) -> Job:
         audit.record(user, AuditAction.CANCEL, job, before, {"desired_size": pool.desired_size, "status": job.status})
         after_commit("reconcile_pool", pool.pk)
     return job
+
+
+def _refuse_ended(job: Job) -> None:
+    """A 409 for a job that already ended."""
+    if job.status in JobStatus.TERMINAL:
+        raise Conflict(f"Job {job.pk} already ended {job.status}; there is nothing to cancel.")
 
 
 def start_pool(pool: ServicePool, user) -> Job | None:

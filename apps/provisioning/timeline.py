@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from apps.inventory.models import Host
 from apps.provisioning.choices import EventKind, JobKind
 from apps.provisioning.models import Job
 
 REQUESTED = EventKind.REQUESTED
 # The step that ends a host's part in a job: ready for a scale-out, terminated for a scale-in.
-FINAL = {JobKind.SCALE_OUT: EventKind.READY, JobKind.SCALE_IN: EventKind.TERMINATED}
+FINAL = {
+    JobKind.SCALE_OUT: EventKind.READY,
+    JobKind.SCALE_IN: EventKind.TERMINATED,
+    JobKind.INITIALIZE: EventKind.INITIALIZED,
+    JobKind.CHECK: EventKind.CHECKED,
+}
 
 
 def host_timelines(job: Job) -> list[dict]:
@@ -18,14 +24,16 @@ def host_timelines(job: Job) -> list[dict]:
     first step to the job's final one for the host, or is None while it is not
     there yet (or never got there).
     """
-    hosts = job.removed_hosts if job.kind == JobKind.SCALE_IN else job.hosts
+    hosts = _hosts(job)
     hosts = list(hosts.order_by("pk").values("pk", "hostname", "status", "zone", "template_id", "created_at"))
     steps: dict[int, list] = {host["pk"]: [] for host in hosts}
+    # A re-run or check asks for its hosts when it claims their runs.
+    requested = dict(job.init_runs.values_list("host", "started_at")) if job.kind in JobKind.INIT else {}
     for host_id, kind, time in job.events.filter(host__in=list(steps)).values_list("host", "kind", "time"):
         steps[host_id].append((kind, time))
     timelines = []
     for host in hosts:
-        start = host["created_at"] if job.kind == JobKind.SCALE_OUT else None
+        start = host["created_at"] if job.kind == JobKind.SCALE_OUT else requested.get(host["pk"])
         trail = ([(REQUESTED, start)] if start else []) + steps[host["pk"]]
         timelines.append(
             {
@@ -39,6 +47,15 @@ def host_timelines(job: Job) -> list[dict]:
             }
         )
     return timelines
+
+
+def _hosts(job: Job):
+    """The hosts a job is about: those it made, removed, or ran initialization on."""
+    if job.kind == JobKind.SCALE_IN:
+        return job.removed_hosts.all()
+    if job.kind in JobKind.INIT:
+        return Host.objects.filter(pk__in=job.init_runs.values("host"))
+    return job.hosts.all()
 
 
 def _steps(trail: list) -> list[dict]:

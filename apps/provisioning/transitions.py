@@ -135,6 +135,14 @@ def move_job(job: Job, to: str, message: str = "") -> None:
     job.save(update_fields=["status", "started_at", "finished_at", "message", "updated_at"])
 
 
+def note_drift(host, state: str, summary: list, checked_at) -> None:
+    """Record what the last drift check (or successful initialization) found on a host; its status is untouched."""
+    host.drift_state, host.drift_summary, host.drift_checked_at = state, summary, checked_at
+    type(host).objects.filter(pk=host.pk).update(
+        drift_state=state, drift_summary=summary, drift_checked_at=checked_at, updated_at=timezone.now()
+    )
+
+
 def log(job_id: int | None, kind: str, message: str, host=None) -> None:
     """Add an event to a job's timeline."""
     if job_id:

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from apps.configuration import keys
 from apps.configuration import services as init_services
 from apps.configuration.results import InitResult
 from apps.configuration.runners import missing_address, needs_run
@@ -122,7 +123,9 @@ def _create_batch(token: str) -> None:
     first_attempt = len(pending) == len(hosts)
     first = hosts[0]
     driver = engine_driver(first.template.provider)
-    spec = NodeSpec.from_template(first.template, name_prefix=first.pool.name, zone=first.zone)
+    # The key DCP will log in with goes with the create: the driver imports it into the cloud once.
+    public_key = keys.key_of(first.pool_id, first.template.provider_id).public_key
+    spec = NodeSpec.from_template(first.template, name_prefix=first.pool.name, zone=first.zone, public_key=public_key)
     try:
         nodes = driver.create_nodes(
             spec, len(hosts), client_token=token, tags=batch_tags(first), first_attempt=first_attempt

@@ -12,6 +12,7 @@ from dcp_cli.commands.costs import cost
 from dcp_cli.commands.hosts import host
 from dcp_cli.commands.jobs import job
 from dcp_cli.commands.pools import pool
+from dcp_cli.commands.scaling import policy, schedule
 from dcp_cli.output import stderr_console
 from dcp_cli.state import State, profile_option
 
@@ -32,7 +33,7 @@ def cli(ctx: click.Context):
     ctx.call_on_close(state.close)
 
 
-for command in (login, logout, pool, job, host, cost, budget, report, provider, template):
+for command in (login, logout, pool, job, host, cost, budget, report, provider, template, schedule, policy):
     cli.add_command(command)
 
 

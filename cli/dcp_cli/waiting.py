@@ -37,11 +37,12 @@ def done(job: dict) -> int:
 def summary(job: dict) -> str:
     """One line: status and counts."""
     progress = job.get("progress") or {}
-    verb = "removed" if job.get("kind") == "scale_in" else "ready"
-    return (
+    verb = {"scale_in": "removed", "initialize": "initialized", "check": "checked"}.get(job.get("kind"), "ready")
+    line = (
         f"job {job['id']} {job['status']}: {done(job)}/{progress.get('total', 0)} {verb}, "
         f"{progress.get('failed', 0)} failed"
     )
+    return line + (f", {progress.get('drifted', 0)} drifted" if job.get("kind") == "check" else "")
 
 
 def event_line(event: dict) -> str:

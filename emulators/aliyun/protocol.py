@@ -97,6 +97,10 @@ ERRORS: dict[str, tuple[int, str]] = {
     "InvalidTagValue.Malformed": (400, "The specified Tag.n.Value is not valid."),
     "InvalidResourceId.NotFound": (404, "The specified ResourceIds are not found in our records."),
     "IncorrectInstanceStatus": (403, "The current status of the resource does not support this operation."),
+    "InvalidKeyPairName.NotFound": (404, "The specified KeyPairName does not exist in our records."),
+    "InvalidKeyPairName.Malformed": (400, "The specified parameter KeyPairName is not valid."),
+    "KeyPair.AlreadyExist": (400, "The key pair already exist."),
+    "InvalidPublicKeyBody.Malformed": (400, "The specified parameter PublicKeyBody is not valid."),
 }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
+from emulators.aliyun.keypairs import EcsKeyPairsMixin, KeyPair
 from emulators.aliyun.pricing import describe_price
 from emulators.aliyun.protocol import (
     ACCESS_KEY_ID,
@@ -62,7 +63,7 @@ class Instance:
     released: bool = False
 
 
-class AliyunEmulator(Emulator):
+class AliyunEmulator(EcsKeyPairsMixin, Emulator):
     """ECS in memory: instances, the catalog, signature checks and ClientToken idempotency."""
 
     name = "aliyun"
@@ -77,6 +78,7 @@ class AliyunEmulator(Emulator):
     def reset_state(self) -> None:
         """Forget every instance, ClientToken and nonce."""
         self.store: dict[str, Instance] = {}
+        self.keypairs: dict[tuple[str, str], KeyPair] = {}  # (region, name) → key pair
         self.tokens: dict[str, tuple[str, list[str]]] = {}
         self.nonces: set[str] = set()
         self.nonce_order: deque[tuple[float, str]] = deque()
@@ -220,6 +222,9 @@ class AliyunEmulator(Emulator):
             raise EcsError("OperationDenied.NoStock")
         if self.over_quota(len(self.live()), amount):
             raise EcsError("QuotaExceed.ElasticQuota")
+        key_pair = self.keypairs.get((region, params["KeyPairName"])) if params.get("KeyPairName") else None
+        if params.get("KeyPairName") and key_pair is None:
+            raise EcsError("InvalidKeyPairName.NotFound")
         tags = {key: value or "" for key, value in tags_of(params)}
         name = params.get("InstanceName") or ""
         ids = []
@@ -234,7 +239,10 @@ class AliyunEmulator(Emulator):
                 vswitch=params["VSwitchId"],
                 security_groups=sgs,
                 name=f"{name}{n + 1:03d}" if name and truthy(params.get("UniqueSuffix")) else name,
-                private_ip=self.next_address(f"10.{ALL_ZONES.index(zone)}.{number // 250 % 256}.{number % 250 + 1}"),
+                private_ip=self.next_address(
+                    f"10.{ALL_ZONES.index(zone)}.{number // 250 % 256}.{number % 250 + 1}",
+                    key_pair.public_key if key_pair else "",
+                ),
                 public_ip=f"203.0.113.{number % 250 + 1}" if int(params.get("InternetMaxBandwidthOut") or 0) else "",
                 key_pair=params.get("KeyPairName", ""),
                 tags=dict(tags),

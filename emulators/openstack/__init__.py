@@ -5,7 +5,8 @@
   points the compute and image services back at this same port;
 - ``/compute/v2.1``: servers (multi-create with ``min_count``/``max_count``,
   paged listing with ``limit``/``marker``/``servers_links``, delete), flavors,
-  availability zones, with compute microversions negotiated as Nova does;
+  availability zones, key pairs (``os-keypairs``; a server naming a missing one
+  is refused), with compute microversions negotiated as Nova does;
 - ``/image``: Glance v2 image list and detail.
 
 Every call but version discovery and authentication needs a valid

@@ -31,9 +31,10 @@ from emulators.openstack.catalog import (
 )
 from emulators.openstack.identity import KeystoneMixin
 from emulators.openstack.images import GlanceMixin
+from emulators.openstack.keypairs import NovaKeypairsMixin
 
 
-class OpenStackEmulator(KeystoneMixin, GlanceMixin, Emulator):
+class OpenStackEmulator(KeystoneMixin, GlanceMixin, NovaKeypairsMixin, Emulator):
     """Keystone, Nova and Glance in memory, speaking their real JSON wire formats."""
 
     name = "openstack"
@@ -56,6 +57,7 @@ class OpenStackEmulator(KeystoneMixin, GlanceMixin, Emulator):
     def reset_state(self) -> None:
         """Forget every server and token."""
         self.servers: dict[str, dict[str, Any]] = {}
+        self.keypairs: dict[str, dict[str, str]] = {}
         self.tokens: dict[str, float] = {}
         self.sequence = itertools.count(1)
 
@@ -185,6 +187,8 @@ class OpenStackEmulator(KeystoneMixin, GlanceMixin, Emulator):
             if match.group(1) not in FLAVORS:
                 return self._nova_error(404, f"Flavor {match.group(1)} could not be found.")
             return Response.json(200, {"flavor": self._flavor_view(match.group(1), base, detail=True)})
+        if path.startswith("/os-keypairs"):
+            return self._keypairs(request, path) or self._nova_error(404, "The resource could not be found.")
         if path == "/os-availability-zone" and method == "GET":
             zones = [{"zoneName": zone, "zoneState": {"available": True}, "hosts": None} for zone in ZONES]
             return Response.json(200, {"availabilityZoneInfo": zones})
@@ -225,7 +229,11 @@ class OpenStackEmulator(KeystoneMixin, GlanceMixin, Emulator):
                     return self._nova_error(400, f"Network {wanted} could not be found.")
         elif networks not in ("auto", "none"):
             return self._nova_error(400, "Invalid input for field/attribute networks.")
+        key_name = spec.get("key_name")
         with self.lock:
+            keypair = self.keypairs.get(key_name) if key_name else None
+            if key_name and keypair is None:
+                return self._nova_error(400, "Invalid key_name provided.")
             live = sum(1 for server in self.servers.values() if not server["deleted"])
             allowed = max_count
             if self.over_quota(live, max_count):
@@ -259,7 +267,10 @@ class OpenStackEmulator(KeystoneMixin, GlanceMixin, Emulator):
                     "launch_index": index,
                     # Nova's scheduler finds no host in an exhausted zone: the server lands in ERROR.
                     "fault": {"code": 500, "message": NO_VALID_HOST, "created": _now_iso()} if exhausted else None,
-                    "ip": self.next_address(f"10.0.{(len(self.servers) // 250) % 250}.{len(self.servers) % 250 + 2}"),
+                    "ip": self.next_address(
+                        f"10.0.{(len(self.servers) // 250) % 250}.{len(self.servers) % 250 + 2}",
+                        keypair["public_key"] if keypair else "",
+                    ),
                     "deleted": False,
                 }
                 self.servers[server["id"]] = server

@@ -105,7 +105,10 @@ TYPED_JSON_FIELDS = [
     ("MachineTemplate", "init_vars"),
     ("Registry", "mirrors"),
     ("AuditEntry", "before"),
-    ("RerunAnswer", "skipped"),
+    ("InitJob", "skipped"),
+    ("InitJob", "runs"),
+    ("InitRun", "changes"),
+    ("Host", "drift"),
 ]
 
 

@@ -74,6 +74,12 @@ REPORT_RULES = (
     f"{BY_ID}; currency must be DCP_CURRENCY or one with stored exchange rates, and a schedule of a cluster "
     "is made by that cluster's admins"
 )
+SCHEDULE_RULES = (
+    f"{BY_ID}; a cron expression has five valid fields, a time zone is an IANA name, a one-off time is in the "
+    "future, a desired_size lies within the pool's bounds, and exactly one target and one time are given"
+)
+POLICY_RULES = f"{BY_ID}; a policy's bounds lie within its pool's and in order, a step in percent is at most 1000"
+SCALING_WRITES = [("POST", ""), ("PUT", "{id}/"), ("PATCH", "{id}/")]
 RERUN_STATE = "only ready hosts whose template has an init method can be re-run: it depends on the hosts' status"
 EXCLUSIONS: list[tuple[str, str, str, str]] = [
     (ACCEPTANCE, "POST", "/api/v1/auth/token/", "made-up usernames and passwords are wrong credentials (400)"),
@@ -110,6 +116,12 @@ EXCLUSIONS: list[tuple[str, str, str, str]] = [
     (ACCEPTANCE, "PUT", "/api/v1/templates/{id}/", TEMPLATE_RULES),
     (ACCEPTANCE, "PATCH", "/api/v1/templates/{id}/", TEMPLATE_RULES),
     (ACCEPTANCE, "POST", "/api/v1/ssh-keys/", f"{BY_ID}; a given private_key must be a real unencrypted key"),
+    (
+        ACCEPTANCE,
+        "POST",
+        "/api/v1/ssh-keys/{id}/rotate/",
+        "a given private_key must be a real unencrypted key, other than the one in use",
+    ),
     (ACCEPTANCE, "POST", "/api/v1/cost-report-schedules/", REPORT_RULES),
     (ACCEPTANCE, "PUT", "/api/v1/cost-report-schedules/{id}/", REPORT_RULES),
     (ACCEPTANCE, "PATCH", "/api/v1/cost-report-schedules/{id}/", REPORT_RULES),
@@ -126,6 +138,15 @@ EXCLUSIONS: list[tuple[str, str, str, str]] = [
     (ACCEPTANCE, "PUT", "/api/v1/budgets/{id}/", BUDGET_RULES),
     (ACCEPTANCE, "PATCH", "/api/v1/budgets/{id}/", BUDGET_RULES),
     *[(ACCEPTANCE, method, "/api/v1/registries/" + tail, REGISTRY_RULES) for method, tail in REGISTRY_WRITES],
+    *[(ACCEPTANCE, method, "/api/v1/scaling-schedules/" + tail, SCHEDULE_RULES) for method, tail in SCALING_WRITES],
+    *[(ACCEPTANCE, method, "/api/v1/scaling-policies/" + tail, POLICY_RULES) for method, tail in SCALING_WRITES],
+    (
+        ACCEPTANCE,
+        "POST",
+        "/api/v1/scaling-policies/{id}/alerts/",
+        "the webhook takes the policy's own token, made with the policy and never shown to the fuzzer (401)",
+    ),
+    (ACCEPTANCE, "POST", "/api/v1/pool-admins/", f"{BY_ID}; username must name a member of the pool's cluster"),
     (ACCEPTANCE, "POST", "/api/v1/users/", PASSWORD_RULES),
     (ACCEPTANCE, "PUT", "/api/v1/users/{id}/", PASSWORD_RULES),
     (ACCEPTANCE, "PATCH", "/api/v1/users/{id}/", PASSWORD_RULES),

@@ -117,7 +117,7 @@ def test_template_takes_valid_init_vars_a_profile_and_a_registry(clients):
     registry = Registry.objects.create(name="main", url="r.test")
     body = {
         "init_method": "ansible",
-        "init_profile": "profile_example",
+        "init_profile": "dcp_profile_example",
         "registry": registry.pk,
         "init_vars": {"dcp_ntp_servers": ["ntp1.example.test"], "dcp_sysctl_overrides": {"vm.swappiness": 1}},
     }

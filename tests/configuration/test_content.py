@@ -27,7 +27,7 @@ PUPPET = ROOT / "puppet"
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 
 ROLE_NAMES = sorted(path.name for path in ROLES.iterdir() if (path / "tasks" / "main.yml").exists())
-BASE_ROLES = ("ntp", "sysctl", "docker", "registry")
+BASE_ROLES = ("dcp_ntp", "dcp_sysctl", "dcp_docker", "dcp_registry")
 SECRET_MARKERS = ("dcp_registry_password", "dcp_puppet_secrets")
 # Modules whose tasks run on the controller only: the only ones a validate.yml may use.
 CONTROLLER_ONLY = {"ansible.builtin.assert", "ansible.builtin.fail", "ansible.builtin.debug"}
@@ -56,11 +56,17 @@ def role_options(role: str) -> dict:
 
 
 def hiera_map() -> dict[str, str]:
-    return load_yaml(ROLES / "puppet_apply" / "vars" / "main.yml")["dcp_puppet_hiera_map"]
+    return load_yaml(ROLES / "dcp_puppet" / "vars" / "main.yml")["dcp_puppet_hiera_map"]
 
 
 def common_data() -> dict:
-    return load_yaml(PUPPET / "data" / "common.yaml")
+    """Every module's own data (modules/*/data/common.yaml), merged: the defaults of the Puppet classes."""
+    merged: dict = {"lookup_options": {}}
+    for path in sorted(PUPPET.glob("modules/*/data/common.yaml")):
+        data = load_yaml(path) or {}
+        merged["lookup_options"].update(data.pop("lookup_options", {}))
+        merged.update(data)
+    return merged
 
 
 def ansible_env(tmp_path: Path) -> dict[str, str]:
@@ -80,10 +86,13 @@ def ansible_env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def controller_play(tmp_path: Path, tasks: list, extra_vars: dict | None = None) -> subprocess.CompletedProcess:
+def controller_play(
+    tmp_path: Path, tasks: list, extra_vars: dict | None = None, allowed_extra: frozenset = frozenset()
+) -> subprocess.CompletedProcess:
     """Run tasks of controller-side modules only against an inventory host; gather_facts off."""
     used = {next(k for k in task if k not in TASK_KEYWORDS) for task in tasks}
     allowed = CONTROLLER_ONLY | {"ansible.builtin.validate_argument_spec", "ansible.builtin.include_role"}
+    allowed |= allowed_extra
     assert used <= allowed, f"controller plays may only use {sorted(allowed)}, not {sorted(used - allowed)}"
     inventory = tmp_path / "inventory.yml"
     inventory.write_text(
@@ -160,7 +169,7 @@ def test_playbook_syntax(tmp_path, playbook):
 
 
 def test_base_and_example_roles_exist():
-    assert set(BASE_ROLES) | {"profile_example", "puppet_apply"} <= set(ROLE_NAMES)
+    assert set(BASE_ROLES) | {"dcp_profile_example", "dcp_puppet"} <= set(ROLE_NAMES)
 
 
 @pytest.mark.parametrize("role", ROLE_NAMES)
@@ -224,7 +233,7 @@ def test_no_log_on_every_task_that_carries_the_password(path):
 
 
 def test_password_option_is_no_log():
-    assert role_options("registry")["dcp_registry_password"].get("no_log") is True
+    assert role_options("dcp_registry")["dcp_registry_password"].get("no_log") is True
 
 
 @pytest.mark.parametrize("role", ROLE_NAMES)
@@ -241,11 +250,11 @@ def test_validate_tasks_are_controller_only(role):
 @pytest.mark.parametrize(
     ("role", "bad", "expected"),
     [
-        ("ntp", {"dcp_ntp_servers": {"ntp1": "x"}}, "dcp_ntp_servers"),
-        ("ntp", {"dcp_ntp_control_clock": "perhaps"}, "dcp_ntp_control_clock"),
-        ("sysctl", {"dcp_sysctl_overrides": ["vm.swappiness=1"]}, "dcp_sysctl_overrides"),
-        ("docker", {"dcp_docker_service_state": "running"}, "dcp_docker_service_state"),
-        ("docker", {"dcp_docker_log_max_file": "many"}, "dcp_docker_log_max_file"),
+        ("dcp_ntp", {"dcp_ntp_servers": {"ntp1": "x"}}, "dcp_ntp_servers"),
+        ("dcp_ntp", {"dcp_ntp_control_clock": "perhaps"}, "dcp_ntp_control_clock"),
+        ("dcp_sysctl", {"dcp_sysctl_overrides": ["vm.swappiness=1"]}, "dcp_sysctl_overrides"),
+        ("dcp_docker", {"dcp_docker_service_state": "running"}, "dcp_docker_service_state"),
+        ("dcp_docker", {"dcp_docker_log_max_file": "many"}, "dcp_docker_log_max_file"),
     ],
 )
 def test_argument_specs_reject_wrong_values(tmp_path, role, bad, expected):
@@ -263,14 +272,18 @@ def test_argument_specs_reject_wrong_values(tmp_path, role, bad, expected):
 @pytest.mark.parametrize(
     ("role", "bad", "expected"),
     [
-        ("ntp", {"dcp_ntp_servers": "not-a-list"}, "dcp_ntp_servers must list at least one server"),
-        ("ntp", {"dcp_ntp_servers": []}, "dcp_ntp_servers must list at least one server"),
-        ("sysctl", {"dcp_sysctl_overrides": {"vm.swappiness": "fast"}}, "sysctl values must be integers"),
-        ("sysctl", {"dcp_sysctl_overrides": {"vm.swappiness": True}}, "sysctl values must be integers"),
-        ("docker", {"dcp_idc": "nowhere"}, "No registry mirror for IDC 'nowhere'"),
-        ("docker", {"dcp_registry_mirror_default": "mirror.example.com"}, "must be a URL starting with http"),
-        ("registry", {"dcp_registry_url": "registry.example.com"}, "dcp_registry_username must be set"),
-        ("profile_example", {"dcp_profile_packages": "jq"}, "dcp_profile_packages must be a list"),
+        ("dcp_ntp", {"dcp_ntp_servers": "not-a-list"}, "dcp_ntp_servers must list at least one server"),
+        ("dcp_ntp", {"dcp_ntp_servers": []}, "dcp_ntp_servers must list at least one server"),
+        ("dcp_sysctl", {"dcp_sysctl_overrides": {"vm.swappiness": "fast"}}, "sysctl values must be integers"),
+        ("dcp_sysctl", {"dcp_sysctl_overrides": {"vm.swappiness": True}}, "sysctl values must be integers"),
+        ("dcp_docker", {"dcp_idc": "nowhere"}, "No registry mirror for IDC 'nowhere'"),
+        (
+            "dcp_docker",
+            {"dcp_docker_registry_mirror_default": "mirror.example.com"},
+            "must be a URL starting with http",
+        ),
+        ("dcp_registry", {"dcp_registry_url": "registry.example.com"}, "dcp_registry_username must be set"),
+        ("dcp_profile_example", {"dcp_profile_example_packages": "jq"}, "dcp_profile_example_packages must be a list"),
     ],
 )
 def test_role_value_checks_fail_clearly(tmp_path, role, bad, expected):
@@ -287,15 +300,15 @@ def test_role_value_checks_pass_good_values(tmp_path):
         "dcp_ntp_servers": ["ntp1.example.com", "10.0.0.123"],
         "dcp_sysctl_overrides": {"vm.swappiness": "10", "net.ipv4.ip_local_port_range": "20000 60999"},
         "dcp_idc": "idc1",
-        "dcp_registry_mirrors": {"idc1": "https://mirror-idc1.example.com"},
+        "dcp_docker_registry_mirrors": {"idc1": "https://mirror-idc1.example.com"},
         "dcp_registry_url": "registry.example.com",
         "dcp_registry_username": "pull",
         "dcp_registry_password": "secret",
-        "dcp_profile_packages": ["jq"],
+        "dcp_profile_example_packages": ["jq"],
     }
     tasks = [
         {"name": f"Validate {role}", "ansible.builtin.include_role": {"name": role, "tasks_from": "validate"}}
-        for role in (*BASE_ROLES, "profile_example")
+        for role in (*BASE_ROLES, "dcp_profile_example")
     ]
     run = controller_play(tmp_path, tasks, values)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -306,7 +319,7 @@ def load_sysctl_module(proc_sys: Path, initial_netns: bool):
     """The role's dcp_sysctl module, pointed at a fake /proc/sys tree."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("dcp_sysctl", ROLES / "sysctl" / "library" / "dcp_sysctl.py")
+    spec = importlib.util.spec_from_file_location("dcp_sysctl", ROLES / "dcp_sysctl" / "library" / "dcp_sysctl.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.PROC_SYS = str(proc_sys)
@@ -386,7 +399,7 @@ def test_sysctl_module_fails_on_unknown_keys(proc_sys, capsys, initial_netns, ke
 
 
 def test_global_net_keys_agree_between_ansible_and_puppet():
-    python = (ROLES / "sysctl" / "library" / "dcp_sysctl.py").read_text()
+    python = (ROLES / "dcp_sysctl" / "library" / "dcp_sysctl.py").read_text()
     ruby = (PUPPET / "modules/dcp_sysctl/lib/puppet/provider/dcp_sysctl_key/procfs.rb").read_text()
     python_keys = re.findall(r'"(net\.[^"]*)",', python.split("GLOBAL_NET_KEYS = (", 1)[1].split(")", 1)[0])
     ruby_keys = re.findall(r"'(net\.[^']*)',", ruby.split("def self.global_net_keys", 1)[1].split("]", 1)[0])
@@ -428,10 +441,17 @@ def test_puppet_templates_validate():
 
 
 def test_hiera_config():
+    """DCP's layer holds only what it writes per host; each module carries its own defaults (module data)."""
     config = load_yaml(PUPPET / "hiera.yaml")
     assert config["version"] == 5
     assert config["defaults"]["datadir"] == "data"
-    assert [level["path"] for level in config["hierarchy"]][-1] == "common.yaml"
+    assert [level["path"] for level in config["hierarchy"]] == ["dcp-secrets.yaml", "dcp.yaml"]
+    for module in ("dcp_ntp", "dcp_sysctl", "dcp_docker", "dcp_registry"):
+        module_config = load_yaml(PUPPET / "modules" / module / "hiera.yaml")
+        assert module_config["version"] == 5
+        assert [level["path"] for level in module_config["hierarchy"]] == ["common.yaml"]
+        keys = set(load_yaml(PUPPET / "modules" / module / "data" / "common.yaml")) - {"lookup_options"}
+        assert keys and all(key.startswith(f"{module}::") for key in keys), f"{module} data holds other keys"
 
 
 def test_common_yaml_keys_are_class_parameters():
@@ -444,10 +464,14 @@ def test_common_yaml_keys_are_class_parameters():
     assert data["lookup_options"]["dcp_registry::password"]["convert_to"] == "Sensitive"
 
 
+# Role variables whose value DCP's inventory gives under another name (dcp_docker_idc defaults to dcp_idc).
+INVENTORY_NAMES = {"dcp_docker_idc": "dcp_idc"}
+
+
 def test_hiera_map_covers_the_base_roles():
     """One mapping, Ansible variable -> Hiera key, for every variable of the base roles."""
     mapping = hiera_map()
-    variables = {name for role in BASE_ROLES for name in role_defaults(role)}
+    variables = {INVENTORY_NAMES.get(name, name) for role in BASE_ROLES for name in role_defaults(role)}
     assert set(mapping) == variables
     assert set(mapping.values()) == {key for key in common_data() if key != "lookup_options"}
 
@@ -455,6 +479,7 @@ def test_hiera_map_covers_the_base_roles():
 def test_common_yaml_defaults_match_role_defaults():
     """Both paths start from the same defaults."""
     defaults = {name: value for role in BASE_ROLES for name, value in role_defaults(role).items()}
+    defaults.update(dict.fromkeys(INVENTORY_NAMES.values(), ""))
     data = common_data()
     for name, key in hiera_map().items():
         assert data[key] == defaults[name], f"{key} in common.yaml differs from {name} in the role's defaults"
@@ -464,11 +489,13 @@ COMPILE_RB = textwrap.dedent(
     """
     require 'puppet_pal'
     require 'json'
-    root, work = ARGV
+    root, work, os_facts = ARGV
     Puppet.initialize_settings(%w[confdir vardir codedir logdir rundir].flat_map { |s| ["--#{s}", "#{work}/#{s}"] } +
                                ['--hiera_config', "#{work}/hiera.yaml"])
-    facts = { 'os' => { 'family' => 'Debian', 'architecture' => 'amd64', 'distro' => { 'codename' => 'bookworm' } },
+    facts = { 'os' => { 'name' => 'Debian', 'family' => 'Debian', 'architecture' => 'amd64',
+                        'release' => { 'major' => '12', 'full' => '12.8' }, 'distro' => { 'codename' => 'bookworm' } },
               'kernel' => 'Linux' }
+    facts['os'].merge!(JSON.parse(os_facts))
     Puppet::Pal.in_tmp_environment('dcp', modulepath: ["#{root}/modules"], facts: facts) do |pal|
       pal.with_catalog_compiler(manifest_file: "#{root}/manifests/site.pp") do |compiler|
         compiler.compile_additions
@@ -479,18 +506,22 @@ COMPILE_RB = textwrap.dedent(
 )
 
 
-def compile_catalog(tmp_path: Path, data: dict, secrets: dict | None = None) -> subprocess.CompletedProcess:
+def compile_catalog(
+    tmp_path: Path, data: dict, secrets: dict | None = None, os_facts: dict | None = None
+) -> subprocess.CompletedProcess:
     """Compile (never apply) the site catalog with this host data, as puppet apply would on a host."""
     work = tmp_path / "puppet"
     (work / "data").mkdir(parents=True)
     shutil.copy(PUPPET / "hiera.yaml", work / "hiera.yaml")
-    shutil.copy(PUPPET / "data" / "common.yaml", work / "data" / "common.yaml")
     (work / "data" / "dcp.yaml").write_text(yaml.safe_dump(data))
     (work / "data" / "dcp-secrets.yaml").write_text(yaml.safe_dump(secrets or {}))
     (tmp_path / "compile.rb").write_text(COMPILE_RB)
     ruby = shutil.which("ruby") or "ruby"
     return subprocess.run(
-        [ruby, str(tmp_path / "compile.rb"), str(PUPPET), str(work)], capture_output=True, text=True, timeout=300
+        [ruby, str(tmp_path / "compile.rb"), str(PUPPET), str(work), json.dumps(os_facts or {})],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -499,8 +530,8 @@ HOST_VARS = {
     "dcp_ntp_control_clock": False,
     "dcp_sysctl_overrides": {"vm.swappiness": 10, "net.core.somaxconn": "65535"},
     "dcp_idc": "idc1",
-    "dcp_registry_mirrors": {"idc1": "https://mirror-idc1.example.com"},
-    "dcp_registry_mirror_default": "https://mirror.example.com",
+    "dcp_docker_registry_mirrors": {"idc1": "https://mirror-idc1.example.com"},
+    "dcp_docker_registry_mirror_default": "https://mirror.example.com",
     "dcp_docker_insecure_registries": ["registry.example.com:5000"],
     "dcp_docker_daemon_extra": {"live-restore": True},
     "dcp_registry_url": "registry.example.com:5000",
@@ -551,7 +582,7 @@ def test_puppet_catalog_compiles(tmp_path):
         ({"dcp_ntp_servers": []}, "parameter 'servers'"),
         ({"dcp_sysctl_overrides": {"vm.swappiness": "fast"}}, "parameter 'overrides'"),
         ({"dcp_docker_service_state": "running"}, "parameter 'service_state'"),
-        ({"dcp_idc": "nowhere", "dcp_registry_mirror_default": ""}, "No registry mirror for IDC 'nowhere'"),
+        ({"dcp_idc": "nowhere", "dcp_docker_registry_mirror_default": ""}, "No registry mirror for IDC 'nowhere'"),
     ],
 )
 def test_puppet_rejects_wrong_values(tmp_path, values, expected):
@@ -569,10 +600,10 @@ def test_both_paths_write_the_same_files(tmp_path):
         r["title"]: r["parameters"].get("content") for r in json.loads(run.stdout)["resources"] if r["type"] == "File"
     }
     templates = {
-        "/etc/chrony/chrony.conf": ROLES / "ntp" / "templates" / "chrony.conf.j2",
-        "/etc/default/chrony": ROLES / "ntp" / "templates" / "chrony.default.j2",
-        "/etc/sysctl.d/90-dcp.conf": ROLES / "sysctl" / "templates" / "90-dcp.conf.j2",
-        "/etc/docker/daemon.json": ROLES / "docker" / "templates" / "daemon.json.j2",
+        "/etc/chrony/chrony.conf": ROLES / "dcp_ntp" / "templates" / "chrony.conf.j2",
+        "/etc/default/chrony": ROLES / "dcp_ntp" / "templates" / "chrony.default.j2",
+        "/etc/sysctl.d/90-dcp.conf": ROLES / "dcp_sysctl" / "templates" / "90-dcp.conf.j2",
+        "/etc/docker/daemon.json": ROLES / "dcp_docker" / "templates" / "daemon.json.j2",
     }
     values = {name: value for role in BASE_ROLES for name, value in role_defaults(role).items()}
     values.update(HOST_VARS)

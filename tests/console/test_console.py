@@ -109,6 +109,38 @@ def test_host_page_shows_init_runs_and_lets_developers_rerun(cluster, users):
     assert InitRun.objects.filter(rerun=True, status="running").count() == 1
 
 
+def test_host_page_and_list_show_drift_and_start_a_check(cluster, users, django_capture_on_commit_callbacks):
+    """A drifted host shows what differs (list and page); a developer checks it again as a job, a guest cannot."""
+    from apps.configuration.models import InitRun
+    from apps.inventory.models import Host
+    from tests.factories import MachineFactory, ready_hosts
+
+    template = TemplateFactory(init_method="puppet")
+    pool = with_template(PoolFactory(cluster=cluster), template)
+    host = ready_hosts(pool, template, [MachineFactory(provider=template.provider)])[0]
+    diff = "--- /etc/docker/daemon.json\n+++ /tmp/puppet-file\n-mirror-by-hand\n+mirror"
+    Host.objects.filter(pk=host.pk).update(
+        drift_state="drifted", drift_summary=[{"resource": "File[/etc/docker/daemon.json] content", "diff": diff}]
+    )
+    guest = login(users["guest"])
+    page = guest.get(f"/hosts/{host.pk}/").content.decode()
+    assert "File[/etc/docker/daemon.json] content" in page and "-mirror-by-hand" in page
+    assert "Check for drift" not in page and "Re-initialize" not in page
+    assert 'status-drifted" data-value="drifted">drifted' in guest.get("/hosts/").content.decode()
+    refused = guest.post(f"/hosts/{host.pk}/initialize/", {"check": "1"}, follow=True)
+    assert b"does not allow" in refused.content and not Job.objects.exists()
+
+    developer = login(users["developer"])
+    page = developer.get(f"/hosts/{host.pk}/").content.decode()
+    assert "Check for drift" in page and "Re-initialize" in page
+    with django_capture_on_commit_callbacks(execute=False):
+        answer = developer.post(f"/hosts/{host.pk}/initialize/", {"check": "1"}, follow=True)
+    job = Job.objects.get()
+    assert job.kind == "check" and f"Drift check started (job {job.pk})" in answer.content.decode()
+    assert InitRun.objects.get().drift_check is True
+    assert "check" in developer.get(f"/jobs/{job.pk}/").content.decode()
+
+
 def test_logout_by_get_shows_a_page_that_logs_out(users):
     """GET /logout/ (typed or bookmarked) shows a Log out button, not a blank 405; the button logs out."""
     client = login(users["guest"])

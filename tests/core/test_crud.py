@@ -378,7 +378,7 @@ def test_template_round_trip(clients, sysadmin):
         "cpu": 16,
         "memory_gb": "32",
         "init_method": "none",
-        "init_profile": "profile_example",
+        "init_profile": "dcp_profile_example",
         "max_hosts": 4,
         "hourly_price": "0.5",
         "security_groups": ["web"],

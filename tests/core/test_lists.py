@@ -15,13 +15,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.accounts.models import Lockout, Token
+from apps.accounts.models import Lockout, PoolAdmin, Token
 from apps.configuration.models import InitRun, Registry, SSHKey
 from apps.core import audit
 from apps.costs.budgets.models import Budget
 from apps.costs.models import ExchangeRate, Price
 from apps.inventory.models import Host
 from apps.provisioning.models import Job, JobEvent, OrphanInstance
+from apps.scaling.models import PolicyTrigger, ScalingPolicy, ScalingSchedule, ScheduleOccurrence
 from dcp.urls import router
 from tests.api.seed import cost_report
 from tests.factories import (
@@ -57,7 +58,8 @@ def grow(cluster, units: int) -> None:
     """Add units of fleet: per unit a pool in cluster and one elsewhere, each with two jobs by two people,
     three hosts (ready, failed, removed) with an init run and an event each, and one more of every other
     listed thing (provider account and template, machine, orphan, registry, SSH key, member, token, lock-out,
-    price, exchange rate, audit entry, budget, cost report schedule and report)."""
+    price, exchange rate, audit entry, budget, cost report schedule and report, pool administrator, scaling
+    schedule and occurrence, scaling policy and trigger)."""
     now = timezone.now()
     for _ in range(units):
         template = TemplateFactory()
@@ -108,9 +110,19 @@ def grow(cluster, units: int) -> None:
                 InitRun.objects.create(host=host, job=out, method="ansible", status=outcome, started_at=now)
                 JobEvent.objects.create(job=out, host=host, kind="ready")
             audit.record(member, "scale", pool, {"desired_size": 0}, {"desired_size": 3})
+            scaling_plans(pool, member, out, now)
             Budget.objects.create(cluster=pool.cluster, pool=pool, amount="100", currency="USD", enforce=True)
             cost_report(pool.cluster, pool, member)
         OrphanInstance.objects.create(provider=provider, instance_id=f"i-{template.pk}", first_seen=now, last_seen=now)
+
+
+def scaling_plans(pool, member, job, now) -> None:
+    """A pool administrator, a schedule with an occurrence, a policy with a trigger."""
+    PoolAdmin.objects.create(pool=pool, user=member)
+    schedule = ScalingSchedule.objects.create(pool=pool, name="gala", delta=2, cron="0 20 * * 6", checked_until=now)
+    ScheduleOccurrence.objects.create(schedule=schedule, time=now, status="scaled", job=job)
+    policy = ScalingPolicy.objects.create(pool=pool, name="cpu", alert_name="HighCPU", step_out=1, secret="s")
+    PolicyTrigger.objects.create(policy=policy, source="json", status="firing", decision="scaled", job=job)
 
 
 def captured(client, path: str) -> list[str]:

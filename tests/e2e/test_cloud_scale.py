@@ -179,7 +179,8 @@ def test_a_cloud_that_does_not_answer_says_so_on_the_jobs_timeline(worker, users
         return found if len(found) >= 2 else []
 
     first, second = wait_for(retries, timeout=90, message="two retried calls on the job's timeline")[:2]
-    assert first["message"].startswith("Creating 2 host(s) on burst-aws timed out: EC2 RunInstances: Read timeout")
+    # The create's first call is the look-up of DCP's key pair, which must exist before RunInstances names it.
+    assert first["message"].startswith("Creating 2 host(s) on burst-aws timed out: EC2 DescribeKeyPairs: Read timeout")
     assert first["host"] is None and "Read timeout" in second["message"]
     retry_at = re.search(r"retrying at (\d\d:\d\d:\d\d) UTC \(try 2 of 21\)", first["message"])
     assert retry_at, first["message"]

@@ -10,6 +10,7 @@ never appears in an error message or a log line.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterator
@@ -24,9 +25,11 @@ from aliyunsdkecs.request.v20140526.DeleteInstancesRequest import DeleteInstance
 from aliyunsdkecs.request.v20140526.DescribeImagesRequest import DescribeImagesRequest
 from aliyunsdkecs.request.v20140526.DescribeInstancesRequest import DescribeInstancesRequest
 from aliyunsdkecs.request.v20140526.DescribeInstanceTypesRequest import DescribeInstanceTypesRequest
+from aliyunsdkecs.request.v20140526.DescribeKeyPairsRequest import DescribeKeyPairsRequest
 from aliyunsdkecs.request.v20140526.DescribePriceRequest import DescribePriceRequest
 from aliyunsdkecs.request.v20140526.DescribeRegionsRequest import DescribeRegionsRequest
 from aliyunsdkecs.request.v20140526.DescribeZonesRequest import DescribeZonesRequest
+from aliyunsdkecs.request.v20140526.ImportKeyPairRequest import ImportKeyPairRequest
 from aliyunsdkecs.request.v20140526.RunInstancesRequest import RunInstancesRequest
 from aliyunsdkecs.request.v20140526.TagResourcesRequest import TagResourcesRequest
 
@@ -48,6 +51,8 @@ from apps.providers.drivers.base import (
     ThrottledError,
     TransientError,
     provider_time,
+    public_key_blob,
+    retry_read,
 )
 
 if TYPE_CHECKING:
@@ -138,6 +143,11 @@ def translate(exc: ServerException | ClientException, action: str) -> ProviderEr
     return error_class(code, status)(message, code=code)
 
 
+def key_fingerprint(public_key: str) -> str:
+    """The fingerprint ECS reports of a key pair: the MD5 of the public key (RFC 4716), in hex."""
+    return hashlib.md5(public_key_blob(public_key), usedforsecurity=False).hexdigest()
+
+
 def chunks(items: list[str], size: int = PAGE_SIZE) -> Iterator[list[str]]:
     """items in slices of at most size."""
     for start in range(0, len(items), size):
@@ -212,6 +222,25 @@ class AliyunDriver(Driver):
             raise InvalidRequestError(f"a client token of 1 to {MAX_TOKEN} ASCII characters is required")
         if len(tags) > TAG_LIMIT:
             raise InvalidRequestError(f"ECS allows at most {TAG_LIMIT} tags per instance, {len(tags)} given")
+        answer = self.with_key_pair(spec, lambda named: self._call(self._run_request(named, count, client_token, tags)))
+        ids = answer.get("InstanceIdSets", {}).get("InstanceIdSet", [])
+        logger.info("ECS RunInstances on %s: %d instance(s), token %s", self.account.name, len(ids), client_token)
+        return [
+            Node(
+                id=instance_id,
+                # ECS numbers names of one batch 001, 002, ... in the order of the ids it returns.
+                name=f"{spec.name_prefix}{n + 1:03d}",
+                state=NodeState.PENDING,
+                zone=spec.zone,
+                instance_type=spec.instance_type,
+                tags=dict(tags),
+                extra={"client_token": client_token, "image_id": spec.image, "vswitch_id": spec.subnet},
+            )
+            for n, instance_id in enumerate(ids)
+        ]
+
+    def _run_request(self, spec: NodeSpec, count: int, client_token: str, tags: dict[str, str]) -> RunInstancesRequest:
+        """The RunInstances request of one batch."""
         request = RunInstancesRequest()
         request.set_Amount(count)
         request.set_ClientToken(client_token)
@@ -230,22 +259,33 @@ class AliyunDriver(Driver):
         request.set_InstanceName(spec.name_prefix)
         request.set_UniqueSuffix("true")
         request.set_Tags([{"Key": key, "Value": value} for key, value in tags.items()])
-        answer = self._call(request)
-        ids = answer.get("InstanceIdSets", {}).get("InstanceIdSet", [])
-        logger.info("ECS RunInstances on %s: %d instance(s), token %s", self.account.name, len(ids), client_token)
-        return [
-            Node(
-                id=instance_id,
-                # ECS numbers names of one batch 001, 002, ... in the order of the ids it returns.
-                name=f"{spec.name_prefix}{n + 1:03d}",
-                state=NodeState.PENDING,
-                zone=spec.zone,
-                instance_type=spec.instance_type,
-                tags=dict(tags),
-                extra={"client_token": client_token, "image_id": spec.image, "vswitch_id": spec.subnet},
-            )
-            for n, instance_id in enumerate(ids)
-        ]
+        return request
+
+    def import_key_pair(self, name: str, public_key: str, region: str) -> bool:
+        """ImportKeyPair, unless DescribeKeyPairs finds the key pair already holding this key (same fingerprint)."""
+
+        def describe() -> dict[str, Any]:
+            request = DescribeKeyPairsRequest()
+            request.set_KeyPairName(name)
+            return self._call(request)
+
+        rows = retry_read(describe).get("KeyPairs", {}).get("KeyPair", [])
+        found = [row for row in rows if row.get("KeyPairName") == name]  # ECS matches names with wildcards too
+        if found:
+            if found[0].get("KeyPairFingerPrint") != key_fingerprint(public_key):
+                raise InvalidRequestError(f"ECS key pair {name} holds another key; delete it or rename it")
+            return True
+        request = ImportKeyPairRequest()
+        request.set_KeyPairName(name)
+        request.set_PublicKeyBody(public_key)
+        try:
+            self._call(request)
+        except InvalidRequestError as exc:
+            # Another worker imported it a moment ago: the same name is the same key.
+            if exc.code != "KeyPair.AlreadyExist":
+                raise
+        logger.info("ECS key pair %s imported on %s", name, self.account.name)
+        return True
 
     def get_nodes(self, ids: list[str]) -> list[Node]:
         """The instances with these ids that still exist, 100 ids per DescribeInstances call."""

@@ -55,6 +55,8 @@ from apps.providers.drivers.base import (
     ThrottledError,
     TransientError,
     provider_time,
+    retry_read,
+    same_public_key,
 )
 
 logger = logging.getLogger(__name__)
@@ -365,10 +367,35 @@ class AwsDriver(Driver):
         if earlier:
             logger.info("EC2 batch %s already exists on %s: %d instance(s)", client_token, self.account, len(earlier))
             return self._nodes(earlier)
-        reply = self._call("run_instances", **self._run_params(spec, count, client_token, tags))
+        reply = self.with_key_pair(
+            spec, lambda named: self._call("run_instances", **self._run_params(named, count, client_token, tags))
+        )
         instances = reply.get("Instances", [])
         logger.info("EC2 batch %s started on %s: %d instance(s)", client_token, self.account, len(instances))
         return self._nodes(instances)
+
+    def import_key_pair(self, name: str, public_key: str, region: str) -> bool:
+        """ImportKeyPair, unless DescribeKeyPairs finds the key pair already holding this key."""
+
+        def describe() -> list[dict[str, Any]]:
+            try:
+                return self._call("describe_key_pairs", KeyNames=[name], IncludePublicKey=True).get("KeyPairs", [])
+            except NotFoundError:
+                return []
+
+        found = retry_read(describe)
+        if found:
+            if not same_public_key(found[0].get("PublicKey") or public_key, public_key):
+                raise InvalidRequestError(f"EC2 key pair {name} holds another key; delete it or rename it")
+            return True
+        try:
+            self._call("import_key_pair", KeyName=name, PublicKeyMaterial=public_key.encode())
+        except InvalidRequestError as exc:
+            # Another worker imported it a moment ago: the same name is the same key.
+            if exc.code != "InvalidKeyPair.Duplicate":
+                raise
+        logger.info("EC2 key pair %s imported on %s", name, self.account)
+        return True
 
     def get_nodes(self, ids: list[str]) -> list[Node]:
         """These instances as EC2 reports them (terminated ones included, as TERMINATED); unknown ids left out."""

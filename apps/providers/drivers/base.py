@@ -8,11 +8,15 @@ step (``get_nodes``); ``destroy_nodes`` treats "already gone" as success.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import logging
 import random
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -22,6 +26,7 @@ if TYPE_CHECKING:
     from apps.providers.models import CloudAccount
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 class NodeState(StrEnum):
@@ -136,9 +141,14 @@ class NodeSpec:
     security_groups: tuple[str, ...] = ()
     key_name: str = ""
     name_prefix: str = "dcp"
+    #: DCP's public key (OpenSSH line) for the new nodes when the template names no key pair of its own:
+    #: the driver imports it into the provider once and names it at create.
+    public_key: str = ""
 
     @classmethod
-    def from_template(cls, template, name_prefix: str = "dcp", zone: str | None = None) -> NodeSpec:
+    def from_template(
+        cls, template, name_prefix: str = "dcp", zone: str | None = None, public_key: str = ""
+    ) -> NodeSpec:
         """Build the spec a template describes (in zone, one of the template's, when given)."""
         return cls(
             instance_type=template.instance_type,
@@ -152,6 +162,7 @@ class NodeSpec:
             security_groups=tuple(template.security_groups or ()),
             key_name=template.key_name,
             name_prefix=name_prefix,
+            public_key="" if template.key_name else public_key,
         )
 
 
@@ -233,6 +244,43 @@ def retry_read(fetch: Callable[[], T], attempts: int = READ_ATTEMPTS) -> T:
     raise AssertionError("unreachable")
 
 
+def public_key_blob(public_key: str) -> bytes:
+    """The key itself of an OpenSSH public key line (its base64 part, decoded); ValueError if there is none."""
+    parts = public_key.split()
+    if len(parts) < 2:
+        raise ValueError("not an OpenSSH public key line")
+    return base64.b64decode(parts[1], validate=True)
+
+
+def same_public_key(one: str, other: str) -> bool:
+    """Whether two OpenSSH public key lines hold the same key (comments aside)."""
+    try:
+        return public_key_blob(one) == public_key_blob(other)
+    except ValueError:
+        return False
+
+
+def key_pair_name(public_key: str) -> str:
+    """The stable name DCP gives its key pair in a provider: derived from the key's SHA256 fingerprint.
+
+    The same key has the same name on every account and region, so it is imported once and found again;
+    a rotated key has a new name, so hosts launched with the old one keep naming a key pair that exists.
+    Letters, digits and dashes only, starting with a letter: every provider's rule for names.
+    """
+    return "dcp-" + hashlib.sha256(public_key_blob(public_key)).hexdigest()[:32]
+
+
+# Key pairs this process has seen in place: (kind, account, endpoint, region, name). A provider's key pair is
+# checked once per process, not before every create.
+_key_pairs_in_place: set[tuple] = set()
+_key_pairs_lock = threading.Lock()
+
+
+def _refuses_key_pair(exc: ProviderError) -> bool:
+    """Whether a create was refused because the key pair it names does not exist (EC2, ECS, Nova words)."""
+    return "keypair" in exc.code.lower() or "key_name" in exc.message.lower()
+
+
 class Driver(ABC):
     """The interface every provider driver implements."""
 
@@ -310,6 +358,48 @@ class Driver(ABC):
     def available_capacity(self, spec: NodeSpec) -> int | None:
         """How many more nodes of this spec can be had now; None when the provider cannot tell."""
         return None
+
+    def key_pair(self, spec: NodeSpec) -> str:
+        """The key pair name to create spec's nodes with: the template's own, else DCP's key, imported once.
+
+        Empty when the spec carries no key or the provider cannot import one (its nodes then get the
+        image's own keys, as before).
+        """
+        if spec.key_name or not spec.public_key:
+            return spec.key_name
+        name = key_pair_name(spec.public_key)
+        seen = (self.kind, self.account.pk, self.account.endpoint_url, spec.region, name)
+        with _key_pairs_lock:
+            if seen in _key_pairs_in_place:
+                return name
+        if not self.import_key_pair(name, spec.public_key, spec.region):
+            return ""
+        with _key_pairs_lock:
+            _key_pairs_in_place.add(seen)
+        return name
+
+    def with_key_pair(self, spec: NodeSpec, create: Callable[[NodeSpec], T]) -> T:
+        """Run create with spec naming its key pair (see key_pair); once more after importing the key again
+        when the provider refuses the create for want of it (someone deleted the key pair since this
+        process imported it). A refused create made nothing, so calling it again is safe."""
+        named = replace(spec, key_name=self.key_pair(spec))
+        try:
+            return create(named)
+        except (NotFoundError, InvalidRequestError) as exc:
+            if spec.key_name or not named.key_name or not _refuses_key_pair(exc):
+                raise
+            logger.warning("%s: key pair %s is gone; importing it again", self.account, named.key_name)
+        with _key_pairs_lock:
+            _key_pairs_in_place.difference_update({seen for seen in _key_pairs_in_place if seen[1] == self.account.pk})
+        return create(replace(spec, key_name=self.key_pair(spec)))
+
+    def import_key_pair(self, name: str, public_key: str, region: str) -> bool:
+        """Make the provider hold public_key as key pair name (in region), unless it already does.
+
+        Returns False where the provider has no key pairs to import into. A key pair of that name holding
+        another key is an InvalidRequestError: DCP never overwrites a key pair it did not make.
+        """
+        return False
 
     def tokens_in_use(self, client_tokens: set[str]) -> set[str]:
         """Those of these create tokens whose nodes the provider already counts out of available_capacity."""

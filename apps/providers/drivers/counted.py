@@ -28,6 +28,7 @@ OPERATIONS = frozenset(
         "list_locations",
         "find_image",
         "check_credentials",
+        "import_key_pair",
     }
 )
 

@@ -42,6 +42,7 @@ import requests
 from libcloud.common.exceptions import BaseHTTPError, RateLimitReachedError
 from libcloud.common.types import InvalidCredsError, LibcloudError, MalformedResponseError, ServiceUnavailableError
 from libcloud.common.types import ProviderError as LibcloudProviderError
+from libcloud.compute.base import NodeDriver as LibcloudNodeDriver
 from libcloud.compute.base import NodeImage, NodeLocation
 from libcloud.compute.base import NodeSize as LibcloudSize
 from libcloud.compute.providers import get_driver as get_libcloud_driver
@@ -67,6 +68,7 @@ from apps.providers.drivers.base import (
     TransientError,
     provider_time,
     retry_read,
+    same_public_key,
 )
 
 if TYPE_CHECKING:
@@ -401,24 +403,18 @@ class LibcloudDriver(Driver):
         earlier = [node for node in self._all_nodes() if self._of_token(node, client_token, base, with_metadata)]
         if len(earlier) >= count:
             return [self._node(node) for node in earlier]
-        arguments = self._create_arguments(spec, tags, client_token, with_metadata)
         taken = {node.name for node in earlier}
         names = (f"{base}-{index}" for index in range(1, 2 * self.max_batch + 1) if f"{base}-{index}" not in taken)
-        made: list[LibcloudNode] = []
-        for _ in range(count - len(earlier)):
-            with self._api("create node"):
-                node = driver.create_node(name=next(names), **arguments)
-            if _no_valid_host(node):
-                # Nothing could be placed: free the failed record now so it holds no quota, and let the engine
-                # move on to another zone. Nodes already made stay and are found again by the token.
-                self.destroy_nodes([str(node.id)])
-                where = f" in zone {spec.zone}" if spec.zone else ""
-                raise CapacityError(
-                    f"Libcloud {self.provider} has no host for {spec.instance_type}{where} on account"
-                    f" {self.account.name} (NoValidHost): {self._clean(node.extra['fault'].get('message', ''))}",
-                    code="NoValidHost",
-                )
-            made.append(node)
+        arguments: dict[str, Any] = {}
+
+        def first(named: NodeSpec) -> LibcloudNode:
+            # The first call names the key pair, and learns whether the provider still has it.
+            arguments.update(self._create_arguments(named, tags, client_token, with_metadata))
+            return self._create_node(next(names), arguments, spec)
+
+        made: list[LibcloudNode] = [self.with_key_pair(spec, first)]
+        for _ in range(count - len(earlier) - 1):
+            made.append(self._create_node(next(names), arguments, spec))
         logger.info(
             "created %d of %d nodes of %s on account %s (%d existed)",
             len(made),
@@ -428,6 +424,52 @@ class LibcloudDriver(Driver):
             len(earlier),
         )
         return [self._node(node) for node in earlier + made]
+
+    def _create_node(self, name: str, arguments: dict[str, Any], spec: NodeSpec) -> LibcloudNode:
+        """One create_node call; a node the provider had nowhere to put is destroyed and a CapacityError."""
+        with self._api("create node"):
+            node = self.driver.create_node(name=name, **arguments)
+        if _no_valid_host(node):
+            # Nothing could be placed: free the failed record now so it holds no quota, and let the engine
+            # move on to another zone. Nodes already made stay and are found again by the token.
+            self.destroy_nodes([str(node.id)])
+            where = f" in zone {spec.zone}" if spec.zone else ""
+            raise CapacityError(
+                f"Libcloud {self.provider} has no host for {spec.instance_type}{where} on account"
+                f" {self.account.name} (NoValidHost): {self._clean(node.extra['fault'].get('message', ''))}",
+                code="NoValidHost",
+            )
+        return node
+
+    def import_key_pair(self, name: str, public_key: str, region: str) -> bool:
+        """import_key_pair_from_string where the Libcloud driver has it (and get_key_pair, and a key name at create);
+        False where it has not: its nodes then get the image's own keys."""
+        driver = self.driver
+        cls = type(driver)
+        can = all(
+            getattr(cls, method) is not getattr(LibcloudNodeDriver, method)
+            for method in ("get_key_pair", "import_key_pair_from_string")
+        )
+        if not can or not _accepts(driver.create_node, "ex_keyname"):
+            logger.info("Libcloud %s cannot import key pairs; nodes keep the image's keys", self.provider)
+            return False
+
+        def find() -> Any:
+            with self._api("find key pair"):
+                return driver.get_key_pair(name)
+
+        try:
+            found = retry_read(find)
+        except NotFoundError:
+            with self._api("import key pair"):
+                driver.import_key_pair_from_string(name, public_key)
+            logger.info("Libcloud %s key pair %s imported on %s", self.provider, name, self.account.name)
+            return True
+        if not same_public_key(found.public_key or "", public_key):
+            raise InvalidRequestError(
+                f"Libcloud {self.provider} key pair {name} holds another key; delete it or rename it"
+            )
+        return True
 
     def _of_token(self, node: LibcloudNode, client_token: str, base: str, with_metadata: bool) -> bool:
         """Whether a live node was made for this client token."""

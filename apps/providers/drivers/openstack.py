@@ -55,6 +55,7 @@ from apps.providers.drivers.base import (
     TransientError,
     provider_time,
     retry_read,
+    same_public_key,
 )
 
 if TYPE_CHECKING:
@@ -375,9 +376,14 @@ class OpenStackDriver(Driver):
         earlier = [] if first_attempt else self._servers_of_token(client_token, name)
         if earlier:
             return [self._node(server) for server in earlier]
-        attrs = self._create_attrs(spec, count, name, {**tags, TOKEN_KEY: client_token})
-        with self._api("create servers"):
-            self.connection.compute.create_server(**attrs)
+        metadata = {**tags, TOKEN_KEY: client_token}
+
+        def create(named: NodeSpec) -> None:
+            attrs = self._create_attrs(named, count, name, metadata)
+            with self._api("create servers"):
+                self.connection.compute.create_server(**attrs)
+
+        self.with_key_pair(spec, create)
         servers = self._servers_of_token(client_token, name)
         if servers and all(_no_valid_host(server) for server in servers):
             # Nothing was placed: free the failed records now so they hold no quota, and let the engine move on.
@@ -389,6 +395,23 @@ class OpenStackDriver(Driver):
                 code="NoValidHost",
             )
         return [self._node(server) for server in servers]
+
+    def import_key_pair(self, name: str, public_key: str, region: str) -> bool:
+        """Nova's os-keypairs: the user's key pair of this name, created with this public key unless it exists."""
+        found = self._read("find key pair", lambda: self.connection.compute.find_keypair(name))
+        if found is None:
+            try:
+                with self._api("import key pair"):
+                    self.connection.compute.create_keypair(name=name, public_key=public_key)
+                return True
+            except TransientError as exc:
+                # 409: another worker imported it a moment ago; check it below like any existing one.
+                if exc.code != "409":
+                    raise
+            found = self._read("find key pair", lambda: self.connection.compute.find_keypair(name))
+        if found is None or not same_public_key(found.public_key or "", public_key):
+            raise InvalidRequestError(f"Nova key pair {name} holds another key; delete it or rename it")
+        return True
 
     def _create_attrs(self, spec: NodeSpec, count: int, name: str, metadata: dict[str, str]) -> dict[str, Any]:
         """The server attributes of one multi-create request."""

@@ -83,6 +83,11 @@ class PacedDriver(Driver):
         pace(self.account, "catalog")
         self.driver.check_credentials()
 
+    def import_key_pair(self, name: str, public_key: str, region: str) -> bool:
+        """Paced key pair import (a look-up, then an import where needed: catalog-sized calls)."""
+        pace(self.account, "catalog")
+        return self.driver.import_key_pair(name, public_key, region)
+
     def available_capacity(self, spec: NodeSpec) -> int | None:
         """Capacity is read from the driver's own knowledge, not a provider call of its own."""
         return self.driver.available_capacity(spec)

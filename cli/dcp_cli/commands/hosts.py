@@ -49,21 +49,25 @@ def show_host(state: State, name):
 @common
 @click.argument("names", nargs=-1, required=True, metavar="HOST...")
 @click.option("--forget-host-keys", is_flag=True, help="The host was rebuilt: accept its new SSH host keys.")
+@click.option("--check", is_flag=True, help="Only check for drift from the base state (changes nothing).")
 @pass_state
-def reinit(state: State, names, forget_host_keys):
-    """Run initialization again on ready hosts; prints the runs started (and hosts skipped, with why)."""
+def reinit(state: State, names, forget_host_keys, check):
+    """Run initialization again (or a drift check) on ready hosts; prints the runs started and their jobs
+    (and hosts skipped, with why). Follow a job with `dcp job watch ID`."""
     api = state.api()
-    runs, skipped = [], []
+    runs, skipped, jobs = [], [], []
     for name in names:
         answer = api.post(
-            f"{API}/hosts/{resolve.host_id(api, name)}/initialize/", {"forget_host_keys": forget_host_keys}
+            f"{API}/hosts/{resolve.host_id(api, name)}/initialize/",
+            {"forget_host_keys": forget_host_keys, "check": check},
         )
         body = answer.json()
         runs += body.get("runs", [])
         skipped += body.get("skipped", [])
+        jobs += [body["id"]] if "id" in body else []
     if state.output in ("json", "yaml"):
-        print_object({"runs": runs, "skipped": skipped}, state.output, state.columns)
+        print_object({"runs": runs, "skipped": skipped, "jobs": jobs}, state.output, state.columns)
         return
-    print_list(runs, state.output, state.columns, ["id", "host", "method", "status"])
+    print_list(runs, state.output, state.columns, ["id", "host", "job", "method", "status"])
     for item in skipped:
         click.echo(f"Skipped host {item['host']}: {item['reason']}", err=True)

@@ -28,7 +28,7 @@ def job():
 @click.option("--pool", help="Only this pool's jobs (CLUSTER/POOL or id).")
 @click.option("--cluster", help="Only this cluster's jobs (name or id).")
 @click.option("--status", help="pending, running, succeeded, partial, failed or cancelled.")
-@click.option("--kind", help="scale_out or scale_in.")
+@click.option("--kind", help="scale_out, scale_in, initialize or check.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many.")
 @pass_state
 def list_jobs(state: State, pool, cluster, status, kind, limit):

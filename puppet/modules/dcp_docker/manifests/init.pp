@@ -1,13 +1,14 @@
 # @summary Docker engine pulling from the registry mirror of the host's IDC.
-#   The same state as the Ansible role docker.
+#   The same state as the Ansible role dcp_docker.
 #
 # @param idc
-#   The host's IDC (zone); key into $registry_mirrors. Ansible: dcp_idc.
+#   The host's IDC (zone); key into $registry_mirrors. Ansible: dcp_docker_idc
+#   (which defaults to dcp_idc, set by DCP's inventory).
 # @param registry_mirrors
-#   IDC name to registry mirror URL. Ansible: dcp_registry_mirrors.
+#   IDC name to registry mirror URL. Ansible: dcp_docker_registry_mirrors.
 # @param registry_mirror_default
 #   Mirror URL for IDCs without their own; '' for none.
-#   Ansible: dcp_registry_mirror_default.
+#   Ansible: dcp_docker_registry_mirror_default.
 # @param insecure_registries
 #   Registries reached over plain HTTP or untrusted TLS.
 #   Ansible: dcp_docker_insecure_registries.
@@ -50,6 +51,11 @@ class dcp_docker (
   Array[String[1]] $packages,
   Boolean $install_recommends,
 ) {
+  # The platforms of metadata.json; anywhere else, say so before changing anything.
+  unless $facts['os']['name'] == 'Debian' and $facts['os']['release']['major'] == '12' {
+    fail("dcp_docker supports Debian 12 (bookworm) only; this host runs ${facts['os']['name']} ${facts['os']['release']['full']}")
+  }
+
   $mirror = $registry_mirrors[$idc] ? {
     undef   => $registry_mirror_default,
     default => $registry_mirrors[$idc],
@@ -179,11 +185,12 @@ class dcp_docker (
     install_options => $install_options,
   }
 
+  $service_ensure = $service_state ? {
+    'started' => running,
+    default   => stopped,
+  }
   service { 'docker':
-    ensure  => $service_state ? {
-      'started' => running,
-      default   => stopped,
-    },
+    ensure  => $service_ensure,
     enable  => true,
     require => Package[$docker_packages],
   }

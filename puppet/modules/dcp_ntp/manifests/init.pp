@@ -1,5 +1,5 @@
 # @summary Chrony following the company's NTP servers, clock synchronisation
-#   checked. The same state as the Ansible role ntp.
+#   checked. The same state as the Ansible role dcp_ntp.
 #
 # @param servers
 #   The company's NTP servers (host names or IP addresses), at least one.
@@ -24,6 +24,11 @@ class dcp_ntp (
   Integer[-1] $makestep_limit,
   Integer[0] $sync_timeout,
 ) {
+  # The platforms of metadata.json; anywhere else, say so before changing anything.
+  unless $facts['os']['name'] == 'Debian' and $facts['os']['release']['major'] == '12' {
+    fail("dcp_ntp supports Debian 12 (bookworm) only; this host runs ${facts['os']['name']} ${facts['os']['release']['full']}")
+  }
+
   if $makestep_threshold <= 0 {
     fail("dcp_ntp::makestep_threshold must be greater than 0, got ${makestep_threshold}")
   }

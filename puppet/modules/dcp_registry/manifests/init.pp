@@ -18,6 +18,11 @@ class dcp_registry (
   Pattern[/\A[^:]*\z/] $username,
   Sensitive[String] $password,
 ) {
+  # The platforms of metadata.json; anywhere else, say so before changing anything.
+  unless $facts['os']['name'] == 'Debian' and $facts['os']['release']['major'] == '12' {
+    fail("dcp_registry supports Debian 12 (bookworm) only; this host runs ${facts['os']['name']} ${facts['os']['release']['full']}")
+  }
+
   if $url == '' {
     notice('dcp_registry::url is empty, no registry login configured')
   } else {

@@ -1,6 +1,6 @@
 # @summary Kernel settings for container hosts, persisted in
 #   /etc/sysctl.d/90-dcp.conf and applied live key by key. The same state as
-#   the Ansible role sysctl.
+#   the Ansible role dcp_sysctl.
 #
 # A key read-only on this host (containers, hosts in their own network
 # namespace) is a warning and waits for the next boot, or fails when
@@ -25,6 +25,11 @@ class dcp_sysctl (
   Boolean $strict,
   Array[String[1]] $optional_prefixes,
 ) {
+  # The platforms of metadata.json; anywhere else, say so before changing anything.
+  unless $facts['os']['name'] == 'Debian' and $facts['os']['release']['major'] == '12' {
+    fail("dcp_sysctl supports Debian 12 (bookworm) only; this host runs ${facts['os']['name']} ${facts['os']['release']['full']}")
+  }
+
   $settings = $defaults + $overrides
 
   file { '/etc/sysctl.d/90-dcp.conf':

@@ -59,7 +59,7 @@ Puppet::Type.newtype(:dcp_sysctl_key) do
           resource[:strict],
         )
       end
-      return false if provider.writable?(is)
+      return false if provider.writable?
 
       provider.not_settable_here(
         "#{key}: read-only on this host (live #{is.inspect}, wanted #{should.inspect}), " \

@@ -10,7 +10,7 @@ require 'json'
 # reads that host's file. It returns the existing text unchanged when that
 # already holds the same data (another tool's formatting is not a change),
 # and otherwise JSON formatted like Ansible's to_nice_json(indent=2), as the
-# Ansible role registry writes it.
+# Ansible role dcp_registry writes it.
 Puppet::Functions.create_function(:'dcp_registry::docker_config') do
   dispatch :docker_config do
     param 'String[1]', :path
@@ -23,7 +23,7 @@ Puppet::Functions.create_function(:'dcp_registry::docker_config') do
   def docker_config(path, registry, username, password)
     existing = File.exist?(path) ? File.read(path) : nil
     current = existing.nil? || existing.strip.empty? ? {} : JSON.parse(existing)
-    raise Puppet::Error, "#{path} does not hold a JSON object" unless current.is_a?(Hash)
+    raise unreadable(path) unless current.is_a?(Hash)
 
     auth = Base64.strict_encode64("#{username}:#{password.unwrap}")
     auths = (current['auths'] || {}).merge(registry => { 'auth' => auth })
@@ -33,8 +33,13 @@ Puppet::Functions.create_function(:'dcp_registry::docker_config') do
     # Written as daemon.json is, so both paths (and both files) share one JSON style.
     text = call_function('dcp_docker::to_json', wanted)
     Puppet::Pops::Types::PSensitiveType::Sensitive.new("#{text}\n")
-  rescue JSON::ParserError
+  rescue JSON::ParserError, SystemCallError
     # The parser's message would quote the file, which may hold credentials.
-    raise Puppet::Error, "#{path} is not valid JSON; fix or remove it"
+    raise unreadable(path)
+  end
+
+  # The same message as the Ansible role dcp_registry's.
+  def unreadable(path)
+    Puppet::Error.new("#{path} cannot be read as a JSON object; fix or remove it")
   end
 end

@@ -33,7 +33,7 @@ Puppet::Type.type(:dcp_sysctl_key).provide(:procfs) do
   end
 
   # net.* keys the kernel registers only in the initial network namespace
-  # (kept equal to GLOBAL_NET_KEYS in playbooks/roles/sysctl/library/dcp_sysctl.py):
+  # (kept equal to GLOBAL_NET_KEYS in playbooks/roles/dcp_sysctl/library/dcp_sysctl.py):
   # absent elsewhere, while any other missing key is unknown.
   def self.global_net_keys
     [
@@ -66,19 +66,12 @@ Puppet::Type.type(:dcp_sysctl_key).provide(:procfs) do
       !File.exist?('/proc/sys/net/core/netdev_max_backlog')
   end
 
-  # Whether the entry can be written here: it has write permission bits and,
-  # outside noop, writing its current value back succeeds (a read-only mount
-  # or a key owned by another namespace refuses even that).
-  def writable?(current)
-    return false if (File.stat(path).mode & 0o222).zero?
-    return true if resource.noop?
-
-    write(current)
-    true
-  rescue *self.class.readonly_errors
-    false
-  rescue SystemCallError
-    true # not a permission problem: the real write reports it
+  # Whether the entry can be written here, asked without writing, so insync?
+  # has no side effect, in noop as in a real run: the entry's write bits
+  # (procfs holds root to them), then access(2), which refuses a read-only
+  # mount (EROFS) and a key owned by another namespace.
+  def writable?
+    (File.stat(path).mode & 0o222).nonzero? && File.writable?(path)
   end
 
   # A key that cannot be set on this host: a warning, in sync (the persisted

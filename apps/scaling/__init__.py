@@ -1,0 +1,1 @@
+"""Scaling plans: scheduled scaling, alert-triggered policies, and their history."""

@@ -1,0 +1,107 @@
+"""The scaling sections of a pool's console page: its schedules and policies, and what they did."""
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from apps.console.generic import shown
+from apps.console.tables import Column, Table
+from apps.scaling import timing
+from apps.scaling.models import PolicyTrigger, ScheduleOccurrence
+
+PER_PAGE = 20
+
+
+def _target(schedule) -> str:
+    return f"= {schedule.desired_size}" if schedule.desired_size is not None else f"{schedule.delta:+d}"
+
+
+def _next(schedule):
+    found = timing.upcoming(schedule, timezone.now(), count=1)
+    return found[0] if found else None
+
+
+def _step(amount, unit, sign: str) -> str:
+    if amount is None:
+        return ""
+    return f"{sign}{amount} %" if unit == "percent" else f"{sign}{amount}"
+
+
+def _bounds(policy) -> str:
+    low = "" if policy.min_size is None else policy.min_size
+    high = "" if policy.max_size is None else policy.max_size
+    return f"{low}–{high}" if (low, high) != ("", "") else ""
+
+
+def _sizes(row) -> str:
+    return "" if row.size_before is None else f"{row.size_before} → {row.size_after}"
+
+
+SCHEDULES = Table(
+    "scaling-schedules",
+    [
+        Column("name", _("Schedule"), order=""),
+        Column("target", _("Target"), value=_target, order=""),
+        Column("cron", _("Cron"), order=""),
+        Column("run_at", _("Once at"), order=""),
+        Column("time_zone", _("Time zone"), order=""),
+        Column("next", _("Next"), value=_next, order=""),
+        Column("duration_minutes", _("Ends after (minutes)"), order=""),
+        Column("grace_seconds", _("Grace (s)"), order="", default=False),
+        Column("enabled", _("Enabled"), order=""),
+    ],
+)
+OCCURRENCES = Table(
+    "scaling-occurrences",
+    [
+        Column("time", _("Due"), order=""),
+        Column("schedule", _("Schedule"), path="schedule.name", order=""),
+        Column("kind", _("Kind"), labelled=True, order=""),
+        Column("status", _("Status"), pill=True, order=""),
+        Column("sizes", _("Desired"), value=_sizes, order=""),
+        Column("job", _("Job"), path="job.pk", link="console:job", link_path="job", order=""),
+        Column("message", _("Message"), order=""),
+    ],
+)
+POLICIES = Table(
+    "scaling-policies",
+    [
+        Column("name", _("Policy"), order=""),
+        Column("alert_name", _("Alert"), order=""),
+        Column("step_out", _("Step out"), value=lambda p: _step(p.step_out, p.step_out_unit, "+"), order=""),
+        Column("step_in", _("Step in"), value=lambda p: _step(p.step_in, p.step_in_unit, "-"), order=""),
+        Column("stable_seconds", _("Stable for (s)"), order=""),
+        Column("cooldown_seconds", _("Cooldown (s)"), order=""),
+        Column("bounds", _("Bounds"), value=_bounds, order=""),
+        Column("enabled", _("Enabled"), order=""),
+        Column("last_scaled_at", _("Last scaled"), order=""),
+        Column("webhook", _("Webhook"), value=lambda p: f"/api/v1/scaling-policies/{p.pk}/alerts/", order=""),
+        Column("token_prefix", _("Token"), value=lambda p: f"{p.token_prefix}…", order="", default=False),
+    ],
+)
+TRIGGERS = Table(
+    "scaling-triggers",
+    [
+        Column("time", _("Time"), order=""),
+        Column("policy", _("Policy"), path="policy.name", order=""),
+        Column("status", _("Alert"), pill=True, order=""),
+        Column("decision", _("Decision"), pill=True, order=""),
+        Column("sizes", _("Desired"), value=_sizes, order=""),
+        Column("job", _("Job"), path="job.pk", link="console:job", link_path="job", order=""),
+        Column("message", _("Message"), order=""),
+    ],
+)
+
+
+def pool_sections(request, pool) -> dict:
+    """The context of a pool page's scaling sections (the pool is one the user may see)."""
+    occurrences = ScheduleOccurrence.objects.filter(schedule__pool=pool).select_related("schedule", "job")
+    triggers = PolicyTrigger.objects.filter(policy__pool=pool).select_related("policy", "job")
+    return {
+        "schedules": shown(
+            request, SCHEDULES, pool.scaling_schedules.order_by("name", "pk"), PER_PAGE, "schedules_page"
+        ),
+        "occurrences": shown(request, OCCURRENCES, occurrences.order_by("-time", "-pk"), PER_PAGE, "occurrences_page"),
+        "policies": shown(request, POLICIES, pool.scaling_policies.order_by("name", "pk"), PER_PAGE, "policies_page"),
+        "triggers": shown(request, TRIGGERS, triggers.order_by("-time", "-pk"), PER_PAGE, "triggers_page"),
+        "pool_admins": [admin.user.username for admin in pool.admins.select_related("user").order_by("user__username")],
+    }
