@@ -5,7 +5,8 @@ cost is a fixed number of aggregate queries whatever the fleet's size (bench/met
 on 100,000 hosts): hosts by pool, provider and status; pools; providers; templates; jobs by kind and
 status; the scale-out duration histogram; orphans; the counters
 every process keeps (apps.monitoring.counters, read by apps.monitoring.events); worker heartbeats; the
-clusters' run-rate and budgets (apps.monitoring.spend). Queue lengths take one broker connection.
+clusters' run-rate and budgets (apps.monitoring.spend); scaling schedules and policies with what their
+occurrences and triggers did. Queue lengths take one broker connection.
 
 Names follow the Kubernetes cluster autoscaler where it reports the same thing (nodes by state, failed
 scale-ups by reason, scale-up durations, cloud-provider errors) and celery-exporter for Celery.
@@ -20,7 +21,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Q, Sum
 from django.db.models.functions import Now
 from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -35,6 +36,7 @@ from apps.monitoring.spend import spend_metrics
 from apps.providers.models import CloudAccount, MachineTemplate
 from apps.provisioning.choices import JobKind, JobStatus
 from apps.provisioning.models import Job, OrphanInstance
+from apps.scaling.models import PolicyTrigger, ScalingPolicy, ScalingSchedule, ScheduleOccurrence
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +118,7 @@ def database_metrics() -> Iterator[Metric]:
     yield from host_metrics(pools, providers)
     yield from job_metrics()
     yield orphan_metrics(providers)
+    yield from scaling_metrics(pools)
     totals = counters.all_totals()
     yield from event_metrics(
         totals,
@@ -219,6 +222,60 @@ def orphan_metrics(providers: dict) -> Metric:
     for provider_id, state, count in rows:
         orphans.add_metric([*provider_labels(providers, provider_id), state], count)
     return orphans
+
+
+def scaling_metrics(pools: dict) -> Iterator[Metric]:
+    """Each pool's enabled schedules and policies, and what their occurrences and triggers did, by outcome.
+
+    The occurrences and triggers are the ones recorded (a deleted schedule or policy takes its own with it),
+    so they are gauges; the time of the latest of each outcome is what alerts use (a restart of Prometheus or a
+    pool's first miss alerts alike). A missed occurrence is one DCP was down for past its grace.
+    """
+    labels = ["cluster", "pool"]
+    plans = {
+        "schedules": (ScalingSchedule, "dcp_scaling_schedules", "Scaling schedules of the pool, by enabled."),
+        "policies": (ScalingPolicy, "dcp_scaling_policies", "Alert-triggered scaling policies, by enabled."),
+    }
+    for model, name, text in plans.values():
+        family = GaugeMetricFamily(name, text, labels=[*labels, "enabled"])
+        for pool_id, enabled, count in fetch(
+            model.objects.order_by().values_list("pool_id", "enabled").annotate(n=Count("*"))
+        ):
+            family.add_metric([*pool_labels(pools, pool_id), "true" if enabled else "false"], count)
+        yield family
+    occurrences = GaugeMetricFamily(
+        "dcp_scaling_occurrences",
+        "Schedule occurrences recorded, by kind (start, end) and status (scaled, unchanged, at_bound, "
+        "budget_refused, refused, missed).",
+        labels=[*labels, "kind", "status"],
+    )
+    occurred = GaugeMetricFamily(
+        "dcp_scaling_occurrence_last_timestamp_seconds",
+        "When the latest of those occurrences was due (Unix time): alert on a recent missed one.",
+        labels=[*labels, "kind", "status"],
+    )
+    rows = ScheduleOccurrence.objects.order_by().values_list("schedule__pool_id", "kind", "status")
+    for pool_id, kind, status, count, last in fetch(rows.annotate(n=Count("*"), last=Max("time"))):
+        occurrences.add_metric([*pool_labels(pools, pool_id), kind, status], count)
+        occurred.add_metric([*pool_labels(pools, pool_id), kind, status], last.timestamp())
+    yield occurrences
+    yield occurred
+    triggers = GaugeMetricFamily(
+        "dcp_scaling_triggers",
+        "Policy triggers recorded (alert payloads and ends of stable periods), by what the policy decided.",
+        labels=[*labels, "decision"],
+    )
+    triggered = GaugeMetricFamily(
+        "dcp_scaling_trigger_last_timestamp_seconds",
+        "When the latest of those triggers arrived (Unix time): alert on a recent refusal.",
+        labels=[*labels, "decision"],
+    )
+    rows = PolicyTrigger.objects.order_by().values_list("policy__pool_id", "decision")
+    for pool_id, decision, count, last in fetch(rows.annotate(n=Count("*"), last=Max("time"))):
+        triggers.add_metric([*pool_labels(pools, pool_id), decision], count)
+        triggered.add_metric([*pool_labels(pools, pool_id), decision], last.timestamp())
+    yield triggers
+    yield triggered
 
 
 def worker_metrics() -> Iterator[Metric]:

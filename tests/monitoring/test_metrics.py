@@ -1,6 +1,6 @@
 """GET /metrics: who may read it, and that its values are the database's, read at scrape time."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -27,6 +27,8 @@ from apps.providers.models import CloudAccount
 from apps.provisioning.choices import JobKind, JobStatus, OrphanState
 from apps.provisioning.models import Job, OrphanInstance
 from apps.provisioning.transitions import move_hosts
+from apps.scaling.choices import Decision, OccurrenceStatus, TriggerSource
+from apps.scaling.models import PolicyTrigger, ScalingPolicy, ScalingSchedule, ScheduleOccurrence
 from tests.factories import ClusterFactory, PoolFactory, TemplateFactory, with_template
 
 pytestmark = pytest.mark.django_db
@@ -380,3 +382,37 @@ def test_init_runs_lost_hosts_and_orphans(cluster):
     assert value(found, "dcp_hosts_lost_total", **provider) == 1
     assert value(found, "dcp_orphan_instances", state="reported", **provider) == 2
     assert value(found, "dcp_orphan_instances", state="gone", **provider) == 1
+
+
+def test_scaling_plans_and_what_they_did(users, cluster):
+    """Each pool's schedules and policies by enabled; their occurrences and triggers by outcome with the time of
+    the latest (what the missed-occurrence and refused-policy alerts read)."""
+    from tests.scaling.test_policies import make_policy
+    from tests.scaling.test_schedules import make_schedule
+
+    pool = PoolFactory(cluster=cluster, name="gala", desired_size=2, max_size=20)
+    admin = APIClient()
+    admin.force_authenticate(users["admin"])
+    schedule = ScalingSchedule.objects.get(pk=make_schedule(admin, pool, delta=4, cron="0 20 * * *")["id"])
+    make_schedule(admin, pool, name="spare", desired_size=5, cron="0 8 * * *", enabled=False)
+    policy = ScalingPolicy.objects.get(pk=make_policy(admin, pool)["id"])
+    due = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    for days, status in ((0, OccurrenceStatus.SCALED), (1, OccurrenceStatus.MISSED), (2, OccurrenceStatus.MISSED)):
+        ScheduleOccurrence.objects.create(schedule=schedule, time=due + timedelta(days=days), status=status)
+    for decision in (Decision.SCALED, Decision.COOLDOWN, Decision.COOLDOWN, Decision.BUDGET_REFUSED):
+        source = TriggerSource.ALERTMANAGER
+        PolicyTrigger.objects.create(policy=policy, source=source, status="firing", decision=decision)
+
+    found = samples(scrape()[1])
+    at = {"cluster": cluster.name, "pool": "gala"}
+    assert value(found, "dcp_scaling_schedules", enabled="true", **at) == 1
+    assert value(found, "dcp_scaling_schedules", enabled="false", **at) == 1
+    assert value(found, "dcp_scaling_policies", enabled="true", **at) == 1
+    assert value(found, "dcp_scaling_occurrences", kind="start", status="missed", **at) == 2
+    assert value(found, "dcp_scaling_occurrences", kind="start", status="scaled", **at) == 1
+    missed = value(found, "dcp_scaling_occurrence_last_timestamp_seconds", kind="start", status="missed", **at)
+    assert missed == (due + timedelta(days=2)).timestamp()
+    assert value(found, "dcp_scaling_triggers", decision="cooldown", **at) == 2
+    assert value(found, "dcp_scaling_triggers", decision="budget_refused", **at) == 1
+    refused = value(found, "dcp_scaling_trigger_last_timestamp_seconds", decision="budget_refused", **at)
+    assert abs(refused - timezone.now().timestamp()) < 60
