@@ -123,7 +123,8 @@ def test_each_threshold_fires_once_and_reaches_every_recipient_in_its_shape(user
     assert smtp.inbox.messages[0]["X-Envelope-To"] == "finance@example.com"
     own = sorted(hooks.bodies("/dcp"), key=lambda body: body["threshold"]["percent"])
     assert [body["threshold"] for body in own] == [{"percent": 50, "of": "actual"}, {"percent": 90, "of": "forecast"}]
-    assert own[0]["spent"] == "70.2" and own[0]["forecast"] == "111.6" and own[0]["cluster"] == cluster.name
+    assert (own[0]["amount"], own[0]["spent"], own[0]["forecast"]) == ("100.00", "70.20", "111.60")
+    assert own[0]["currency"] == "USD" and own[0]["cluster"] == cluster.name
     ding = hooks.bodies("/robot/send")
     assert {body["msgtype"] for body in ding} == {"markdown"}
     assert all(body["markdown"]["text"].startswith("### DCP budget compute") for body in ding)
