@@ -134,6 +134,9 @@ def test_each_threshold_fires_once_and_reaches_every_recipient_in_its_shape(user
     client = APIClient()
     client.force_authenticate(users["guest"])
     shown = alerts_of(client, budget)
+    assert {(a["amount"], a["spent"], a["forecast"], a["currency"]) for a in shown} == {
+        ("100.00", "70.20", "111.60", "USD")
+    }
     assert len(shown) == 2 and all(d["status"] == "sent" and d["attempts"] == 1 for a in shown for d in a["deliveries"])
     assert ROBOT_TOKEN not in str(shown) and "wecom-key" not in str(shown)
 
