@@ -4,7 +4,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from apps.costs.models import ExchangeRate, Price
 from apps.inventory.choices import HostStatus
@@ -228,3 +229,38 @@ def test_a_sync_confirms_an_unchanged_price_and_a_changed_one_leaves_earlier_per
         (Decimal("0.10"), at(T0 + 31 * DAY), "sync:test"),
         (Decimal("0.20"), None, "sync:test"),
     ]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"group_by": "pool"},
+        {"group_by": "cluster,provider", "step": "day"},
+        {"group_by": "instance_type", "currency": "EUR"},
+    ],
+)
+def test_the_answer_costs_the_same_number_of_queries_for_2_or_40_hosts(clients, cluster, aws, params):
+    """The cost is summed in the database: more hosts, pools, clusters and price changes add no query."""
+    admin = clients["sysadmin"]
+    price(admin, valid_from=at(T0 - DAY).isoformat(), valid_to=at(T0 + 10 * DAY).isoformat())
+    price(admin, hourly_price="0.20", valid_from=at(T0 + 10 * DAY).isoformat())
+    ExchangeRate.objects.create(base="EUR", quote="USD", rate=Decimal("1.1"), valid_from=date(2025, 12, 1))
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            answer = costs(admin, **params)
+            assert answer.status_code == 200, answer.json()
+        return len(queries)
+
+    pool = PoolFactory(cluster=cluster)
+    host(pool, aws, T0, T0 + 20 * DAY)
+    host(pool, aws, T0 + DAY)
+    count()  # the token's first use is recorded once
+    few = count()
+    for n in range(19):
+        other = PoolFactory(cluster=ClusterFactory()) if n % 2 else PoolFactory(cluster=cluster)
+        host(other, aws, T0 + n * 3600, T0 + (n + 12) * DAY)
+        host(other, aws, T0 + n * DAY, zone="us-east-1b")
+    answer = costs(admin, **params).json()
+    assert Decimal(answer["total"]) > 0 and answer["unpriced_host_hours"] == "0.0000"
+    assert count() == few
