@@ -6,6 +6,7 @@ loopback (tests/costs/servers.py); what they received is parsed and checked,
 and each alert's outcome is read back from /api/v1/budgets/{id}/alerts/.
 """
 
+import signal
 import subprocess
 import sys
 import threading
@@ -265,7 +266,8 @@ def check(worker: Worker) -> None:
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_the_beat_task_on_a_real_worker_fires_delivers_and_retries(users, cluster, hooks, smtp_server, alert_worker):
-    """check_budgets on a worker: e-mail sent, a flaky webhook sent on its third try, a dead one failed."""
+    """check_budgets on a worker: e-mail sent, a flaky webhook sent on its third try, a dead one failed;
+    after the worker is killed and restarted, the next beat fires nothing again."""
     spending(cluster, timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0), hourly="3600")
     budget = make_budget(
         cluster,
@@ -290,5 +292,8 @@ def test_the_beat_task_on_a_real_worker_fires_delivers_and_retries(users, cluste
     [mail] = smtp_server.inbox.messages
     assert mail["Subject"] == "DCP budget compute: 100% of actual spend reached"
     assert len(hooks.bodies("/flaky")) == 1
+    # A worker killed and started again has nothing in memory: the threshold is still fired once this period.
+    alert_worker.stop(signal.SIGKILL)
+    alert_worker.start()
     check(alert_worker)
-    assert BudgetAlert.objects.count() == 1
+    assert BudgetAlert.objects.count() == 1 and len(smtp_server.inbox.messages) == 1
