@@ -264,3 +264,25 @@ def test_the_answer_costs_the_same_number_of_queries_for_2_or_40_hosts(clients, 
     answer = costs(admin, **params).json()
     assert Decimal(answer["total"]) > 0 and answer["unpriced_host_hours"] == "0.0000"
     assert count() == few
+
+
+def test_bulk_import_takes_a_json_list_all_or_nothing(clients):
+    """The same import as a JSON list: a price of 0 in row 2 saves nothing and says why; a good list saves both."""
+    admin = clients["sysadmin"]
+    rows = [
+        {"kind": "aws", "instance_type": "c5.large", "currency": "USD", "hourly_price": "0.085"},
+        {"kind": "aws", "instance_type": "c5.large", "currency": "USD", "hourly_price": "0"},
+    ]
+    rows[0]["valid_from"], rows[1]["valid_from"] = at(T0).isoformat(), at(T0 + DAY).isoformat()
+    refused = admin.post("/api/v1/prices/import/", rows, format="json")
+    assert refused.status_code == 400 and "unknown price" in refused.json()["rows"]["2"]["hourly_price"][0]
+    assert not Price.objects.exists()
+    rows[1]["hourly_price"] = "0.09"
+    answer = admin.post("/api/v1/prices/import/", rows, format="json")
+    assert answer.status_code == 201, answer.json()
+    # The answer shows the rows as stored: the first closed by the second.
+    assert [(r["hourly_price"], r["valid_to"], r["source"]) for r in answer.json()] == [
+        ("0.08500000", "2026-01-02T00:00:00Z", "import"),
+        ("0.09000000", None, "import"),
+    ]
+    assert [r["id"] for r in answer.json()] == list(Price.objects.order_by("valid_from").values_list("pk", flat=True))
