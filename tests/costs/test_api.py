@@ -266,6 +266,35 @@ def test_the_answer_costs_the_same_number_of_queries_for_2_or_40_hosts(clients, 
     assert count() == few
 
 
+def test_weeks_months_and_the_provider_filter(clients, cluster, aws):
+    """Weeks run Monday to Monday, cut at the window's ends; months are calendar months; ?provider= keeps one
+    account's hosts."""
+    price(clients["sysadmin"], valid_from=at(T0 - DAY).isoformat())
+    pool = PoolFactory(cluster=cluster)
+    host(pool, aws, T0, T0 + 20 * DAY)  # 480 h at 0.10
+    other = MachineTemplate.objects.create(
+        name="other", provider=CloudAccount.objects.create(name="aws-other", kind="aws"), instance_type="m5.large"
+    )
+    host(pool, other, T0, T0 + DAY)  # 24 h at 0.10 (the kind's price)
+    weeks = costs(clients["guest"], step="week", provider=aws.provider_id).json()
+    assert [(s["start"][:10], s["end"][:10], [r["cost"] for r in s["rows"]]) for s in weeks["series"]] == [
+        ("2026-01-01", "2026-01-05", ["9.60"]),  # Thursday to Monday
+        ("2026-01-05", "2026-01-12", ["16.80"]),
+        ("2026-01-12", "2026-01-19", ["16.80"]),
+        ("2026-01-19", "2026-01-26", ["4.80"]),
+        ("2026-01-26", "2026-02-01", []),
+    ]
+    assert weeks["total"] == "48.00"
+    three_months = {"start": at(T0).isoformat(), "end": at(T0 + (31 + 28 + 31) * DAY).isoformat()}
+    months = costs(clients["guest"], step="month", group_by="provider", **three_months).json()
+    assert [(s["start"][:7], {r["key"]: r["cost"] for r in s["rows"]}) for s in months["series"]] == [
+        ("2026-01", {"aws-main": "48.00", "aws-other": "2.40"}),
+        ("2026-02", {}),
+        ("2026-03", {}),
+    ]
+    assert costs(clients["guest"], provider=other.provider_id).json()["total"] == "2.40"
+
+
 def test_bulk_import_takes_a_json_list_all_or_nothing(clients):
     """The same import as a JSON list: a price of 0 in row 2 saves nothing and says why; a good list saves both."""
     admin = clients["sysadmin"]
