@@ -64,6 +64,9 @@ class PriceViewSet(ModelViewSet):
                     audit.record(request.user, AuditAction.CREATE, price, None, audit.snapshot(price))
         if errors:
             raise ValidationError({"rows": dict(sorted(errors.items(), key=lambda item: int(item[0])))})
+        # Read back: a row the import closed with a later row of its own has its valid_to only in the database.
+        stored = Price.objects.select_related("provider").in_bulk([price.pk for price in created])
+        created = [stored[price.pk] for price in created]
         return Response(PriceSerializer(created, many=True, context=context).data, status=status.HTTP_201_CREATED)
 
 

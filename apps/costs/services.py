@@ -26,6 +26,7 @@ from apps.inventory.models import HOURS_PER_MONTH, Host, MachineInterval
 from apps.providers.choices import ProviderKind
 
 RATE_PLACES = Decimal("0.000001")
+UNPRICED_HOURS_PLACES = Decimal("0.0001")
 
 
 @dataclass
@@ -90,7 +91,9 @@ def host_costs(hosts: list[Host], now: datetime) -> dict[int, HostCost]:
         if host.launched_at is not None:
             by_currency[found[host.pk].currency].append(host)
         else:
-            found[host.pk].cost = Decimal(0)  # never got an instance: costs nothing
+            # Never got an instance: costs nothing, a known zero shown as the currency shows money (0.00 USD).
+            found[host.pk].cost = round_money(Decimal(0), found[host.pk].currency)
+            found[host.pk].unpriced_hours = Decimal(0).quantize(UNPRICED_HOURS_PLACES)
     for currency, group in by_currency.items():
         start = min(h.launched_at for h in group)
         window = Window(start, now, [(start, now)], currency, now)
@@ -106,7 +109,7 @@ def host_costs(hosts: list[Host], now: datetime) -> dict[int, HostCost]:
                 entry["unconverted"] = True
         for host in group:
             entry = sums[host.pk]
-            found[host.pk].unpriced_hours = (entry["unpriced"] / 3600).quantize(Decimal("0.0001"))
+            found[host.pk].unpriced_hours = (entry["unpriced"] / 3600).quantize(UNPRICED_HOURS_PLACES)
             # Unknown is never shown as a figure: a cost with unpriced or unconvertible time in it is unknown.
             known = not entry["unpriced"] and not entry["unconverted"]
             found[host.pk].cost = round_money(entry["amount"] / 3600, currency) if known else None

@@ -39,6 +39,11 @@ def login(user) -> Client:
     return client
 
 
+def plan_budgets(page) -> str:
+    """The text of a scale plan's budget rows."""
+    return " ".join(re.findall(r'<tr data-budget="\d+".*?</tr>', page.content.decode(), re.S))
+
+
 def text(page) -> str:
     """A page's text without its tags, spaces collapsed."""
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page.content.decode())))
@@ -91,6 +96,7 @@ def test_scale_to_a_size_shows_plan_cost_and_budgets_then_confirms(pool, budgets
     rows = re.findall(r'<tr data-budget="(\d+)"( class="refuses")?>', page.content.decode())
     assert rows == [(str(roomy.pk), ""), (str(tight.pk), ' class="refuses"')]
     assert "yes: refuses this scale" in body and "Refused: an enforced budget" in body
+    assert "100,000.00 USD" in plan_budgets(page) and "30.00 USD" in plan_budgets(page)
     assert 'name="override_budget"' not in page.content.decode(), "only cluster admins may override"
     assert 'name="desired_size" value="5"' in page.content.decode()
     assert not Job.objects.exists()
@@ -232,6 +238,8 @@ def test_pool_and_host_pages_show_budget_cost_and_timeline(pool, budgets, users)
     assert "tight" in text(page) and "roomy" in text(page)
     cluster_page = text(login(users["guest"]).get(f"/clusters/{pool.cluster_id}/"))
     assert "roomy (whole cluster)" in cluster_page and "tight (Pool web)" in cluster_page
+    # Amounts as money is shown: to the currency's minor unit, thousands grouped.
+    assert "100,000.00 USD" in cluster_page and "30.00 USD" in text(page) and ".0000" not in cluster_page
     host = pool.hosts.order_by("pk").first()
     job = Job.objects.create(pool=pool, kind="scale_out", delta=1, desired_before=1, desired_after=2)
     JobEvent.objects.create(job=job, host=host, kind="ready", message="ready after 2 s")
@@ -249,6 +257,7 @@ def test_budget_pages(pool, users):
     page = login(users["guest"]).get(f"/budgets/{budget.pk}/")
     content = page.content.decode()
     assert page.status_code == 200 and 'id="burndown-data"' in content and 'id="burndown-chart"' in content
+    assert "5,000.00 USD" in text(page) and "4,100.00 USD" in text(page) and ".0000" not in text(page)
     assert "ops@example.test" in content and "answered HTTP 500" in content
     assert "k=1" not in content, "a webhook's query is a secret"
     assert login(users["outsider"]).get(f"/budgets/{budget.pk}/").status_code == 404

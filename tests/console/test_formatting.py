@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone, translation
 
 from apps.console.formatting import clock, money, number, when
-from tests.costs.test_where_people_look import running
+from tests.costs.test_where_people_look import never_launched, running
 from tests.factories import PoolFactory
 
 MOMENT = datetime(2026, 12, 5, 8, 7, 9, 123456, tzinfo=UTC)
@@ -50,3 +50,13 @@ def test_the_host_page_shows_its_rate_and_cost_with_the_currency(cluster, users,
     page = client.get(f"/hosts/{host.pk}/").content.decode()
     assert re.search(r'data-figure="hourly-price">0\.36(0*) USD<', page)
     assert re.search(r'data-figure="cost">10\.8\d USD<', page)
+
+
+@pytest.mark.django_db
+def test_the_page_of_a_host_that_never_launched_shows_a_zero_in_its_currency(cluster, users, priced):
+    """No instance was ever created: the page says it cost 0.00 USD, rounded as money is, never a bare 0."""
+    host = never_launched(PoolFactory(cluster=cluster), priced)
+    client = Client()
+    client.force_login(users["guest"])
+    page = client.get(f"/hosts/{host.pk}/").content.decode()
+    assert re.search(r'data-figure="cost">0\.00 USD<', page)

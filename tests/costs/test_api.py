@@ -4,7 +4,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from apps.costs.models import ExchangeRate, Price
 from apps.inventory.choices import HostStatus
@@ -228,3 +229,89 @@ def test_a_sync_confirms_an_unchanged_price_and_a_changed_one_leaves_earlier_per
         (Decimal("0.10"), at(T0 + 31 * DAY), "sync:test"),
         (Decimal("0.20"), None, "sync:test"),
     ]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"group_by": "pool"},
+        {"group_by": "cluster,provider", "step": "day"},
+        {"group_by": "instance_type", "currency": "EUR"},
+    ],
+)
+def test_the_answer_costs_the_same_number_of_queries_for_2_or_40_hosts(clients, cluster, aws, params):
+    """The cost is summed in the database: more hosts, pools, clusters and price changes add no query."""
+    admin = clients["sysadmin"]
+    price(admin, valid_from=at(T0 - DAY).isoformat(), valid_to=at(T0 + 10 * DAY).isoformat())
+    price(admin, hourly_price="0.20", valid_from=at(T0 + 10 * DAY).isoformat())
+    ExchangeRate.objects.create(base="EUR", quote="USD", rate=Decimal("1.1"), valid_from=date(2025, 12, 1))
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            answer = costs(admin, **params)
+            assert answer.status_code == 200, answer.json()
+        return len(queries)
+
+    pool = PoolFactory(cluster=cluster)
+    host(pool, aws, T0, T0 + 20 * DAY)
+    host(pool, aws, T0 + DAY)
+    count()  # the token's first use is recorded once
+    few = count()
+    for n in range(19):
+        other = PoolFactory(cluster=ClusterFactory()) if n % 2 else PoolFactory(cluster=cluster)
+        host(other, aws, T0 + n * 3600, T0 + (n + 12) * DAY)
+        host(other, aws, T0 + n * DAY, zone="us-east-1b")
+    answer = costs(admin, **params).json()
+    assert Decimal(answer["total"]) > 0 and answer["unpriced_host_hours"] == "0.0000"
+    assert count() == few
+
+
+def test_weeks_months_and_the_provider_filter(clients, cluster, aws):
+    """Weeks run Monday to Monday, cut at the window's ends; months are calendar months; ?provider= keeps one
+    account's hosts."""
+    price(clients["sysadmin"], valid_from=at(T0 - DAY).isoformat())
+    pool = PoolFactory(cluster=cluster)
+    host(pool, aws, T0, T0 + 20 * DAY)  # 480 h at 0.10
+    other = MachineTemplate.objects.create(
+        name="other", provider=CloudAccount.objects.create(name="aws-other", kind="aws"), instance_type="m5.large"
+    )
+    host(pool, other, T0, T0 + DAY)  # 24 h at 0.10 (the kind's price)
+    weeks = costs(clients["guest"], step="week", provider=aws.provider_id).json()
+    assert [(s["start"][:10], s["end"][:10], [r["cost"] for r in s["rows"]]) for s in weeks["series"]] == [
+        ("2026-01-01", "2026-01-05", ["9.60"]),  # Thursday to Monday
+        ("2026-01-05", "2026-01-12", ["16.80"]),
+        ("2026-01-12", "2026-01-19", ["16.80"]),
+        ("2026-01-19", "2026-01-26", ["4.80"]),
+        ("2026-01-26", "2026-02-01", []),
+    ]
+    assert weeks["total"] == "48.00"
+    three_months = {"start": at(T0).isoformat(), "end": at(T0 + (31 + 28 + 31) * DAY).isoformat()}
+    months = costs(clients["guest"], step="month", group_by="provider", **three_months).json()
+    assert [(s["start"][:7], {r["key"]: r["cost"] for r in s["rows"]}) for s in months["series"]] == [
+        ("2026-01", {"aws-main": "48.00", "aws-other": "2.40"}),
+        ("2026-02", {}),
+        ("2026-03", {}),
+    ]
+    assert costs(clients["guest"], provider=other.provider_id).json()["total"] == "2.40"
+
+
+def test_bulk_import_takes_a_json_list_all_or_nothing(clients):
+    """The same import as a JSON list: a price of 0 in row 2 saves nothing and says why; a good list saves both."""
+    admin = clients["sysadmin"]
+    rows = [
+        {"kind": "aws", "instance_type": "c5.large", "currency": "USD", "hourly_price": "0.085"},
+        {"kind": "aws", "instance_type": "c5.large", "currency": "USD", "hourly_price": "0"},
+    ]
+    rows[0]["valid_from"], rows[1]["valid_from"] = at(T0).isoformat(), at(T0 + DAY).isoformat()
+    refused = admin.post("/api/v1/prices/import/", rows, format="json")
+    assert refused.status_code == 400 and "unknown price" in refused.json()["rows"]["2"]["hourly_price"][0]
+    assert not Price.objects.exists()
+    rows[1]["hourly_price"] = "0.09"
+    answer = admin.post("/api/v1/prices/import/", rows, format="json")
+    assert answer.status_code == 201, answer.json()
+    # The answer shows the rows as stored: the first closed by the second.
+    assert [(r["hourly_price"], r["valid_to"], r["source"]) for r in answer.json()] == [
+        ("0.08500000", "2026-01-02T00:00:00Z", "import"),
+        ("0.09000000", None, "import"),
+    ]
+    assert [r["id"] for r in answer.json()] == list(Price.objects.order_by("valid_from").values_list("pk", flat=True))

@@ -6,6 +6,7 @@ loopback (tests/costs/servers.py); what they received is parsed and checked,
 and each alert's outcome is read back from /api/v1/budgets/{id}/alerts/.
 """
 
+import signal
 import subprocess
 import sys
 import threading
@@ -123,7 +124,8 @@ def test_each_threshold_fires_once_and_reaches_every_recipient_in_its_shape(user
     assert smtp.inbox.messages[0]["X-Envelope-To"] == "finance@example.com"
     own = sorted(hooks.bodies("/dcp"), key=lambda body: body["threshold"]["percent"])
     assert [body["threshold"] for body in own] == [{"percent": 50, "of": "actual"}, {"percent": 90, "of": "forecast"}]
-    assert own[0]["spent"] == "70.2" and own[0]["forecast"] == "111.6" and own[0]["cluster"] == cluster.name
+    assert (own[0]["amount"], own[0]["spent"], own[0]["forecast"]) == ("100.00", "70.20", "111.60")
+    assert own[0]["currency"] == "USD" and own[0]["cluster"] == cluster.name
     ding = hooks.bodies("/robot/send")
     assert {body["msgtype"] for body in ding} == {"markdown"}
     assert all(body["markdown"]["text"].startswith("### DCP budget compute") for body in ding)
@@ -133,6 +135,9 @@ def test_each_threshold_fires_once_and_reaches_every_recipient_in_its_shape(user
     client = APIClient()
     client.force_authenticate(users["guest"])
     shown = alerts_of(client, budget)
+    assert {(a["amount"], a["spent"], a["forecast"], a["currency"]) for a in shown} == {
+        ("100.00", "70.20", "111.60", "USD")
+    }
     assert len(shown) == 2 and all(d["status"] == "sent" and d["attempts"] == 1 for a in shown for d in a["deliveries"])
     assert ROBOT_TOKEN not in str(shown) and "wecom-key" not in str(shown)
 
@@ -261,7 +266,8 @@ def check(worker: Worker) -> None:
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_the_beat_task_on_a_real_worker_fires_delivers_and_retries(users, cluster, hooks, smtp_server, alert_worker):
-    """check_budgets on a worker: e-mail sent, a flaky webhook sent on its third try, a dead one failed."""
+    """check_budgets on a worker: e-mail sent, a flaky webhook sent on its third try, a dead one failed;
+    after the worker is killed and restarted, the next beat fires nothing again."""
     spending(cluster, timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0), hourly="3600")
     budget = make_budget(
         cluster,
@@ -286,5 +292,8 @@ def test_the_beat_task_on_a_real_worker_fires_delivers_and_retries(users, cluste
     [mail] = smtp_server.inbox.messages
     assert mail["Subject"] == "DCP budget compute: 100% of actual spend reached"
     assert len(hooks.bodies("/flaky")) == 1
+    # A worker killed and started again has nothing in memory: the threshold is still fired once this period.
+    alert_worker.stop(signal.SIGKILL)
+    alert_worker.start()
     check(alert_worker)
-    assert BudgetAlert.objects.count() == 1
+    assert BudgetAlert.objects.count() == 1 and len(smtp_server.inbox.messages) == 1

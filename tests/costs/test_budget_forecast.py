@@ -234,7 +234,7 @@ def test_the_burndown_draws_spend_per_day_and_the_forecast_line_in_one_request(u
         created = budget(admin, cluster)
         chart = admin.get(f"/api/v1/budgets/{created['id']}/burndown/").json()
         day5 = accrued(root, cluster, FEB, datetime(2026, 2, 6, tzinfo=UTC))
-    assert len(chart["days"]) == 28
+    assert len(chart["days"]) == 28 and (chart["amount"], chart["currency"]) == ("5000.00", "USD")
     assert chart["days"][4]["day"] == "2026-02-05" and chart["days"][4]["spent"] == day5
     assert chart["days"][9]["spent"] == chart["spent"]  # today, up to now
     assert chart["days"][10]["spent"] is None and chart["days"][8]["forecast"] is None

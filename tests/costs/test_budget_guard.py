@@ -86,7 +86,7 @@ def test_a_scale_out_past_an_enforced_budget_is_refused_with_the_figures(users, 
     assert "past budget" in answer.json()["detail"] and "override_budget" in answer.json()["detail"]
     assert figures["budget"] == budget.pk and figures["enforce"] is True and figures["over"] is True
     assert (figures["forecast"], figures["adds"], figures["forecast_after"]) == ("744.00", "768.00", "1512.00")
-    assert (figures["amount"], figures["currency"], figures["percent_after"]) == ("1200.0000", "USD", "126.00")
+    assert (figures["amount"], figures["currency"], figures["percent_after"]) == ("1200.00", "USD", "126.00")
     pool.refresh_from_db()
     assert pool.desired_size == 1 and Job.objects.count() == 0
     assert scale(as_user(users["developer"]), pool, delta=1).status_code == 202

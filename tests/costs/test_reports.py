@@ -270,6 +270,42 @@ def test_a_schedule_whose_owner_lost_the_cluster_stops_instead_of_reporting(clie
     assert not CostReport.objects.exists()
 
 
+def test_a_recipient_who_is_a_user_that_may_not_see_the_cluster_is_refused(clients, users, cluster, fleet):
+    """Members' and outside mailboxes may receive the cluster's reports; a user who is not a member may not, in
+    either case of the address, on a cluster schedule or on one of every cluster the owner sees."""
+    outsider = users["outsider"].email.upper()
+    for scope in ({"cluster": cluster.pk}, {}):
+        refused = schedule(clients["admin"], recipients=["finance@example.com", outsider], **scope)
+        assert refused.status_code == 400, refused.content
+        [line] = refused.json()["recipients"]
+        assert line.startswith(f"{outsider} is the address of user outsider, who may not see cluster {cluster.name}")
+        assert "make the user a member" in line
+    assert not CostReportSchedule.objects.exists()
+    made = schedule(clients["admin"], cluster=cluster.pk, recipients=["finance@example.com", users["guest"].email])
+    assert made.status_code == 201, made.content
+    moved = clients["admin"].patch(
+        f"/api/v1/cost-report-schedules/{made.json()['id']}/", {"recipients": [outsider]}, format="json"
+    )
+    assert moved.status_code == 400 and "outsider" in moved.json()["recipients"][0]
+    assert CostReportSchedule.objects.get().recipients == ["finance@example.com", users["guest"].email]
+
+
+def test_a_schedule_whose_recipient_lost_the_cluster_stops_instead_of_sending(clients, users, cluster, fleet, smtp):
+    """A recipient who was a member when the schedule was made and no longer is: no report, and the schedule
+    says why it stopped."""
+    made = schedule(clients["admin"], cluster=cluster.pk, frequency="monthly", recipients=[users["guest"].email])
+    assert made.status_code == 201, made.content
+    CostReportSchedule.objects.filter(pk=made.json()["id"]).update(created_at=datetime(2026, 2, 1, tzinfo=UTC))
+    Membership.objects.filter(user=users["guest"], cluster=cluster).delete()
+    assert beat() == []
+    stopped = clients["admin"].get(f"/api/v1/cost-report-schedules/{made.json()['id']}/").json()
+    assert stopped["active"] is False
+    assert stopped["paused_reason"] == (
+        f"Recipient {users['guest'].email} is the address of user guest-user, who may not see cluster {cluster.name}."
+    )
+    assert not CostReport.objects.exists() and smtp.messages() == []
+
+
 def test_roles_on_schedules_and_reports(clients, users, cluster, fleet):
     """Admins manage, developers and guests read, non-members get 404 like a missing id."""
     assert schedule(clients["developer"], cluster=cluster.pk).status_code == 403

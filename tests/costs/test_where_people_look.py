@@ -63,6 +63,46 @@ def test_a_host_shows_its_rate_currency_cost_so_far_and_launch(clients, cluster,
     assert (body["hourly_price"], body["cost"], body["unpriced_hours"]) == (None, None, "2.0000")
 
 
+def never_launched(pool, template, status: str = HostStatus.FAILED) -> Host:
+    """A host whose instance was never created: no instance id, no launch time."""
+    return Host.objects.create(
+        hostname=f"never-{pool.pk}-{status}", pool=pool, provider=template.provider, template=template, status=status
+    )
+
+
+def test_a_host_that_never_got_an_instance_costs_a_rounded_zero_in_its_currency(clients, cluster, priced):
+    """No instance, no cost: 0.00 in the price's currency (0 in yen, which has no minor unit), never a bare 0;
+    without a price in force it still costs nothing, since nothing was ever billed."""
+    pool = PoolFactory(cluster=cluster)
+    failed = never_launched(pool, priced)
+    body = clients["guest"].get(f"/api/v1/hosts/{failed.pk}/").json()
+    assert (body["hourly_price"], body["currency"], body["cost"], body["unpriced_hours"]) == (
+        "0.36000000",
+        "USD",
+        "0.00",
+        "0.0000",
+    )
+    yen = MachineTemplate.objects.create(name="yen", provider=priced.provider, instance_type="t3.yen")
+    Price.objects.create(
+        provider=priced.provider,
+        instance_type="t3.yen",
+        currency="JPY",
+        hourly_price=Decimal("12"),
+        valid_from=timezone.now() - timedelta(days=1),
+    )
+    pending = never_launched(pool, yen, HostStatus.PENDING)
+    bare = never_launched(pool, MachineTemplate.objects.create(name="bare0", provider=priced.provider))
+    listed = {
+        row["id"]: (row["currency"], row["cost"], row["hourly_price"])
+        for row in clients["guest"].get(f"/api/v1/hosts/?pool={pool.pk}").json()["results"]
+    }
+    assert listed == {
+        failed.pk: ("USD", "0.00", "0.36000000"),
+        pending.pk: ("JPY", "0", "12.00000000"),
+        bare.pk: ("USD", "0.00", None),
+    }
+
+
 def test_pools_and_clusters_show_run_rate_and_cost_this_month(clients, cluster, priced):
     """Three live hosts: run-rate 1.08/h; this month's cost is what they ran this month."""
     pool = PoolFactory(cluster=cluster)

@@ -48,7 +48,7 @@ def burndown(budget: Budget, now: datetime) -> dict:
     return {
         "budget": budget.pk,
         "currency": budget.currency,
-        "amount": str(budget.amount),
+        "amount": str(budget.shown_amount),
         "period_start": period.start.isoformat(),
         "period_end": period.end.isoformat(),
         "now": now.isoformat(),

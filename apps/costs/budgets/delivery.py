@@ -221,9 +221,10 @@ class Message:
             "period_end": alert.period_end.isoformat(),
             "threshold": {"percent": alert.percent, "of": alert.of},
             "currency": alert.currency,
-            "amount": str(alert.amount.normalize()),
-            "spent": str(alert.spent.normalize()),
-            "forecast": str(alert.forecast.normalize()),
+            # Decimal strings as the cost API writes money: to the currency's minor unit ("100.00", never "1E+2").
+            "amount": str(round_money(alert.amount, alert.currency)),
+            "spent": str(round_money(alert.spent, alert.currency)),
+            "forecast": str(round_money(alert.forecast, alert.currency)),
         }
 
     def body(self, shape: str) -> dict:

@@ -59,7 +59,7 @@ def budget_figures(budgets: list[Budget], placements: list, templates: dict, now
                 "enforce": budget.enforce,
                 "period_start": period.start.isoformat(),
                 "period_end": period.end.isoformat(),
-                "amount": str(budget.amount),
+                "amount": str(budget.shown_amount),
                 "currency": budget.currency,
                 "forecast": money(forecast),
                 "adds": money(adds),

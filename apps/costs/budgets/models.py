@@ -13,6 +13,7 @@ from django.db.models import Q
 from apps.core.crypto import EncryptedJSONField, EncryptedTextField
 from apps.core.models import BaseModel
 from apps.costs.budgets.choices import AlertBasis, BudgetPeriod, DeliveryChannel, DeliveryStatus, WebhookShape
+from apps.costs.currencies import round_money
 
 #: Budget amounts and spend figures keep four decimals (the most any currency DCP knows has).
 MONEY_DIGITS, MONEY_PLACES = 20, 4
@@ -55,6 +56,11 @@ class Budget(BaseModel):
         return f"{self.name or 'budget'} {scope} {self.amount} {self.currency}/{self.period}"
 
     @property
+    def shown_amount(self) -> Decimal:
+        """The amount to its currency's minor unit, as money is shown (1000.00 USD, not the column's 1000.0000)."""
+        return round_money(self.amount, self.currency)
+
+    @property
     def notify(self) -> list[dict]:
         """The recipients: ``{"email": ...}`` or ``{"url": ..., "shape": ...}`` items."""
         return list((self.recipients or {}).get("notify", []))
@@ -83,6 +89,11 @@ class BudgetAlert(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.budget_id}: {self.percent}% of {self.of} from {self.period_start:%Y-%m-%d}"
+
+    @property
+    def shown(self) -> dict[str, Decimal]:
+        """amount, spent and forecast to the currency's minor unit, as money is shown."""
+        return {name: round_money(getattr(self, name), self.currency) for name in ("amount", "spent", "forecast")}
 
     @property
     def reached(self) -> Decimal:

@@ -201,6 +201,12 @@ class BudgetSerializer(RestrictedModelSerializer):
             "updated_at",
         )
 
+    def to_representation(self, instance):
+        """The amount to its currency's minor unit, as spent and forecast are."""
+        data = super().to_representation(instance)
+        data["amount"] = str(instance.shown_amount)
+        return data
+
     def validate_currency(self, value):
         """ISO 4217, with exchange rates unless it is DCP_CURRENCY."""
         return reportable_currency(value)
@@ -306,3 +312,9 @@ class BudgetAlertSerializer(serializers.ModelSerializer):
             "deliveries",
             "created_at",
         )
+
+    def to_representation(self, instance):
+        """Amount, spent and forecast to the currency's minor unit, as the budget shows them."""
+        data = super().to_representation(instance)
+        data.update({name: str(value) for name, value in instance.shown.items()})
+        return data

@@ -12,6 +12,7 @@ from apps.core.api.types import decimal_pattern
 from apps.costs.choices import Dimension
 from apps.costs.currencies import round_money
 from apps.costs.params import CostQuerySerializer
+from apps.costs.reports import services
 from apps.costs.reports.choices import Frequency, ReportFormat
 from apps.costs.reports.models import CostReport, CostReportSchedule
 from apps.costs.reports.periods import time_zones
@@ -138,6 +139,19 @@ class CostReportScheduleSerializer(RestrictedModelSerializer):
         if not check.is_valid() and "currency" in check.errors:
             raise serializers.ValidationError(check.errors["currency"])
         return check.validated_data["currency"]
+
+    def validate(self, attrs):
+        """No recipient who is a DCP user may be sent a report covering a cluster they may not see."""
+        instance = self.instance
+        owner = instance.owner if instance is not None else self.context["request"].user
+        cluster = attrs["cluster"] if "cluster" in attrs else getattr(instance, "cluster", None)
+        recipients = attrs["recipients"] if "recipients" in attrs else getattr(instance, "recipients", [])
+        refused = services.recipients_who_may_not_see(owner, cluster, recipients)
+        if refused:
+            raise serializers.ValidationError(
+                {"recipients": [f"{line}: remove the address, or make the user a member first." for line in refused]}
+            )
+        return attrs
 
     def create(self, validated_data):
         """Owned by the requesting user; currency and time zone default to DCP's."""

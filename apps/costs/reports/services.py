@@ -14,7 +14,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower, Trim
 
 from apps.core.choices import Action
 from apps.costs.currencies import round_money
@@ -55,13 +57,46 @@ def make_due_reports(now: datetime) -> list[int]:
 
 
 def _blocked(schedule: CostReportSchedule) -> str:
-    """Why the owner may no longer receive this schedule's reports, or ''."""
+    """Why the owner may no longer receive this schedule's reports, or a recipient may not, or ''."""
     owner = schedule.owner
     if not owner.is_active:
         return f"Its owner {owner.username} is no longer active."
     if schedule.cluster_id and not Cluster.objects.restrict(owner, Action.VIEW).filter(pk=schedule.cluster_id).exists():
         return f"Its owner {owner.username} may no longer see cluster {schedule.cluster.name}."
-    return ""
+    unseeing = recipients_who_may_not_see(owner, schedule.cluster, schedule.recipients)
+    return f"Recipient {unseeing[0]}." if unseeing else ""
+
+
+def recipients_who_may_not_see(owner, cluster: Cluster | None, recipients: list[str]) -> list[str]:
+    """Why each recipient that is a DCP user may not receive the report (one line each), or [].
+
+    A report covers cluster, or (None) every cluster its owner may see. An address that is no user's (finance's
+    mailbox) may receive it: the owner chose it. An address of an active user who may not see every cluster the
+    report covers may not: nobody receives a report covering clusters they cannot see.
+    """
+    wanted = {address.strip().lower(): address for address in recipients}
+    users = list(
+        get_user_model()
+        .objects.filter(is_active=True, is_superuser=False)
+        .annotate(address=Lower(Trim("email")))
+        .filter(address__in=list(wanted))
+        .order_by("pk")
+    )
+    if not users:
+        return []
+    covered = [cluster] if cluster is not None else list(Cluster.objects.restrict(owner, Action.VIEW).order_by("name"))
+    found = []
+    for user in users:
+        visible = Cluster.objects.restrict(user, Action.VIEW).filter(pk__in=[c.pk for c in covered])
+        seen = set(visible.values_list("pk", flat=True))
+        hidden = [c.name for c in covered if c.pk not in seen]
+        if hidden:
+            clusters = "cluster" if len(hidden) == 1 else "clusters"
+            found.append(
+                f"{wanted[user.address]} is the address of user {user.username}, who may not see "
+                f"{clusters} {', '.join(hidden)}"
+            )
+    return found
 
 
 def _query(schedule: CostReportSchedule, period: periods.Period) -> CostQuery:
