@@ -72,3 +72,11 @@ def test_watch_draws_a_bar_on_a_terminal_and_plain_lines_off_one(dcp, jobs):
     assert "━" in drawn.stderr and "1/1" in drawn.stderr and f"job {done.pk} succeeded" in drawn.stderr
     assert "1/1 ready, 0 failed" not in drawn.stderr, "the bar, not the plain line"
     assert "ready after 41 s" in drawn.stderr, "the timeline's events are printed above the bar"
+
+
+def test_cancelling_an_ended_job_exits_1_as_its_help_says(dcp, jobs):
+    """The API's 409 for a job that has ended is an error (1), not a refusal (6); `--help` says the same."""
+    done, _ = jobs
+    again = dcp("job", "cancel", str(done.pk))
+    assert again.returncode == 1 and "nothing to cancel" in again.stderr
+    assert "A job that has ended: exit 1." in " ".join(dcp("job", "cancel", "--help").stdout.split())

@@ -59,7 +59,7 @@ def test_lists_follow_every_page_up_to_limit(dcp, demo, pools):
 
 
 def test_names_unknown_and_ambiguous(dcp, demo, pools):
-    """An unknown name is not found (exit 3); a pool name two clusters have is a usage error listing both."""
+    """An unknown name is an error (exit 1); a pool name two clusters have is a usage error listing both."""
     unknown = dcp("pool", "scale", "demo/nope", "--delta", "1")
     assert unknown.returncode == 1 and "No pool named 'demo/nope'" in unknown.stderr
     assert dcp("host", "list", "--pool", "nowhere/web").returncode == 1
@@ -71,7 +71,7 @@ def test_names_unknown_and_ambiguous(dcp, demo, pools):
 
 
 def test_exit_codes_carry_the_api_message(dcp, demo, pools, server):
-    """Auth 4, forbidden 5, not found 3, refused input 1, usage 2: each with the API's words on stderr."""
+    """Auth 4, forbidden 6, not found 1, refused input 1, usage 2: each with the API's words on stderr."""
     bad_token = dcp("pool", "list", env={"DCP_TOKEN": "not-a-token"})
     assert bad_token.returncode == 4 and bad_token.stderr.startswith("Error: ")
     no_token = Dcp(dcp.home, server.url)("pool", "list")
@@ -114,7 +114,7 @@ def test_cost_answers_what_the_api_answers(dcp, demo):
     ],
 )
 def test_budgets_and_reports_or_a_clear_message_where_the_server_has_none(dcp, demo, command, path):
-    """Where the endpoint exists, its rows; where this server predates it, exit 3 saying so."""
+    """Where the endpoint exists, its rows; where this server predates it, exit 1 saying so."""
     done = dcp(*command, "-o", "json")
     try:
         resolve(path)
