@@ -82,11 +82,11 @@ def pool(cluster):
     return pool
 
 
-def column(page, key: str) -> list[str]:
-    """The texts of one column of the page's host table, top to bottom, as drawn."""
-    keys = page.locator("#table-hosts thead th").evaluate_all("cells => cells.map(c => c.dataset.column)")
+def column(page, key: str, table: str = "hosts") -> list[str]:
+    """The texts of one column of one of the page's tables (its host table unless told), top to bottom, as drawn."""
+    keys = page.locator(f"#table-{table} thead th").evaluate_all("cells => cells.map(c => c.dataset.column)")
     index = keys.index(key)
-    return page.locator(f"#table-hosts tbody tr td:nth-child({index + 1})").all_inner_texts()
+    return page.locator(f"#table-{table} tbody tr td:nth-child({index + 1})").all_inner_texts()
 
 
 def pool_cells(page, name: str) -> dict[str, str]:
@@ -232,6 +232,9 @@ def test_scale_to_a_size_confirm_and_watch_the_bar_fill(worker, aliyun, page_as,
     page.wait_for_function("document.querySelector('[data-status]').dataset.status === 'succeeded'", timeout=30_000)
     assert Job.objects.get(pool=pool).status == "succeeded"
     page.wait_for_function("document.querySelectorAll('#table-job-hosts tbody tr').length === 3")
+    # The bar's figures by template, and each host's time from request to ready, as drawn.
+    assert page.locator(".by-template tbody tr td").all_inner_texts() == [template.name, "3", "0", "3"]
+    assert all(re.fullmatch(r"\d+\.\d s", took) for took in column(page, "took", "job-hosts"))
     page.screenshot(path=tmp_path / "job.png", full_page=True)
     pools.wait_for_function(
         "[...document.querySelectorAll('#table-pools tbody td')].map(td => td.innerText).join(' ').includes('ecs-pool')"
