@@ -3,12 +3,15 @@
 import csv
 import io
 import json
+from datetime import date
+from decimal import Decimal
 
 import pytest
 import yaml
 from django.urls import Resolver404, resolve
 
 from apps.core.choices import Role
+from apps.costs.models import ExchangeRate
 from apps.inventory.models import Host
 from apps.provisioning.models import Job
 from tests.cli.conftest import Dcp
@@ -100,6 +103,26 @@ def test_cost_answers_what_the_api_answers(dcp, demo):
         "/api/v1/costs/", {"group_by": "cluster,pool", "start": "2026-01-01", "end": "2026-02-01"}
     )
     assert dcp.json("cost", "--group-by", "cluster,pool", "--period", "2026-01") == api.json()
+    # Currency, step and a pool named as a person types it reach the API as its own parameters.
+    ExchangeRate.objects.create(base="EUR", quote="USD", rate=Decimal("1.08"), valid_from=date(2025, 12, 1))
+    query = {"group_by": "pool", "start": "2026-01-01", "end": "2026-01-08", "step": "day", "currency": "EUR"}
+    expected = client_for(demo.developer).get("/api/v1/costs/", {**query, "pool": demo.pool.pk}).json()
+    by_day = dcp.json(
+        "cost",
+        "--group-by",
+        "pool",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-01-08",
+        "--step",
+        "day",
+        "--currency",
+        "eur",
+        "--pool",
+        "demo/web",
+    )
+    assert by_day == expected and by_day["currency"] == "EUR" and len(by_day["series"]) == 7
     table = dcp("cost", "--group-by", "pool", "--start", "2026-01-01", "--end", "2026-01-08", "--step", "day")
     assert table.returncode == 0 and "Total" in table.stdout
     refused = dcp("cost", "--group-by", "colour")
