@@ -275,6 +275,35 @@ def test_workers_and_queues(worker):
     assert value(found, "dcp_broker_up") == 1
 
 
+def test_a_scrape_sends_as_many_statements_for_a_big_fleet_as_for_a_small_one():
+    """One cluster's pool, hosts, jobs, init runs, budget and report, then six clusters' (and more hosts in each
+    state): the scrape sends the same number of SQL statements (issue 16's benchmark asks for constant queries)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.providers.models import MachineTemplate
+    from tests.api.seed import _cluster
+    from tests.factories import PhysicalProviderFactory, UserFactory
+
+    provider = PhysicalProviderFactory(name="idc-scrape")
+    admin = UserFactory(username="scrape-admin")
+
+    def statements() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            status, body = scrape()
+        assert status == 200, body
+        return len(queries)
+
+    made = _cluster(1, provider, admin)
+    few = statements()
+    for index in range(2, 7):
+        made = _cluster(index, provider, admin)
+    template = MachineTemplate.objects.filter(pk=made["hosts"][0].template_id).get()
+    for status in (HostStatus.CREATING, HostStatus.INITIALIZING, HostStatus.FAILED):
+        host(made["pool"], template, status)
+    assert statements() == few
+
+
 def test_http_requests_by_view_and_status():
     """Each response is counted by view, method and status, and timed."""
     client = APIClient()
