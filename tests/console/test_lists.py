@@ -412,3 +412,24 @@ def test_job_page_shows_progress_by_template_and_each_hosts_steps_and_time(clust
     Job.objects.filter(pk=job.pk).update(status="partial")
     ended = client.get(f"/jobs/{job.pk}/").content.decode()
     assert not re.search(r'id="table-job-hosts"[^>]*hx-trigger', ended), "an ended job's table stays still"
+
+
+def test_job_timeline_comes_a_page_at_a_time(pool, users):
+    """A job of many events shows EVENTS_PER_PAGE of them, oldest first, and pages to the rest: the page stays short."""
+    from apps.console.views import EVENTS_PER_PAGE
+    from apps.provisioning.models import JobEvent
+
+    job = Job.objects.create(pool=pool, kind="scale_out", delta=1, desired_before=0, desired_after=1)
+    JobEvent.objects.bulk_create(
+        JobEvent(job=job, kind="info", message=f"step {i:03d}") for i in range(EVENTS_PER_PAGE + 30)
+    )
+    client = login(users["guest"])
+
+    def timeline(query: str = "") -> list[str]:
+        content = client.get(f"/jobs/{job.pk}/{query}").content.decode()
+        table = re.search(r'<table class="list timeline">.*?</table>', content, re.S).group(0)
+        return re.findall(r"<td>(step \d+)</td>", table)
+
+    first = timeline()
+    assert first == [f"step {i:03d}" for i in range(EVENTS_PER_PAGE)]
+    assert timeline("?events_page=2") == [f"step {i:03d}" for i in range(EVENTS_PER_PAGE, EVENTS_PER_PAGE + 30)]
