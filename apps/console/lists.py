@@ -304,6 +304,7 @@ class JobList(ListPage):
 
     viewset, table, title, section = JobViewSet, JOBS, _("Jobs"), "jobs"
     filters, choices = ("cluster", "pool", "kind", "status"), {"cluster": CLUSTER_CHOICES, "pool": POOL_CHOICES}
+    search = ("pool__name", "requested_by__username", "trigger", "message")
 
 
 class ProviderList(ListPage):
@@ -351,6 +352,7 @@ class SSHKeyList(ListPage):
 
     viewset, table, title, section = SSHKeyViewSet, SSH_KEYS, _("SSH keys"), "ssh-keys"
     filters, choices = ("account", "pool"), {"account": PROVIDER_CHOICES, "pool": POOL_CHOICES}
+    search = ("fingerprint", "account__name", "pool__name")
     select_related = ("account", "pool")
 
 

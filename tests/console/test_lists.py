@@ -433,3 +433,28 @@ def test_job_timeline_comes_a_page_at_a_time(pool, users):
     first = timeline()
     assert first == [f"step {i:03d}" for i in range(EVENTS_PER_PAGE)]
     assert timeline("?events_page=2") == [f"step {i:03d}" for i in range(EVENTS_PER_PAGE, EVENTS_PER_PAGE + 30)]
+
+
+def test_jobs_and_ssh_keys_lists_have_a_search_box_too(pool, secret_pool, users):
+    """?q= finds jobs by pool, requester, trigger or message, and SSH keys by fingerprint, account or pool; still
+    only the user's own."""
+    from apps.configuration import keys
+
+    mine = Job.objects.create(
+        pool=pool, kind="scale_out", delta=1, desired_before=0, desired_after=1, message="quota exceeded in bj-a"
+    )
+    Job.objects.create(
+        pool=pool, kind="scale_in", delta=-1, desired_before=1, desired_after=0, trigger="schedule nightly"
+    )
+    client = login(users["guest"])
+    page = client.get("/jobs/")
+    assert 'name="q"' in page.content.decode()
+    assert [row[0] for row in rows(client.get("/jobs/?q=QUOTA"))] == [str(mine.pk)]
+    assert len(rows(client.get("/jobs/?q=nightly"))) == 1
+    assert rows(client.get("/jobs/?q=hidden-pool")) == [["Nothing to show."]], "another cluster's job stays hidden"
+    key = keys.new_key(pool=pool)
+    key.save()
+    keys.new_key(pool=secret_pool).save()
+    found = rows(client.get(f"/ssh-keys/?q={key.fingerprint[-12:]}"))
+    assert [row[0] for row in found] == [str(key.pk)]
+    assert rows(client.get("/ssh-keys/?q=hidden-pool")) == [["Nothing to show."]]
