@@ -163,6 +163,31 @@ def test_hosts_by_hostname(dcp, demo):
     assert not Job.objects.exists()
 
 
+def test_host_reinit_by_name_starts_a_run_and_its_job(dcp, demo):
+    """A ready host whose template has an init method, named as a person types it: one run and its job, as the API
+    recorded them; asked again by id while it runs, the host is skipped with the API's reason."""
+    from apps.configuration.models import InitRun
+
+    demo.template.init_method = "ansible"
+    demo.template.save(update_fields=["init_method"])
+    host = Host.objects.create(
+        hostname="web-reinit-1",
+        pool=demo.pool,
+        template=demo.template,
+        provider=demo.template.provider,
+        status="ready",
+        private_ip="10.0.0.9",
+    )
+    started = dcp.json("host", "reinit", "web-reinit-1")
+    run = InitRun.objects.get(host=host, rerun=True)
+    assert [r["id"] for r in started["runs"]] == [run.pk] and started["jobs"] == [run.job_id]
+    assert started["skipped"] == []
+    # By id while that run is still going: nothing new starts, and stderr says why the host was skipped.
+    again = dcp("host", "reinit", str(host.pk))
+    assert again.returncode == 0 and f"Skipped host {host.pk}: initialization already running" in again.stderr
+    assert InitRun.objects.filter(host=host, rerun=True).count() == 1
+
+
 def test_provider_and_template_lists(dcp, demo):
     """Names resolve for --provider; the template list is the API's."""
     templates = dcp.json("template", "list", "--provider", demo.template.provider.name)
