@@ -154,13 +154,17 @@ def _by_template(job: Job) -> list[dict]:
         hosts, done = Host.objects.filter(removal_job=job), Q(status=HostStatus.TERMINATED)
     else:
         return []
-    return list(
+    rows = list(
         hosts.values("template__name")
         .annotate(
             total=Count("pk"), done=Count("pk", filter=done), failed=Count("pk", filter=Q(failed_at__isnull=False))
         )
         .order_by("template__name")
     )
+    if job.kind == JobKind.SCALE_IN:
+        for row in rows:  # as in its bar: a scale-in fails no host (a host removed may have failed long before)
+            row["failed"] = 0
+    return rows
 
 
 def _progress_context(job: Job) -> dict:

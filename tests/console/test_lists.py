@@ -458,3 +458,21 @@ def test_jobs_and_ssh_keys_lists_have_a_search_box_too(pool, secret_pool, users)
     found = rows(client.get(f"/ssh-keys/?q={key.fingerprint[-12:]}"))
     assert [row[0] for row in found] == [str(key.pk)]
     assert rows(client.get("/ssh-keys/?q=hidden-pool")) == [["Nothing to show."]]
+
+
+def test_a_scale_ins_progress_by_template_counts_removed_hosts(cluster, users):
+    """A scale-in removing two hosts (one of which had failed long before), one removed so far: by template,
+    1 removed of 2, none failed, as its bar says."""
+    from django.utils import timezone
+
+    template = TemplateFactory(name="tpl-in")
+    pool = with_template(PoolFactory(cluster=cluster, name="shrink"), template)
+    job = Job.objects.create(pool=pool, kind="scale_in", status="running", delta=-2, desired_before=2, desired_after=0)
+    for name, status in (("gone-1", "terminated"), ("going-1", "terminating")):
+        Host.objects.create(
+            pool=pool, provider=template.provider, template=template, hostname=name, status=status, removal_job=job
+        )
+    Host.objects.filter(hostname="going-1").update(failed_at=timezone.now())
+    content = login(users["guest"]).get(f"/jobs/{job.pk}/progress/?active=1").content.decode()
+    assert "<th>Removed</th>" in content
+    assert '<tr data-template="tpl-in"><td>tpl-in</td><td>1</td><td>0</td><td>2</td>' in content
