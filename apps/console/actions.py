@@ -165,6 +165,9 @@ def pool_scale_confirm(request, pool_id: int):
     context = {"pool": pool, "errors": errors, "back": _next(request)}
     if scale is not None:
         context.update(plan_context(request.user, pool, scale), fields=_form_fields(scale))
+    elif may(request.user, pool, Action.SCALE):
+        # The form again as it was typed, each message by its field (values only for those who may scale).
+        context["values"] = {name: request.POST.get(name, "") for name in ("delta", "desired_size")}
     status = 400 if errors else 403 if context.get("forbidden") else 200
     return render(request, "console/scale_confirm.html", context, status=status)
 

@@ -1,12 +1,16 @@
 """The console's lists: one declaration per kind of object, each served by the API's own viewset."""
 
+from decimal import Decimal
+
 from django.db.models import CharField, F, Q, Value
 from django.utils.translation import gettext_lazy as _
 
 from apps.configuration import keys
 from apps.configuration.api import RegistryViewSet, SSHKeyViewSet
 from apps.console.edit import may_add
+from apps.console.formatting import number
 from apps.console.generic import ListPage
+from apps.console.labels import label
 from apps.console.tables import Column, Table
 from apps.core.api.audit import AuditEntryViewSet
 from apps.core.choices import Action
@@ -17,7 +21,7 @@ from apps.providers.api import CloudAccountViewSet, MachineTemplateViewSet
 from apps.providers.models import CloudAccount
 from apps.provisioning.api import JobViewSet, progress
 from apps.provisioning.choices import JobStatus
-from apps.provisioning.models import Job
+from apps.provisioning.models import Job, JobEvent
 from apps.provisioning.orphans_api import OrphanInstanceViewSet
 
 #: The drop-downs of the filters that take an object's id: what str() of each shows is fetched with it.
@@ -41,6 +45,37 @@ def job_progress(job) -> str:
     done = figures["removed"] if job.kind == "scale_in" else figures["ready"]
     text = f"{done}/{figures['total']}"
     return f"{text}, {figures['failed']} ✗" if figures["failed"] else text
+
+
+def seconds(start, end) -> str:
+    """The time from start to end in seconds, to a tenth, in the reader's format (``41.2 s``); "" when unknown."""
+    if start is None or end is None:
+        return ""
+    taken = Decimal(str((end - start).total_seconds())).quantize(Decimal("0.1"))
+    return _("%(seconds)s s") % {"seconds": number(taken)}
+
+
+def host_took(host) -> str:
+    """How long a job's host took from its request to ready (or to its failure)."""
+    return seconds(host.created_at, host.ready_at or host.failed_at)
+
+
+def job_steps(job):
+    """A ``prepare`` for the job page's hosts table: each host of the page gets ``steps``, the job's events on it
+    with the time since the host was requested (``Creating +0.4 s → Created +3.1 s → Ready +41.0 s``), all read
+    with one query."""
+
+    def attach(hosts) -> None:
+        by_host = {host.pk: [] for host in hosts}
+        events = JobEvent.objects.filter(job=job, host__in=list(by_host)).order_by("time", "pk")
+        for host_id, kind, time in events.values_list("host_id", "kind", "time"):
+            by_host[host_id].append((kind, time))
+        for host in hosts:
+            host.steps = " → ".join(
+                f"{label(kind)} +{seconds(host.created_at, time)}" for kind, time in by_host[host.pk]
+            )
+
+    return attach
 
 
 def job_by(job) -> str:
@@ -101,6 +136,8 @@ JOB_HOSTS = Table(
         Column("hostname", _("Host"), link="console:host"),
         Column("status", _("Status"), pill=True),
         Column("status_message", _("Message"), order=""),
+        Column("took", _("Took"), order="", value=host_took),
+        Column("steps", _("Steps"), order="", value=lambda host: getattr(host, "steps", "")),
         Column("provider", _("Provider"), path="provider.name", default=False),
         Column("instance_id", _("Instance")),
         Column("private_ip", _("Private IP")),
@@ -267,6 +304,7 @@ class JobList(ListPage):
 
     viewset, table, title, section = JobViewSet, JOBS, _("Jobs"), "jobs"
     filters, choices = ("cluster", "pool", "kind", "status"), {"cluster": CLUSTER_CHOICES, "pool": POOL_CHOICES}
+    search = ("pool__name", "requested_by__username", "trigger", "message")
 
 
 class ProviderList(ListPage):
@@ -314,6 +352,7 @@ class SSHKeyList(ListPage):
 
     viewset, table, title, section = SSHKeyViewSet, SSH_KEYS, _("SSH keys"), "ssh-keys"
     filters, choices = ("account", "pool"), {"account": PROVIDER_CHOICES, "pool": POOL_CHOICES}
+    search = ("fingerprint", "account__name", "pool__name")
     select_related = ("account", "pool")
 
 

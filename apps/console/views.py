@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,7 +22,7 @@ from apps.console.budgets import with_figures
 from apps.console.edit import may_change
 from apps.console.editors import cluster_actions
 from apps.console.generic import shown
-from apps.console.lists import HOSTS, JOB_HOSTS, JOBS, POOLS, with_running_jobs
+from apps.console.lists import HOSTS, JOB_HOSTS, JOBS, POOLS, job_steps, with_running_jobs
 from apps.console.paging import paged
 from apps.core.choices import Action, Role
 from apps.core.exceptions import ServiceError
@@ -42,6 +42,8 @@ JOBS_PER_PAGE = 20
 POOLS_PER_PAGE = 50
 MEMBERS_PER_PAGE = 50
 EVENTS_PER_PAGE = 100
+#: Seconds between redraws of a running job's hosts table (its bar is redrawn every 2 s).
+JOB_HOSTS_REFRESH = 3
 
 
 class LogoutView(auth_views.LogoutView):
@@ -144,13 +146,40 @@ def _visible_job(user, job_id: int) -> Job:
     return get_object_or_404(job, pk=job_id)
 
 
+def _by_template(job: Job) -> list[dict]:
+    """A scale job's hosts by template (one query): how many it made ready (or removed), failed, and in all."""
+    if job.kind == JobKind.SCALE_OUT:
+        hosts, done = Host.objects.filter(job=job), Q(ready_at__isnull=False)
+    elif job.kind == JobKind.SCALE_IN:
+        hosts, done = Host.objects.filter(removal_job=job), Q(status=HostStatus.TERMINATED)
+    else:
+        return []
+    rows = list(
+        hosts.values("template__name")
+        .annotate(
+            total=Count("pk"), done=Count("pk", filter=done), failed=Count("pk", filter=Q(failed_at__isnull=False))
+        )
+        .order_by("template__name")
+    )
+    if job.kind == JobKind.SCALE_IN:
+        for row in rows:  # as in its bar: a scale-in fails no host (a host removed may have failed long before)
+            row["failed"] = 0
+    return rows
+
+
 def _progress_context(job: Job) -> dict:
-    """The job's progress figures and the bar's widths in percent."""
+    """The job's progress figures, the bar's widths in percent, and the same by template."""
     figures = progress(job)
     total = figures["total"] or 1
     figures["done"] = figures["removed"] if job.kind == JobKind.SCALE_IN else figures["ready"]
     widths = {name: round(100 * figures[name] / total, 2) for name in ("ready", "removed", "failed")}
-    return {"job": job, "progress": figures, "widths": widths, "active": job.status in JobStatus.ACTIVE}
+    return {
+        "job": job,
+        "progress": figures,
+        "widths": widths,
+        "active": job.status in JobStatus.ACTIVE,
+        "by_template": _by_template(job),
+    }
 
 
 @login_required
@@ -160,10 +189,14 @@ def job_detail(request, job_id: int):
     hosts = _job_hosts(job)
     hosts = hosts.select_related("pool__cluster", "provider", "template").order_by("pk")
     events = job.events.select_related("host").order_by("time", "pk")
+    figures = _progress_context(job)
+    live = JOB_HOSTS_REFRESH if figures["active"] else 0
     context = {
-        **_progress_context(job),
+        **figures,
         "can_cancel": may_scale(request.user, job),
-        "hosts": shown(request, JOB_HOSTS, hosts, HOSTS_PER_PAGE, param="hosts_page"),
+        "hosts": shown(
+            request, JOB_HOSTS, hosts, HOSTS_PER_PAGE, param="hosts_page", prepare=job_steps(job), live=live
+        ),
         "events": paged(request, events, EVENTS_PER_PAGE, param="events_page"),
     }
     return render(request, "console/job.html", context)

@@ -9,9 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from django.utils.functional import SimpleLazyObject, empty
+
 _request_id: ContextVar[str] = ContextVar("dcp_request_id", default="")
 _via: ContextVar[str] = ContextVar("dcp_via", default="system")
 _fields: ContextVar[dict] = ContextVar("dcp_log_fields", default={})  # noqa: B039 - never mutated, only replaced
+_http_request: ContextVar[object] = ContextVar("dcp_http_request", default=None)
 
 
 def current_request_id() -> str:
@@ -34,6 +37,32 @@ def reset_request(tokens: tuple) -> None:
     _request_id.reset(tokens[0])
     _via.reset(tokens[1])
     _fields.reset(tokens[2])
+
+
+def set_http_request(request) -> object:
+    """Keep the request being served, so log lines can name who made it; returns a token for reset_http_request()."""
+    return _http_request.set(request)
+
+
+def reset_http_request(token) -> None:
+    """Undo set_http_request()."""
+    _http_request.reset(token)
+
+
+def current_username() -> str:
+    """The user the request being served was authenticated as, once it has been, else ''.
+
+    Never authenticates by itself (a log line must not query the database): Django's session user is read only
+    once something has evaluated it (the console's login check), and DRF sets the request's user when its token
+    or session authentication has run.
+    """
+    request = _http_request.get()
+    user = getattr(request, "__dict__", {}).get("user")
+    if isinstance(user, SimpleLazyObject):
+        user = user._wrapped
+        if user is empty:
+            return ""
+    return user.get_username() if getattr(user, "is_authenticated", False) else ""
 
 
 def current_fields() -> dict:

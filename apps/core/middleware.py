@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
 from django.http import JsonResponse
 
-from apps.core.context import reset_request, set_request
+from apps.core.context import reset_http_request, reset_request, set_http_request, set_request
 
 #: How much of a chunked body is read at a time.
 READ_SIZE = 64 * 1024
@@ -32,9 +32,11 @@ class RequestContextMiddleware:
         request_id = request_id_of(request)
         via = "api" if request.path.startswith("/api/") else "console"
         tokens = set_request(request_id, via)
+        request_token = set_http_request(request)
         try:
             response = self.get_response(request)
         finally:
+            reset_http_request(request_token)
             reset_request(tokens)
         response["X-Request-ID"] = request_id
         return response

@@ -1,9 +1,10 @@
 """Log lines as JSON (DCP_LOG_FORMAT=json) or text, each with the ids of the request or task it belongs to.
 
 A JSON line holds ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``message``, then whichever of
-``request_id``, ``task``, ``task_id``, ``job``, ``pool``, ``host``, ``hosts``, ``batch`` and ``provider``
-are known: bound by the web middleware and the Celery task signals (apps.core.context), or given to
-one call with ``extra={"job": ...}``. A text line ends with the same ids as ``key=value``.
+``request_id``, ``user`` (who made the request, once authenticated), ``task``, ``task_id``, ``job``,
+``pool``, ``host``, ``hosts``, ``batch`` and ``provider`` are known: bound by the web middleware and the
+Celery task signals (apps.core.context), or given to one call with ``extra={"job": ...}``. A text line
+ends with the same ids as ``key=value``.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import json
 import logging
 from datetime import UTC, datetime
 
-from apps.core.context import current_fields, current_request_id
+from apps.core.context import current_fields, current_request_id, current_username
 
 #: The context keys a line may carry, in the order they are written.
-CONTEXT_KEYS = ("request_id", "task", "task_id", "job", "pool", "host", "hosts", "batch", "provider")
+CONTEXT_KEYS = ("request_id", "user", "task", "task_id", "job", "pool", "host", "hosts", "batch", "provider")
 
 
 def context_of(record: logging.LogRecord) -> dict:
@@ -24,6 +25,9 @@ def context_of(record: logging.LogRecord) -> dict:
     request_id = current_request_id()
     if request_id:
         found["request_id"] = request_id
+    username = current_username()
+    if username:
+        found["user"] = username
     for key in CONTEXT_KEYS:
         value = getattr(record, key, None)
         if value not in (None, ""):

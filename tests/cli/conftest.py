@@ -9,8 +9,10 @@ and what the API then shows.
 
 import json
 import os
+import pty
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,8 +49,11 @@ class Dcp:
         """The profiles file the CLI writes."""
         return self.home / "config" / "dcp" / "config.toml"
 
-    def __call__(self, *args: str, stdin: str | None = None, env: dict | None = None, timeout: float = 180):
-        """Run dcp with args; the finished process (returncode, stdout, stderr as text)."""
+    def __call__(
+        self, *args: str, stdin: str | None = None, env: dict | None = None, timeout: float = 180, tty: bool = False
+    ):
+        """Run dcp with args; the finished process (returncode, stdout, stderr as text). With tty, stderr is a
+        terminal (a pseudo-terminal read here), as when a person runs dcp by hand."""
         environment = {
             key: value for key, value in os.environ.items() if not key.startswith("DCP_") and key != "XDG_CONFIG_HOME"
         }
@@ -58,6 +63,8 @@ class Dcp:
         if self.token:
             environment["DCP_TOKEN"] = self.token
         environment.update(env or {})
+        if tty:
+            return on_terminal([sys.executable, "-m", "dcp_cli", *args], environment, self.home, timeout)
         return subprocess.run(
             [sys.executable, "-m", "dcp_cli", *args],
             input=stdin,
@@ -73,6 +80,33 @@ class Dcp:
         done = self(*args, "-o", "json", **kwargs)
         assert done.returncode == 0, (done.returncode, done.stdout, done.stderr)
         return json.loads(done.stdout)
+
+
+def on_terminal(argv: list[str], env: dict, cwd: Path, timeout: float) -> subprocess.CompletedProcess:
+    """Run argv with stdout a pipe and stderr a pseudo-terminal; what each received, as text."""
+    master, slave = pty.openpty()
+    received = bytearray()
+
+    def read() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the terminal's other end closed: the process has ended
+                return
+            if not chunk:
+                return
+            received.extend(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    process = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, env={**env, "TERM": "xterm"}, cwd=cwd
+    )
+    os.close(slave)
+    stdout, _ = process.communicate(timeout=timeout)
+    reader.join(timeout=10)
+    os.close(master)
+    return subprocess.CompletedProcess(argv, process.returncode, stdout.decode(), received.decode(errors="replace"))
 
 
 @dataclass

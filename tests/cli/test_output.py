@@ -3,12 +3,15 @@
 import csv
 import io
 import json
+from datetime import date
+from decimal import Decimal
 
 import pytest
 import yaml
 from django.urls import Resolver404, resolve
 
 from apps.core.choices import Role
+from apps.costs.models import ExchangeRate
 from apps.inventory.models import Host
 from apps.provisioning.models import Job
 from tests.cli.conftest import Dcp
@@ -59,7 +62,7 @@ def test_lists_follow_every_page_up_to_limit(dcp, demo, pools):
 
 
 def test_names_unknown_and_ambiguous(dcp, demo, pools):
-    """An unknown name is not found (exit 3); a pool name two clusters have is a usage error listing both."""
+    """An unknown name is an error (exit 1); a pool name two clusters have is a usage error listing both."""
     unknown = dcp("pool", "scale", "demo/nope", "--delta", "1")
     assert unknown.returncode == 1 and "No pool named 'demo/nope'" in unknown.stderr
     assert dcp("host", "list", "--pool", "nowhere/web").returncode == 1
@@ -71,7 +74,7 @@ def test_names_unknown_and_ambiguous(dcp, demo, pools):
 
 
 def test_exit_codes_carry_the_api_message(dcp, demo, pools, server):
-    """Auth 4, forbidden 5, not found 3, refused input 1, usage 2: each with the API's words on stderr."""
+    """Auth 4, forbidden 6, not found 1, refused input 1, usage 2: each with the API's words on stderr."""
     bad_token = dcp("pool", "list", env={"DCP_TOKEN": "not-a-token"})
     assert bad_token.returncode == 4 and bad_token.stderr.startswith("Error: ")
     no_token = Dcp(dcp.home, server.url)("pool", "list")
@@ -100,6 +103,26 @@ def test_cost_answers_what_the_api_answers(dcp, demo):
         "/api/v1/costs/", {"group_by": "cluster,pool", "start": "2026-01-01", "end": "2026-02-01"}
     )
     assert dcp.json("cost", "--group-by", "cluster,pool", "--period", "2026-01") == api.json()
+    # Currency, step and a pool named as a person types it reach the API as its own parameters.
+    ExchangeRate.objects.create(base="EUR", quote="USD", rate=Decimal("1.08"), valid_from=date(2025, 12, 1))
+    query = {"group_by": "pool", "start": "2026-01-01", "end": "2026-01-08", "step": "day", "currency": "EUR"}
+    expected = client_for(demo.developer).get("/api/v1/costs/", {**query, "pool": demo.pool.pk}).json()
+    by_day = dcp.json(
+        "cost",
+        "--group-by",
+        "pool",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-01-08",
+        "--step",
+        "day",
+        "--currency",
+        "eur",
+        "--pool",
+        "demo/web",
+    )
+    assert by_day == expected and by_day["currency"] == "EUR" and len(by_day["series"]) == 7
     table = dcp("cost", "--group-by", "pool", "--start", "2026-01-01", "--end", "2026-01-08", "--step", "day")
     assert table.returncode == 0 and "Total" in table.stdout
     refused = dcp("cost", "--group-by", "colour")
@@ -114,7 +137,7 @@ def test_cost_answers_what_the_api_answers(dcp, demo):
     ],
 )
 def test_budgets_and_reports_or_a_clear_message_where_the_server_has_none(dcp, demo, command, path):
-    """Where the endpoint exists, its rows; where this server predates it, exit 3 saying so."""
+    """Where the endpoint exists, its rows; where this server predates it, exit 1 saying so."""
     done = dcp(*command, "-o", "json")
     try:
         resolve(path)
@@ -138,6 +161,31 @@ def test_hosts_by_hostname(dcp, demo):
     unknown = dcp("pool", "scale", "demo/web", "--remove", "no-such-host")
     assert unknown.returncode == 1 and "No host named 'no-such-host'" in unknown.stderr
     assert not Job.objects.exists()
+
+
+def test_host_reinit_by_name_starts_a_run_and_its_job(dcp, demo):
+    """A ready host whose template has an init method, named as a person types it: one run and its job, as the API
+    recorded them; asked again by id while it runs, the host is skipped with the API's reason."""
+    from apps.configuration.models import InitRun
+
+    demo.template.init_method = "ansible"
+    demo.template.save(update_fields=["init_method"])
+    host = Host.objects.create(
+        hostname="web-reinit-1",
+        pool=demo.pool,
+        template=demo.template,
+        provider=demo.template.provider,
+        status="ready",
+        private_ip="10.0.0.9",
+    )
+    started = dcp.json("host", "reinit", "web-reinit-1")
+    run = InitRun.objects.get(host=host, rerun=True)
+    assert [r["id"] for r in started["runs"]] == [run.pk] and started["jobs"] == [run.job_id]
+    assert started["skipped"] == []
+    # By id while that run is still going: nothing new starts, and stderr says why the host was skipped.
+    again = dcp("host", "reinit", str(host.pk))
+    assert again.returncode == 0 and f"Skipped host {host.pk}: initialization already running" in again.stderr
+    assert InitRun.objects.filter(host=host, rerun=True).count() == 1
 
 
 def test_provider_and_template_lists(dcp, demo):

@@ -72,7 +72,7 @@ def test_a_retried_line_does_not_scale_twice(dcp, demo):
     ]
     assert [json.loads(run.stdout)["id"] for run in named] == [json.loads(named[0].stdout)["id"]] * 2
     assert ServicePool.objects.get(pk=demo.pool.pk).desired_size == 3
-    # The same key for another request is a conflict (exit 6) with the API's message.
+    # The same key for another request is a conflict (exit 1) with the API's message.
     reused = dcp("pool", "scale", "demo/web", "--to", "5", "--idempotency-key", "deploy-42")
     assert reused.returncode == 1 and "already used for a different request" in reused.stderr
     assert ServicePool.objects.get(pk=demo.pool.pk).desired_size == 3

@@ -128,6 +128,20 @@ def test_scale_refusals_say_why(pool, users):
     assert both.status_code == 400 and 'Give exactly one of "delta", "desired_size" or "hosts".' in text(both)
     word = developer.post(f"/pools/{pool.pk}/scale/confirm/", {"desired_size": "five"})
     assert word.status_code == 400 and "Give the size to scale the pool to" in text(word)
+    # The form comes back as typed, the message right after its field, which points at it; no Confirm button.
+    content = word.content.decode()
+    field = re.search(
+        r'<label data-field="desired_size">.*?</label>\s*<ul class="errorlist" id="([^"]+)"', content, re.S
+    )
+    assert field and 'value="five"' in field.group(0) and f'aria-describedby="{field.group(1)}"' in field.group(0)
+    assert 'name="confirm"' not in content and 'data-field="delta">' in content
+    empty = developer.post(f"/pools/{pool.pk}/scale/confirm/", {"delta": "", "desired_size": ""})
+    assert empty.status_code == 400
+    assert re.search(
+        r'data-field="delta">.*?</label>\s*<ul class="errorlist"[^>]*><li>Give a number of hosts',
+        empty.content.decode(),
+        re.S,
+    )
     preview = developer.post(f"/pools/{pool.pk}/scale/preview/", {"delta": "-3"})
     assert "below its min_size 0" in text(preview)
     guest = login(users["guest"]).post(f"/pools/{pool.pk}/scale/confirm/", {"desired_size": "3"})

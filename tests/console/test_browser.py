@@ -18,7 +18,7 @@ from apps.configuration.models import InitRun
 from apps.costs.budgets.models import Budget
 from apps.inventory.models import Host
 from apps.provisioning.models import Job
-from tests.conftest import wait_for
+from tests.conftest import client_for, wait_for
 from tests.costs.test_where_people_look import running
 from tests.e2e.test_cloud_scale import template_for
 from tests.factories import MachineFactory, PoolFactory, TemplateFactory, ready_hosts, with_template
@@ -82,11 +82,11 @@ def pool(cluster):
     return pool
 
 
-def column(page, key: str) -> list[str]:
-    """The texts of one column of the page's host table, top to bottom, as drawn."""
-    keys = page.locator("#table-hosts thead th").evaluate_all("cells => cells.map(c => c.dataset.column)")
+def column(page, key: str, table: str = "hosts") -> list[str]:
+    """The texts of one column of one of the page's tables (its host table unless told), top to bottom, as drawn."""
+    keys = page.locator(f"#table-{table} thead th").evaluate_all("cells => cells.map(c => c.dataset.column)")
     index = keys.index(key)
-    return page.locator(f"#table-hosts tbody tr td:nth-child({index + 1})").all_inner_texts()
+    return page.locator(f"#table-{table} tbody tr td:nth-child({index + 1})").all_inner_texts()
 
 
 def pool_cells(page, name: str) -> dict[str, str]:
@@ -232,6 +232,9 @@ def test_scale_to_a_size_confirm_and_watch_the_bar_fill(worker, aliyun, page_as,
     page.wait_for_function("document.querySelector('[data-status]').dataset.status === 'succeeded'", timeout=30_000)
     assert Job.objects.get(pool=pool).status == "succeeded"
     page.wait_for_function("document.querySelectorAll('#table-job-hosts tbody tr').length === 3")
+    # The bar's figures by template, and each host's time from request to ready, as drawn.
+    assert page.locator(".by-template tbody tr td").all_inner_texts() == [template.name, "3", "0", "3"]
+    assert all(re.fullmatch(r"\d+\.\d s", took) for took in column(page, "took", "job-hosts"))
     page.screenshot(path=tmp_path / "job.png", full_page=True)
     pools.wait_for_function(
         "[...document.querySelectorAll('#table-pools tbody td')].map(td => td.innerText).join(' ').includes('ecs-pool')"
@@ -310,10 +313,15 @@ def test_pages_look_right(page_as, pool, users, tmp_path):
 
 
 def test_costs_page_draws_the_apis_daily_costs(page_as, cluster, users, priced, tmp_path):
-    """Two hosts at 0.36 USD an hour for 30 hours: the chart has a bar per day and the table the cluster's cost."""
+    """Two hosts at 0.36 USD an hour for 30 hours: the chart has a bar per day and the table the cluster's cost.
+    Then, for a window that has ended (so its figures stand still), every row of the table is the API's answer to
+    the same question, figure for figure; the browser reports no JavaScript error or console error throughout."""
     pool = PoolFactory(cluster=cluster, name="priced")
     running(pool, priced, hours=30, n=2)
     page = page_as(users["guest"])
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.goto(f"{page.base}/costs/?group_by=pool&start=2000-01-01&end=2000-01-02")
     page.select_option("select[name=group_by]", "pool")
     page.fill("input[name=start]", (timezone.now() - timedelta(days=3)).date().isoformat())
@@ -330,6 +338,30 @@ def test_costs_page_draws_the_apis_daily_costs(page_as, cluster, users, priced, 
     )
     assert sum(drawn) == pytest.approx(21.60, abs=0.02)
     page.screenshot(path=tmp_path / "costs.png", full_page=True)
+
+    running(PoolFactory(cluster=cluster, name="second"), priced, hours=50, n=1)
+    today = timezone.now().date()
+    start, end = (today - timedelta(days=3)).isoformat(), today.isoformat()
+    page.fill("input[name=start]", start)
+    page.fill("input[name=end]", end)
+    page.click("#cost-form button[type=submit]")
+    page.wait_for_function("document.querySelectorAll('#cost-rows tbody tr').length === 2")
+    page.wait_for_function("document.getElementById('cost-status').textContent === ''")
+    query = {"group_by": "pool", "step": "day", "start": f"{start}T00:00:00Z", "end": f"{end}T00:00:00Z"}
+    answer = client_for(users["guest"]).get("/api/v1/costs/", query)
+    assert answer.status_code == 200, answer.content
+    api = answer.json()
+
+    def amount(text: str) -> Decimal:
+        return Decimal(text.removesuffix(" " + api["currency"]).replace(",", ""))
+
+    drawn_rows = [page.locator("#cost-rows tbody tr").nth(i).locator("td").all_inner_texts() for i in range(2)]
+    assert [[row[0], *map(amount, row[1:])] for row in drawn_rows] == [
+        [row["key"], Decimal(row["cost"]), Decimal(row["host_hours"]), Decimal(row["unpriced_host_hours"])]
+        for row in api["rows"]
+    ]
+    assert amount(page.locator("#cost-total").inner_text()) == Decimal(api["total"]) > 0
+    assert errors == []
 
 
 def test_budget_page_draws_its_burn_down(page_as, pool, priced, users, tmp_path):

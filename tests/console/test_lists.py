@@ -363,3 +363,116 @@ def test_login_page_offers_the_language_switch(users):
     assert "主机" in client.get("/hosts/").content.decode()
     assert client.post("/language/", {"language": "klingon", "next": "/"}).status_code == 302
     assert "主机" in client.get("/hosts/").content.decode(), "an unknown language changes nothing"
+
+
+def test_job_page_shows_progress_by_template_and_each_hosts_steps_and_time(cluster, users):
+    """A scale-out over two templates: the bar's figures by template (ready, failed, total), each host's time from
+    request to ready (or failure) and its steps with their times; the hosts table redraws itself while the job
+    runs and stops once it has ended. In Chinese the same, with 秒 for seconds."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.provisioning.models import JobEvent
+
+    first, second = TemplateFactory(name="tpl-a"), TemplateFactory(name="tpl-b")
+    pool = with_template(with_template(PoolFactory(cluster=cluster, name="two"), first, 0), second, 1)
+    job = Job.objects.create(pool=pool, kind="scale_out", status="running", delta=3, desired_before=0, desired_after=3)
+    asked = timezone.now() - timedelta(minutes=5)
+    made = {}
+    for name, template, status in (("a-1", first, "ready"), ("a-2", first, "failed"), ("b-1", second, "creating")):
+        made[name] = Host.objects.create(
+            pool=pool, provider=template.provider, template=template, job=job, hostname=name, status=status
+        )
+    Host.objects.filter(job=job).update(created_at=asked)
+    Host.objects.filter(pk=made["a-1"].pk).update(ready_at=asked + timedelta(seconds=41))
+    Host.objects.filter(pk=made["a-2"].pk).update(failed_at=asked + timedelta(seconds=12.34))
+    for kind, after in (("creating", 0.5), ("ready", 41)):
+        event = JobEvent.objects.create(job=job, host=made["a-1"], kind=kind, message="")
+        JobEvent.objects.filter(pk=event.pk).update(time=asked + timedelta(seconds=after))
+    client = login(users["guest"])
+    page = client.get(f"/jobs/{job.pk}/")
+    content = page.content.decode()
+    by_template = re.search(r'<table class="list by-template">.*?</table>', content, re.S).group(0)
+    drawn = re.findall(
+        r'<tr data-template="([^"]*)"><td>[^<]*</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td>', by_template
+    )
+    assert drawn == [("tpl-a", "1", "1", "2"), ("tpl-b", "0", "0", "1")]
+    hosts = {row[0]: row for row in rows(page) if row and row[0] in made}
+    keys = headings(page)
+    took, steps = keys.index("took"), keys.index("steps")
+    assert hosts["a-1"][took] == "41.0 s" and hosts["a-2"][took] == "12.3 s" and hosts["b-1"][took] == "–"
+    assert hosts["a-1"][steps] == "creating +0.5 s → ready +41.0 s" and hosts["b-1"][steps] == "–"
+    assert re.search(r'id="table-job-hosts"[^>]*hx-trigger="every 3s', content), "the hosts table follows the job"
+    progress = client.get(f"/jobs/{job.pk}/progress/?active=1").content.decode()
+    assert '<tr data-template="tpl-a"><td>tpl-a</td><td>1</td><td>1</td><td>2</td>' in progress
+
+    chinese = client.get(f"/jobs/{job.pk}/", headers={"Accept-Language": "zh-CN"})
+    assert "按模板" in chinese.content.decode() and "41.0 秒" in chinese.content.decode()
+    Job.objects.filter(pk=job.pk).update(status="partial")
+    ended = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert not re.search(r'id="table-job-hosts"[^>]*hx-trigger', ended), "an ended job's table stays still"
+
+
+def test_job_timeline_comes_a_page_at_a_time(pool, users):
+    """A job of many events shows EVENTS_PER_PAGE of them, oldest first, and pages to the rest: the page stays short."""
+    from apps.console.views import EVENTS_PER_PAGE
+    from apps.provisioning.models import JobEvent
+
+    job = Job.objects.create(pool=pool, kind="scale_out", delta=1, desired_before=0, desired_after=1)
+    JobEvent.objects.bulk_create(
+        JobEvent(job=job, kind="info", message=f"step {i:03d}") for i in range(EVENTS_PER_PAGE + 30)
+    )
+    client = login(users["guest"])
+
+    def timeline(query: str = "") -> list[str]:
+        content = client.get(f"/jobs/{job.pk}/{query}").content.decode()
+        table = re.search(r'<table class="list timeline">.*?</table>', content, re.S).group(0)
+        return re.findall(r"<td>(step \d+)</td>", table)
+
+    first = timeline()
+    assert first == [f"step {i:03d}" for i in range(EVENTS_PER_PAGE)]
+    assert timeline("?events_page=2") == [f"step {i:03d}" for i in range(EVENTS_PER_PAGE, EVENTS_PER_PAGE + 30)]
+
+
+def test_jobs_and_ssh_keys_lists_have_a_search_box_too(pool, secret_pool, users):
+    """?q= finds jobs by pool, requester, trigger or message, and SSH keys by fingerprint, account or pool; still
+    only the user's own."""
+    from apps.configuration import keys
+
+    mine = Job.objects.create(
+        pool=pool, kind="scale_out", delta=1, desired_before=0, desired_after=1, message="quota exceeded in bj-a"
+    )
+    Job.objects.create(
+        pool=pool, kind="scale_in", delta=-1, desired_before=1, desired_after=0, trigger="schedule nightly"
+    )
+    client = login(users["guest"])
+    page = client.get("/jobs/")
+    assert 'name="q"' in page.content.decode()
+    assert [row[0] for row in rows(client.get("/jobs/?q=QUOTA"))] == [str(mine.pk)]
+    assert len(rows(client.get("/jobs/?q=nightly"))) == 1
+    assert rows(client.get("/jobs/?q=hidden-pool")) == [["Nothing to show."]], "another cluster's job stays hidden"
+    key = keys.new_key(pool=pool)
+    key.save()
+    keys.new_key(pool=secret_pool).save()
+    found = rows(client.get(f"/ssh-keys/?q={key.fingerprint[-12:]}"))
+    assert [row[0] for row in found] == [str(key.pk)]
+    assert rows(client.get("/ssh-keys/?q=hidden-pool")) == [["Nothing to show."]]
+
+
+def test_a_scale_ins_progress_by_template_counts_removed_hosts(cluster, users):
+    """A scale-in removing two hosts (one of which had failed long before), one removed so far: by template,
+    1 removed of 2, none failed, as its bar says."""
+    from django.utils import timezone
+
+    template = TemplateFactory(name="tpl-in")
+    pool = with_template(PoolFactory(cluster=cluster, name="shrink"), template)
+    job = Job.objects.create(pool=pool, kind="scale_in", status="running", delta=-2, desired_before=2, desired_after=0)
+    for name, status in (("gone-1", "terminated"), ("going-1", "terminating")):
+        Host.objects.create(
+            pool=pool, provider=template.provider, template=template, hostname=name, status=status, removal_job=job
+        )
+    Host.objects.filter(hostname="going-1").update(failed_at=timezone.now())
+    content = login(users["guest"]).get(f"/jobs/{job.pk}/progress/?active=1").content.decode()
+    assert "<th>Removed</th>" in content
+    assert '<tr data-template="tpl-in"><td>tpl-in</td><td>1</td><td>0</td><td>2</td>' in content

@@ -90,8 +90,8 @@ def test_request_id_round_trip(users, cluster, json_lines):
     assert answer.status_code == 202, answer.content
     assert answer["X-Request-ID"] == "rid-42.a"
     scaled = [json.loads(line) for line in json_lines if "scaled from" in line]
-    assert [(line["request_id"], line["job"], line["pool"]) for line in scaled] == [
-        ("rid-42.a", answer.json()["id"], pool.pk)
+    assert [(line["request_id"], line["user"], line["job"], line["pool"]) for line in scaled] == [
+        ("rid-42.a", "developer-user", answer.json()["id"], pool.pk)
     ]
     from apps.core.models import AuditEntry
 
@@ -99,6 +99,31 @@ def test_request_id_round_trip(users, cluster, json_lines):
     for bad in ("x" * 37, "has space", "new\nline", ""):
         echoed = APIClient().get("/healthz", HTTP_X_REQUEST_ID=bad)["X-Request-ID"]
         assert echoed != bad and uuid.UUID(echoed)
+
+
+def test_lines_name_the_user_once_authenticated(users, cluster, json_lines):
+    """A console scale (session) and an API scale (token) each log the user who made them; a refused token's
+    request names nobody, and a line logged outside any request carries no user."""
+    from django.test import Client
+
+    pool = with_template(PoolFactory(cluster=cluster, max_size=5), TemplateFactory())
+    console = Client()
+    console.force_login(users["admin"])
+    assert console.post(f"/pools/{pool.pk}/scale/", {"delta": 1}).status_code == 302
+    assert (
+        client_for(users["developer"]).post(f"/api/v1/pools/{pool.pk}/scale/", {"delta": 1}, format="json").status_code
+        == 202
+    )
+    wrong = APIClient()
+    wrong.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    assert wrong.get("/api/v1/pools/").status_code == 401
+    logging.getLogger("dcp.test").info("outside any request")
+    lines = [json.loads(line) for line in json_lines]
+    scaled = [line.get("user") for line in lines if "scaled from" in line["message"]]
+    assert scaled == ["admin-user", "developer-user"]
+    refused = [line for line in lines if "Unauthorized" in line["message"]]
+    assert refused and all("user" not in line for line in refused)
+    assert "user" not in lines[-1] and lines[-1]["message"] == "outside any request"
 
 
 def test_json_logs_of_create_and_scale_hold_no_secret(sysadmin, users, cluster, json_lines, ecs_emulator):

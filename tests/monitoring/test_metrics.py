@@ -197,6 +197,37 @@ def test_fleet_state_read_at_scrape_time(cluster):
     assert value(found, "dcp_host_ready_duration_seconds_sum", **ready) == pytest.approx(300, abs=3)
 
 
+def test_no_label_names_a_host(cluster):
+    """Hosts ready, failed and lost, an init run, an orphan of a host: no sample has a host's label, and no label
+    value is a host's name or instance id (a label per host would make a series per host)."""
+    template = TemplateFactory()
+    pool = with_template(PoolFactory(cluster=cluster, name="named", desired_size=4), template)
+    made = [host(pool, template, HostStatus.INITIALIZING, instance_id=f"i-label-{i:04d}") for i in range(4)]
+    move_hosts([made[0], made[1], made[3]], HostStatus.READY)
+    move_hosts([made[2]], HostStatus.FAILED, "no capacity", FailureReason.CAPACITY)
+    move_hosts([Host.objects.get(pk=made[3].pk)], HostStatus.LOST)
+    record(
+        InitRun.objects.create(host=made[0], method="ansible", status="running", started_at=timezone.now()),
+        InitResult(status=InitStatus.OK, message="done"),
+    )
+    OrphanInstance.objects.create(
+        provider=template.provider,
+        instance_id=made[1].instance_id,
+        host=made[1],
+        reason="its host is gone",
+        first_seen=timezone.now(),
+        last_seen=timezone.now(),
+    )
+    status, body = scrape()
+    assert status == 200, body
+    personal = {h.hostname for h in made} | {h.instance_id for h in made}
+    labels = [sample.labels for family in text_string_to_metric_families(body) for sample in family.samples]
+    assert labels and not {"host", "host_id", "hostname", "instance", "instance_id"} & {k for ls in labels for k in ls}
+    assert not personal & {v for ls in labels for v in ls.values()}
+    assert value(samples(body), "dcp_hosts", status="ready", pool="named") == 2
+    assert value(samples(body), "dcp_hosts", status="lost", pool="named") == 1
+
+
 def test_seconds_below_desired_since_the_pool_fell_short(cluster):
     """A pool short of ready hosts reports how long it has been; once it has enough, 0."""
     pool = PoolFactory(cluster=cluster, name="short", desired_size=2)
@@ -242,6 +273,35 @@ def test_workers_and_queues(worker):
         assert value(found, "celery_active_consumer_count", queue_name=queue) >= 1
         assert value(found, "celery_queue_length", queue_name=queue) >= 0
     assert value(found, "dcp_broker_up") == 1
+
+
+def test_a_scrape_sends_as_many_statements_for_a_big_fleet_as_for_a_small_one():
+    """One cluster's pool, hosts, jobs, init runs, budget and report, then six clusters' (and more hosts in each
+    state): the scrape sends the same number of SQL statements (issue 16's benchmark asks for constant queries)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.providers.models import MachineTemplate
+    from tests.api.seed import _cluster
+    from tests.factories import PhysicalProviderFactory, UserFactory
+
+    provider = PhysicalProviderFactory(name="idc-scrape")
+    admin = UserFactory(username="scrape-admin")
+
+    def statements() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            status, body = scrape()
+        assert status == 200, body
+        return len(queries)
+
+    made = _cluster(1, provider, admin)
+    few = statements()
+    for index in range(2, 7):
+        made = _cluster(index, provider, admin)
+    template = MachineTemplate.objects.filter(pk=made["hosts"][0].template_id).get()
+    for status in (HostStatus.CREATING, HostStatus.INITIALIZING, HostStatus.FAILED):
+        host(made["pool"], template, status)
+    assert statements() == few
 
 
 def test_http_requests_by_view_and_status():

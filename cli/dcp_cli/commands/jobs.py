@@ -73,6 +73,6 @@ def watch_job(state: State, job_id, timeout, interval):
 @click.argument("job_id", type=int)
 @pass_state
 def cancel_job(state: State, job_id):
-    """Stop a job: the pool's desired size gives back what the job had not done. A job that ended: exit 6."""
+    """Stop a job: the pool's desired size gives back what the job had not done. A job that has ended: exit 1."""
     cancelled = state.api().post(f"{API}/jobs/{job_id}/cancel/", ok=(200,)).json()
     print_object(cancelled, state.output, state.columns, short(cancelled))
