@@ -685,7 +685,7 @@ def test_pool_with_min_size_starts_filling(clients, users, cluster):
     )
     assert job["requested_by"] == "admin-user"
     assert job["cluster"] == cluster.pk
-    assert job["progress"] == {"total": 2, "ready": 0, "removed": 0, "failed": 0}
+    assert job["progress"] == {"total": 2, "ready": 0, "removed": 0, "failed": 0, "drifted": 0}
 
 
 BAD_POOLS = {
@@ -996,7 +996,7 @@ def test_scale_and_cancel_job(clients, users, cluster):
         "kind": "scale_out",
         "delta": 2,
         "status": "pending",
-        "progress": {"total": 2, "ready": 0, "removed": 0, "failed": 0},
+        "progress": {"total": 2, "ready": 0, "removed": 0, "failed": 0, "drifted": 0},
         "desired_before": 0,
         "desired_after": 2,
         "requested_by": "developer-user",
@@ -1076,9 +1076,9 @@ def test_job_progress_counts_hosts(clients, fleet, jobs):
     Host.objects.filter(pk=fleet["hosts"]["web-1"].pk).update(ready_at="2026-01-01T00:00:00Z")
     Host.objects.filter(pk=fleet["hosts"]["web-2"].pk).update(failed_at="2026-01-01T00:00:00Z")
     body = clients["guest"].get(f"/api/v1/jobs/{jobs['web-out'].pk}/").json()
-    assert body["progress"] == {"total": 2, "ready": 1, "removed": 0, "failed": 1}
+    assert body["progress"] == {"total": 2, "ready": 1, "removed": 0, "failed": 1, "drifted": 0}
     listed = clients["guest"].get(f"/api/v1/jobs/?pool={fleet['web'].pk}&kind=scale_out").json()["results"]
-    assert [j["progress"] for j in listed] == [{"total": 2, "ready": 1, "removed": 0, "failed": 1}]
+    assert [j["progress"] for j in listed] == [{"total": 2, "ready": 1, "removed": 0, "failed": 1, "drifted": 0}]
 
 
 # ---------------------------------------------------------------- audit (read-only)

@@ -85,7 +85,7 @@ def test_fifty_hosts_spill_from_a_full_template_to_the_next(worker, clouds, user
     job = scale(pool, 50)
 
     assert job["status"] == "succeeded", job
-    assert job["progress"] == {"total": 50, "ready": 50, "removed": 0, "failed": 0}
+    assert job["progress"] == {"total": 50, "ready": 50, "removed": 0, "failed": 0, "drifted": 0}
     assert len(ready_ids(pool, private)) == 30 and len(ready_ids(pool, public)) == 20
     assert live_in_emulator(clouds["openstack"]) == ready_ids(pool, private)
     assert live_in_emulator(clouds["aliyun"]) == ready_ids(pool, public)

@@ -45,7 +45,7 @@ def test_scale_out_then_in(worker, setup):
 
     job = wait_for(lambda: job_done(client, response.json()["id"]), message="scale-out job to end")
     assert job["status"] == "succeeded", job
-    assert job["progress"] == {"total": 5, "ready": 5, "removed": 0, "failed": 0}
+    assert job["progress"] == {"total": 5, "ready": 5, "removed": 0, "failed": 0, "drifted": 0}
     hosts = client.get(f"/api/v1/hosts/?pool={pool.pk}&status=ready").json()
     assert hosts["count"] == 5
     machines = PhysicalMachine.objects.filter(state=MachineState.ALLOCATED)

@@ -318,7 +318,7 @@ def test_scale_in_job_counts_removed_hosts_not_ready_ones(provider, cluster, sys
     run_engine(pool)
     shown = _job_as_shown(sysadmin, job)
     assert shown["status"] == JobStatus.SUCCEEDED
-    assert shown["progress"] == {"total": 3, "ready": 0, "removed": 3, "failed": 0}
+    assert shown["progress"] == {"total": 3, "ready": 0, "removed": 3, "failed": 0, "drifted": 0}
 
 
 def test_failed_job_counts_and_explains_its_failures(provider, cluster, sysadmin):
@@ -330,7 +330,7 @@ def test_failed_job_counts_and_explains_its_failures(provider, cluster, sysadmin
     run_engine(pool)
     shown = _job_as_shown(sysadmin, job)
     assert shown["status"] == JobStatus.FAILED
-    assert shown["progress"] == {"total": 8, "ready": 0, "removed": 0, "failed": 8}
+    assert shown["progress"] == {"total": 8, "ready": 0, "removed": 0, "failed": 8, "drifted": 0}
     assert shown["message"].startswith("0 of 8 hosts ready; ")
     assert "tpl-big" in shown["message"] and "free" in shown["message"]
     assert [plan["shortfall"] for plan in shown["plan"]] == [8]
@@ -344,7 +344,7 @@ def test_partial_job_counts_the_hosts_it_did_not_get(provider, cluster, sysadmin
     run_engine(pool)
     shown = _job_as_shown(sysadmin, job)
     assert shown["status"] == JobStatus.PARTIAL
-    assert shown["progress"] == {"total": 8, "ready": 6, "removed": 0, "failed": 2}
+    assert shown["progress"] == {"total": 8, "ready": 6, "removed": 0, "failed": 2, "drifted": 0}
     assert shown["message"].startswith("6 of 8 hosts ready; ")
     assert shown["plan"][0]["shortfall"] == 2
 
