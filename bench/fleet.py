@@ -226,6 +226,7 @@ def _jobs(rng: random.Random, pools: int, jobs: int, sizes: list[int]) -> dict[i
         request_fingerprint="",
         plan=[],
         message="",
+        trigger="",
         gave_up=False,
     )
     return by_pool
@@ -280,6 +281,8 @@ def _hosts(hosts: list[dict]) -> None:
         memory_gb=Decimal("16.00"),
         zone="zone-a",
         hourly_price=Decimal("0.120000"),
+        drift_state="unknown",
+        drift_summary=[],
     )
 
 
@@ -328,6 +331,8 @@ def _init_runs(hosts: list[dict]) -> None:
         method="ansible",
         attempt=1,
         rerun=False,
+        drift_check=False,
+        changes=[],
         ok_tasks=12,
         changed_tasks=3,
         message="",

@@ -16,7 +16,7 @@ from apps.accounts import security, services
 from apps.accounts.choices import TokenOrigin
 from apps.accounts.models import Membership, PoolAdmin, Token, User
 from apps.core import audit
-from apps.core.api.serializers import RestrictedModelSerializer, Serializer
+from apps.core.api.serializers import RestrictedModelSerializer, Serializer, refuse_body
 from apps.core.api.views import CreateReadDeleteViewSet, ModelViewSet
 from apps.core.choices import Action
 from apps.core.exceptions import Conflict
@@ -283,6 +283,7 @@ class UserViewSet(ModelViewSet):
     def revoke_tokens(self, request, pk=None):
         """Revoke every token of a user: one's own, or anyone's for a system administrator."""
         user = generics.get_object_or_404(self.get_queryset(), pk=pk)
+        refuse_body(request.data)
         revoked = services.revoke_tokens(user, by=request.user)
         return Response({"detail": f"Revoked {revoked} tokens of {user.username}.", "revoked_tokens": revoked})
 

@@ -10,7 +10,7 @@ from apps.configuration.choices import InitStatus
 from apps.configuration.models import InitRun
 from apps.core.api.filters import BaseFilterSet, IdFilter, MultipleChoiceFilter
 from apps.core.api.schema import CONFLICT
-from apps.core.api.serializers import Serializer
+from apps.core.api.serializers import Serializer, refuse_body
 from apps.core.api.views import ReadOnlyModelViewSet
 from apps.core.choices import Action
 from apps.core.query import count_related
@@ -341,5 +341,6 @@ class JobViewSet(ReadOnlyModelViewSet):
     def cancel(self, request, pk=None):
         """Cancel a pending or running job."""
         job = self.get_object()
+        refuse_body(request.data)
         job = services.cancel(job.pk, request.user)
         return Response(JobDetailSerializer(job, context=self.get_serializer_context()).data)

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from apps.core import audit
 from apps.core.api.filters import BaseFilterSet, IdFilter, MultipleChoiceFilter
 from apps.core.api.schema import ERROR_SCHEMA
+from apps.core.api.serializers import refuse_body
 from apps.core.api.views import ModelViewSet, ReadOnlyModelViewSet
 from apps.core.choices import Action
 from apps.core.models import AuditAction
@@ -68,6 +69,7 @@ class ScalingPolicyViewSet(ModelViewSet):
     def rotate_token(self, request, pk=None):
         """Give the policy a new webhook token (answered this once); the old one stops working at once."""
         policy = self.get_object()
+        refuse_body(request.data)
         with transaction.atomic():
             policy = ScalingPolicy.objects.select_for_update().get(pk=policy.pk)
             token = policies.new_token(policy)

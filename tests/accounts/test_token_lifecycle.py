@@ -245,6 +245,14 @@ def test_user_revokes_all_own_tokens(alice):
     assert not any(works(key) for key in keys)
 
 
+def test_revoke_tokens_with_a_body_is_refused_and_revokes_nothing(alice):
+    """revoke-tokens takes no body: one with a field (which tokens, say) is a 400 naming it; every token works on."""
+    keys = [login_key("alice") for _ in range(2)]
+    answer = with_token(keys[0]).post(f"/api/v1/users/{alice.pk}/revoke-tokens/", {"tokens": [1]}, format="json")
+    assert answer.status_code == 400 and "Unknown field 'tokens'" in answer.json()["tokens"][0]
+    assert all(works(key) for key in keys)
+
+
 def test_last_use_is_listed(alice):
     """The list says when each token was last used."""
     used, unused = login_key("alice"), login_key("alice")

@@ -35,7 +35,7 @@ def test_schedules_and_policies_from_the_command_line(admin_dcp, dcp, demo, serv
     listed = admin_dcp.json("schedule", "list", "--pool", "demo/web")
     assert [row["name"] for row in listed] == ["gala"]
     refused = dcp("schedule", "create", "demo/web", "other", "--delta", "1", "--cron", "0 * * * *")
-    assert refused.returncode == 5, refused.stderr
+    assert refused.returncode == 6, refused.stderr  # refused by role: exits.REFUSED
     bad = admin_dcp("schedule", "create", "demo/web", "bad", "--delta", "1", "--cron", "0 20 * *")
     assert bad.returncode == 1 and "five fields" in bad.stderr
     usage = admin_dcp("schedule", "create", "demo/web", "bad", "--delta", "1")
@@ -46,7 +46,7 @@ def test_schedules_and_policies_from_the_command_line(admin_dcp, dcp, demo, serv
     assert admin_dcp.json("schedule", "enable", str(made["id"]))["enabled"] is True
     deleted = admin_dcp("schedule", "delete", str(made["id"]))
     assert deleted.returncode == 0 and not ScalingSchedule.objects.exists()
-    assert admin_dcp("schedule", "delete", str(made["id"])).returncode == 3
+    assert admin_dcp("schedule", "delete", str(made["id"])).returncode == 1  # no such object: exits.ERROR
 
     made = admin_dcp.json(
         "policy", "create", "demo/web", "latency", "--alert", "HighLatency", "--step-out", "2", "--max", "4"

@@ -868,6 +868,16 @@ def test_cancel_ended_job(api, world, ended):
     assert_error(response, 409, "already ended", ended)
 
 
+def test_cancel_with_a_body_is_refused_naming_its_fields(api, world):
+    """Cancel takes no body: one with a field (a reason, say) is a 400 naming it, and the job runs on."""
+    job = Job.objects.create(pool=world["pool"], kind=JobKind.SCALE_OUT, delta=1, desired_before=2, desired_after=3)
+    with unchanged():
+        response = send(api["developer"], "post", f"/api/v1/jobs/{job.pk}/cancel/", {"reason": "wrong pool"})
+    assert_error(response, 400, "reason", "unknown field", "no fields")
+    assert Job.objects.get(pk=job.pk).status == JobStatus.PENDING
+    assert send(api["developer"], "post", f"/api/v1/jobs/{job.pk}/cancel/", {}).status_code == 200
+
+
 def test_cancel_unknown_job(api, world):
     """Cancelling a job id that does not exist is a 404 JSON."""
     with unchanged():

@@ -99,3 +99,31 @@ def test_each_retried_removal_is_on_the_removing_jobs_timeline(cluster, settings
     assert "retrying at " in events[0] and events[0].endswith("UTC (try 2 of 21)")
     assert events[-1].endswith("gave up after 21 tries; the reconciler tries again once the hosts have waited 90s")
     assert not JobEvent.objects.filter(job=made, kind="retrying").exists()
+
+
+def test_each_throttled_create_is_on_the_jobs_timeline(ecs_emulator, cluster, monkeypatch):
+    """ECS throttles every call: each throttled try of the batch's create is one event on the job, saying it was
+    throttled and when the next try comes, and nothing is created meanwhile.
+
+    The task runs eagerly here (Celery's apply: the retries come at once, not after their countdown).
+    """
+    from apps.provisioning import work
+    from tests.provisioning.test_polling import batch_on
+
+    monkeypatch.setattr(work, "after_commit", lambda task, *args, countdown=None: None)
+    ecs_emulator.reset()
+    ecs_emulator.set_faults(throttle_rate=1.0)
+    try:
+        token, account = batch_on(ecs_emulator, cluster, 2)
+        tasks.create_hosts.apply(args=[token])
+    finally:
+        ecs_emulator.set_faults()
+    job = Host.objects.filter(batch_token=token).first().job
+    events = [event.message for event in JobEvent.objects.filter(job=job, kind="retrying").order_by("pk")]
+    assert len(events) == 21, events
+    assert events[0].startswith(f"Creating 2 host(s) on {account.name} throttled: ")
+    assert "retrying at " in events[0] and events[0].endswith("UTC (try 2 of 21)")
+    assert events[-1].startswith(f"Creating 2 host(s) on {account.name} throttled: ")
+    assert "gave up after 21 tries" in events[-1]
+    assert not Host.objects.filter(batch_token=token).exclude(instance_id="").exists()
+    assert not ecs_emulator.reported()

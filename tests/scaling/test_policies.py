@@ -185,6 +185,15 @@ def test_a_rotated_token_replaces_the_old_one(users, pool):
     assert post_alerts(policy, firing("HighLatency"), token=rotated["token"]).status_code == 200
 
 
+def test_rotate_token_with_a_body_is_refused_and_the_token_kept(users, pool):
+    """rotate-token takes no body: one with a field is a 400 naming it, and the old token still works."""
+    admin = as_user(users["admin"])
+    policy = make_policy(admin, pool)
+    refused = admin.post(f"/api/v1/scaling-policies/{policy['id']}/rotate-token/", {"token": "mine"}, format="json")
+    assert refused.status_code == 400 and "Unknown field 'token'" in refused.json()["token"][0]
+    assert post_alerts(policy, firing("HighLatency"), token=policy["token"]).status_code == 200
+
+
 def test_unknown_alerts_are_recorded_and_do_nothing(users, pool):
     """A payload without the policy's alert is recorded as unknown_alert, naming what it had."""
     admin = as_user(users["admin"])

@@ -64,6 +64,20 @@ class Serializer(StrictFieldsMixin, StrictTypesMixin, serializers.Serializer):
     """A plain serializer for a request body (a scale request, a re-run, a token request)."""
 
 
+class NoBodySerializer(Serializer):
+    """The body of an action that takes none (cancel a job, rotate a token): any field in it is unknown."""
+
+
+def refuse_body(data) -> None:
+    """A 400 naming each field of a body sent to an action that takes none, before the action does anything.
+
+    Such a body was silently ignored: ``{"reason": "..."}`` sent with a cancel was never recorded anywhere.
+    An empty body, or none, is what these actions take.
+    """
+    if data:
+        NoBodySerializer(data=data).is_valid(raise_exception=True)
+
+
 class RestrictedModelSerializer(StrictFieldsMixin, StrictTypesMixin, serializers.ModelSerializer):
     """A model serializer whose primary-key related fields accept only objects the user may view.
 
