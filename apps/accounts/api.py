@@ -370,11 +370,14 @@ class PoolAdminSerializer(RestrictedModelSerializer):
         """A member of the pool's cluster (any role), once per pool."""
         pool, user = attrs["pool"], attrs["user"]
         if not Membership.objects.filter(cluster_id=pool.cluster_id, user=user).exists():
-            raise serializers.ValidationError(
-                {"username": [f"{user} is not a member of cluster {pool.cluster}: add them (as a guest) first."]}
-            )
+            message = gettext("%(user)s is not a member of cluster %(cluster)s: add them (as a guest) first.") % {
+                "user": user,
+                "cluster": pool.cluster,
+            }
+            raise serializers.ValidationError({"username": [message]})
         if PoolAdmin.objects.filter(pool=pool, user=user).exists():
-            raise serializers.ValidationError({"username": [f"{user} already administers pool {pool}."]}, code="unique")
+            message = gettext("%(user)s already administers pool %(pool)s.") % {"user": user, "pool": pool}
+            raise serializers.ValidationError({"username": [message]}, code="unique")
         return attrs
 
 

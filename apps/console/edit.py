@@ -24,6 +24,7 @@ from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 from rest_framework import exceptions as drf_exceptions
 
+from apps.console.forms.base import flat
 from apps.console.generic import api_view
 from apps.core.choices import Action
 from apps.core.exceptions import ServiceError
@@ -31,9 +32,9 @@ from apps.inventory.models import Cluster
 from apps.providers.drivers import ProviderError
 
 
-def may_change(user, obj) -> bool:
-    """Whether restrict() lets the user change (or delete) this object."""
-    return type(obj).objects.restrict(user, Action.CHANGE).filter(pk=obj.pk).exists()
+def may_change(user, obj, action: str = Action.CHANGE) -> bool:
+    """Whether restrict() lets the user change (or delete) this object (``action``: what changing it takes)."""
+    return type(obj).objects.restrict(user, action).filter(pk=obj.pk).exists()
 
 
 def may_add(user, model) -> bool:
@@ -66,6 +67,8 @@ class ObjectPage(LoginRequiredMixin, View):
     section = ""
     #: URL name of the list the page goes back to (and to after a delete).
     list_url = ""
+    #: What changing the object takes (as the viewset's write action): a pool's schedules take OPERATE.
+    change_action = Action.CHANGE
 
     def visible(self, request, pk):
         """The object as the API would find it for this user: 404 when it does not exist or is not theirs to see."""
@@ -74,7 +77,7 @@ class ObjectPage(LoginRequiredMixin, View):
 
     def check_change(self, request, obj) -> None:
         """403 unless the user's role allows changing obj."""
-        if not may_change(request.user, obj):
+        if not may_change(request.user, obj, self.change_action):
             raise PermissionDenied(_("Your role does not allow changing this."))
 
     def done_url(self, obj) -> str:
@@ -103,12 +106,16 @@ class ObjectEditView(ObjectPage):
     def load(self, request, pk):
         """The object to edit (None for a new one), after the permission checks."""
         if pk is None:
-            if not may_add(request.user, self.model()):
-                raise PermissionDenied(_("Your role does not allow adding this."))
+            self.check_add(request)
             return None
         obj = self.visible(request, pk)
         self.check_change(request, obj)
         return obj
+
+    def check_add(self, request) -> None:
+        """403 unless the user may add objects of this model somewhere."""
+        if not may_add(request.user, self.model()):
+            raise PermissionDenied(_("Your role does not allow adding this."))
 
     def get(self, request, pk=None):
         """The new object's form, or the object's form filled from what the API shows of it (never its secrets)."""
@@ -130,8 +137,12 @@ class ObjectEditView(ObjectPage):
         saved = self.save(request, form, obj)
         if saved is None:
             return self.render(request, form, obj, status=400)
-        messages.success(request, _("%(object)s was saved.") % {"object": saved})
-        return redirect(self.done_url(saved))
+        return self.saved(request, saved, created=obj is None)
+
+    def saved(self, request, obj, created: bool):
+        """The answer once obj is saved: say so, and go to its page (or list)."""
+        messages.success(request, _("%(object)s was saved.") % {"object": obj})
+        return redirect(self.done_url(obj))
 
     def save(self, request, form, obj):
         """The saved object, or None with the API's errors added to the form (nothing saved then)."""
@@ -223,3 +234,25 @@ class ObjectDeleteView(ObjectPage):
             "cancel_url": self.back_url(obj),
         }
         return render(request, self.template_name, context, status=status)
+
+
+class ObjectEnableView(ObjectPage):
+    """Enable or disable an object (its ``enabled`` field) with one button, through the viewset's audited update."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, pk):
+        """Save ``enabled`` as posted (1 or 0), or say why not; back to the object's page."""
+        obj = self.visible(request, pk)
+        self.check_change(request, obj)
+        view = api_view(self.viewset, request, action="partial_update", pk=obj.pk)
+        serializer = view.get_serializer(obj, data={"enabled": request.POST.get("enabled") == "1"}, partial=True)
+        try:
+            serializer.is_valid(raise_exception=True)
+            view.perform_update(serializer)
+        except drf_exceptions.ValidationError as exc:
+            messages.error(request, " ".join(flat(exc.detail)))
+            return redirect(self.done_url(obj))
+        text = _("%(object)s is enabled.") if obj.enabled else _("%(object)s is disabled.")
+        messages.success(request, text % {"object": obj})
+        return redirect(self.done_url(obj))

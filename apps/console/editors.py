@@ -11,8 +11,9 @@ from types import SimpleNamespace
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -20,16 +21,19 @@ from rest_framework import exceptions as drf_exceptions
 
 from apps.configuration.api import RegistryViewSet
 from apps.console import forms
-from apps.console.edit import ObjectDeleteView, ObjectEditView, may_add, may_change
+from apps.console.edit import ObjectDeleteView, ObjectEditView, ObjectEnableView, ObjectPage, may_add, may_change
 from apps.console.generic import api_view
 from apps.core.api.parsers import CSVParser
+from apps.core.choices import Action
 from apps.costs.budgets.api import BudgetViewSet
 from apps.costs.reports.api import CostReportScheduleViewSet
 from apps.costs.reports.models import CostReportSchedule
 from apps.inventory import machines
 from apps.inventory.api import ClusterViewSet, PhysicalMachineSerializer, PhysicalMachineViewSet, ServicePoolViewSet
-from apps.inventory.models import PhysicalMachine
+from apps.inventory.models import PhysicalMachine, ServicePool
 from apps.providers.api import CloudAccountViewSet, MachineTemplateViewSet
+from apps.scaling.api import ScalingPolicyViewSet, ScalingScheduleViewSet
+from apps.scaling.console import upcoming_text
 
 # -- Clusters and pools: back to their own pages ------------------------------------------------------------------
 
@@ -211,6 +215,142 @@ class ScheduleEdit(SchedulePage, ObjectEditView):
 
 class ScheduleDelete(SchedulePage, ObjectDeleteView):
     """Delete a report schedule (its reports go with it)."""
+
+
+# -- A pool's scaling schedules and policies: back to the pool ------------------------------------------------------
+
+
+def _pool_id(raw: str) -> int | None:
+    """A pool's id as given in the address or the form, None when it is not one."""
+    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+
+
+class PoolOwned:
+    """Objects of one pool (its scaling schedules and policies): run by the cluster's admins and the pool's admins
+    (the API's OPERATE action); every page goes back to the pool's own."""
+
+    change_action = Action.OPERATE
+    list_url = "console:pools"
+    section = "pools"
+    #: The pool page's section the object is shown in.
+    anchor = ""
+
+    def done_url(self, obj) -> str:
+        """The pool's page, at the object's section."""
+        return reverse("console:pool", args=[obj.pool_id]) + self.anchor
+
+    after_delete_url = done_url
+
+    def back_url(self, obj) -> str:
+        """The pool's page: the object's, or the one a new object's form was opened from."""
+        if obj is not None and obj.pk:
+            return self.done_url(obj)
+        pool = _pool_id(self.request.GET.get("pool", ""))
+        return reverse("console:pool", args=[pool]) + self.anchor if pool else reverse(self.list_url)
+
+    def check_add(self, request) -> None:
+        """The pool named in the address or the form: 404 unless the user sees it, 403 unless they may run it;
+        with none named, 403 for those who run no pool."""
+        operable = ServicePool.objects.restrict(request.user, Action.OPERATE)
+        for raw in (request.GET.get("pool", ""), request.POST.get("pool", "")):
+            pool = _pool_id(raw)
+            if pool is not None:
+                get_object_or_404(ServicePool.objects.restrict(request.user), pk=pool)
+                if not operable.filter(pk=pool).exists():
+                    raise PermissionDenied(_("Your role does not allow changing this."))
+        if not operable.exists():
+            raise PermissionDenied(_("Your role does not allow adding this."))
+
+
+class ScalingSchedulePage(PoolOwned):
+    """Scaling schedules."""
+
+    viewset, title, anchor = ScalingScheduleViewSet, gettext_lazy("Scaling schedule"), "#scaling-schedules"
+
+
+class ScalingScheduleEdit(ScalingSchedulePage, ObjectEditView):
+    """Create or edit a schedule; once saved, the message names its next occurrences."""
+
+    form = forms.ScheduleForm
+
+    def saved(self, request, obj, created: bool):
+        """Back to the pool, saying when the schedule runs next."""
+        moments = upcoming_text(obj)
+        if moments:
+            text = _("%(object)s was saved. It runs next at %(times)s.") % {"object": obj, "times": moments}
+        else:
+            text = _("%(object)s was saved. It has nothing left to run.") % {"object": obj}
+        messages.success(request, text)
+        return redirect(self.done_url(obj))
+
+
+class ScalingScheduleDelete(ScalingSchedulePage, ObjectDeleteView):
+    """Delete a schedule (its occurrences go with it)."""
+
+
+class ScalingScheduleEnable(ScalingSchedulePage, ObjectEnableView):
+    """Enable or disable a schedule from the pool's page."""
+
+
+class ScalingPolicyPage(PoolOwned):
+    """Scaling policies."""
+
+    viewset, title, anchor = ScalingPolicyViewSet, gettext_lazy("Scaling policy"), "#scaling-policies"
+
+
+def token_page(request, policy, data: dict, created: bool):
+    """The policy's webhook address and token, shown this once: never cached, never shown again."""
+    context = {
+        "policy": policy,
+        "created": created,
+        "webhook": request.build_absolute_uri(data["webhook"]),
+        "token": data["token"],
+        "section": "pools",
+        "pool_url": reverse("console:pool", args=[policy.pool_id]) + ScalingPolicyPage.anchor,
+    }
+    response = render(request, "scaling/policy_token.html", context)
+    add_never_cache_headers(response)
+    return response
+
+
+class ScalingPolicyEdit(ScalingPolicyPage, ObjectEditView):
+    """Create or edit a policy; a new policy's page shows its webhook token, this once."""
+
+    form = forms.PolicyForm
+
+    def saved(self, request, obj, created: bool):
+        """A new policy: its token page. An edit: back to the pool."""
+        if not created:
+            return super().saved(request, obj, created)
+        view = api_view(self.viewset, request, action="retrieve", pk=obj.pk)
+        return token_page(request, obj, view.get_serializer(obj).data, created=True)
+
+
+class ScalingPolicyDelete(ScalingPolicyPage, ObjectDeleteView):
+    """Delete a policy (its webhook stops answering; its triggers go with it)."""
+
+
+class ScalingPolicyEnable(ScalingPolicyPage, ObjectEnableView):
+    """Enable or disable a policy from the pool's page."""
+
+
+class ScalingPolicyRotate(ScalingPolicyPage, ObjectPage):
+    """Give a policy a new webhook token: a page that says what it does, then the new token, shown once."""
+
+    def get(self, request, pk):
+        """The confirmation page."""
+        obj = self.visible(request, pk)
+        self.check_change(request, obj)
+        context = {"object": obj, "section": self.section, "cancel_url": self.done_url(obj)}
+        return render(request, "scaling/policy_rotate.html", context)
+
+    def post(self, request, pk):
+        """Rotate through the API's own action (audited); the old token stops working at once."""
+        obj = self.visible(request, pk)
+        self.check_change(request, obj)
+        view = api_view(self.viewset, request, action="rotate_token", pk=obj.pk)
+        answer = view.rotate_token(view.request, pk=obj.pk)
+        return token_page(request, obj, answer.data, created=False)
 
 
 # -- Physical machines from a CSV file ----------------------------------------------------------------------------

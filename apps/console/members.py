@@ -1,4 +1,5 @@
-"""A cluster's members, managed from its console page by its admins through the API's own viewset.
+"""A cluster's members, and a pool's administrators, managed from their console pages by the cluster's admins
+through the API's own viewsets.
 
 The viewset's checks (only the cluster's admins, one membership per user), its
 serializer's validation (an active username, a known role) and its audit
@@ -15,10 +16,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework import exceptions as drf_exceptions
 
-from apps.accounts.api import MembershipSerializer, MembershipViewSet
-from apps.console.forms import MemberForm
+from apps.accounts.api import MembershipSerializer, MembershipViewSet, PoolAdminViewSet
+from apps.console.forms import MemberForm, PoolAdminForm
 from apps.console.generic import api_view
 from apps.core.exceptions import ServiceError
+from apps.inventory.models import ServicePool
 
 
 def _errors(exc: drf_exceptions.ValidationError) -> str:
@@ -93,3 +95,46 @@ def member_change(request, cluster_id: int, username: str):
 
     _change(request, cluster_id, change)
     return redirect("console:cluster", cluster_id=cluster_id)
+
+
+def _pool_admins_view(request, pool_id: int, action: str):
+    """The pool administrators' viewset and the pool: 404 unless the user sees the pool, 403 unless the API lets
+    them appoint its administrators (the cluster's admins)."""
+    view = api_view(PoolAdminViewSet, request, action=action)
+    pool = get_object_or_404(ServicePool.objects.restrict(request.user).select_related("cluster"), pk=pool_id)
+    try:
+        view.check_write(pool)
+    except drf_exceptions.PermissionDenied:
+        raise PermissionDenied(_("Only the cluster's admins may appoint or remove pool administrators.")) from None
+    return view, pool
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def pool_admin_add(request, pool_id: int):
+    """Appoint a pool administrator by username; what to fix is shown by its field, on this page."""
+    view, pool = _pool_admins_view(request, pool_id, "create")
+    form = PoolAdminForm(request.POST if request.method == "POST" else None, user=request.user)
+    if form.is_valid():
+        serializer = view.get_serializer(data={**form.to_api(), "pool": pool.pk})
+        if serializer.is_valid():
+            view.perform_create(serializer)
+            text = _("%(user)s now administers pool %(pool)s.")
+            messages.success(request, text % {"user": serializer.instance.user.username, "pool": pool})
+            return redirect(reverse("console:pool", args=[pool.pk]) + "#pool-admins")
+        form.take_errors(serializer.errors)
+    context = {"form": form, "title": _("administrator of pool %(pool)s") % {"pool": pool}, "section": "pools"}
+    context["cancel_url"] = reverse("console:pool", args=[pool.pk]) + "#pool-admins"
+    return render(request, "console/edit.html", context, status=400 if form.is_bound else 200)
+
+
+@login_required
+@require_POST
+def pool_admin_remove(request, pool_id: int, username: str):
+    """Remove a pool administrator: they keep their cluster role and lose what the pool gave them."""
+    view, pool = _pool_admins_view(request, pool_id, "destroy")
+    appointment = get_object_or_404(view.get_queryset(), pool=pool, user__username=username)
+    view.check_write(appointment)
+    view.perform_destroy(appointment)
+    messages.success(request, _("%(user)s no longer administers pool %(pool)s.") % {"user": username, "pool": pool})
+    return redirect(reverse("console:pool", args=[pool.pk]) + "#pool-admins")

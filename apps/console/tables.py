@@ -13,7 +13,8 @@ from decimal import Decimal
 
 from django.urls import reverse
 from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeData, mark_safe
 from django.utils.timezone import localtime
 
 from apps.console.formatting import number, when
@@ -33,6 +34,8 @@ def plain(value) -> str:
     """A value as text: empty for None, times in the console's time zone, choices by their value."""
     if value is None:
         return ""
+    if isinstance(value, list | tuple):
+        return ", ".join(plain(item) for item in value)
     if hasattr(value, "tzinfo") and hasattr(value, "hour"):
         return date_format(localtime(value), "Y-m-d H:i:s")
     return str(value)
@@ -45,7 +48,9 @@ class Column:
     ``order`` is the API ordering name that sorts by this column (``""``: the
     column cannot be sorted). ``link`` names a console URL taking the object
     (or the object at ``link_path``) as its one argument. ``pill`` shows the
-    value's label as a coloured status pill, ``labelled`` its label alone.
+    value's label as a coloured status pill, ``labelled`` its label alone. A
+    value that is already HTML (marked safe, such as a row's buttons) is drawn
+    as it is; a list of times one per line.
     """
 
     key: str
@@ -75,6 +80,11 @@ class Column:
     def html(self, obj) -> str:
         """The cell as HTML: a link, a pill, or the text (times and figures in the reader's format)."""
         raw = self.raw(obj)
+        if isinstance(raw, SafeData):
+            return raw
+        if isinstance(raw, list | tuple) and raw and all(isinstance(item, datetime) for item in raw):
+            times = ((item.isoformat(), when(item)) for item in raw)
+            return format_html_join(mark_safe("<br>"), '<time datetime="{}">{}</time>', times)
         text = plain(raw)
         if isinstance(raw, datetime):
             return format_html('<time datetime="{}">{}</time>', raw.isoformat(), when(raw))

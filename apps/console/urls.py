@@ -19,6 +19,8 @@ urlpatterns = [
     path("pools/", lists.PoolList.as_view(), name="pools"),
     path("pools/<int:pool_id>/", views.pool_detail, name="pool"),
     path("pools/<int:pool_id>/scale/", actions.pool_scale, name="pool-scale"),
+    path("pools/<int:pool_id>/admins/", members.pool_admin_add, name="pool-admin-add"),
+    path("pools/<int:pool_id>/admins/<str:username>/remove/", members.pool_admin_remove, name="pool-admin-remove"),
     path("pools/<int:pool_id>/scale/preview/", actions.pool_scale_preview, name="pool-scale-preview"),
     path("hosts/", lists.HostList.as_view(), name="hosts"),
     path("hosts/<int:host_id>/", views.host_detail, name="host"),
@@ -55,8 +57,17 @@ EDITORS = (
     ("registries", "registry", editors.RegistryEdit, editors.RegistryDelete),
     ("budgets", "budget", editors.BudgetEdit, editors.BudgetDelete),
     ("cost-report-schedules", "cost-report-schedule", editors.ScheduleEdit, editors.ScheduleDelete),
+    ("scaling-schedules", "scaling-schedule", editors.ScalingScheduleEdit, editors.ScalingScheduleDelete),
+    ("scaling-policies", "scaling-policy", editors.ScalingPolicyEdit, editors.ScalingPolicyDelete),
 )
-urlpatterns += [path("physical-machines/import/", editors.MachineImport.as_view(), name="physical-machine-import")]
+urlpatterns += [
+    path("physical-machines/import/", editors.MachineImport.as_view(), name="physical-machine-import"),
+    path("scaling-schedules/<int:pk>/enable/", editors.ScalingScheduleEnable.as_view(), name="scaling-schedule-enable"),
+    path("scaling-policies/<int:pk>/enable/", editors.ScalingPolicyEnable.as_view(), name="scaling-policy-enable"),
+    path(
+        "scaling-policies/<int:pk>/rotate-token/", editors.ScalingPolicyRotate.as_view(), name="scaling-policy-rotate"
+    ),
+]
 for prefix, name, edit, delete in EDITORS:
     urlpatterns += [
         path(f"{prefix}/add/", edit.as_view(), name=f"{name}-add"),

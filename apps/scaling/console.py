@@ -1,23 +1,67 @@
 """The scaling sections of a pool's console page: its schedules and policies, and what they did."""
 
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from apps.console.formatting import when
 from apps.console.generic import shown
 from apps.console.tables import Column, Table
+from apps.core.choices import Action
+from apps.inventory.models import ServicePool
 from apps.scaling import timing
 from apps.scaling.models import PolicyTrigger, ScheduleOccurrence
 
 PER_PAGE = 20
+#: How many of a schedule's next occurrences the pool's page shows.
+NEXT_SHOWN = 3
+#: The id of the pool page's one form that the rows' Enable and Disable buttons submit (each with its own action).
+ENABLE_FORM = "scaling-enable"
 
 
 def _target(schedule) -> str:
     return f"= {schedule.desired_size}" if schedule.desired_size is not None else f"{schedule.delta:+d}"
 
 
-def _next(schedule):
-    found = timing.upcoming(schedule, timezone.now(), count=1)
-    return found[0] if found else None
+def _next(schedule) -> list:
+    return timing.upcoming(schedule, timezone.now(), count=NEXT_SHOWN)
+
+
+def upcoming_text(schedule) -> str:
+    """The schedule's next occurrences as the console writes times (in its time zone), "" when none is left."""
+    return ", ".join(when(moment) for moment in _next(schedule))
+
+
+def _buttons(obj, kind: str, *links: tuple[str, str]) -> str:
+    """A row's links to its pages (edit, delete...: each the last word of its URL's name), and the button that
+    enables or disables it."""
+    html = mark_safe("")
+    for page, text in links:
+        url = reverse(f"console:{kind}-{page}", args=[obj.pk])
+        html += format_html('<a href="{}" data-action="{}">{}</a> ', url, page, text)
+    return html + format_html(
+        '<button type="submit" form="{}" formaction="{}" name="enabled" value="{}" data-action="enable">{}</button>',
+        ENABLE_FORM,
+        reverse(f"console:{kind}-enable", args=[obj.pk]),
+        "0" if obj.enabled else "1",
+        gettext("Disable") if obj.enabled else gettext("Enable"),
+    )
+
+
+def _schedule_actions(schedule) -> str:
+    return _buttons(schedule, "scaling-schedule", ("edit", gettext("Edit")), ("delete", gettext("Delete")))
+
+
+def _policy_actions(policy) -> str:
+    links = (("edit", gettext("Edit")), ("rotate", gettext("Rotate token")), ("delete", gettext("Delete")))
+    return _buttons(policy, "scaling-policy", *links)
+
+
+SCHEDULE_ACTIONS = Column("actions", _("Actions"), order="", value=_schedule_actions)
+POLICY_ACTIONS = Column("actions", _("Actions"), order="", value=_policy_actions)
 
 
 def _step(amount, unit, sign: str) -> str:
@@ -93,15 +137,33 @@ TRIGGERS = Table(
 
 
 def pool_sections(request, pool) -> dict:
-    """The context of a pool page's scaling sections (the pool is one the user may see)."""
+    """The context of a pool page's scaling sections (the pool is one the user may see): its schedules and
+    policies, with the buttons that change them for those who run the pool; its administrators, with the
+    buttons that appoint and remove them for the cluster's admins."""
+    can_operate = ServicePool.objects.restrict(request.user, Action.OPERATE).filter(pk=pool.pk).exists()
     occurrences = ScheduleOccurrence.objects.filter(schedule__pool=pool).select_related("schedule", "job")
     triggers = PolicyTrigger.objects.filter(policy__pool=pool).select_related("policy", "job")
     return {
         "schedules": shown(
-            request, SCHEDULES, pool.scaling_schedules.order_by("name", "pk"), PER_PAGE, "schedules_page"
+            request,
+            SCHEDULES,
+            pool.scaling_schedules.order_by("name", "pk"),
+            PER_PAGE,
+            "schedules_page",
+            extra=[SCHEDULE_ACTIONS] if can_operate else (),
         ),
         "occurrences": shown(request, OCCURRENCES, occurrences.order_by("-time", "-pk"), PER_PAGE, "occurrences_page"),
-        "policies": shown(request, POLICIES, pool.scaling_policies.order_by("name", "pk"), PER_PAGE, "policies_page"),
+        "policies": shown(
+            request,
+            POLICIES,
+            pool.scaling_policies.order_by("name", "pk"),
+            PER_PAGE,
+            "policies_page",
+            extra=[POLICY_ACTIONS] if can_operate else (),
+        ),
         "triggers": shown(request, TRIGGERS, triggers.order_by("-time", "-pk"), PER_PAGE, "triggers_page"),
         "pool_admins": [admin.user.username for admin in pool.admins.select_related("user").order_by("user__username")],
+        "can_operate": can_operate,
+        "can_appoint": ServicePool.objects.restrict(request.user, Action.CHANGE).filter(pk=pool.pk).exists(),
+        "enable_form": ENABLE_FORM,
     }

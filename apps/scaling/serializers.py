@@ -1,6 +1,7 @@
 """API serializers of scaling schedules, policies, and their history."""
 
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -26,7 +27,8 @@ def _unique_name(serializer, model, pool, name) -> None:
     if serializer.instance is not None:
         taken = taken.exclude(pk=serializer.instance.pk)
     if pool is not None and taken.exists():
-        raise serializers.ValidationError({"name": [f"Pool {pool} already has one named {name}."]}, code="unique")
+        message = gettext("Pool %(pool)s already has one named %(name)s.") % {"pool": pool, "name": name}
+        raise serializers.ValidationError({"name": [message]}, code="unique")
 
 
 def _same_pool(serializer, pool) -> None:
@@ -88,7 +90,9 @@ class ScalingScheduleSerializer(RestrictedModelSerializer):
     def validate_delta(self, value):
         """Zero changes nothing."""
         if value == 0:
-            raise serializers.ValidationError("A delta of 0 changes nothing: give hosts to add, or negative to remove.")
+            raise serializers.ValidationError(
+                gettext("A delta of 0 changes nothing: give hosts to add, or negative to remove.")
+            )
         return value
 
     def validate(self, attrs):
@@ -103,12 +107,16 @@ class ScalingScheduleSerializer(RestrictedModelSerializer):
                 {"non_field_errors": ['Give exactly one of "cron" (repeating) or "run_at" (once).']}
             )
         if "run_at" in attrs and run_at is not None and run_at <= timezone.now():
-            raise serializers.ValidationError({"run_at": ["A one-off time must be in the future."]})
+            raise serializers.ValidationError({"run_at": [gettext("A one-off time must be in the future.")]})
         size = _current(self, attrs, "desired_size")
         if size is not None and not pool.min_size <= size <= pool.max_size:
-            raise serializers.ValidationError(
-                {"desired_size": [f"Pool {pool} takes {pool.min_size} to {pool.max_size} hosts; {size} is outside."]}
-            )
+            message = gettext("Pool %(pool)s takes %(low)s to %(high)s hosts; %(size)s is outside.") % {
+                "pool": pool,
+                "low": pool.min_size,
+                "high": pool.max_size,
+                "size": size,
+            }
+            raise serializers.ValidationError({"desired_size": [message]})
         _unique_name(self, ScalingSchedule, pool, _current(self, attrs, "name"))
         return attrs
 
@@ -191,15 +199,25 @@ class ScalingPolicySerializer(RestrictedModelSerializer):
                 _current(self, attrs, f"{field}_unit") == "percent"
                 and (_current(self, attrs, field) or 0) > MAX_PERCENT
             ):
-                raise serializers.ValidationError({field: [f"A step in percent is at most {MAX_PERCENT}."]})
+                message = gettext("A step in percent is at most %(most)s.") % {"most": MAX_PERCENT}
+                raise serializers.ValidationError({field: [message]})
         low, high = _current(self, attrs, "min_size"), _current(self, attrs, "max_size")
         if low is not None and high is not None and low > high:
-            raise serializers.ValidationError({"min_size": [f"min_size {low} is above max_size {high}."]})
+            message = gettext("min_size %(low)s is above max_size %(high)s.") % {"low": low, "high": high}
+            raise serializers.ValidationError({"min_size": [message]})
         if high is not None and not pool.min_size <= high <= pool.max_size:
-            message = f"A policy's max_size stays within pool {pool}'s bounds {pool.min_size}–{pool.max_size}."
+            message = gettext("A policy's max_size stays within pool %(pool)s's bounds %(low)s–%(high)s.") % {
+                "pool": pool,
+                "low": pool.min_size,
+                "high": pool.max_size,
+            }
             raise serializers.ValidationError({"max_size": [message]})
         if low is not None and not pool.min_size <= low <= pool.max_size:
-            message = f"A policy's min_size stays within pool {pool}'s bounds {pool.min_size}–{pool.max_size}."
+            message = gettext("A policy's min_size stays within pool %(pool)s's bounds %(low)s–%(high)s.") % {
+                "pool": pool,
+                "low": pool.min_size,
+                "high": pool.max_size,
+            }
             raise serializers.ValidationError({"min_size": [message]})
         _unique_name(self, ScalingPolicy, pool, _current(self, attrs, "name"))
         return attrs

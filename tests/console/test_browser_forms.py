@@ -1,13 +1,18 @@
 """A console form in a real browser: bad input gets its message next to the field, the fix is saved, the detail
-page shows it. Playwright drives Debian's Chromium against a live server (the browser fixtures of test_browser)."""
+page shows it (a pool, a provider account, a pool's scaling schedule). Playwright drives Debian's Chromium against
+a live server (the browser fixtures of test_browser)."""
 
 import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
+from croniter import croniter
 
 from apps.inventory.models import ServicePool
+from apps.scaling.models import ScalingSchedule
 from tests.console.test_browser import browser, page_as  # noqa: F401 - fixtures, shared with the console's other browser tests
-from tests.factories import TemplateFactory
+from tests.factories import PoolFactory, TemplateFactory
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -64,3 +69,47 @@ def test_provider_form_in_chinese_keeps_no_secret(page_as, sysadmin, tmp_path): 
     assert page.locator("textarea[name=credentials]").input_value() == ""
     assert "AKIA-typed-secret" not in page.content()
     page.screenshot(path=tmp_path / "provider-form-zh.png", full_page=True)
+
+
+def test_schedule_form_on_the_pool_page_then_in_chinese(page_as, cluster, users, tmp_path):  # noqa: F811
+    """An admin adds a schedule from the pool's page: a bad cron expression is drawn under its field, fixed it is
+    saved, and the pool's schedules table shows it with its next occurrence. Switched to Chinese, the schedule's
+    form has Chinese labels."""
+    pool = PoolFactory(cluster=cluster, name="web", min_size=0, max_size=20)
+    page = page_as(users["admin"])
+    page.goto(f"{page.base}/pools/{pool.pk}/")
+    page.click("a[href^='/scaling-schedules/add/']")
+    page.wait_for_url(re.compile(r"/scaling-schedules/add/\?pool="))
+    assert page.locator("select[name=pool]").input_value() == str(pool.pk)
+    page.fill("input[name=name]", "gala")
+    page.fill("input[name=cron]", "0 25 * * 6")
+    page.fill("input[name=time_zone]", "Asia/Shanghai")
+    page.fill("input[name=desired_size]", "8")
+    page.click("form.edit button[type=submit]")
+    error = page.locator("[data-field=cron] .errorlist")
+    error.wait_for()
+    assert error.inner_text().startswith("“0 25 * * 6” is not a cron expression")
+    assert page.locator("input[name=desired_size]").input_value() == "8"
+    assert not ScalingSchedule.objects.exists()
+    page.fill("input[name=cron]", "0 20 * * 6")
+    page.click("form.edit button[type=submit]")
+    page.wait_for_url(re.compile(r"/pools/\d+/#scaling-schedules$"))
+    shanghai = ZoneInfo("Asia/Shanghai")
+    expected = croniter("0 20 * * 6", datetime.now(shanghai)).get_next(datetime)
+    row = page.locator("table[data-table=scaling-schedules] tbody tr", has_text="gala")
+    assert row.count() == 1 and "0 20 * * 6" in row.inner_text()
+    times = row.locator("time")
+    assert times.count() == 3 and times.first.get_attribute("datetime") == expected.isoformat()
+    assert "gala was saved. It runs next at" in page.locator("main").inner_text()
+    page.screenshot(path=tmp_path / "pool-schedule-saved.png", full_page=True)
+    page.click("details.user summary")
+    page.click("button[name=language][value=zh-hans]")
+    page.wait_for_load_state()
+    assert page.locator("#scaling-schedules").inner_text() == "扩缩容计划"
+    row.locator("a[data-action=edit]").click()
+    page.wait_for_url(re.compile(r"/scaling-schedules/\d+/edit/"))
+    assert page.locator("[data-field=time_zone] label").inner_text() == "时区 *"
+    assert page.locator("[data-field=desired_size] label").inner_text() == "扩缩到（台）"
+    assert page.locator("[data-field=run_at] label").inner_text() == "单次时间"
+    assert page.locator("input[name=cron]").input_value() == "0 20 * * 6"
+    page.screenshot(path=tmp_path / "schedule-form-zh.png", full_page=True)

@@ -36,6 +36,12 @@ class MemberForm(ApiForm):
         self.fields["role"].choices = _choices(Role.values())
 
 
+class PoolAdminForm(ApiForm):
+    """A pool's new administrator: a member of its cluster, by username."""
+
+    username = forms.CharField(label=gettext_lazy("Username"), max_length=150)
+
+
 # -- Pools --------------------------------------------------------------------------------------------------------
 
 
