@@ -348,7 +348,7 @@ class ScalingPolicyRotate(ScalingPolicyPage, ObjectPage):
         """Rotate through the API's own action (audited); the old token stops working at once."""
         obj = self.visible(request, pk)
         self.check_change(request, obj)
-        view = api_view(self.viewset, request, action="rotate_token", pk=obj.pk)
+        view = api_view(self.viewset, request, action="rotate_token", body=False, pk=obj.pk)
         answer = view.rotate_token(view.request, pk=obj.pk)
         return token_page(request, obj, answer.data, created=False)
 

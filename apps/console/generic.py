@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.decorators.http import require_POST
 from rest_framework import exceptions as drf_exceptions
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 
 from apps.console.labels import FILTER_LABELS, label
@@ -39,9 +40,22 @@ def back_to(request) -> str:
     return back if url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()) else "/"
 
 
-def api_view(viewset_class, request, action: str = "list", **kwargs):
-    """The API viewset as it would serve this user, after the API's own permission check (403 if refused)."""
-    drf_request = Request(request, authenticators=[])
+class NoBody(BaseParser):
+    """A console button's form (its CSRF token and nothing else) read as the empty body an API action takes."""
+
+    media_type = "*/*"
+
+    def parse(self, stream, media_type=None, parser_context=None) -> dict:
+        """Nothing, whatever was sent."""
+        return {}
+
+
+def api_view(viewset_class, request, action: str = "list", *, body: bool = True, **kwargs):
+    """The API viewset as it would serve this user, after the API's own permission check (403 if refused).
+
+    ``body=False`` for an action that takes no body: the button's form is not passed on as one.
+    """
+    drf_request = Request(request, authenticators=[], parsers=None if body else [NoBody()])
     drf_request.user = request.user
     view = viewset_class(request=drf_request, args=(), kwargs=kwargs, action=action, format_kwarg=None)
     try:
