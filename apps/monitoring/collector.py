@@ -232,11 +232,11 @@ def scaling_metrics(pools: dict) -> Iterator[Metric]:
     pool's first miss alerts alike). A missed occurrence is one DCP was down for past its grace.
     """
     labels = ["cluster", "pool"]
-    plans = {
-        "schedules": (ScalingSchedule, "dcp_scaling_schedules", "Scaling schedules of the pool, by enabled."),
-        "policies": (ScalingPolicy, "dcp_scaling_policies", "Alert-triggered scaling policies, by enabled."),
-    }
-    for model, name, text in plans.values():
+    plans = (
+        (ScalingSchedule, "dcp_scaling_schedules", "Scaling schedules of the pool, by enabled."),
+        (ScalingPolicy, "dcp_scaling_policies", "Alert-triggered scaling policies, by enabled."),
+    )
+    for model, name, text in plans:
         family = GaugeMetricFamily(name, text, labels=[*labels, "enabled"])
         for pool_id, enabled, count in fetch(
             model.objects.order_by().values_list("pool_id", "enabled").annotate(n=Count("*"))
