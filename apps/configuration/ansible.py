@@ -28,12 +28,10 @@ from apps.configuration import drift, keys, variables
 from apps.configuration.models import KnownHost
 from apps.configuration.results import HostLog, InitResult
 from apps.configuration.runners import Runner, missing_address, ssh_address
+from apps.core import sentences
 from apps.providers.choices import InitMethod
 
-HOST_KEY_CHANGED = (
-    "its SSH host key differs from the one recorded at first contact: "
-    "if the host was rebuilt, delete its known host record; otherwise someone may be in the middle"
-)
+HOST_KEY_CHANGED = sentences.HOST_KEY_CHANGED()
 
 
 def _write(path: Path, text: str) -> None:

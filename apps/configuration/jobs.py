@@ -21,7 +21,7 @@ from apps.configuration import services
 from apps.configuration.choices import InitStatus
 from apps.configuration.models import InitRun
 from apps.configuration.runners import needs_run
-from apps.core import audit
+from apps.core import audit, sentences
 from apps.core.exceptions import ServiceError
 from apps.core.models import AuditAction
 from apps.inventory.choices import DriftState, HostStatus
@@ -34,7 +34,7 @@ from dcp.celery import app
 logger = logging.getLogger(__name__)
 
 TASK = "apps.configuration.tasks.run_init_job"
-ALREADY_RUNNING = "initialization already running"
+ALREADY_RUNNING = sentences.ALREADY_RUNNING()
 
 
 @dataclass
@@ -49,11 +49,11 @@ class Started:
 def _why_not(host: Host, only_drifted: bool) -> str:
     """Why a host cannot take part in a re-run or check, or "" if it can."""
     if host.status != HostStatus.READY:
-        return "not ready"
+        return sentences.NOT_READY()
     if not needs_run(host):
-        return "its template has no init method"
+        return sentences.NO_INIT_METHOD()
     if only_drifted and host.drift_state != DriftState.DRIFTED:
-        return "not drifted"
+        return sentences.NOT_DRIFTED()
     return ""
 
 
@@ -95,24 +95,26 @@ def start(
             for host in eligible:
                 services.forget_host_keys(host)
         runs = services.claim(services.load([h.pk for h in eligible]), rerun=True, job_id=job.pk, check=check)
-        what = "a drift check" if check else "initialization again"
-        who = str(user) if user is not None else "the drift check schedule"
-        transitions.log(job.pk, EventKind.REQUESTED, f"{who} asked for {what} on {len(hosts)} host(s)")
+        who = str(user) if user is not None else sentences.CHECK_SCHEDULE()
+        asked = sentences.CHECK_ASKED if check else sentences.RERUN_ASKED
+        transitions.log(job.pk, EventKind.REQUESTED, asked(who=who, count=len(hosts)))
         started = {run.host_id for run in runs}
         skipped = [
             {"host": host.pk, "reason": reasons[host.pk] or ALREADY_RUNNING} for host in hosts if host.pk not in started
         ]
         for item in skipped:
-            transitions.log(job.pk, EventKind.INFO, f"host {item['host']} skipped: {item['reason']}")
+            transitions.log(job.pk, EventKind.INFO, sentences.HOST_SKIPPED(id=item["host"], reason=item["reason"]))
         for run in runs:
-            transitions.log(job.pk, EventKind.RUNNING, f"{run.host.hostname}: {kind} started", run.host)
+            transitions.log(
+                job.pk, EventKind.RUNNING, sentences.RUN_STARTED(host=run.host.hostname, kind=kind), run.host
+            )
             if user is not None:
                 audit.record(user, AuditAction.UPDATE, run.host, None, {"initialization": kind, "run": run.pk})
         if runs:
             transaction.on_commit(lambda: app.send_task(TASK, args=[job.pk], task_id=f"job-{job.pk}"))
         else:
             transitions.move_job(job, JobStatus.RUNNING)
-            transitions.move_job(job, JobStatus.SUCCEEDED, "nothing to do: every host asked for is already busy")
+            transitions.move_job(job, JobStatus.SUCCEEDED, sentences.ALL_BUSY())
     return Started(job=job, runs=runs, skipped=skipped)
 
 
@@ -121,7 +123,7 @@ def carry_out(job_id: int) -> None:
     with transaction.atomic():
         job = Job.objects.select_for_update(no_key=True).get(pk=job_id)
         if job.status in JobStatus.TERMINAL:
-            _close_unstarted(job, f"the job ended {job.status} before it ran")
+            _close_unstarted(job, sentences.ENDED_BEFORE_RUN(status=job.status))
             return
         if job.status == JobStatus.PENDING:
             transitions.move_job(job, JobStatus.RUNNING)
@@ -162,8 +164,8 @@ def summary(kind: str, statuses: list[str]) -> str:
     changed = statuses.count(InitStatus.CHANGED)
     if kind == JobKind.CHECK:
         in_sync = statuses.count(InitStatus.OK)
-        return f"{len(statuses)} host(s) checked: {changed} drifted, {in_sync} in base state, {failed} failed"
-    return f"{len(statuses)} host(s) initialized again: {changed} changed, {failed} failed"
+        return sentences.CHECKED(total=len(statuses), changed=changed, in_sync=in_sync, failed=failed)
+    return sentences.RERUN_DONE(total=len(statuses), changed=changed, failed=failed)
 
 
 def _close_unstarted(job: Job, reason: str) -> None:
@@ -177,8 +179,8 @@ def cancel(job: Job, user) -> Job:
     """Cancel a locked re-run or drift check: runs not begun end at once, a run under way stops at its next step."""
     before = {"status": job.status}
     if job.status == JobStatus.PENDING:
-        _close_unstarted(job, f"job {job.pk} was cancelled before it ran")
-    transitions.move_job(job, JobStatus.CANCELLED, f"Cancelled by {user}.")
+        _close_unstarted(job, sentences.CANCELLED_BEFORE_RUN(job=job.pk))
+    transitions.move_job(job, JobStatus.CANCELLED, sentences.CANCELLED_BY(user=user))
     audit.record(user, AuditAction.CANCEL, job, before, {"status": job.status})
     return job
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from apps.configuration import drift
 from apps.configuration.choices import InitStatus
+from apps.core import sentences
 
 #: Stored output per host is cut to its last part beyond this many characters.
 OUTPUT_LIMIT = 20_000
@@ -98,19 +99,19 @@ class HostLog:
             reason = str(res.get("msg") or "no SSH connection").strip()
             self.raw_unreachable = reason
             self.lines.append(f"UNREACHABLE: {name}: {reason}")
-            self.failure = self.failure or f"unreachable over SSH: {reason}"
+            self.failure = self.failure or sentences.UNREACHABLE(reason=reason)
         elif kind == "runner_on_failed":
             reason = _reason(res)
             if data.get("ignore_errors"):
                 self.lines.append(f"failed (ignored): {name}: {reason}")
                 return
             self.lines.append(f"FAILED: {name}: {reason}")
-            self.failure = self.failure or f"{name}: {reason}"
+            self.failure = self.failure or sentences.SAYS(who=name, message=reason)
         elif kind == "runner_on_unreachable":
             reason = str(res.get("msg") or "unreachable").strip()
             self.raw_unreachable = reason
             self.lines.append(f"UNREACHABLE: {name}: {reason}")
-            self.failure = self.failure or f"unreachable over SSH: {reason}"
+            self.failure = self.failure or sentences.UNREACHABLE(reason=reason)
 
     def stats(self, data: dict, name: str) -> None:
         """Take the play recap's counts for this host."""
@@ -130,13 +131,13 @@ class HostLog:
         elif self.counts is None:
             status = InitStatus.FAILED
             self.failure = (
-                f"initialization did not finish within {timeout} s"
+                sentences.INIT_TIMEOUT(seconds=timeout)
                 if run_status == "timeout"
-                else f"the run ended ({run_status}) before this host's recap"
+                else sentences.RUN_ENDED_EARLY(status=run_status)
             )
         else:
             status = InitStatus.CHANGED if counts.get("changed") else InitStatus.OK
-        summary = f"{counts.get('ok', 0)} ok, {counts.get('changed', 0)} changed"
+        summary = sentences.TASK_COUNTS(count=counts.get("ok", 0), changed=counts.get("changed", 0))
         return InitResult(
             status=status,
             message=scrub(self.failure, secrets)[:2000] if self.failure else summary,

@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from importlib import import_module
 
 from apps.configuration.results import InitResult
+from apps.core import sentences
 from apps.providers.choices import InitMethod
 
 
@@ -34,7 +35,7 @@ class NoopRunner(Runner):
 
     def initialize(self, hosts: list, check: bool = False, cancelled=None) -> dict[int, InitResult]:
         """Every host is ready as it is."""
-        return {host.pk: InitResult(message="no initialization configured") for host in hosts}
+        return {host.pk: InitResult(message=sentences.NO_INIT()) for host in hosts}
 
 
 RUNNERS: dict[str, str] = {
@@ -80,7 +81,6 @@ def missing_address(host) -> str:
         return ""
     via = ssh_via(host)
     other = "private" if via == "public" else "public"
-    return (
-        f"its provider reported no {via} IP address, which {host.template.init_method} needs to reach it over SSH"
-        f" (the template's dcp_ssh_via is {via}; set it to {other} if the hosts are reached by their {other} address)"
+    return sentences.NO_ADDRESS_REASON(
+        via=via, method=host.template.init_method, via_again=via, other=other, other_again=other
     )

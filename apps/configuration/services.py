@@ -12,6 +12,7 @@ from apps.configuration.choices import InitStatus
 from apps.configuration.models import InitRun, KnownHost
 from apps.configuration.results import InitResult
 from apps.configuration.runners import get_runner, ssh_address
+from apps.core import sentences
 from apps.inventory.choices import DriftState
 from apps.inventory.models import Host
 from apps.monitoring import counters
@@ -44,7 +45,7 @@ def claim(hosts: list[Host], *, rerun: bool = False, job_id: int | None = None, 
         for host in locked.order_by("pk"):
             going = InitRun.objects.filter(host=host, status=InitStatus.RUNNING)
             going.filter(started_at__lt=stale_before()).update(
-                status=InitStatus.FAILED, message="the worker running it was lost", finished_at=timezone.now()
+                status=InitStatus.FAILED, message=sentences.WORKER_LOST(), finished_at=timezone.now()
             )
             if going.exists():
                 continue
@@ -71,7 +72,9 @@ def execute(runs: list[InitRun], *, check: bool = False, cancelled=None) -> dict
     for method, hosts in by_method.items():
         results.update(get_runner(method).initialize(hosts, check=check, cancelled=cancelled))
     for run in runs:
-        record(run, results.setdefault(run.host_id, InitResult(status=InitStatus.FAILED, message="no result")))
+        record(
+            run, results.setdefault(run.host_id, InitResult(status=InitStatus.FAILED, message=sentences.NO_RESULT()))
+        )
     return results
 
 
@@ -111,14 +114,22 @@ def note_drift(run: InitRun, result: InitResult, now) -> None:
     elif result.ok:
         transitions.note_drift(run.host, DriftState.IN_SYNC, [], now)
     if run.rerun and run.job_id:
+        host = run.host.hostname
         if not result.ok:
-            kind, verdict = EventKind.FAILED, f"{result.status}: {result.message}"
+            kind = EventKind.FAILED
+            verdict = sentences.SAYS(
+                who=host, message=sentences.JOB_ENDED_BECAUSE(status=result.status, reason=result.message)
+            )
         elif run.drift_check:
             kind = EventKind.CHECKED
-            verdict = f"drifted: {len(run.changes)} difference(s)" if run.changes else "in base state"
+            verdict = (
+                sentences.DRIFTED(host=host, count=len(run.changes))
+                if run.changes
+                else sentences.IN_BASE_STATE(host=host)
+            )
         else:
-            kind, verdict = EventKind.INITIALIZED, result.message
-        transitions.log(run.job_id, kind, f"{run.host.hostname}: {verdict}", run.host)
+            kind, verdict = EventKind.INITIALIZED, sentences.SAYS(who=host, message=result.message)
+        transitions.log(run.job_id, kind, verdict, run.host)
 
 
 def load(host_ids: list[int], **filters) -> list[Host]:

@@ -8,6 +8,8 @@ exports keep the value itself.
 
 from django.utils.translation import gettext_lazy as _
 
+from apps.core import sentences
+
 LABELS = {
     # Hosts
     "pending": _("pending"),
@@ -26,6 +28,7 @@ LABELS = {
     "scale_out": _("scale_out"),
     "scale_in": _("scale_in"),
     "initialize": _("initialize"),
+    "checked": _("checked"),
     "check": _("check"),
     # Physical machines and orphans
     "free": _("free"),
@@ -140,6 +143,11 @@ LABELS = {
 def label(value) -> str:
     """The value's label in the active language, or the value itself when it has none."""
     return str(LABELS.get(value, value))
+
+
+def said(line) -> str:
+    """A line the engine wrote, in the active language (apps.core.sentences); the API keeps its English."""
+    return sentences.translate(str(line), label) if line else ""
 
 
 #: Labels of list filters that are not also a column of their table (a filter otherwise takes its column's).

@@ -18,7 +18,7 @@ from django.utils.safestring import SafeData, mark_safe
 from django.utils.timezone import localtime
 
 from apps.console.formatting import number, when
-from apps.console.labels import label
+from apps.console.labels import label, said
 
 
 def attribute(obj, path: str):
@@ -61,6 +61,7 @@ class Column:
     link_path: str = ""
     pill: bool = False
     labelled: bool = False
+    said: bool = False
     value: Callable | None = None
     default: bool = True
 
@@ -94,6 +95,8 @@ class Column:
             return format_html('<span class="pill status-{}" data-value="{}">{}</span>', text, text, label(text))
         if self.labelled and text:
             return format_html("{}", label(text))
+        if self.said and text:
+            return format_html("{}", said(text))
         if self.link and text:
             target = attribute(obj, self.link_path) if self.link_path else obj
             if target is not None:

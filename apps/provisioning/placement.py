@@ -19,6 +19,7 @@ from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from apps.core import sentences
 from apps.inventory.choices import HostStatus
 from apps.inventory.models import Host, ServicePool
 from apps.providers.drivers import NodeSpec, ProviderError
@@ -27,7 +28,7 @@ from apps.providers.drivers.registry import engine_driver
 #: Hosts in a row that failed in a zone (within DCP_CAPACITY_COOLDOWN) before placement passes it over.
 FAILING_STREAK = 3
 #: How a host's status message starts when its provider had no capacity for it (see work.fail_batch).
-CAPACITY_PREFIX = "capacity:"
+CAPACITY_PREFIX = sentences.NO_CAPACITY(reason="").rstrip()
 
 
 @dataclass
@@ -68,13 +69,13 @@ def _quota_left(template, planned: dict[int, int]) -> tuple[int | None, str]:
     left, why = None, ""
     if template.max_hosts is not None:
         used = Host.objects.filter(template=template, status__in=HostStatus.ACTIVE).count()
-        left, why = max(0, template.max_hosts - used), f"quota max_hosts={template.max_hosts}"
+        left, why = max(0, template.max_hosts - used), sentences.TEMPLATE_QUOTA(count=template.max_hosts)
     account = template.provider
     if account.max_hosts is not None:
         used = Host.objects.filter(provider=account, status__in=HostStatus.ACTIVE).count()
         account_left = max(0, account.max_hosts - used - planned.get(account.pk, 0))
         if left is None or account_left < left:
-            left, why = account_left, f"account {account.name} quota max_hosts={account.max_hosts}"
+            left, why = account_left, sentences.ACCOUNT_QUOTA(account=account.name, count=account.max_hosts)
     return left, why
 
 
@@ -155,13 +156,13 @@ def _zone_room(template, notes: list[str]) -> dict[str, int | None]:
     failing = _failing_zones(template, zones)
     room: dict[str, int | None] = {}
     for zone in zones:
-        where = f"zone {zone}" if zone else "its default zone"
+        where = sentences.IN_ZONE(zone=zone) if zone else sentences.DEFAULT_ZONE()
         if zone in failing:
-            notes.append(f"template {template.name}: its last {FAILING_STREAK} hosts in {where} failed, passed over")
+            notes.append(sentences.PASSED_OVER_FAILING(template=template.name, count=FAILING_STREAK, where=where))
             continue
         capacity = _capacity_left(template, zone)
         if capacity is None and zone in cooling:
-            notes.append(f"template {template.name}: {where} had no capacity lately, passed over")
+            notes.append(sentences.PASSED_OVER_FULL(template=template.name, where=where))
             continue
         room[zone] = capacity
     return room
@@ -178,14 +179,14 @@ def plan_scale_out(pool: ServicePool, count: int) -> Plan:
         take = remaining
         quota, limit = _quota_left(template, planned_on)
         if quota is not None and quota < take:
-            plan.notes.append(f"template {template.name}: {limit} leaves {quota}")
+            plan.notes.append(sentences.QUOTA_LEAVES(template=template.name, limit=limit, count=quota))
             take = quota
         if take == 0:
             continue
         try:
             room = _zone_room(template, plan.notes)
         except ProviderError as exc:
-            plan.notes.append(f"template {template.name}: capacity unknown ({exc.message}), skipped")
+            plan.notes.append(sentences.CAPACITY_UNKNOWN(template=template.name, reason=exc.message))
             continue
         present = dict(
             pool.hosts.filter(template=template, status__in=HostStatus.ACTIVE)
@@ -195,13 +196,15 @@ def plan_scale_out(pool: ServicePool, count: int) -> Plan:
         spread = _spread(take, present, room)
         if sum(spread.values()) < take and room:
             free = sum(spread.values())
-            plan.notes.append(f"template {template.name}: only {free} free {template.instance_type!r} left")
+            plan.notes.append(
+                sentences.ONLY_FREE(template=template.name, count=free, instance_type=repr(template.instance_type))
+            )
         for zone, placed in spread.items():
             plan.placements.append(Placement(template.pk, template.name, template.provider.name, zone, placed))
             planned_on[template.provider_id] = planned_on.get(template.provider_id, 0) + placed
             remaining -= placed
     if remaining and not pool.template_links.exists():
-        plan.notes.append("the pool has no templates")
+        plan.notes.append(sentences.NO_TEMPLATES())
     plan.shortfall = remaining
     return plan
 

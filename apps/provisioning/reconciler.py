@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from apps.core import sentences
 from apps.inventory.choices import HostStatus as H
 from apps.inventory.models import Host, ServicePool
 from apps.providers.drivers import get_driver_class
@@ -71,7 +72,7 @@ def _give_up(pool: ServicePool, jobs: list[Job], count: int, reason: str) -> Non
         pool.save(update_fields=["desired_size", "updated_at"])
     for job in jobs:
         transitions.give_up(job, reason)
-        transitions.log(job.pk, EventKind.ERROR, f"{count} host(s) not placed: {reason}")
+        transitions.log(job.pk, EventKind.ERROR, sentences.NOT_PLACED(count=count, reason=reason))
 
 
 def _exhausted(job: Job) -> bool:
@@ -89,11 +90,11 @@ def _scale_out(pool: ServicePool, jobs: list[Job], count: int) -> None:
     done = dict(Host.objects.filter(job__in=jobs, status__in=H.ACTIVE).values_list("job").annotate(n=Count("pk")))
     for job in jobs:
         if not job.gave_up and _exhausted(job):
-            transitions.give_up(job, "too many hosts failed; see the failed hosts' messages")
+            transitions.give_up(job, sentences.TOO_MANY_FAILED())
     spent = [job for job in jobs if job.gave_up]
     unwanted = min(count, sum(need for _, need in _needs(spent, done)))
     if unwanted:
-        _give_up(pool, spent, unwanted, "no more hosts are made for this job")
+        _give_up(pool, spent, unwanted, sentences.NO_MORE_HOSTS())
         count -= unwanted
     jobs = [job for job in jobs if not job.gave_up]
     if count <= 0:
@@ -103,7 +104,7 @@ def _scale_out(pool: ServicePool, jobs: list[Job], count: int) -> None:
     # Every job the plan was made for keeps it, placed or not: a shortfall's notes say why hosts are missing.
     _record_plan(wanting, plan)
     if plan.shortfall:
-        reason = "; ".join(plan.notes) or "no template could place them"
+        reason = sentences.JOIN.join(plan.notes) or sentences.NO_TEMPLATE_PLACES()
         _give_up(pool, wanting, plan.shortfall, reason)
     if not plan.placements:
         return
@@ -123,10 +124,13 @@ def _scale_out(pool: ServicePool, jobs: list[Job], count: int) -> None:
                 hosts.append(_new_host(pool, template, owner, token, item.zone))
     Host.objects.bulk_create(hosts)
     summary = ", ".join(
-        f"{p.count} on {p.template_name}" + (f" in {p.zone}" if p.zone else "") for p in plan.placements
+        sentences.PLACED_IN_ZONE(count=p.count, template=p.template_name, zone=p.zone)
+        if p.zone
+        else sentences.PLACED(count=p.count, template=p.template_name)
+        for p in plan.placements
     )
     for job in {host.job for host in hosts if host.job}:
-        transitions.log(job.pk, EventKind.PLANNED, f"placing {summary}")
+        transitions.log(job.pk, EventKind.PLANNED, sentences.PLACING(placements=summary))
     # One batch of each placement in turn: every source's first create is queued at once, so a source
     # with many batches (small batches, a big share, a tight rate limit) does not hold the others back.
     for token in (token for turn in zip_longest(*batches) for token in turn if token):
@@ -166,7 +170,7 @@ def _scale_in(pool: ServicePool, jobs: list[Job], count: int) -> None:
     # A statement per owning job and one move for all, not several per host.
     for owner, hosts in by_owner.items():
         Host.objects.filter(pk__in=[h.pk for h in hosts]).update(removal_job=owner)
-    transitions.move_hosts(victims, H.TERMINATING, "scale-in")
+    transitions.move_hosts(victims, H.TERMINATING, sentences.SCALE_IN())
     if victims:
         after_commit("terminate_hosts", [host.pk for host in victims])
 
@@ -218,7 +222,12 @@ def _finish_scale_out(job: Job, settled: bool) -> None:
         transitions.move_job(job, JobStatus.SUCCEEDED)
     else:
         status = JobStatus.PARTIAL if ready else JobStatus.FAILED
-        transitions.move_job(job, status, f"{ready} of {job.size} hosts ready; {job.message}".rstrip("; "))
+        message = (
+            sentences.HOSTS_READY_BECAUSE(count=ready, size=job.size, reason=job.message)
+            if job.message
+            else sentences.HOSTS_READY(count=ready, size=job.size)
+        )
+        transitions.move_job(job, status, message)
 
 
 def _finish_scale_in(job: Job, settled: bool) -> None:
@@ -231,6 +240,7 @@ def _finish_scale_in(job: Job, settled: bool) -> None:
     if counts["terminated"] >= job.size:
         transitions.move_job(job, JobStatus.SUCCEEDED)
     else:
-        reason = job.message or "a later scale request changed the pool's desired size"
+        reason = job.message or sentences.DESIRED_CHANGED()
         status = JobStatus.PARTIAL if counts["terminated"] else JobStatus.FAILED
-        transitions.move_job(job, status, f"{counts['terminated']} of {job.size} hosts removed; {reason}")
+        removed = sentences.HOSTS_REMOVED_BECAUSE(count=counts["terminated"], size=job.size, reason=reason)
+        transitions.move_job(job, status, removed)

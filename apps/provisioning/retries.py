@@ -14,6 +14,7 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
+from apps.core import sentences
 from apps.inventory.choices import HostStatus
 from apps.inventory.models import Host
 from apps.monitoring import counters
@@ -23,17 +24,21 @@ from apps.provisioning.choices import EventKind
 from apps.provisioning.models import JobEvent
 
 #: What each retried step was doing, by task name; steps not named here work for no job (the sweep).
-DOING = {"create_hosts": "Creating", "poll_batch": "Looking at", "terminate_hosts": "Removing"}
+DOING = {
+    "create_hosts": sentences.CREATING(),
+    "poll_batch": sentences.LOOKING_AT(),
+    "terminate_hosts": sentences.REMOVING(),
+}
 
 
 def reason(exc: ProviderError) -> str:
     """Why a retryable call failed, in the words a person reading the timeline looks for."""
     if isinstance(exc, ThrottledError):
-        return "throttled"
+        return sentences.THROTTLED()
     text = f"{exc.code} {exc.message}".lower()
     if "timeout" in text or "timed out" in text:
-        return "timed out"
-    return "failed"
+        return sentences.TIMED_OUT()
+    return sentences.CALL_FAILED()
 
 
 def note_retry(task: str, args: tuple, exc: ProviderError, *, tries: int, max_tries: int, at: datetime | None) -> None:
@@ -46,17 +51,16 @@ def note_retry(task: str, args: tuple, exc: ProviderError, *, tries: int, max_tr
         return
     jobs = _hosts_by_job(task, args)
     if at is not None:
-        then = f"retrying at {timezone.localtime(at):%H:%M:%S %Z} (try {tries + 1} of {max_tries})"
+        then = sentences.RETRY_AT(time=f"{timezone.localtime(at):%H:%M:%S %Z}", count=tries + 1, total=max_tries)
     else:
-        then = (
-            f"gave up after {tries} tries; the reconciler tries again once the hosts have waited "
-            f"{settings.DCP_STUCK_AFTER_SECONDS}s"
-        )
+        then = sentences.RETRIES_SPENT(count=tries, seconds=settings.DCP_STUCK_AFTER_SECONDS)
     JobEvent.objects.bulk_create(
         transitions.event(
             job_id,
             EventKind.RETRYING,
-            f"{DOING[task]} {count} host(s) on {account} {reason(exc)}: {exc.message}; {then}",
+            sentences.RETRYING(
+                doing=DOING[task], count=count, account=account, why=reason(exc), reason=exc.message, then=then
+            ),
         )
         for (job_id, account), count in jobs.items()
     )

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.configuration import jobs as init_jobs
-from apps.core import audit
+from apps.core import audit, sentences
 from apps.core.exceptions import Conflict, ServiceError
 from apps.core.models import AuditAction
 from apps.costs.budgets import guard
@@ -235,7 +235,9 @@ def scale(
         transitions.log(
             job.pk,
             EventKind.REQUESTED,
-            f"{trigger or user} asked for {job.delta:+d}: {before['desired_size']} → {target}",
+            sentences.SCALE_ASKED(
+                who=trigger or user, delta=f"{job.delta:+d}", before=before["desired_size"], after=target
+            ),
         )
         logger.info(
             "Pool %s scaled from %s to %s", pool, before["desired_size"], target, extra={"job": job.pk, "pool": pool.pk}
@@ -243,7 +245,7 @@ def scale(
         for host in named:
             host.removal_job = job
             host.save(update_fields=["removal_job", "updated_at"])
-            transitions.move_host(host, H.TERMINATING, f"removed by name in job {job.pk}")
+            transitions.move_host(host, H.TERMINATING, sentences.REMOVED_BY_NAME(job=job.pk))
         if named:
             after_commit("terminate_hosts", [host.pk for host in named])
         audit.record(
@@ -272,7 +274,7 @@ def cancel(job_id: int, user) -> Job:
             ready = job.hosts.filter(status=H.READY).count()
             undo = job.size - ready
             for host in unfinished:
-                transitions.move_host(host, H.TERMINATING, f"job {job.pk} cancelled")
+                transitions.move_host(host, H.TERMINATING, sentences.JOB_CANCELLED(job=job.pk))
             if unfinished:
                 after_commit("terminate_hosts", [host.pk for host in unfinished])
             pool.desired_size = max(pool.min_size, pool.desired_size - undo)
@@ -280,7 +282,7 @@ def cancel(job_id: int, user) -> Job:
             removed = job.removed_hosts.count()
             pool.desired_size = min(pool.max_size, pool.desired_size + job.size - removed)
         pool.save(update_fields=["desired_size", "updated_at"])
-        transitions.move_job(job, JobStatus.CANCELLED, f"Cancelled by {user}.")
+        transitions.move_job(job, JobStatus.CANCELLED, sentences.CANCELLED_BY(user=user))
         audit.record(user, AuditAction.CANCEL, job, before, {"desired_size": pool.desired_size, "status": job.status})
         after_commit("reconcile_pool", pool.pk)
     return job
@@ -304,6 +306,6 @@ def start_pool(pool: ServicePool, user) -> Job | None:
         desired_after=pool.desired_size,
         requested_by=user,
     )
-    transitions.log(job.pk, EventKind.REQUESTED, f"pool created with min_size {pool.min_size}")
+    transitions.log(job.pk, EventKind.REQUESTED, sentences.POOL_CREATED(size=pool.min_size))
     after_commit("reconcile_pool", pool.pk)
     return job

@@ -48,6 +48,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from apps.core import sentences
 from apps.inventory.choices import HostStatus as H
 from apps.inventory.models import Host
 from apps.providers.drivers import Driver, Node, NodeState, ProviderError, get_driver
@@ -321,8 +322,8 @@ def mark_lost(account: CloudAccount, driver: Driver, listed: dict[str, Node]) ->
 
 def _why_lost(account: CloudAccount, instance_id: str, node: Node | None) -> str:
     if node is not None and node.state == NodeState.ERROR:
-        return f"instance {instance_id} is in error on {account.name}"
-    return f"instance {instance_id} vanished from {account.name}"
+        return sentences.INSTANCE_IN_ERROR(instance=instance_id, account=account.name)
+    return sentences.INSTANCE_VANISHED(instance=instance_id, account=account.name)
 
 
 def _move_lost(vanished: dict[int, tuple[str, str]]) -> list[str]:

@@ -6,6 +6,7 @@ for hosts, ``select_for_update(no_key=True)`` for pools and jobs.
 
 from django.utils import timezone
 
+from apps.core import sentences
 from apps.inventory.choices import FailureReason
 from apps.inventory.choices import HostStatus as H
 from apps.monitoring import counters
@@ -87,7 +88,11 @@ def move_hosts(hosts, to: str, message: str = "", reason: str = "") -> None:
         job_id = host.removal_job_id if to in (H.TERMINATING, H.TERMINATED) and host.removal_job_id else host.job_id
         if job_id:
             since = (now - host.created_at).total_seconds()
-            text = f"{host.hostname}: {to} after {since:.1f}s" + (f": {message}" if message else "")
+            text = (
+                sentences.HOST_MOVED_BECAUSE(host=host.hostname, status=to, seconds=since, reason=message)
+                if message
+                else sentences.HOST_MOVED(host=host.hostname, status=to, seconds=since)
+            )
             events.append(event(job_id, HOST_EVENTS[to], text, host))
     JobEvent.objects.bulk_create(events)
     _count(hosts, to, now)
@@ -131,7 +136,8 @@ def move_job(job: Job, to: str, message: str = "") -> None:
         job.started_at = job.started_at or now
         if message:
             job.message = message[:2000]
-        JobEvent.objects.create(job=job, kind=EventKind.FINISHED, message=f"{to}" + (f": {message}" if message else ""))
+        text = sentences.JOB_ENDED_BECAUSE(status=to, reason=message) if message else sentences.JOB_ENDED(status=to)
+        JobEvent.objects.create(job=job, kind=EventKind.FINISHED, message=text)
     job.save(update_fields=["status", "started_at", "finished_at", "message", "updated_at"])
 
 
@@ -158,5 +164,5 @@ def give_up(job: Job, reason: str) -> None:
     """Stop making hosts for a job, remembering why; the reason is shown when it ends."""
     job.gave_up = True
     if reason and reason not in job.message:
-        job.message = (f"{job.message}; {reason}" if job.message else reason)[:2000]
+        job.message = (f"{job.message}{sentences.JOIN}{reason}" if job.message else reason)[:2000]
     job.save(update_fields=["gave_up", "message", "updated_at"])

@@ -21,6 +21,7 @@ from apps.configuration import keys
 from apps.configuration import services as init_services
 from apps.configuration.results import InitResult
 from apps.configuration.runners import missing_address, needs_run
+from apps.core import sentences
 from apps.core.bulk import bulk_set
 from apps.inventory.choices import FailureReason
 from apps.inventory.choices import HostStatus as H
@@ -34,7 +35,6 @@ from apps.provisioning.choices import EventKind
 from apps.provisioning.dispatch import after_commit
 from apps.provisioning.models import JobEvent
 from apps.provisioning.nodes import NODE_FIELDS, held_facts, keep_probed, take_node
-from apps.provisioning.placement import CAPACITY_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -155,8 +155,11 @@ def lock_pools(pool_ids) -> None:
 
 def fail_batch(token: str, exc: ProviderError) -> None:
     """Mark a batch's hosts failed with the provider's reason; the reconciler replaces or gives up."""
-    # The capacity prefix is what placement looks for to pass over this zone for a while.
-    kind = CAPACITY_PREFIX.rstrip(":") if isinstance(exc, CapacityError) else type(exc).__name__
+    # The capacity sentence is what placement looks for to pass over this zone for a while.
+    if isinstance(exc, CapacityError):
+        message = sentences.NO_CAPACITY(reason=exc.message)
+    else:
+        message = sentences.SAYS(who=type(exc).__name__, message=exc.message)
     pool_id = Host.objects.filter(batch_token=token).values_list("pool_id", flat=True).first()
     with transaction.atomic():
         # The pool's lock first, as the reconciler takes it: this step writes the job row too.
@@ -167,7 +170,7 @@ def fail_batch(token: str, exc: ProviderError) -> None:
             .filter(batch_token=token, status=H.CREATING, instance_id="")
         )
         for host in hosts:
-            transitions.move_host(host, H.FAILED, f"{kind}: {exc.message}", failure_reason(exc))
+            transitions.move_host(host, H.FAILED, message, failure_reason(exc))
         if hosts:
             logger.warning(
                 "%d host(s) failed on %s: %s",
@@ -179,7 +182,9 @@ def fail_batch(token: str, exc: ProviderError) -> None:
         if hosts and hosts[0].job and not isinstance(exc, CapacityError):
             # Auth, quota and invalid-request errors will not fix themselves: the job stops and says why.
             # (Capacity errors do not stop it: the next pass places the hosts elsewhere.)
-            transitions.give_up(hosts[0].job, f"{hosts[0].provider.name} refused: {exc.message}")
+            transitions.give_up(
+                hosts[0].job, sentences.PROVIDER_REFUSED(account=hosts[0].provider.name, reason=exc.message)
+            )
         if hosts:
             after_commit("reconcile_pool", hosts[0].pool_id)
 
@@ -231,7 +236,9 @@ def record_nodes(token: str, nodes: list[Node], *, names_nodes: bool = False) ->
         # database does not grow with the batch.
         bulk_set(changed, [*NODE_FIELDS, "updated_at"])
         JobEvent.objects.bulk_create(
-            transitions.event(h.job_id, EventKind.CREATED, f"{h.hostname}: instance {h.instance_id}", h)
+            transitions.event(
+                h.job_id, EventKind.CREATED, sentences.HOST_CREATED(host=h.hostname, instance=h.instance_id), h
+            )
             for h in created
             if h.job_id
         )
@@ -260,11 +267,10 @@ def _fail_if_unreachable(host: Host) -> bool:
     reason = missing_address(host)
     if not reason:
         return False
-    transitions.move_host(
-        host, H.FAILED, f"instance {host.instance_id} is running, but {reason}", FailureReason.NO_ADDRESS
-    )
+    message = sentences.NO_ADDRESS(instance=host.instance_id, reason=reason)
+    transitions.move_host(host, H.FAILED, message, FailureReason.NO_ADDRESS)
     if host.job_id:
-        transitions.give_up(host.job, f"{host.provider.name}: {reason}")
+        transitions.give_up(host.job, sentences.SAYS(who=host.provider.name, message=reason))
     after_commit("reconcile_pool", host.pool_id)
     return True
 
@@ -272,18 +278,18 @@ def _fail_if_unreachable(host: Host) -> bool:
 def _fail_if_broken(host: Host, node: Node) -> bool:
     """Fail a creating host whose node is not running and will not be (or took too long); False while it boots."""
     if node.state in (NodeState.ERROR, NodeState.TERMINATED, NodeState.STOPPED):
-        reason = f"instance {node.id} is {node.state.value} instead of running"
+        reason = sentences.INSTANCE_BROKEN(instance=node.id, state=node.state.value)
         code = FailureReason.INSTANCE_ERROR
         if node.extra.get("no_capacity"):
             # The provider found no room for it after the create call returned: the same as a capacity error.
             fault = (node.extra.get("fault") or {}).get("message", "")
-            reason = f"{CAPACITY_PREFIX} {reason}" + (f": {fault}" if fault else "")
+            reason = sentences.NO_CAPACITY(reason=sentences.SAYS(who=reason, message=fault) if fault else reason)
             code = FailureReason.CAPACITY
         transitions.move_host(host, H.FAILED, reason, code)
         after_commit("reconcile_pool", host.pool_id)
         return True
     if (timezone.now() - host.created_at).total_seconds() > settings.DCP_BOOT_TIMEOUT:
-        message = f"instance {node.id} not running after {settings.DCP_BOOT_TIMEOUT}s"
+        message = sentences.BOOT_TIMEOUT(instance=node.id, seconds=settings.DCP_BOOT_TIMEOUT)
         transitions.move_host(host, H.FAILED, message, FailureReason.BOOT_TIMEOUT)
         after_commit("reconcile_pool", host.pool_id)
         return True
@@ -445,7 +451,7 @@ def initialize(host_ids: list[int]) -> None:
     """
     hosts = init_services.load(host_ids, status=H.INITIALIZING)
     # Hosts that need no initialization keep no run record: they are ready as they are.
-    results = {h.pk: InitResult(message="no initialization configured") for h in hosts if not needs_run(h)}
+    results = {h.pk: InitResult(message=sentences.NO_INIT()) for h in hosts if not needs_run(h)}
     runs = init_services.claim([h for h in hosts if needs_run(h)])
     results.update(init_services.execute(runs))
     with transaction.atomic():
@@ -458,9 +464,12 @@ def initialize(host_ids: list[int]) -> None:
         ready, events = [], []
         for host in locked:
             result = results[host.pk]
-            verdict = "initialized" if result.ok else f"initialization {result.status}"
             if host.job_id:
-                message = f"{host.hostname}: {verdict}: {result.message}"
+                message = (
+                    sentences.INITIALIZED(host=host.hostname, message=result.message)
+                    if result.ok
+                    else sentences.INIT_ENDED(host=host.hostname, status=result.status, message=result.message)
+                )
                 events.append(transitions.event(host.job_id, EventKind.INITIALIZED, message, host))
             if result.ok:
                 ready.append(host)
@@ -468,7 +477,7 @@ def initialize(host_ids: list[int]) -> None:
                 again.append(host.pk)
                 continue
             else:
-                message = f"initialization {result.status}: {result.message}"
+                message = sentences.INIT_FAILED(status=result.status, message=result.message)
                 transitions.move_host(host, H.FAILED, message, FailureReason.INIT_FAILED)
             pools.add(host.pool_id)
         JobEvent.objects.bulk_create(events)

@@ -7,6 +7,7 @@ never raised, so that the trigger that asked is recorded with its decision eithe
 
 from dataclasses import dataclass
 
+from apps.core import sentences
 from apps.core.exceptions import ServiceError
 from apps.costs.budgets.guard import BudgetExceeded
 from apps.inventory.models import ServicePool
@@ -40,10 +41,11 @@ def scale_to(pool: ServicePool, wanted: int, trigger: str, low: int, high: int) 
     """Ask the scale service for wanted hosts, held within low..high; pool is locked by the caller."""
     before = pool.desired_size
     target = min(max(wanted, low), high)
-    held = "" if target == wanted else f" (asked {wanted}, held to the bounds {low}–{high})"
+    held = {} if target == wanted else {"wanted": wanted, "low": low, "high": high}
     if target == before:
         status = AT_BOUND if held else UNCHANGED
-        return Outcome(status, before, before, f"The pool is already at {before}{held}; nothing to do.")
+        said = sentences.ALREADY_AT_HELD(size=before, **held) if held else sentences.ALREADY_AT(size=before)
+        return Outcome(status, before, before, said)
     try:
         result = services.scale(pool.pk, None, services.ScaleRequest(desired_size=target), trigger=trigger)
     except BudgetExceeded as exc:
@@ -51,4 +53,9 @@ def scale_to(pool: ServicePool, wanted: int, trigger: str, low: int, high: int) 
     except ServiceError as exc:
         return Outcome(REFUSED, before, before, exc.message)
     job = result.job
-    return Outcome(SCALED, before, target, f"Job {job.pk}: {before} → {target}{held}.", job)
+    said = (
+        sentences.SCALED_HELD(job=job.pk, before=before, after=target, **held)
+        if held
+        else sentences.SCALED(job=job.pk, before=before, after=target)
+    )
+    return Outcome(SCALED, before, target, said, job)

@@ -103,7 +103,7 @@ OCCURRENCES = Table(
         Column("status", _("Status"), pill=True, order=""),
         Column("sizes", _("Desired"), value=_sizes, order=""),
         Column("job", _("Job"), path="job.pk", link="console:job", link_path="job", order=""),
-        Column("message", _("Message"), order=""),
+        Column("message", _("Message"), said=True, order=""),
     ],
 )
 POLICIES = Table(
@@ -131,7 +131,7 @@ TRIGGERS = Table(
         Column("decision", _("Decision"), pill=True, order=""),
         Column("sizes", _("Desired"), value=_sizes, order=""),
         Column("job", _("Job"), path="job.pk", link="console:job", link_path="job", order=""),
-        Column("message", _("Message"), order=""),
+        Column("message", _("Message"), said=True, order=""),
     ],
 )
 

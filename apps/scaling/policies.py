@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core import sentences
 from apps.inventory.models import ServicePool
 from apps.scaling import acting
 from apps.scaling.alerts import FIRING, RESOLVED, Alert, authentic, parse
@@ -72,7 +73,7 @@ def receive(policy_id: int, body, now: datetime | None = None) -> PolicyTrigger:
             _unknown(policy, trigger, alerts)
         elif not policy.enabled:
             trigger.decision = Decision.DISABLED
-            trigger.message = "The policy is disabled: enable it to act on its alert."
+            trigger.message = sentences.POLICY_DISABLED()
         elif firing:
             _fired(policy, trigger, now)
         else:
@@ -86,7 +87,7 @@ def receive(policy_id: int, body, now: datetime | None = None) -> PolicyTrigger:
 def _unknown(policy: ScalingPolicy, trigger: PolicyTrigger, alerts: list[Alert]) -> None:
     names = ", ".join(sorted({alert.name for alert in alerts}))[:500]
     trigger.decision = Decision.UNKNOWN_ALERT
-    trigger.message = f"No alert {policy.alert_name!r} in the payload (it had {names}); nothing done."
+    trigger.message = sentences.UNKNOWN_ALERT(alert=repr(policy.alert_name), names=names)
 
 
 def _in_cooldown(policy: ScalingPolicy, now: datetime) -> datetime | None:
@@ -104,11 +105,11 @@ def _fired(policy: ScalingPolicy, trigger: PolicyTrigger, now: datetime) -> None
     until = _in_cooldown(policy, now)
     if until is not None:
         trigger.decision = Decision.COOLDOWN
-        trigger.message = f"In cooldown until {until.isoformat()} (scaled at {policy.last_scaled_at.isoformat()})."
+        trigger.message = sentences.IN_COOLDOWN(until=until.isoformat(), at=policy.last_scaled_at.isoformat())
         return
     pool = acting.locked_pool(policy.pool_id)
     hosts = step(pool.desired_size, policy.step_out, policy.step_out_unit)
-    _act(policy, trigger, pool, pool.desired_size + hosts, f"alert {policy.alert_name} firing", now)
+    _act(policy, trigger, pool, pool.desired_size + hosts, sentences.ALERT_FIRING(alert=policy.alert_name), now)
 
 
 def _resolved(policy: ScalingPolicy, trigger: PolicyTrigger, now: datetime) -> None:
@@ -116,18 +117,18 @@ def _resolved(policy: ScalingPolicy, trigger: PolicyTrigger, now: datetime) -> N
     policy.firing_since = None
     if policy.step_in is None:
         trigger.decision = Decision.RESOLVED
-        trigger.message = "Resolved; the policy has no step in, so the pool keeps its size."
+        trigger.message = sentences.RESOLVED_KEEPS()
         return
     policy.resolved_since = policy.resolved_since or now
     trigger.decision = Decision.WAITING
     after = policy.resolved_since + timedelta(seconds=policy.stable_seconds)
-    trigger.message = f"Resolved; steps in after {after.isoformat()} if the alert does not fire again."
+    trigger.message = sentences.RESOLVED_WAITS(after_time=after.isoformat())
 
 
 def _act(policy: ScalingPolicy, trigger: PolicyTrigger, pool: ServicePool, wanted: int, why: str, now) -> None:
     """Ask the scale service for wanted hosts within the policy's bounds, and record the decision."""
     low, high = bounds(policy, pool)
-    outcome = acting.scale_to(pool, wanted, f"policy {policy.name} (id {policy.pk}): {why}", low, high)
+    outcome = acting.scale_to(pool, wanted, sentences.BY_POLICY(policy=policy.name, id=policy.pk, why=why), low, high)
     trigger.decision = Decision.AT_BOUND if outcome.status == acting.UNCHANGED else outcome.status
     trigger.job = outcome.job
     trigger.size_before, trigger.size_after = outcome.size_before, outcome.size_after
@@ -164,7 +165,7 @@ def settle(policy_id: int, now: datetime) -> int:
         trigger = PolicyTrigger(policy=policy, source=TriggerSource.STABLE, status=RESOLVED)
         pool = acting.locked_pool(policy.pool_id)
         hosts = step(pool.desired_size, policy.step_in, policy.step_in_unit)
-        why = f"alert {policy.alert_name} resolved since {since.isoformat()}"
+        why = sentences.ALERT_RESOLVED(alert=policy.alert_name, time=since.isoformat())
         _act(policy, trigger, pool, pool.desired_size - hosts, why, now)
         # Scaled: the next step waits another stable period. Otherwise (at the bound, refused): done.
         policy.resolved_since = now if trigger.job is not None else None

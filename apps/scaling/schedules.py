@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from apps.core import sentences
 from apps.scaling import acting, timing
 from apps.scaling.choices import OccurrenceKind, OccurrenceStatus
 from apps.scaling.models import ScalingSchedule, ScheduleOccurrence
@@ -94,16 +95,13 @@ def _start(schedule: ScalingSchedule, moment: datetime, now: datetime) -> int:
     late = (now - moment).total_seconds()
     if late > schedule.grace_seconds:
         occurrence.status = OccurrenceStatus.MISSED
-        occurrence.message = (
-            f"Due at {moment.isoformat()}, found {late:.0f} s late (DCP was not running): past the schedule's "
-            f"grace of {schedule.grace_seconds} s, so it was not run."
-        )
+        occurrence.message = sentences.MISSED(time=moment.isoformat(), seconds=late, grace=schedule.grace_seconds)
         occurrence.save()
         logger.warning("Schedule %s missed its occurrence at %s", schedule, moment.isoformat())
         return 1
     pool = acting.locked_pool(schedule.pool_id)
     wanted = schedule.desired_size if schedule.desired_size is not None else pool.desired_size + schedule.delta
-    trigger = f"schedule {schedule.name} (id {schedule.pk}) at {moment.isoformat()}"
+    trigger = sentences.BY_SCHEDULE(schedule=schedule.name, id=schedule.pk, time=moment.isoformat())
     outcome = acting.scale_to(pool, wanted, trigger, pool.min_size, pool.max_size)
     if outcome.status == OccurrenceStatus.SCALED:
         occurrence.ends_at = timing.ends_at(schedule, moment)
@@ -118,7 +116,7 @@ def _end(schedule: ScalingSchedule, start: ScheduleOccurrence, now: datetime) ->
     if occurrence is None:
         return 0
     pool = acting.locked_pool(schedule.pool_id)
-    trigger = f"schedule {schedule.name} (id {schedule.pk}): end of {start.time.isoformat()}"
+    trigger = sentences.BY_SCHEDULE_END(schedule=schedule.name, id=schedule.pk, time=start.time.isoformat())
     _save(occurrence, acting.scale_to(pool, start.size_before, trigger, pool.min_size, pool.max_size))
     return 1
 

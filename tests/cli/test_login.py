@@ -1,6 +1,14 @@
 """dcp login and logout: a token in a 0600 file, never the password; profiles; the token revoked on logout."""
 
+import fcntl
+import os
+import pty
+import select
 import stat
+import subprocess
+import sys
+import termios
+import time
 import tomllib
 
 import pytest
@@ -103,3 +111,63 @@ def test_login_stores_a_token_made_elsewhere(anonymous, server, demo):
     refused = anonymous("login", "--url", server.url, "--token-stdin", stdin="0123456789abcdef\n")
     assert refused.returncode == 4 and "Invalid token" in refused.stderr
     assert "token" not in tomllib.loads(anonymous.config.read_text())["profiles"]["default"]
+
+
+def test_login_asks_at_a_terminal_for_what_it_is_not_given_and_never_echoes_the_password(anonymous, server):
+    """Run by a person: `dcp login` with no option asks for the URL, the username and the password on its
+    terminal (a pseudo-terminal that is its controlling terminal, read here); what is typed as the password is not
+    shown back, and the profile then signs in."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("DCP_")}
+    environment.update(
+        HOME=str(anonymous.home), XDG_CONFIG_HOME=str(anonymous.home / "config"), TERM="xterm", COLUMNS="200"
+    )
+    master, slave = pty.openpty()
+
+    def own_terminal():  # the child's controlling terminal, as a shell gives it: getpass turns echo off there
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dcp_cli", "login"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=environment,
+        cwd=anonymous.home,
+        preexec_fn=own_terminal,  # noqa: PLW1509 - no threads touch the child between fork and exec
+    )
+    os.close(slave)
+    seen = bytearray()
+
+    def answer(prompt: bytes, reply: str) -> None:
+        deadline = time.monotonic() + 60
+        while prompt not in seen:
+            assert time.monotonic() < deadline, f"no {prompt!r} prompt; the terminal shows {seen.decode()!r}"
+            if select.select([master], [], [], 1)[0]:
+                seen.extend(os.read(master, 4096))
+        os.write(master, reply.encode() + b"\r")
+
+    try:
+        answer(b"DCP URL", server.url)
+        answer(b"Username", "scripter")
+        before = len(seen)
+        answer(b"Password", PASSWORD)
+        deadline = time.monotonic() + 60
+        while process.poll() is None and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.5)[0]:
+                try:
+                    seen.extend(os.read(master, 4096))
+                except OSError:
+                    break
+        assert process.wait(timeout=30) == 0, seen.decode()
+    finally:
+        process.kill()
+        os.close(master)
+    shown = seen.decode(errors="replace")
+    assert server.url in shown and "scripter" in shown  # echoed as typed
+    assert PASSWORD not in shown[before:]
+    assert "Logged in" in shown
+    profile = tomllib.loads(anonymous.config.read_text())["profiles"]["default"]
+    assert (profile["url"], profile["username"]) == (server.url, "scripter")
+    assert PASSWORD not in anonymous.config.read_text()
+    assert [pool["name"] for pool in anonymous.json("pool", "list")] == ["web"]

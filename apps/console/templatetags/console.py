@@ -13,6 +13,12 @@ def label(value) -> str:
     return labels.label(value)
 
 
+@register.filter
+def said(value) -> str:
+    """A line the engine wrote (a job's or host's message, a timeline event) in the active language."""
+    return labels.said(value)
+
+
 # Times, figures and money in the reader's format (apps.console.formatting): {{ host.created_at|when }},
 # {{ event.time|clock }}, {{ host.memory_gb|number }}, {{ cost.total|money:cost.currency }}.
 for _name in ("when", "clock", "number", "money"):
