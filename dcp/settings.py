@@ -395,6 +395,9 @@ DCP_POLL_INTERVAL = env.get_int("DCP_POLL_INTERVAL", 5, minimum=1)
 # account each is probed less often, and the calls that must happen (creates, full polls) keep the rest.
 DCP_PROBE_INTERVAL = env.get_float("DCP_PROBE_INTERVAL", 0.5, minimum=0.0)
 DCP_PROBE_RATE_SHARE = env.get_float("DCP_PROBE_RATE_SHARE", 0.5, minimum=0.01)
+# A provider call that was throttled or failed on the way is tried again after 2, 4, 8... seconds (with jitter),
+# at most this long apart (seconds), up to 20 tries.
+DCP_PROVIDER_RETRY_MAX_DELAY = env.get_int("DCP_PROVIDER_RETRY_MAX_DELAY", 30, minimum=1)
 # The sweep destroys an orphan only once it has been one for this long, seen by two sweeps; an instance
 # of a host terminated less than this long ago is given the same time to leave the provider's listing.
 DCP_ORPHAN_GRACE_SECONDS = env.get_int("DCP_ORPHAN_GRACE_SECONDS", 60, minimum=0)

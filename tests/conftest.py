@@ -233,6 +233,8 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
         pytest.fail("worker tests need a real broker: set CELERY_BROKER_URL (see README)")
     env = child_process_env("worker tests")
     env["DCP_STUCK_AFTER_SECONDS"] = env.get("DCP_STUCK_AFTER_SECONDS", "30")
+    # Retried provider calls wait at most 4 s, not 30: the fault tests' clouds fail 40% of calls on purpose.
+    env["DCP_PROVIDER_RETRY_MAX_DELAY"] = env.get("DCP_PROVIDER_RETRY_MAX_DELAY", "4")
     subprocess.run(
         [sys.executable, "-m", "celery", "-A", "dcp", "purge", "-f", "-Q", "engine,provider,init"],
         cwd=ROOT,

@@ -11,6 +11,7 @@ import random
 from datetime import datetime, timedelta
 
 from celery import Task, shared_task
+from django.conf import settings
 from django.db import OperationalError
 from django.db.models import Count, F, Q
 from django.utils import timezone
@@ -35,8 +36,8 @@ DB_RETRY = {
 PROVIDER_RETRY = {
     "autoretry_for": (ThrottledError, TransientError, OperationalError),
     "retry_backoff": 2,
-    # Capped at 30 s: a cloud that throttles steadily must not park a step for minutes.
-    "retry_backoff_max": 30,
+    # Capped (30 s by default): a cloud that throttles steadily must not park a step for minutes.
+    "retry_backoff_max": settings.DCP_PROVIDER_RETRY_MAX_DELAY,
     "retry_jitter": True,
     "max_retries": 20,
 }

@@ -9,7 +9,7 @@ Both processes run under tests/api/offline.py, so neither can reach anything
 but this machine. Slow (minutes): marked ``slow``; deselect with ``-m "not slow"``.
 
 Bounds: DCP_SCHEMATHESIS_EXAMPLES cases per operation and phase (default 25),
-DCP_SCHEMATHESIS_SECONDS for each caller's run (default 120; schemathesis keeps
+DCP_SCHEMATHESIS_SECONDS for each caller's run (default 80; schemathesis keeps
 fuzzing until it is spent), so the three runs together stay under 10 minutes.
 DCP_SCHEMATHESIS_SEED replays a run (each run's output ends with its seed).
 """
@@ -32,7 +32,7 @@ from tests.conftest import ROOT, Server, child_process_env
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 EXAMPLES = int(os.environ.get("DCP_SCHEMATHESIS_EXAMPLES", "25"))
-SECONDS = int(os.environ.get("DCP_SCHEMATHESIS_SECONDS", "120"))
+SECONDS = int(os.environ.get("DCP_SCHEMATHESIS_SECONDS", "80"))
 SEED = os.environ.get("DCP_SCHEMATHESIS_SEED", "")  # replays a run: its output ends with the seed it used
 MAX_SHOWN = 200_000  # characters of schemathesis output shown in a failure; the rest is in the file
 

@@ -159,7 +159,7 @@ def test_accrual_equals_second_by_second_reference(mode, sysadmin, lives_spec, r
 
 
 @pytest.mark.django_db
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     new_prices=st.lists(
         st.tuples(

@@ -43,8 +43,8 @@ HOSTS = 100
 #: instances are recorded (polling, initializing, tagging); "anywhere": a random delay after the restart
 #: (often the re-dispatched create, or the wait for it).
 KILLS = ("create", "anywhere", "booting", "anywhere")
-#: Runs per cloud, each with its own kill schedule (seed + run).
-RUNS = 3
+#: Runs per cloud, each with its own kill schedule (seed + run); each run kills first while a create is in flight.
+RUNS = 2
 #: Every cloud DCP drives through an emulator: Aliyun honours ClientToken; moto ignores it, so the
 #: AWS driver finds an earlier batch by its token tag; Nova has no token, the driver uses metadata.
 KINDS = ("aliyun", "aws", "openstack")
