@@ -334,6 +334,8 @@ class HostViewSet(ReadOnlyModelViewSet):
     serializer_class = HostSerializer
     filterset_class = HostFilterSet
     object_action = Action.SCALE
+    #: Orderings a member's list sorts instead of walking their index (apps.core.api.filters.sorted_not_walked).
+    sorted_for_members = ("hostname",)
 
     @extend_schema(request=RerunSerializer, responses={202: InitJobSerializer}, parameters=[JOB_LOCATION])
     @action(detail=True, methods=["post"])

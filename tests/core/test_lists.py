@@ -230,3 +230,29 @@ def test_pool_and_job_figures_agree_between_list_and_detail(clients, cluster):
     assert len(jobs) == 8 and {job["progress"]["total"] for job in jobs} == {1, 3}
     for job in jobs:
         assert client.get(f"/api/v1/jobs/{job['id']}/").json()["progress"] == job["progress"]
+
+
+@pytest.mark.parametrize("ordering", ["hostname", "-hostname"])
+def test_a_members_hosts_by_name_are_sorted_not_walked_and_in_the_same_order(clients, cluster, ordering):
+    """A member's host list by name sorts the hosts they see (an expression no index holds) rather than walking the
+    host-name index past other clusters' hosts; a system administrator's walks it. Both give the same order, ties
+    broken by id the same way, page after page."""
+    grow(cluster, 3)
+    Host.objects.filter(pk__in=Host.objects.order_by("pk").values("pk")[:2]).update(hostname="same-name")
+    for role, sorts, visible in (
+        ("guest", True, Host.objects.filter(pool__cluster=cluster)),
+        ("sysadmin", False, Host.objects.all()),
+    ):
+        names = list(visible.values_list("hostname", "pk"))
+        # Ties by name come by id ascending in both directions, as for every ?ordering=.
+        by_id = sorted(names, key=lambda row: row[1])
+        expected = sorted(by_id, key=lambda row: row[0], reverse=ordering.startswith("-"))
+        url = f"/api/v1/hosts/?limit=2&ordering={ordering}"
+        sql = page_queries(captured(clients[role], url), "inventory_host")
+        assert sql and ('ORDER BY (COALESCE("inventory_host"."hostname"' in sql[0]) == sorts, sql
+        seen = []
+        while url:
+            body = clients[role].get(url).json()
+            seen += [(host["hostname"], host["id"]) for host in body["results"]]
+            url = body["next"]
+        assert seen == expected, role

@@ -28,6 +28,7 @@ from django import forms
 from django.core.exceptions import FieldError
 from django.db import models
 from django.db.models.constants import LOOKUP_SEP
+from django.db.models.functions import Concat
 from django.utils.translation import gettext
 from django_filters.fields import IsoDateTimeField
 from django_filters.filterset import FILTER_FOR_DBFIELD_DEFAULTS
@@ -292,10 +293,32 @@ class OrderingFilter(DRFOrderingFilter):
         explicitly even without ``?ordering=``: a query that aggregates drops the
         model's ``Meta.ordering``.
         """
-        ordering = (
+        ordering = with_tiebreak(
             self.get_ordering(request, queryset, view) or queryset.query.order_by or queryset.model._meta.ordering
         )
-        return queryset.order_by(*with_tiebreak(ordering))
+        sorted_for_members = getattr(view, "sorted_for_members", ())
+        user = getattr(request, "user", None)
+        if sorted_for_members and not (user is not None and user.is_superuser):
+            ordering = [sorted_not_walked(term) if _named(term) in sorted_for_members else term for term in ordering]
+        return queryset.order_by(*ordering)
+
+
+def _named(term) -> str:
+    return term.lstrip("-") if isinstance(term, str) else ""
+
+
+def sorted_not_walked(term: str):
+    """The same order by an expression no index holds, so PostgreSQL sorts the rows the user may see.
+
+    A member sees some clusters' hosts; ordered by a column with an index, PostgreSQL walks that index from
+    one end and passes over every other cluster's rows until a page of the member's is found: 85,000 hosts
+    for a member whose host names sort last among 100,000 (70 ms). Sorting the member's own rows costs what
+    they are, whatever the rest of the fleet is. The expression sorts exactly as the column does (same
+    value, same collation); system administrators, who see every row, keep the index.
+    """
+    name = term.lstrip("-")
+    expression = Concat(models.F(name), models.Value(""), output_field=models.CharField())
+    return expression.desc() if term.startswith("-") else expression.asc()
 
 
 def _ordering_path(field) -> str | None:
