@@ -256,6 +256,8 @@ def _host_rows(rng: random.Random, sizes: list[int], templates, by_pool) -> list
                     "status": status,
                     "instance_id": f"i-{host:08x}" if live else "",
                     "private_ip": f"10.{host >> 16}.{(host >> 8) & 255}.{host & 255}" if live else None,
+                    # Launched once its instance exists: what costs (and the lists carrying them) are read from.
+                    "launched_at": created + timedelta(minutes=1) if live else None,
                     "ready_at": created + timedelta(minutes=3) if status in ("ready", "terminated") else None,
                     "failed_at": created + timedelta(minutes=4) if status == "failed" else None,
                     # From the host's id, not the random generator: the rest of the fleet stays as it was.
