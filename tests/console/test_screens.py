@@ -17,11 +17,15 @@ import pytest
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 
+from apps.core import sentences
 from apps.core.models import AuditEntry
 from apps.inventory.models import Host, ServicePool
 from apps.provisioning.models import Job, JobEvent
 from tests.console import test_browser
 from tests.factories import PoolFactory, TemplateFactory, with_template
+
+FAILED_HOST = sentences.INIT_FAILED(status="unreachable", message=sentences.UNREACHABLE(reason="Connection refused"))
+FAILED_MESSAGE = sentences.HOSTS_READY_BECAUSE(count=2, size=3, reason=sentences.TOO_MANY_FAILED())
 
 # The browser fixtures of test_browser (one Chromium per module, a signed-in page per user), shared.
 browser, page_as = test_browser.browser, test_browser.page_as
@@ -48,7 +52,7 @@ def scene(cluster, users):
         desired_before=0,
         desired_after=3,
         requested_by=users["admin"],
-        message="1 of 3 hosts failed",
+        message=FAILED_MESSAGE,
     )
     hosts = [
         Host.objects.create(
@@ -64,8 +68,28 @@ def scene(cluster, users):
         )
         for i, status in enumerate(("ready", "ready", "failed"), start=1)
     ]
-    for kind in ("requested", "planned", "creating", "ready", "failed", "finished"):
-        JobEvent.objects.create(job=job, host=hosts[0], kind=kind, message="")
+    Host.objects.filter(pk=hosts[2].pk).update(status_message=FAILED_HOST)
+    # The timeline as the engine writes it, so the pictures show what an engineer reads in each language.
+    timeline = [
+        ("requested", None, sentences.SCALE_ASKED(who=users["admin"], delta="+3", before=0, after=3)),
+        (
+            "planned",
+            None,
+            sentences.PLACING(
+                placements=sentences.PLACED_IN_ZONE(count=3, template=template.name, zone="cn-beijing-a")
+            ),
+        ),
+        ("created", hosts[0], sentences.HOST_CREATED(host=hosts[0].hostname, instance=hosts[0].instance_id)),
+        ("ready", hosts[0], sentences.HOST_MOVED(host=hosts[0].hostname, status="ready", seconds=62.4)),
+        (
+            "failed",
+            hosts[2],
+            sentences.HOST_MOVED_BECAUSE(host=hosts[2].hostname, status="failed", seconds=95.1, reason=FAILED_HOST),
+        ),
+        ("finished", None, sentences.JOB_ENDED_BECAUSE(status="partial", reason=FAILED_MESSAGE)),
+    ]
+    for kind, host, message in timeline:
+        JobEvent.objects.create(job=job, host=host, kind=kind, message=message)
     AuditEntry.objects.create(
         username=users["admin"].username,
         user=users["admin"],

@@ -297,8 +297,7 @@ class OrderingFilter(DRFOrderingFilter):
             self.get_ordering(request, queryset, view) or queryset.query.order_by or queryset.model._meta.ordering
         )
         sorted_for_members = getattr(view, "sorted_for_members", ())
-        user = getattr(request, "user", None)
-        if sorted_for_members and not (user is not None and user.is_superuser):
+        if sorted_for_members and not getattr(getattr(request, "user", None), "is_superuser", False):
             ordering = [sorted_not_walked(term) if _named(term) in sorted_for_members else term for term in ordering]
         return queryset.order_by(*ordering)
 
