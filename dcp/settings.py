@@ -304,6 +304,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.costs.budgets.tasks.check_budgets",
         "schedule": env.get_int("DCP_BUDGET_CHECK_INTERVAL", 300, minimum=1),
     },
+    # Pools' and clusters' run-rate and cost this month, kept for the lists (apps.costs.kept).
+    "keep-group-costs": {
+        "task": "apps.costs.tasks.keep_group_costs",
+        "schedule": env.get_int("DCP_COST_FIGURES_INTERVAL", 60, minimum=1),
+    },
     # Cost reports of periods just closed (and missed ones), and e-mails due for another try.
     "make-cost-reports": {
         "task": "apps.costs.reports.tasks.make_cost_reports",
@@ -346,6 +351,8 @@ if DCP_REDIS_URL:
 # Costs: the default report currency, and the time zone whose calendar days and months costs are cut by
 # (a physical machine's monthly_cost is spread over its calendar months; exchange rates apply per day).
 DCP_CURRENCY = env.get_currency("DCP_CURRENCY", "USD")
+# Lists of pools and clusters show kept cost figures (apps.costs.kept) at most this old.
+DCP_COST_FIGURES_MAX_AGE = env.get_int("DCP_COST_FIGURES_MAX_AGE", 300, minimum=0)
 DCP_TIME_ZONE = env.get_time_zone("DCP_TIME_ZONE", "UTC")
 # The language of e-mails and webhook messages to a recipient who has not chosen one on the console (en, zh-hans).
 DCP_LANGUAGE = env.get_language("DCP_LANGUAGE", "en", LANGUAGES)

@@ -14,11 +14,13 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page
 from django.db.models import Q
+from django.forms.utils import flatatt
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -30,7 +32,7 @@ from rest_framework.request import Request
 from apps.console.labels import FILTER_LABELS, label
 from apps.console.models import forget, preference, remember
 from apps.console.paging import paged
-from apps.console.tables import TABLES, Column, Table
+from apps.console.tables import TABLES, Column, Table, escaped, html_of
 from apps.core.api.filters import FilterBackend, OrderingFilter
 
 
@@ -87,6 +89,12 @@ class Shown:
     pick: str = ""
     live: int = 0
 
+    def body(self) -> str:
+        """The rows as HTML, joined here: a template loop costs about 15 µs a cell, 10 ms for a page of hosts."""
+        return mark_safe(  # noqa: S308 - every cell is escaped here
+            "".join("<tr>" + "".join(f"<td>{escaped(cell)}</td>" for cell in row) + "</tr>\n" for row in self.rows)
+        )
+
 
 def pick_cell(obj, form: str) -> str:
     """A row's checkbox, belonging to the bulk-action form of that id (the form may be elsewhere on the page)."""
@@ -139,7 +147,32 @@ def shown(
     return Shown(table, columns, headers, page, rows, ident=f"table-{table.name}", pick=pick, live=live)
 
 
-class OneOf(forms.Select):
+def choice_options(queryset) -> list[tuple]:
+    """(pk, label) of each object: the label read in SQL where the queryset annotates ``choice_label``."""
+    if "choice_label" in queryset.query.annotations:
+        return list(queryset.values_list("pk", "choice_label"))
+    return [(obj.pk, str(obj)) for obj in queryset]
+
+
+SELECTED = mark_safe(" selected")
+
+
+class QuickSelect(forms.Select):
+    """A drop-down drawn in Python. Django's widget templates draw each option through its own include, about
+    0.1 ms an option: a filter of 500 pools cost a list page 50 ms. Same markup, same escaping."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        """<select> with its options, the current value(s) selected."""
+        chosen = {str(item) for item in self.format_value(value)}
+        options = "".join(
+            html_of('<option value="{}"{}>{}</option>', key, SELECTED if str(key) in chosen else "", text)
+            for key, text in self.choices
+        )
+        final = self.build_attrs(self.attrs, attrs)
+        return html_of('<select name="{}"{}>{}</select>', name, flatatt(final), mark_safe(options))  # noqa: S308
+
+
+class OneOf(QuickSelect):
     """A drop-down for a filter that takes several values: one is chosen here, as a list of one."""
 
     def value_from_datadict(self, data, files, name):
@@ -260,11 +293,11 @@ class ListPage(LoginRequiredMixin, View):
             elif name in FILTER_LABELS:
                 field.label = FILTER_LABELS[name]
             if name in self.choices:
-                options = [(obj.pk, str(obj)) for obj in self.choices[name].restrict(user)[:500]]
-                field.widget = forms.Select(choices=[("", _("any")), *options])
+                options = choice_options(self.choices[name].restrict(user)[:500])
+                field.widget = QuickSelect(choices=[("", _("any")), *options])
             elif isinstance(field, forms.ChoiceField):
                 options = [(value, label(value)) for value, _label in field.choices if value != ""]
-                widget = OneOf if isinstance(field, forms.MultipleChoiceField) else forms.Select
+                widget = OneOf if isinstance(field, forms.MultipleChoiceField) else QuickSelect
                 field.widget = widget(choices=[("", _("any")), *options])
 
     def csv(self, request, queryset) -> StreamingHttpResponse:

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django.db.models import CharField, F, Q, Value
+from django.db.models.functions import Concat
 from django.utils.translation import gettext_lazy as _
 
 from apps.configuration import keys
@@ -24,10 +25,13 @@ from apps.provisioning.choices import JobStatus
 from apps.provisioning.models import Job, JobEvent
 from apps.provisioning.orphans_api import OrphanInstanceViewSet
 
-#: The drop-downs of the filters that take an object's id: what str() of each shows is fetched with it.
-CLUSTER_CHOICES = Cluster.objects.all()
-POOL_CHOICES = ServicePool.objects.select_related("cluster")
-PROVIDER_CHOICES = CloudAccount.objects.all()
+#: The drop-downs of the filters that take an object's id: each label (as str() gives it) read in SQL, so a
+#: drop-down of 500 pools builds no model.
+CLUSTER_CHOICES = Cluster.objects.annotate(choice_label=F("name"))
+POOL_CHOICES = ServicePool.objects.annotate(
+    choice_label=Concat("cluster__name", Value("/"), "name", output_field=CharField())
+)
+PROVIDER_CHOICES = CloudAccount.objects.annotate(choice_label=F("name"))
 
 CREATED = Column("created_at", _("Created"), default=False)
 #: Seconds between redraws of the pools list (its sizes and running jobs).
@@ -292,7 +296,7 @@ class HostList(ListPage):
     choices = {"cluster": CLUSTER_CHOICES, "pool": POOL_CHOICES, "provider": PROVIDER_CHOICES}
     search = ("hostname", "instance_id")
     select_related = ("pool__cluster",)
-    per_page = 100
+    per_page = 50
 
     def pick(self, request) -> str:
         """Checkboxes for bulk actions when the user may scale some pool (guests get none)."""

@@ -19,7 +19,8 @@ class Paginator(paginator.Paginator):
     def page(self, number):
         """The page of that number; its rows come from page_of() (a deep page costs no per-row work)."""
         number = self.validate_number(number)
-        return self._get_page(page_of(self.object_list, (number - 1) * self.per_page, self.per_page), number, self)
+        rows = page_of(self.object_list, (number - 1) * self.per_page, self.per_page) if self.count else []
+        return self._get_page(rows, number, self)
 
 
 def paged(request, queryset, per_page: int, param: str = "page", count: int | None = None) -> paginator.Page:

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -26,8 +27,9 @@ from apps.console.lists import HOSTS, JOB_HOSTS, JOBS, POOLS, job_steps, with_ru
 from apps.console.paging import paged
 from apps.core.choices import Action, Role
 from apps.core.exceptions import ServiceError
+from apps.costs import kept
 from apps.costs.budgets import guard
-from apps.costs.services import group_costs, host_costs
+from apps.costs.services import host_costs
 from apps.inventory.api import pool_counts
 from apps.inventory.choices import HostStatus
 from apps.inventory.models import Cluster, Host, ServicePool
@@ -37,7 +39,9 @@ from apps.provisioning.choices import JobKind, JobStatus
 from apps.provisioning.models import Job
 from apps.scaling.console import pool_sections
 
-HOSTS_PER_PAGE = 100
+HOSTS_PER_PAGE = 50
+#: A job's hosts: a batch of 100 reads on one page.
+JOB_HOSTS_PER_PAGE = 100
 JOBS_PER_PAGE = 20
 POOLS_PER_PAGE = 50
 MEMBERS_PER_PAGE = 50
@@ -69,8 +73,10 @@ def _visible_pool(user, pool_id: int) -> ServicePool:
 
 
 def _costs(dimension: str, pk: int) -> dict:
-    """Run-rate and cost this month of one pool or cluster, as the API shows them."""
-    return group_costs(dimension, [pk], timezone.now())[pk].as_json()
+    """Run-rate and cost this month of one pool or cluster, as the API's lists show them: kept where still
+    true (apps.costs.kept), with the moment they are of."""
+    found = kept.page_costs(dimension, [pk])[pk]
+    return {**found, "as_of_time": parse_datetime(found["as_of"])}
 
 
 @login_required
@@ -195,7 +201,7 @@ def job_detail(request, job_id: int):
         **figures,
         "can_cancel": may_scale(request.user, job),
         "hosts": shown(
-            request, JOB_HOSTS, hosts, HOSTS_PER_PAGE, param="hosts_page", prepare=job_steps(job), live=live
+            request, JOB_HOSTS, hosts, JOB_HOSTS_PER_PAGE, param="hosts_page", prepare=job_steps(job), live=live
         ),
         "events": paged(request, events, EVENTS_PER_PAGE, param="events_page"),
     }

@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.serializers import ListSerializer
 
-from apps.costs import services
+from apps.costs import kept, services
 
 
 def page_figures(serializer, obj, compute):
@@ -61,24 +61,31 @@ class HostCostMixin(serializers.Serializer):
         return str(self._figures(host).unpriced_hours)
 
 
-def _group(dimension: str):
+def _group(dimension: str, listed: bool):
     def compute(objs, now):
-        return {pk: cost.as_json() for pk, cost in services.group_costs(dimension, [o.pk for o in objs], now).items()}
+        if listed:
+            return kept.page_costs(dimension, [o.pk for o in objs], now)
+        return {obj.pk: kept.live_costs(dimension, obj.pk, now) for obj in objs}
 
-    compute.__name__ = f"group_costs_{dimension}"
+    compute.__name__ = f"group_costs_{dimension}_{'listed' if listed else 'live'}"
     return compute
 
 
 class GroupCostField(serializers.Field):
-    """A pool's or cluster's costs: {currency, run_rate_per_hour, cost_this_month, unpriced_hosts}."""
+    """A pool's or cluster's costs: {currency, run_rate_per_hour, cost_this_month, unpriced_hosts, as_of}.
+
+    A lone pool or cluster is computed now; a list's page reads what apps.costs.kept keeps where it is
+    still true, so ``as_of`` may be up to DCP_COST_FIGURES_MAX_AGE seconds ago there.
+    """
 
     def __init__(self, dimension: str, **kwargs):
-        self.compute = _group(dimension)
+        self.listed, self.live = _group(dimension, True), _group(dimension, False)
         super().__init__(source="*", read_only=True, **kwargs)
 
     def to_representation(self, obj):
-        """The figures of obj (computed with its page)."""
-        return page_figures(self.parent, obj, self.compute)
+        """The figures of obj: with its page's, as kept, in a list; computed now alone."""
+        listed = isinstance(self.parent.root, ListSerializer)
+        return page_figures(self.parent, obj, self.listed if listed else self.live)
 
 
 GROUP_COST_SCHEMA = {
@@ -88,6 +95,12 @@ GROUP_COST_SCHEMA = {
         "run_rate_per_hour": {"type": "string", "format": "decimal"},
         "cost_this_month": {"type": "string", "format": "decimal"},
         "unpriced_hosts": {"type": "integer"},
+        "as_of": {
+            "type": "string",
+            "format": "date-time",
+            "description": "When these figures were computed: now for one pool or cluster; in a list, up to "
+            "DCP_COST_FIGURES_MAX_AGE seconds ago (the cost this month leaves out the time since).",
+        },
     },
 }
 GroupCostField = extend_schema_field(GROUP_COST_SCHEMA)(GroupCostField)

@@ -99,6 +99,33 @@ class ExchangeRate(BaseModel):
         return f"1 {self.base} = {self.rate} {self.quote} from {self.valid_from}"
 
 
+class KeptGroupCost(models.Model):
+    """A pool's or cluster's run-rate and cost this month as computed at ``computed_at`` (apps.costs.kept).
+
+    Lists of pools and clusters read these instead of accruing every host of the page at each request.
+    ``inputs`` is the signature of the cost inputs (catalog, rates, machine intervals) they were computed
+    from; amounts are exact decimal strings, unrounded (the answer rounds them once).
+    """
+
+    dimension = models.CharField(max_length=10)
+    object_id = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    run_rate = models.CharField(max_length=80, help_text="Per hour, exact decimal.")
+    this_month = models.CharField(max_length=80, help_text="Price-seconds this month (÷ 3600), exact decimal.")
+    unpriced_hosts = models.PositiveIntegerField(default=0)
+    month_start = models.DateTimeField()
+    inputs = models.CharField(max_length=500)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("dimension", "object_id"), name="keptgroupcost_unique_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dimension} {self.object_id} at {self.computed_at}"
+
+
 # Budgets live in their own package; imported here so Django registers their models.
 from apps.costs.budgets.models import AlertDelivery, Budget, BudgetAlert  # noqa: E402, F401
 

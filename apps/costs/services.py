@@ -175,8 +175,8 @@ def _physical_monthly(hosts, dimension: str) -> list[tuple[int, Decimal | None, 
     (a host without a batch token has none).
     """
     host_sql, params = (
-        hosts.annotate(group=F(GROUP_FIELD[dimension]))
-        .values_list("group", "batch_token", "instance_id")
+        hosts.annotate(col_group=F(GROUP_FIELD[dimension]))
+        .values_list("col_group", "batch_token", "instance_id")
         .order_by()
         .query.sql_with_params()
     )
@@ -184,7 +184,7 @@ def _physical_monthly(hosts, dimension: str) -> list[tuple[int, Decimal | None, 
     sql = f"""
         SELECT h.col_group, SUM(m.monthly_cost),
                SUM(CASE WHEN m.monthly_cost IS NULL OR m.monthly_cost = 0 THEN 1 ELSE 0 END)
-        FROM ({host_sql}) AS h (col_group, batch_token, instance_id)
+        FROM ({host_sql}) AS h
         LEFT JOIN (
             SELECT client_token, hostname, monthly_cost,
                    ROW_NUMBER() OVER (PARTITION BY client_token, hostname ORDER BY started_at DESC) AS latest

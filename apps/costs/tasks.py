@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from apps.costs import sync
+from apps.costs import kept, sync
 from apps.providers.drivers import ThrottledError, TransientError
 from apps.providers.models import CloudAccount
 
@@ -34,3 +34,10 @@ def sync_account_prices(account_id: int) -> None:
     logger.info("price sync: %s", sync.describe(result))
     if result.error and result.retryable:
         raise TransientError(f"price sync of {account.name}: {result.error}")
+
+
+@shared_task(soft_time_limit=300, time_limit=330)
+def keep_group_costs() -> int:
+    """Keep every pool's and cluster's run-rate and cost this month for the lists (beat,
+    DCP_COST_FIGURES_INTERVAL); how many were kept."""
+    return kept.keep_all()

@@ -256,6 +256,8 @@ class Host(BaseModel):
             # made in migration host_search_indexes: SQLite (make run's default) has no such index type.
             models.Index(fields=("hostname", "id"), name="host_hostname_order_idx"),
             models.Index(fields=("drift_state", "pool"), name="host_drift_state_idx"),
+            # Kept pool and cluster costs (apps.costs.kept) look for hosts changed since they were computed.
+            models.Index(fields=("updated_at",), name="host_updated_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

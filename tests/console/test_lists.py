@@ -213,9 +213,13 @@ def test_cluster_page_shows_pools_members_and_cost(pool, users):
 
 
 def test_pool_page_shows_cost(pool, users):
-    """The pool page shows its run-rate and cost this month in DCP_CURRENCY."""
+    """The pool page shows its run-rate and cost this month in DCP_CURRENCY, and the moment they are of (in
+    the reader's language)."""
     content = login(users["guest"]).get(f"/pools/{pool.pk}/").content.decode()
     assert 'data-figure="run-rate"' in content and "USD" in content
+    assert re.search(r'data-figure="as-of">As of [^<]*: figures are computed again', content)
+    chinese = login(users["guest"]).get(f"/pools/{pool.pk}/", headers={"Accept-Language": "zh-CN"})
+    assert "截至" in chinese.content.decode()
 
 
 def test_job_page_pages_its_hosts_and_polls_progress_while_running(pool, users):

@@ -12,25 +12,10 @@ from apps.costs.models import Price
 from apps.costs.periods import this_month
 from apps.inventory.choices import HostStatus
 from apps.inventory.models import Host
-from apps.providers.models import CloudAccount, MachineTemplate
+from apps.providers.models import MachineTemplate
 from tests.factories import PoolFactory, with_template
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def priced(db):
-    """An AWS template whose type costs 0.36 USD an hour since last year."""
-    account = CloudAccount.objects.create(name="aws-look", kind="aws", region="us-east-1")
-    template = MachineTemplate.objects.create(name="look", provider=account, instance_type="m5.large", max_hosts=100)
-    Price.objects.create(
-        provider=account,
-        instance_type="m5.large",
-        currency="USD",
-        hourly_price=Decimal("0.36"),
-        valid_from=timezone.now() - timedelta(days=400),
-    )
-    return template
 
 
 def running(pool, template, hours: float, n: int = 1) -> list[Host]:
