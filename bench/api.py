@@ -183,6 +183,12 @@ def main() -> None:
         built = fleet.build(pools=args.pools, hosts=args.hosts, jobs=args.jobs, clusters=max(args.pools // 10, 3))
         elapsed = time.perf_counter() - started
         print(f"fleet: {args.hosts} hosts, {args.pools} pools, {args.jobs} jobs, built in {elapsed:.0f} s")
+    from apps.costs.kept import keep_all
+
+    started = time.perf_counter()
+    kept = keep_all()
+    took = time.perf_counter() - started
+    print(f"kept the cost figures of {kept} pools and clusters (the beat task) in {took:.1f} s")
     run(built, args.repeat, args.only)
 
 

@@ -106,6 +106,7 @@ def _pool_sizes(pools: int, hosts: int) -> list[int]:
 def _accounts():
     """Provider accounts (one per kind), templates, a registry and SSH keys, through the ORM (few rows)."""
     from apps.configuration.models import Registry, SSHKey
+    from apps.costs.models import Price
     from apps.providers.models import CloudAccount, MachineTemplate
 
     accounts = [
@@ -118,6 +119,19 @@ def _accounts():
         )
         for i in range(20)
     ]
+    # A price in force for every cloud template's type, as a real catalog has: the lists' costs are priced
+    # (an unpriced host costs the accrual less than a priced one).
+    for template in templates:
+        if template.provider.kind != "physical":
+            Price.objects.get_or_create(
+                provider=template.provider,
+                instance_type=template.instance_type,
+                defaults={
+                    "currency": "USD",
+                    "hourly_price": Decimal(template.instance_type[1:]) / 100,
+                    "valid_from": datetime(2020, 1, 1, tzinfo=UTC),
+                },
+            )
     Registry.objects.create(name="main", url="registry.example.com")
     for account in accounts:
         SSHKey.objects.create(account=account, public_key="ssh-ed25519 AAAA bench", private_key="x", fingerprint="f")

@@ -475,7 +475,7 @@ def test_cluster_round_trip(clients, users, sysadmin):
     assert made_admin.status_code == 201, made_admin.content
     read = admin.get(f"/api/v1/clusters/{pk}/")
     assert read.status_code == 200
-    assert read.json() == body
+    assert same_but_as_of(read.json(), body)
     assert pk in [c["id"] for c in admin.get("/api/v1/clusters/").json()["results"]]
 
     patched = admin.patch(f"/api/v1/clusters/{pk}/", {"description": "Payments and billing"}, format="json")
@@ -620,7 +620,7 @@ def test_pool_round_trip(clients, users, cluster):
 
     read = admin.get(f"/api/v1/pools/{pk}/")
     assert read.status_code == 200
-    assert read.json() == body
+    assert same_but_as_of(read.json(), body)
     listed = admin.get(f"/api/v1/pools/?cluster={cluster.pk}&name=api").json()["results"]
     assert [(p["id"], p["templates"]) for p in listed] == [(pk, [second.pk, first.pk])]
 
@@ -1211,3 +1211,12 @@ def test_orphan_fields_filters_and_paging(clients, fleet):
         )
         assert response.status_code == 405, response.content
     assert sorted(map(str, OrphanInstance.objects.values_list())) == before
+
+
+def same_but_as_of(shown: dict, expected: dict) -> bool:
+    """Two answers of one pool or cluster are the same but for the moment each computed its cost figures."""
+    first, second = dict(shown), dict(expected)
+    assert first.get("costs", {}).get("as_of") and second.get("costs", {}).get("as_of")
+    first["costs"] = {k: v for k, v in first["costs"].items() if k != "as_of"}
+    second["costs"] = {k: v for k, v in second["costs"].items() if k != "as_of"}
+    return first == second
