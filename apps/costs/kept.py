@@ -21,10 +21,12 @@ DCP_COST_FIGURES_INTERVAL seconds). A pool's or cluster's own page computes live
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import DatabaseError, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
@@ -37,6 +39,7 @@ from apps.inventory.models import Cluster, Host, MachineInterval, ServicePool
 CHANGE_MARGIN = timedelta(seconds=30)
 #: The beat task computes this many pools or clusters at a time (bounded memory on any fleet).
 CHUNK = 500
+logger = logging.getLogger(__name__)
 MODELS = {"pool": ServicePool, "cluster": Cluster}
 
 
@@ -103,14 +106,23 @@ def _cost(row: KeptGroupCost) -> services.GroupCost:
 
 
 def store(dimension: str, found: dict[int, services.GroupCost], now: datetime, inputs: str) -> None:
-    """Keep these figures (computed at now from these inputs), replacing what was kept of the same objects."""
+    """Keep these figures (computed at now from these inputs), replacing what was kept of the same objects.
+
+    Never fails the request that computed them: a write the database refuses (SQLite busy with a worker's
+    write past its timeout) only means they are computed again next time."""
     rows = [_row(dimension, pk, cost, now, inputs) for pk, cost in sorted(found.items())]
-    KeptGroupCost.objects.bulk_create(
-        rows,
-        update_conflicts=True,
-        unique_fields=["dimension", "object_id"],
-        update_fields=["currency", "run_rate", "this_month", "unpriced_hosts", "month_start", "inputs", "computed_at"],
-    )
+    try:
+        with transaction.atomic():
+            KeptGroupCost.objects.bulk_create(
+                rows,
+                update_conflicts=True,
+                unique_fields=["dimension", "object_id"],
+                update_fields=[
+                    "currency", "run_rate", "this_month", "unpriced_hosts", "month_start", "inputs", "computed_at"
+                ],
+            )  # fmt: skip
+    except DatabaseError as exc:
+        logger.warning("Cost figures of %s %s not kept: %s", dimension, sorted(found), exc)
 
 
 def page_costs(dimension: str, ids: list[int], now: datetime | None = None) -> dict[int, dict]:
