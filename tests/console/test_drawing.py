@@ -59,3 +59,20 @@ def test_preferences_are_read_once_per_request_and_follow_what_is_remembered(use
         assert preference(user, "table:jobs") == ["status"] and preference(user, "table:hosts") is None
     fresh = type(user).objects.get(pk=user.pk)
     assert preference(fresh, "table:jobs") == ["status"] and preference(fresh, "table:hosts") is None
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Shanghai", "America/New_York"])
+def test_times_read_as_django_formats_them_in_each_language_and_zone(language, zone):
+    """One formatting per second, language and zone is kept: the same instant in another zone or language,
+    or a second later, reads as Django formats it."""
+    from datetime import UTC, datetime, timedelta
+
+    from django.utils import formats, timezone, translation
+
+    from apps.console.formatting import when
+
+    start = datetime(2026, 3, 8, 6, 59, 58, 123456, tzinfo=UTC)  # New York changes its clocks at 07:00 UTC
+    with translation.override(language), timezone.override(zone):
+        for moment in (start + timedelta(seconds=step, microseconds=step * 1000) for step in range(4)):
+            assert when(moment) == formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
