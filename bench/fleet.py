@@ -6,7 +6,9 @@ holds 10,000 and one 2,000 (the console's worst pages), the rest spread evenly;
 initialization run per host that got that far; audit entries, physical
 machines, users with memberships, and a few orphans. Status mixes follow a
 fleet that has lived a while: most hosts ready, a quarter terminated, a few in
-every other state; most jobs succeeded. Times spread over a year.
+every other state; most jobs succeeded. Times spread over a year. Every
+cloud template's instance type has a price in force (0.08 to 0.32 USD an
+hour), so hosts cost what a priced fleet's do.
 
 The rows go in with COPY (seconds, where the ORM would take minutes); ids are
 given explicitly and the identity sequences moved past them afterwards.
