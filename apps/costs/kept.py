@@ -154,12 +154,9 @@ def page_costs(dimension: str, ids: list[int], now: datetime | None = None) -> d
 
 
 def live_costs(dimension: str, pk: int, now: datetime | None = None) -> dict:
-    """One pool's or cluster's figures computed now (its own page), kept for the lists that follow."""
+    """One pool's or cluster's figures computed now (its own page); nothing is written on a read of one."""
     now = now or timezone.now()
-    inputs = inputs_signature(now)
-    found = services.group_costs(dimension, [pk], now)
-    store(dimension, found, now, inputs)
-    return _as_json(found[pk], now)
+    return _as_json(services.group_costs(dimension, [pk], now)[pk], now)
 
 
 def keep_all(now: datetime | None = None) -> int:

@@ -16,28 +16,12 @@ from apps.costs.tasks import keep_group_costs
 from apps.inventory.choices import HostStatus
 from apps.inventory.models import Host
 from apps.provisioning.transitions import move_hosts
+from tests.costs.test_where_people_look import running
 from tests.factories import PoolFactory
 
 pytestmark = pytest.mark.django_db
 
 SETTLED = timedelta(minutes=5)
-
-
-def launch(pool, template, n: int, hours: float = 1) -> list[Host]:
-    """n hosts of the pool launched hours ago, running."""
-    start = Host.objects.filter(pool=pool).count()
-    return [
-        Host.objects.create(
-            hostname=f"kept-{pool.pk}-{i}",
-            pool=pool,
-            provider=template.provider,
-            template=template,
-            instance_id=f"i-kept-{pool.pk}-{i}",
-            status=HostStatus.READY,
-            launched_at=timezone.now() - timedelta(hours=hours),
-        )
-        for i in range(start, start + n)
-    ]
 
 
 def settle() -> None:
@@ -60,8 +44,8 @@ def live(dimension: str, pk: int, at: str) -> dict:
 def fleet(cluster, priced):
     """Two pools of the cluster with 3 and 2 running hosts, settled."""
     pools = [PoolFactory(cluster=cluster), PoolFactory(cluster=cluster)]
-    launch(pools[0], priced, 3)
-    launch(pools[1], priced, 2, hours=5)
+    running(pools[0], priced, hours=1, n=3)
+    running(pools[1], priced, hours=5, n=2)
     settle()
     return pools
 
@@ -94,7 +78,7 @@ def test_a_scale_out_or_in_shows_in_the_next_list_of_pools_and_clusters(clients,
     their pool and cluster computed again at the next list; the other pool stays as kept."""
     pools = listed(clients["guest"], "/api/v1/pools/")
     listed(clients["guest"], "/api/v1/clusters/")
-    launch(fleet[0], priced, 2)
+    running(fleet[0], priced, hours=1, n=2)
     after = listed(clients["guest"], "/api/v1/pools/")
     assert after[fleet[0].pk]["run_rate_per_hour"] == "1.80"
     assert parse_datetime(after[fleet[0].pk]["as_of"]) > parse_datetime(pools[fleet[0].pk]["as_of"])
@@ -203,7 +187,7 @@ def test_a_page_of_kept_figures_costs_the_same_queries_for_2_or_20_pools(clients
             assert clients["sysadmin"].get("/api/v1/pools/").status_code == 200
         return len(queries)
 
-    launch(PoolFactory(cluster=cluster), priced, 2)
+    running(PoolFactory(cluster=cluster), priced, hours=1, n=2)
     settle()
     count()
     settings.DCP_COST_FIGURES_MAX_AGE = 0
@@ -212,7 +196,7 @@ def test_a_page_of_kept_figures_costs_the_same_queries_for_2_or_20_pools(clients
     count()
     read = count()
     for _ in range(19):
-        launch(PoolFactory(cluster=cluster), priced, 2)
+        running(PoolFactory(cluster=cluster), priced, hours=1, n=2)
     settle()
     settings.DCP_COST_FIGURES_MAX_AGE = 0
     assert count() == computed

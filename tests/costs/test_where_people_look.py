@@ -19,8 +19,9 @@ pytestmark = pytest.mark.django_db
 
 
 def running(pool, template, hours: float, n: int = 1) -> list[Host]:
-    """n hosts launched hours ago, still running."""
+    """n more hosts of the pool launched hours ago, still running."""
     launched = timezone.now() - timedelta(hours=hours)
+    start = Host.objects.filter(pool=pool).count()
     return [
         Host.objects.create(
             hostname=f"look-{pool.pk}-{i}",
@@ -31,7 +32,7 @@ def running(pool, template, hours: float, n: int = 1) -> list[Host]:
             status=HostStatus.READY,
             launched_at=launched,
         )
-        for i in range(n)
+        for i in range(start, start + n)
     ]
 
 
