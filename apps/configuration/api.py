@@ -15,7 +15,7 @@ from apps.configuration.choices import InitStatus
 from apps.configuration.models import InitRun, Registry, SSHKey
 from apps.core.api.fields import FullMatch
 from apps.core.api.filters import BaseFilterSet, BooleanFilter, IdFilter, MultipleChoiceFilter
-from apps.core.api.serializers import RestrictedModelSerializer, Serializer
+from apps.core.api.serializers import QuickRepresentationMixin, RestrictedModelSerializer, Serializer
 from apps.core.api.views import CreateReadDeleteViewSet, ModelViewSet, ReadOnlyModelViewSet
 from apps.provisioning.api import JobDetailSerializer
 
@@ -187,7 +187,7 @@ class DriftChangeSerializer(serializers.Serializer):
     diff = serializers.CharField(allow_blank=True, help_text="What differs (a unified diff, or old and new values).")
 
 
-class InitRunSerializer(serializers.ModelSerializer):
+class InitRunSerializer(QuickRepresentationMixin, serializers.ModelSerializer):
     """One host's initialization run."""
 
     hostname = serializers.CharField(source="host.hostname", read_only=True)

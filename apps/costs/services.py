@@ -54,6 +54,8 @@ def host_key(host: Host) -> PriceKey:
 def _machine_costs(hosts: list[Host]) -> dict[int, Decimal]:
     """The monthly_cost of each physical host's machine, in its latest allocation (one query)."""
     wanted = {(h.batch_token, h.instance_id): h.pk for h in hosts if h.batch_token}
+    if not wanted:
+        return {}
     found = MachineInterval.objects.filter(
         state=MachineState.ALLOCATED,
         client_token__in={token for token, _ in wanted},
@@ -76,9 +78,13 @@ def _prices(hosts: list[Host], now: datetime) -> dict[int, HostCost]:
         hourly = (monthly / month_hours(now)).quantize(RATE_PLACES) if monthly else None
         found[host.pk] = HostCost(hourly, settings.DCP_CURRENCY)
     rows = candidates([host_key(h) for h in cloud]) if cloud else []
+    in_force_at = {}  # the hosts of a page share a few keys, and the live ones the moment
     for host in cloud:
         moment = host.terminated_at - timedelta(microseconds=1) if host.terminated_at else now
-        row = in_force(host_key(host), rows, moment)
+        key = host_key(host)
+        if (key, moment) not in in_force_at:
+            in_force_at[key, moment] = in_force(key, rows, moment)
+        row = in_force_at[key, moment]
         found[host.pk] = HostCost(row.hourly_price, row.currency) if row else HostCost(None, settings.DCP_CURRENCY)
     return found
 
@@ -100,7 +106,8 @@ def host_costs(hosts: list[Host], now: datetime) -> dict[int, HostCost]:
         sums: dict[int, dict] = defaultdict(
             lambda: {"amount": Decimal(0), "unpriced": Decimal(0), "unconverted": False}
         )
-        for charge in accrue(Scope(narrow={"host": [h.pk for h in group]}), ["host"], window):
+        physical = any(h.provider.kind == ProviderKind.PHYSICAL for h in group)
+        for charge in accrue(Scope(narrow={"host": [h.pk for h in group]}), ["host"], window, machines=physical):
             entry = sums[charge.group[0]]
             entry["unpriced"] += charge.unpriced
             if charge.state == PRICED:

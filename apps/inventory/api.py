@@ -13,7 +13,7 @@ from apps.configuration.api import DriftChangeSerializer, InitJobSerializer, Rer
 from apps.core.api.fields import StringMapField
 from apps.core.api.parsers import CSVParser, JSONParser
 from apps.core.api.schema import CONFLICT
-from apps.core.api.serializers import RestrictedModelSerializer
+from apps.core.api.serializers import QuickRepresentationMixin, RestrictedModelSerializer
 from apps.core.api.views import ModelViewSet, ReadOnlyModelViewSet
 from apps.core.choices import Action
 from apps.core.exceptions import Conflict
@@ -289,7 +289,7 @@ class DriftSerializer(serializers.Serializer):
     summary = DriftChangeSerializer(many=True, source="drift_summary", help_text="What differed (secrets removed).")
 
 
-class HostSerializer(HostCostMixin, serializers.ModelSerializer):
+class HostSerializer(QuickRepresentationMixin, HostCostMixin, serializers.ModelSerializer):
     """A host. Hosts are made and removed by scaling, so every field is read-only."""
 
     cluster = serializers.IntegerField(source="pool.cluster_id", read_only=True)
@@ -327,10 +327,25 @@ class HostSerializer(HostCostMixin, serializers.ModelSerializer):
         read_only_fields = fields
 
 
+#: What a host's answer never reads of its account, template and pool.
+LISTED_HOST_DEFERS = (
+    "provider__credentials",
+    "provider__options",
+    "provider__endpoint_url",
+    "template__zones",
+    "template__security_groups",
+    "template__init_vars",
+    "template__image",
+    "pool__description",
+)
+
+
 class HostViewSet(ReadOnlyModelViewSet):
     """Hosts of the user's clusters."""
 
-    queryset = Host.objects.select_related("pool", "provider", "template")
+    # The account's credentials (decrypted as each row is read) and the template's settings are not shown, and
+    # a page's prices need only the account's kind and region and the template's region and type.
+    queryset = Host.objects.select_related("pool", "provider", "template").defer(*LISTED_HOST_DEFERS)
     serializer_class = HostSerializer
     filterset_class = HostFilterSet
     object_action = Action.SCALE

@@ -10,7 +10,7 @@ from apps.configuration.choices import InitStatus
 from apps.configuration.models import InitRun
 from apps.core.api.filters import BaseFilterSet, IdFilter, MultipleChoiceFilter
 from apps.core.api.schema import CONFLICT
-from apps.core.api.serializers import Serializer, refuse_body
+from apps.core.api.serializers import QuickRepresentationMixin, Serializer, refuse_body
 from apps.core.api.views import ReadOnlyModelViewSet
 from apps.core.choices import Action
 from apps.core.query import count_related
@@ -163,7 +163,7 @@ class DryRunSerializer(serializers.Serializer):
         return answer["plan"]
 
 
-class JobEventSerializer(serializers.ModelSerializer):
+class JobEventSerializer(QuickRepresentationMixin, serializers.ModelSerializer):
     """One step of a job's timeline."""
 
     hostname = serializers.CharField(source="host.hostname", default=None, read_only=True, allow_null=True)
@@ -246,7 +246,7 @@ def progress(job) -> dict:
     return {"total": job.size, "ready": ready, "removed": removed, "failed": failed, "drifted": 0}
 
 
-class JobSerializer(serializers.ModelSerializer):
+class JobSerializer(QuickRepresentationMixin, serializers.ModelSerializer):
     """A scale job with its progress, as lists show it (no timeline: see JobDetailSerializer)."""
 
     cluster = serializers.IntegerField(source="pool.cluster_id", read_only=True)

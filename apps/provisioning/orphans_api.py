@@ -8,6 +8,7 @@ from rest_framework import permissions, serializers
 
 from apps.core.api.fields import StringMapField
 from apps.core.api.filters import BaseFilterSet, MultipleChoiceFilter
+from apps.core.api.serializers import QuickRepresentationMixin
 from apps.core.api.views import ReadOnlyModelViewSet
 from apps.provisioning.choices import OrphanState
 from apps.provisioning.models import OrphanInstance
@@ -23,7 +24,7 @@ class SystemAdminPermission(permissions.IsAuthenticated):
         return super().has_permission(request, view) and request.user.is_superuser
 
 
-class OrphanInstanceSerializer(serializers.ModelSerializer):
+class OrphanInstanceSerializer(QuickRepresentationMixin, serializers.ModelSerializer):
     """One orphan instance, with its account's name and, for a lost terminate, its host's name."""
 
     provider_name = serializers.CharField(source="provider.name", read_only=True)

@@ -5,11 +5,12 @@ from rest_framework import serializers
 
 from apps.core.api.fields import ObjectField
 from apps.core.api.filters import BaseFilterSet, DateTimeFilter
+from apps.core.api.serializers import QuickRepresentationMixin
 from apps.core.api.views import ReadOnlyModelViewSet
 from apps.core.models import AuditAction, AuditEntry
 
 
-class AuditEntrySerializer(serializers.ModelSerializer):
+class AuditEntrySerializer(QuickRepresentationMixin, serializers.ModelSerializer):
     """One audit entry."""
 
     object_type = serializers.SerializerMethodField()
