@@ -12,7 +12,7 @@ from apps.console.generic import shown
 from apps.console.lists import HOSTS
 from apps.console.paging import paged
 from apps.costs.models import Price
-from apps.inventory.models import Host
+from apps.inventory.models import HOST_PAGE_DEFERS, Host
 from apps.providers import ratelimit
 from apps.providers.models import CloudAccount, MachineTemplate
 
@@ -47,6 +47,7 @@ def provider_detail(request, account_id: int):
         Host.objects.restrict(request.user)
         .filter(provider=account)
         .select_related("pool__cluster", "provider", "template")
+        .defer(*HOST_PAGE_DEFERS)
         .order_by("pk")
     )
     prices = Price.objects.filter(Q(provider=account) | Q(provider__isnull=True, kind=account.kind)).order_by(

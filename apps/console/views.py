@@ -27,12 +27,13 @@ from apps.console.lists import HOSTS, JOB_HOSTS, JOBS, POOLS, job_steps, with_ru
 from apps.console.paging import paged
 from apps.core.choices import Action, Role
 from apps.core.exceptions import ServiceError
+from apps.core.querysets import visible_with
 from apps.costs import kept
 from apps.costs.budgets import guard
 from apps.costs.services import host_costs
 from apps.inventory.api import pool_counts
 from apps.inventory.choices import HostStatus
-from apps.inventory.models import Cluster, Host, ServicePool
+from apps.inventory.models import HOST_PAGE_DEFERS, Cluster, Host, ServicePool
 from apps.provisioning import services
 from apps.provisioning.api import progress, with_progress
 from apps.provisioning.choices import JobKind, JobStatus
@@ -110,8 +111,16 @@ def _host_statuses(pool: ServicePool) -> dict[str, int]:
 @login_required
 def pool_detail(request, pool_id: int):
     """A pool: its hosts by status and a page of them, a page of its jobs, a scale form for those allowed."""
-    pool = _visible_pool(request.user, pool_id)
-    can_scale = may_scale(request.user, pool)
+    pools = visible_with(
+        ServicePool.objects.select_related("cluster"),
+        request.user,
+        scale=(ServicePool, Action.SCALE, "pk"),
+        edit=(ServicePool, Action.CHANGE, "pk"),
+        operate=(ServicePool, Action.OPERATE, "pk"),
+        edit_budgets=(Cluster, Action.CHANGE, "cluster_id"),
+    )
+    pool = get_object_or_404(pools, pk=pool_id)
+    can_scale = pool.may_scale
     # One pass over the pool's hosts gives the pool's size, its ready count and the host pager's count.
     statuses = _host_statuses(pool)
     pool.size = sum(n for status, n in statuses.items() if status != HostStatus.TERMINATED)
@@ -122,7 +131,7 @@ def pool_detail(request, pool_id: int):
     else:
         status, hosts, count = "", pool.hosts.exclude(status=HostStatus.TERMINATED), pool.size
     jobs = with_progress(pool.jobs.select_related("pool", "requested_by")).order_by("-created_at", "-pk")
-    hosts = hosts.select_related("pool__cluster", "provider", "template").order_by("pk")
+    hosts = hosts.select_related("pool__cluster", "provider", "template").defer(*HOST_PAGE_DEFERS).order_by("pk")
     context = {
         "pool": pool,
         "statuses": statuses,
@@ -133,9 +142,9 @@ def pool_detail(request, pool_id: int):
         "budgets": with_figures(guard.covering(pool, enforced_only=False)),
         "templates": pool.ordered_templates(),
         "can_scale": can_scale,
-        "can_edit": may_change(request.user, pool),
-        "can_edit_budgets": may_change(request.user, pool.cluster),
-        **pool_sections(request, pool),
+        "can_edit": pool.may_edit,
+        "can_edit_budgets": pool.may_edit_budgets,
+        **pool_sections(request, pool, can_operate=pool.may_operate, can_appoint=pool.may_edit),
     }
     return render(request, "console/pool.html", context)
 
@@ -193,7 +202,7 @@ def job_detail(request, job_id: int):
     """A job with its progress bar (kept up to date by polling), a page of its hosts and its timeline."""
     job = _visible_job(request.user, job_id)
     hosts = _job_hosts(job)
-    hosts = hosts.select_related("pool__cluster", "provider", "template").order_by("pk")
+    hosts = hosts.select_related("pool__cluster", "provider", "template").defer(*HOST_PAGE_DEFERS).order_by("pk")
     events = job.events.select_related("host").order_by("time", "pk")
     figures = _progress_context(job)
     live = JOB_HOSTS_REFRESH if figures["active"] else 0

@@ -22,7 +22,7 @@ from apps.costs.fields import GroupCostField, HostCostMixin
 from apps.inventory import machines
 from apps.inventory.choices import DriftState, HostStatus, MachineState
 from apps.inventory.filtersets import HostFilterSet, PhysicalMachineFilterSet, ServicePoolFilterSet
-from apps.inventory.models import Cluster, Host, PhysicalMachine, PoolTemplate, ServicePool
+from apps.inventory.models import HOST_PAGE_DEFERS, Cluster, Host, PhysicalMachine, PoolTemplate, ServicePool
 from apps.providers.choices import ProviderKind
 from apps.providers.models import CloudAccount, MachineTemplate
 from apps.provisioning import services
@@ -327,25 +327,10 @@ class HostSerializer(QuickRepresentationMixin, HostCostMixin, serializers.ModelS
         read_only_fields = fields
 
 
-#: What a host's answer never reads of its account, template and pool.
-LISTED_HOST_DEFERS = (
-    "provider__credentials",
-    "provider__options",
-    "provider__endpoint_url",
-    "template__zones",
-    "template__security_groups",
-    "template__init_vars",
-    "template__image",
-    "pool__description",
-)
-
-
 class HostViewSet(ReadOnlyModelViewSet):
     """Hosts of the user's clusters."""
 
-    # The account's credentials (decrypted as each row is read) and the template's settings are not shown, and
-    # a page's prices need only the account's kind and region and the template's region and type.
-    queryset = Host.objects.select_related("pool", "provider", "template").defer(*LISTED_HOST_DEFERS)
+    queryset = Host.objects.select_related("pool", "provider", "template").defer(*HOST_PAGE_DEFERS)
     serializer_class = HostSerializer
     filterset_class = HostFilterSet
     object_action = Action.SCALE

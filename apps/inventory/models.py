@@ -177,6 +177,22 @@ class PhysicalMachine(BaseModel):
         return (self.monthly_cost / HOURS_PER_MONTH).quantize(Decimal("0.000001"))
 
 
+#: What a page of hosts never shows of their account, template and pool, deferred where they are read with
+#: their hosts: the account's credentials (decrypted as each row is read) and settings, the template's
+#: settings, the pool's description. A page's prices need only the account's kind and region and the
+#: template's region and type.
+HOST_PAGE_DEFERS = (
+    "provider__credentials",
+    "provider__options",
+    "provider__endpoint_url",
+    "template__zones",
+    "template__security_groups",
+    "template__init_vars",
+    "template__image",
+    "pool__description",
+)
+
+
 class Host(BaseModel):
     """One machine in one pool, from whichever provider placed it."""
 

@@ -10,8 +10,6 @@ from django.utils.translation import gettext_lazy as _
 from apps.console.formatting import when
 from apps.console.generic import shown
 from apps.console.tables import Column, Table
-from apps.core.choices import Action
-from apps.inventory.models import ServicePool
 from apps.scaling import timing
 from apps.scaling.models import PolicyTrigger, ScheduleOccurrence
 
@@ -136,11 +134,11 @@ TRIGGERS = Table(
 )
 
 
-def pool_sections(request, pool) -> dict:
+def pool_sections(request, pool, can_operate: bool, can_appoint: bool) -> dict:
     """The context of a pool page's scaling sections (the pool is one the user may see): its schedules and
-    policies, with the buttons that change them for those who run the pool; its administrators, with the
-    buttons that appoint and remove them for the cluster's admins."""
-    can_operate = ServicePool.objects.restrict(request.user, Action.OPERATE).filter(pk=pool.pk).exists()
+    policies, with the buttons that change them for those who run the pool (``can_operate``: restrict() allows
+    OPERATE on it); its administrators, with the buttons that appoint and remove them for the cluster's admins
+    (``can_appoint``: restrict() allows CHANGE on the pool)."""
     occurrences = ScheduleOccurrence.objects.filter(schedule__pool=pool).select_related("schedule", "job")
     triggers = PolicyTrigger.objects.filter(policy__pool=pool).select_related("policy", "job")
     return {
@@ -164,6 +162,6 @@ def pool_sections(request, pool) -> dict:
         "triggers": shown(request, TRIGGERS, triggers.order_by("-time", "-pk"), PER_PAGE, "triggers_page"),
         "pool_admins": [admin.user.username for admin in pool.admins.select_related("user").order_by("user__username")],
         "can_operate": can_operate,
-        "can_appoint": ServicePool.objects.restrict(request.user, Action.CHANGE).filter(pk=pool.pk).exists(),
+        "can_appoint": can_appoint,
         "enable_form": ENABLE_FORM,
     }
