@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Inside the session's middleware, so the session it marks to move its end on is saved on the way out.
+    "apps.core.middleware.IdleSessionMiddleware",
     # After the session and before anything that answers: picks the console's language (see apps.console.i18n).
     "apps.console.i18n.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -160,9 +162,10 @@ SESSION_COOKIE_HTTPONLY = True
 # where it is on by default); apart from it, SecureCookieMiddleware marks them Secure on every request
 # that came over TLS, which is how DCP knows it is served over TLS whatever the deployment.
 SESSION_COOKIE_SECURE = PRODUCTION and env.get_bool("DCP_SECURE_COOKIES", True)
-# A console session ends after this long without a request (each request starts the time again).
+# A console session ends after this long without a request (apps.core.middleware.IdleSessionMiddleware moves
+# its end on, at most once every DCP_SESSION_REFRESH_SECONDS, rather than writing the session at every request).
 SESSION_COOKIE_AGE = env.get_int("DCP_SESSION_IDLE_MINUTES", 30, minimum=1) * 60
-SESSION_SAVE_EVERY_REQUEST = True
+DCP_SESSION_REFRESH_SECONDS = min(60, SESSION_COOKIE_AGE // 10)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # Behind a proxy that terminates TLS, trust its X-Forwarded-Proto so Django knows requests were HTTPS.

@@ -118,11 +118,11 @@ class Column:
         if isinstance(raw, list | tuple) and raw and all(isinstance(item, datetime) for item in raw):
             times = ((item.isoformat(), when(item)) for item in raw)
             return format_html_join(mark_safe("<br>"), '<time datetime="{}">{}</time>', times)
-        text = plain(raw)
         if isinstance(raw, datetime):
             return html_of('<time datetime="{}">{}</time>', raw.isoformat(), when(raw))
         if isinstance(raw, Decimal):
             return html_of("{}", number(raw))
+        text = plain(raw)
         if self.pill and text:
             return html_of('<span class="pill status-{}" data-value="{}">{}</span>', text, text, label(text))
         if self.labelled and text:

@@ -1,8 +1,9 @@
 """Request middleware: request ids, request bodies read whole (chunked ones too) within the size limit,
-and Secure cookies over TLS."""
+Secure cookies over TLS, and console sessions that end when idle."""
 
 import io
 import re
+import time
 import uuid
 
 from django.conf import settings
@@ -116,3 +117,40 @@ def read_chunked(request, limit: int) -> JsonResponse | None:
     request.META["CONTENT_LENGTH"] = str(len(data))
     request._stream = LimitedStream(io.BytesIO(data), len(data))
     return None
+
+
+#: The session key holding when the session's expiry was last moved on (epoch seconds).
+SESSION_SEEN = "_dcp_seen"
+
+
+def start_idle_clock(sender, request, user, **kwargs) -> None:
+    """On sign-in (saved with the new session): its end was just set, so the first pages leave it alone."""
+    if request is not None and hasattr(request, "session"):
+        request.session[SESSION_SEEN] = int(time.time())
+
+
+class IdleSessionMiddleware:
+    """A console session ends SESSION_COOKIE_AGE after its last request, moved on at most once a minute.
+
+    Django's SESSION_SAVE_EVERY_REQUEST wrote the session row (an UPDATE and a commit) at every page, every
+    table redraw and every poll of a running job's bar. Here the session is saved, and its expiry and cookie
+    moved on, when DCP_SESSION_REFRESH_SECONDS (60, or a tenth of the idle time if that is shorter) have
+    passed since it last was: an idle session ends
+    between SESSION_COOKIE_AGE minus that and SESSION_COOKIE_AGE after the last request. A session with
+    nothing in it (no login) is never saved for this. Placed after SessionMiddleware, so the session it
+    marks is saved by that middleware on the way out.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is None or session.is_empty() or not session.get("_auth_user_id"):
+            return response
+        now = int(time.time())
+        seen = session.get(SESSION_SEEN)
+        if not isinstance(seen, int) or not 0 <= now - seen < settings.DCP_SESSION_REFRESH_SECONDS:
+            session[SESSION_SEEN] = now
+        return response
