@@ -1,5 +1,7 @@
 """REST API of the provisioning app: scale requests and jobs."""
 
+from functools import lru_cache
+
 from django.db.models import Q
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_field
 from rest_framework import serializers
@@ -216,17 +218,24 @@ class ProgressSerializer(serializers.Serializer):
 NOT_REACHED = (InitStatus.FAILED, InitStatus.UNREACHABLE)
 
 
+@lru_cache(maxsize=1)
+def _progress_counts() -> dict:
+    """The annotations of with_progress(), built once: Django copies an expression wherever it is used, and
+    building these seven subqueries cost each list of jobs about 4 ms."""
+    return {
+        "n_ready": count_related(Host, "job", Q(ready_at__isnull=False)),
+        "n_failed": count_related(Host, "job", Q(failed_at__isnull=False)),
+        "n_removed": count_related(Host, "removal_job", Q(status=HostStatus.TERMINATED)),
+        "n_runs": count_related(InitRun, "job", Q(rerun=True)),
+        "n_runs_ok": count_related(InitRun, "job", Q(rerun=True, status__in=InitStatus.SUCCEEDED)),
+        "n_runs_failed": count_related(InitRun, "job", Q(rerun=True, status__in=NOT_REACHED)),
+        "n_drifted": count_related(InitRun, "job", Q(rerun=True, drift_check=True, status=InitStatus.CHANGED)),
+    }
+
+
 def with_progress(queryset):
     """Annotate jobs with the counts their progress is made of, counted for the rows fetched only."""
-    return queryset.annotate(
-        n_ready=count_related(Host, "job", Q(ready_at__isnull=False)),
-        n_failed=count_related(Host, "job", Q(failed_at__isnull=False)),
-        n_removed=count_related(Host, "removal_job", Q(status=HostStatus.TERMINATED)),
-        n_runs=count_related(InitRun, "job", Q(rerun=True)),
-        n_runs_ok=count_related(InitRun, "job", Q(rerun=True, status__in=InitStatus.SUCCEEDED)),
-        n_runs_failed=count_related(InitRun, "job", Q(rerun=True, status__in=NOT_REACHED)),
-        n_drifted=count_related(InitRun, "job", Q(rerun=True, drift_check=True, status=InitStatus.CHANGED)),
-    )
+    return queryset.annotate(**_progress_counts())
 
 
 def progress(job) -> dict:
