@@ -68,7 +68,8 @@ def _machine_costs(hosts: list[Host]) -> dict[int, Decimal]:
     }
 
 
-def _prices(hosts: list[Host], now: datetime) -> dict[int, HostCost]:
+def _prices(hosts: list[Host], now: datetime) -> tuple[dict[int, HostCost], set[int]]:
+    """Each host's price in force, and which physical hosts have no machine DCP knows."""
     physical = [h for h in hosts if h.provider.kind == ProviderKind.PHYSICAL]
     cloud = [h for h in hosts if h.provider.kind != ProviderKind.PHYSICAL]
     machines = _machine_costs(physical)
@@ -86,12 +87,12 @@ def _prices(hosts: list[Host], now: datetime) -> dict[int, HostCost]:
             in_force_at[key, moment] = in_force(key, rows, moment)
         row = in_force_at[key, moment]
         found[host.pk] = HostCost(row.hourly_price, row.currency) if row else HostCost(None, settings.DCP_CURRENCY)
-    return found
+    return found, {host.pk for host in physical if host.pk not in machines}
 
 
 def host_costs(hosts: list[Host], now: datetime) -> dict[int, HostCost]:
     """Rate and cost so far of each host, each in its own price's currency: a query or two per currency on the page."""
-    found = _prices(hosts, now)
+    found, without_machine = _prices(hosts, now)
     by_currency = defaultdict(list)
     for host in hosts:
         if host.launched_at is not None:
@@ -116,6 +117,10 @@ def host_costs(hosts: list[Host], now: datetime) -> dict[int, HostCost]:
                 entry["unconverted"] = True
         for host in group:
             entry = sums[host.pk]
+            if host.pk in without_machine:
+                # A physical host whose machine DCP does not know costs an unknown amount, never nothing: its
+                # life is unpriced, as its pool counts it among its unpriced hosts.
+                entry["unpriced"] += max(seconds(host.terminated_at or now) - seconds(host.launched_at), 0)
             found[host.pk].unpriced_hours = (entry["unpriced"] / 3600).quantize(UNPRICED_HOURS_PLACES)
             # Unknown is never shown as a figure: a cost with unpriced or unconvertible time in it is unknown.
             known = not entry["unpriced"] and not entry["unconverted"]

@@ -13,7 +13,7 @@ from apps.costs.periods import this_month
 from apps.inventory.choices import HostStatus
 from apps.inventory.models import Host
 from apps.providers.models import MachineTemplate
-from tests.factories import PoolFactory, with_template
+from tests.factories import PoolFactory, TemplateFactory, with_template
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +34,19 @@ def running(pool, template, hours: float, n: int = 1) -> list[Host]:
         )
         for i in range(start, start + n)
     ]
+
+
+def test_a_physical_host_with_no_known_machine_costs_an_unknown_amount(clients, cluster):
+    """Unknown is not free: a machine's host whose machine DCP has no record of shows no price, no cost and its
+    hours as unpriced (it showed a cost of 0.00), as its pool counts it among its unpriced hosts."""
+    pool = PoolFactory(cluster=cluster)
+    (host,) = running(pool, TemplateFactory(), hours=10)
+    body = clients["guest"].get(f"/api/v1/hosts/{host.pk}/").json()
+    assert (body["hourly_price"], body["cost"], body["currency"]) == (None, None, "USD")
+    assert Decimal("9.99") < Decimal(body["unpriced_hours"]) < Decimal("10.01")
+    listed = clients["guest"].get(f"/api/v1/hosts/?pool={pool.pk}").json()["results"]
+    assert listed[0]["cost"] is None and Decimal("9.99") < Decimal(listed[0]["unpriced_hours"]) < Decimal("10.01")
+    assert clients["guest"].get(f"/api/v1/pools/{pool.pk}/").json()["costs"]["unpriced_hosts"] == 1
 
 
 def test_a_host_shows_its_rate_currency_cost_so_far_and_launch(clients, cluster, priced):
