@@ -43,7 +43,7 @@ from django.db.models import Q, Value
 from django.db.models.functions import Coalesce, NullIf
 
 from apps.costs import rates
-from apps.costs.catalog import PriceKey, candidates
+from apps.costs.catalog import PriceKey, candidates, host_key
 from apps.costs.curves import PRECISION, curves, curves_sql, on_curves_sql, spans_sql
 from apps.costs.periods import seconds
 from apps.costs.pieces import COLUMNS, NO_RATE, TYPES, UNPRICED, Builder, Piece, micro
@@ -187,13 +187,34 @@ def _keys(scope: Scope, window: Window) -> tuple[list[PriceKey], list[tuple[int,
     return list(keys), placed
 
 
-def accrue(scope: Scope, dimensions: list[str], window: Window, machines: bool = True) -> list[Charge]:
+def keys_of(hosts) -> tuple[list[PriceKey], list[tuple[int, str, int]]]:
+    """_keys() for hosts already loaded with their template and account, all in the window: their cloud
+    hosts' price keys, and which (template, zone) has which."""
+    keys: dict[PriceKey, int] = {}
+    placed = {}
+    for host in hosts:
+        if host.provider.kind == ProviderKind.PHYSICAL:
+            continue
+        key = host_key(host)
+        placed.setdefault((host.template_id, host.zone), keys.setdefault(key, len(keys)))
+    return list(keys), [(template_id, zone, index) for (template_id, zone), index in placed.items()]
+
+
+def accrue(
+    scope: Scope,
+    dimensions: list[str],
+    window: Window,
+    machines: bool = True,
+    keys: tuple[list[PriceKey], list[tuple[int, str, int]]] | None = None,
+) -> list[Charge]:
     """The charges of the hosts in scope in the window, summed by dimensions and bucket.
 
     ``machines=False`` says the caller knows no host in scope is a physical machine (a page of cloud hosts):
-    the statement then leaves out the machines' intervals, which cost a few milliseconds to plan.
+    the statement then leaves out the machines' intervals, which cost a few milliseconds to plan. ``keys``:
+    what _keys() would read, from a caller that holds the hosts with their templates and accounts already
+    (see keys_of()).
     """
-    keys, placed = _keys(scope, window)
+    keys, placed = keys if keys is not None else _keys(scope, window)
     rows = candidates(keys, window.start, window.end) if keys else []
     convert = rates.conversions({row.currency for row in rows} | {settings.DCP_CURRENCY}, window.currency)
     builder = Builder(window.start, window.end, [b[0] for b in window.buckets], convert)

@@ -49,6 +49,12 @@ class PriceKey:
         return 4 * (row.provider_id is not None) + 2 * bool(row.region) + bool(row.zone)
 
 
+def host_key(host) -> PriceKey:
+    """The price key of a host (its template and account loaded)."""
+    account, template = host.provider, host.template
+    return PriceKey(account.pk, account.kind, template.region or account.region, template.instance_type, host.zone)
+
+
 def candidates(keys: list[PriceKey], start: datetime | None = None, end: datetime | None = None) -> list[Price]:
     """Every row that may price one of keys somewhere in [start, end) (one query)."""
     rows = Price.objects.filter(instance_type__in={key.instance_type for key in keys})

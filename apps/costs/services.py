@@ -15,8 +15,8 @@ from django.db.models import Count, F, Value
 from django.db.models.functions import Coalesce, NullIf
 
 from apps.costs import rates
-from apps.costs.accrual import Window, accrue
-from apps.costs.catalog import PriceKey, candidates, in_force
+from apps.costs.accrual import Window, accrue, keys_of
+from apps.costs.catalog import PriceKey, candidates, host_key, in_force
 from apps.costs.currencies import round_money
 from apps.costs.periods import next_month, seconds, this_month
 from apps.costs.pieces import PRICED
@@ -43,12 +43,6 @@ def month_hours(moment: datetime) -> Decimal:
     """Hours of the calendar month holding moment (DCP_TIME_ZONE): a machine's monthly_cost per hour divides by it."""
     start = this_month(moment)[0]
     return (seconds(next_month(start)) - seconds(start)) / 3600
-
-
-def host_key(host: Host) -> PriceKey:
-    """The price key of a host (its template and account loaded)."""
-    account, template = host.provider, host.template
-    return PriceKey(account.pk, account.kind, template.region or account.region, template.instance_type, host.zone)
 
 
 def _machine_costs(hosts: list[Host]) -> dict[int, Decimal]:
@@ -108,7 +102,8 @@ def host_costs(hosts: list[Host], now: datetime) -> dict[int, HostCost]:
             lambda: {"amount": Decimal(0), "unpriced": Decimal(0), "unconverted": False}
         )
         physical = any(h.provider.kind == ProviderKind.PHYSICAL for h in group)
-        for charge in accrue(Scope(narrow={"host": [h.pk for h in group]}), ["host"], window, machines=physical):
+        scope = Scope(narrow={"host": [h.pk for h in group]})
+        for charge in accrue(scope, ["host"], window, machines=physical, keys=keys_of(group)):
             entry = sums[charge.group[0]]
             entry["unpriced"] += charge.unpriced
             if charge.state == PRICED:

@@ -8,8 +8,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from apps.costs.accrual import Window, _keys, keys_of
 from apps.costs.models import Price
 from apps.costs.periods import this_month
+from apps.costs.scope import Scope
 from apps.inventory.choices import HostStatus
 from apps.inventory.models import Host
 from apps.providers.models import MachineTemplate
@@ -154,3 +156,23 @@ def test_a_dry_run_shows_what_the_plan_adds_per_hour_and_month(clients, cluster,
             "per_month": "1314.00",
         }
     ]
+
+
+def test_a_page_of_hosts_finds_the_price_keys_the_database_would(cluster, priced):
+    """keys_of() (from the hosts as loaded) places each (template, zone) on the price key _keys() reads."""
+    other = MachineTemplate.objects.create(
+        name="other", provider=priced.provider, instance_type="c5.xlarge", region="eu-west-1"
+    )
+    pool = PoolFactory(cluster=cluster)
+    made = running(pool, priced, hours=3, n=2) + running(pool, other, hours=2) + running(pool, TemplateFactory(), 1)
+    Host.objects.filter(pk=made[1].pk).update(zone="us-east-1b")
+    hosts = list(Host.objects.select_related("provider", "template").filter(pk__in=[h.pk for h in made]))
+    now = timezone.now()
+    window = Window(now - timedelta(hours=4), now, [(now - timedelta(hours=4), now)], "USD", now)
+
+    def placed(found):
+        keys, rows = found
+        return {(template, zone): keys[index] for template, zone, index in rows}
+
+    expected = placed(_keys(Scope(narrow={"host": [h.pk for h in hosts]}), window))
+    assert placed(keys_of(hosts)) == expected and len(expected) == 3
