@@ -7,6 +7,7 @@ import time
 import uuid
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.core.handlers.wsgi import LimitedStream
 from django.http import JsonResponse
 
@@ -135,10 +136,9 @@ class IdleSessionMiddleware:
     Django's SESSION_SAVE_EVERY_REQUEST wrote the session row (an UPDATE and a commit) at every page, every
     table redraw and every poll of a running job's bar. Here the session is saved, and its expiry and cookie
     moved on, when DCP_SESSION_REFRESH_SECONDS (60, or a tenth of the idle time if that is shorter) have
-    passed since it last was: an idle session ends
-    between SESSION_COOKIE_AGE minus that and SESSION_COOKIE_AGE after the last request. A session with
-    nothing in it (no login) is never saved for this. Placed after SessionMiddleware, so the session it
-    marks is saved by that middleware on the way out.
+    passed since it last was: an idle session ends between SESSION_COOKIE_AGE minus that and
+    SESSION_COOKIE_AGE after the last request. A session nobody signed in to is never saved for this.
+    Placed after SessionMiddleware, so the session it marks is saved by that middleware on the way out.
     """
 
     def __init__(self, get_response):
@@ -147,7 +147,7 @@ class IdleSessionMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         session = getattr(request, "session", None)
-        if session is None or session.is_empty() or not session.get("_auth_user_id"):
+        if session is None or session.is_empty() or not session.get(SESSION_KEY):
             return response
         now = int(time.time())
         seen = session.get(SESSION_SEEN)

@@ -224,7 +224,7 @@ def spans_sql(found: Curves, group: str) -> str:
     events = _dims("s", group)
     # The buckets of a life's ends (one bucket: no search).
     buckets = "0 AS ja, 0 AS jz"
-    if len(found.lows) > 2:
+    if _crosses(found):
         buckets = f"width_bucket(s.a, {lows}) - 1 AS ja, width_bucket(GREATEST(s.z - 1, s.a), {lows}) - 1 AS jz"
     spans = f"""spans AS (
     SELECT s.*, {buckets},
