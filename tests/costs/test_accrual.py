@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from apps.costs.choices import Dimension
 from apps.costs.periods import buckets
 from apps.costs.queries import CostQuery, answer
+from apps.costs.services import host_costs
+from apps.inventory.models import Host
 from tests.costs.reference import Life, Reference, Row
 from tests.costs.world import World, at, cents, hours
 
@@ -255,4 +257,36 @@ def test_answers_follow_changes_made_after_the_fact(mode, sysadmin, new_prices, 
         lives[1] = Life(lives[1].groups, lives[1].provider, "aws", "large", "b", BASE + 1000, terminated)
         lives[0] = Life(first.groups, first.provider, "aws", "small", "a", BASE + 100 + moved, None)
         check()
+        transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lives_spec=lives_strategy, rows_spec=rows_strategy, rates_spec=rates_strategy)
+def test_a_page_of_hosts_costs_what_the_reference_says(mode, sysadmin, lives_spec, rows_spec, rates_spec):
+    """Each host's cost so far on a page of hosts (services.host_costs: the accrual without machine intervals,
+    handed the hosts' price keys) equals the reference over its life, in its price's currency; unknown
+    (unpriced time, or a charge with no rate) is never a figure."""
+    with transaction.atomic():
+        world = World()
+        lives = [
+            world.host(pool, account, kind, zone, launched, min(launched + life, NOW) if life else None)
+            for pool, account, kind, zone, launched, life in lives_spec
+        ]
+        rows = _rows(world, rows_spec)
+        rates = {}
+        for day, direct, rate in rates_spec:
+            pair = ("EUR", "USD") if direct else ("USD", "EUR")
+            value = (Decimal(rate) if direct else Decimal(1) / Decimal(rate)).quantize(Decimal("0.0000000001"))
+            world.rate(*pair, value, day)
+            rates.setdefault(pair, {})[day] = value
+        hosts = list(Host.objects.select_related("provider", "template").order_by("pk"))
+        found = host_costs(hosts, at(NOW))
+        for host, life in zip(hosts, lives, strict=True):
+            figures = found[host.pk]
+            reference = Reference(rows, rates, figures.currency)
+            sums = reference.run([life], ["host"], life.launched, NOW, NOW)[(host.pk,)]
+            known = not sums.unpriced and not reference.missing
+            assert figures.cost == (Decimal(cents(sums.amount)) if known else None), host
+            assert str(figures.unpriced_hours) == hours(sums.unpriced), host
         transaction.set_rollback(True)
