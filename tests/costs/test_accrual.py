@@ -101,6 +101,23 @@ def _rows(world: World, spec) -> list[Row]:
     return rows
 
 
+def _fleet(lives_spec, rows_spec, rates_spec) -> tuple[list, list[Row], dict]:
+    """The hosts, catalog rows and exchange rates of the specs, made in the database and as the reference's."""
+    world = World()
+    lives = [
+        world.host(pool, account, kind, zone, launched, min(launched + life, NOW) if life else None)
+        for pool, account, kind, zone, launched, life in lives_spec
+    ]
+    rows = _rows(world, rows_spec)
+    rates = {}
+    for day, direct, rate in rates_spec:
+        pair = ("EUR", "USD") if direct else ("USD", "EUR")
+        value = (Decimal(rate) if direct else Decimal(1) / Decimal(rate)).quantize(Decimal("0.0000000001"))
+        world.rate(*pair, value, day)
+        rates.setdefault(pair, {})[day] = value
+    return lives, rows, rates
+
+
 def _compare(api_rows: list[dict], expected: dict, dims: list[str], currency: str) -> Fraction:
     got = {tuple(row["ids"][d] for d in dims): row for row in api_rows}
     wanted = {group: sums for group, sums in expected.items() if sums.seconds or sums.amount}
@@ -134,18 +151,7 @@ def test_accrual_equals_second_by_second_reference(mode, sysadmin, lives_spec, r
     """Every row, total, host hour, unpriced hour and missing rate of the answer equals the reference's."""
     dims, start, length, step, currency = query_spec
     with transaction.atomic():
-        world = World()
-        lives = [
-            world.host(pool, account, kind, zone, launched, min(launched + life, NOW) if life else None)
-            for pool, account, kind, zone, launched, life in lives_spec
-        ]
-        rows = _rows(world, rows_spec)
-        rates = {}
-        for day, direct, rate in rates_spec:
-            pair = ("EUR", "USD") if direct else ("USD", "EUR")
-            value = (Decimal(rate) if direct else Decimal(1) / Decimal(rate)).quantize(Decimal("0.0000000001"))
-            world.rate(*pair, value, day)
-            rates.setdefault(pair, {})[day] = value
+        lives, rows, rates = _fleet(lives_spec, rows_spec, rates_spec)
         query = CostQuery(dims, at(start), at(start + length), currency, step=step)
         result = answer(sysadmin, query, at(NOW))
         reference = Reference(rows, rates, currency)
@@ -268,18 +274,7 @@ def test_a_page_of_hosts_costs_what_the_reference_says(mode, sysadmin, lives_spe
     handed the hosts' price keys) equals the reference over its life, in its price's currency; unknown
     (unpriced time, or a charge with no rate) is never a figure."""
     with transaction.atomic():
-        world = World()
-        lives = [
-            world.host(pool, account, kind, zone, launched, min(launched + life, NOW) if life else None)
-            for pool, account, kind, zone, launched, life in lives_spec
-        ]
-        rows = _rows(world, rows_spec)
-        rates = {}
-        for day, direct, rate in rates_spec:
-            pair = ("EUR", "USD") if direct else ("USD", "EUR")
-            value = (Decimal(rate) if direct else Decimal(1) / Decimal(rate)).quantize(Decimal("0.0000000001"))
-            world.rate(*pair, value, day)
-            rates.setdefault(pair, {})[day] = value
+        lives, rows, rates = _fleet(lives_spec, rows_spec, rates_spec)
         hosts = list(Host.objects.select_related("provider", "template").order_by("pk"))
         found = host_costs(hosts, at(NOW))
         for host, life in zip(hosts, lives, strict=True):
