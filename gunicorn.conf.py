@@ -24,3 +24,18 @@ def child_exit(server, worker) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker) -> None:
+    """Freeze what loading DCP left alive."""
+    from dcp.heap import settle
+
+    settle()
+
+
+def post_request(worker, req, environ, resp) -> None:
+    """Freeze what the first requests cached (the answer has been sent by now)."""
+    from dcp.heap import SETTLE_AFTER_REQUESTS, settle
+
+    if worker.nr in SETTLE_AFTER_REQUESTS:
+        settle()

@@ -9,8 +9,10 @@ subquery), and the console's pages (lists, a pool, a cluster). Each request runs
 Django's full stack (middleware, authentication, serializers) in this process,
 ``--repeat`` times after one warm-up; printed per row: status code, fastest,
 median and p95 wall time, and the SQL statements of one request (the fastest
-time says what the code costs when the machine is shared and busy). Asserts
-nothing.
+time says what the code costs when the machine is shared and busy). Like a
+gunicorn worker (gunicorn.conf.py), the process freezes what it keeps for
+life after loading and after its 1st, 10th, 100th and 1000th request
+(dcp/heap.py). Asserts nothing.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/dcp_benchapi \\
     .venv/bin/python bench/api.py --repeat 20
@@ -93,14 +95,22 @@ CONSOLE_PAGES = (
 )
 
 
+REQUESTS = [0]  # requests this process has answered, as a gunicorn worker counts them
+
+
 def measure(client, path: str, repeat: int, headers: dict) -> tuple[int, float, float, float, int]:
     """Status, fastest, median and p95 ms, and statements of one request, over repeat requests after a warm-up."""
     from django.db import connection
+
+    from dcp.heap import SETTLE_AFTER_REQUESTS, settle
 
     def get():
         answer = client.get(path, **headers)
         if answer.streaming:  # a CSV export: its rows are made while it is read
             b"".join(answer.streaming_content)
+        REQUESTS[0] += 1
+        if REQUESTS[0] in SETTLE_AFTER_REQUESTS:  # as gunicorn's post_request hook does, after the answer
+            settle()
         return answer
 
     counter = QueryCounter()
@@ -189,6 +199,9 @@ def main() -> None:
     kept = keep_all()
     took = time.perf_counter() - started
     print(f"kept the cost figures of {kept} pools and clusters (the beat task) in {took:.1f} s")
+    from dcp.heap import settle
+
+    settle()  # as gunicorn's post_worker_init hook does
     run(built, args.repeat, args.only)
 
 
