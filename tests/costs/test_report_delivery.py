@@ -14,6 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.costs.reports import periods, services
+from apps.costs.reports.choices import Delivery
 from apps.costs.reports.models import CostReport, CostReportSchedule
 from apps.costs.reports.tasks import make_cost_reports
 from tests.conftest import Worker, wait_for
@@ -60,6 +61,21 @@ def daily(clients, cluster, inbox):
     assert answer.status_code == 201, answer.content
     CostReportSchedule.objects.filter(pk=answer.json()["id"]).update(created_at=timezone.now() - timedelta(days=1))
     return answer.json()
+
+
+@pytest.fixture(autouse=True)
+def _deliveries_settled(mail_worker):
+    """After each test, wait until the worker has finished every report's e-mail.
+
+    A delivery still running when the test's tables are flushed holds a row of cost_report
+    while it reads other tables for the attachments; the flush's TRUNCATE then deadlocks with it.
+    """
+    yield
+    wait_for(
+        lambda: not CostReport.objects.filter(delivery=Delivery.PENDING).exists(),
+        timeout=60,
+        message="the worker to finish every report's e-mail",
+    )
 
 
 def report_of(client, schedule_id: int) -> list[dict]:
