@@ -24,6 +24,7 @@ from tests.configuration.test_content import PLAYBOOKS, ansible_env
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 PUPPET_DIR = "/etc/dcp/puppet"
 SECRETS = f"{PUPPET_DIR}/data/dcp-secrets.yaml"
+SHIPPED = ("hiera.yaml", "manifests", "modules")  # what of puppet/ goes to a host (the rest is documentation)
 # Read back from a host to show check mode left it alone: every file under these trees (path, size, mode,
 # mtime) and directory (path, mode), the installed packages and the processes running (the test's own ssh and
 # shell left out). Ansible's own temporary directory in /root/.ansible is not the host's state.
@@ -141,6 +142,59 @@ def test_puppet_check_mode_exact_copy_and_no_secrets_left(testhosts, workdir):
     assert set(copied) == wanted | {"data/dcp.yaml"}
     assert not any(machine.exists(path) for path in stale)
     assert not machine.exists(SECRETS)
+
+
+def task_items(output: str, task: str) -> list[tuple[str, str]]:
+    """(outcome, item) of each loop item a task reported, in every section of the output that runs it."""
+    items = []
+    for section in re.split(r"^TASK \[", output, flags=re.M)[1:]:
+        if section.startswith(f"{task}]"):
+            items += re.findall(r"^(\w+): \[\w+\] => \(item=([^)]*)\)", section, re.M)
+    return items
+
+
+def test_puppet_code_changed_on_the_host_is_reported_then_rewritten_alone(testhosts, workdir):
+    """On an initialized host, only what differs from puppet/ is written: a file edited by hand, a file whose
+    mode was changed and a file puppet/ lacks are reported by check mode (which changes nothing), then a run
+    rewrites or removes exactly those, and the host's copy is puppet/ again, file for file."""
+    machine = testhosts.hosts[1]
+    if not machine.exists(f"{PUPPET_DIR}/modules/dcp_ntp"):
+        initialize(workdir, "puppet.yml", "h1")
+    edited, loosened, stale = "modules/dcp_ntp/manifests/init.pp", "hiera.yaml", "modules/dcp_ntp/manifests/old.pp"
+    machine.run(["sh", "-c", f"echo '# edited by hand' >> {PUPPET_DIR}/{edited}"], check=True)
+    machine.run(["chmod", "0644", f"{PUPPET_DIR}/{loosened}"], check=True)
+    machine.run(["sh", "-c", f"echo 'class dcp_ntp::old {{}}' > {PUPPET_DIR}/{stale}"], check=True)
+    copy = "dcp_puppet : Copy DCP's Puppet code to the host"
+    remove = "dcp_puppet : Remove what the source no longer has"
+
+    before = snapshot(machine)
+    check, counts = play(workdir, "puppet.yml", "h1", "--check", "--diff")
+    assert check.returncode == 0 and counts.get("failed") == 0, check.stdout[-4000:]
+    # The host's copy (changed), then the scratch copy that started from it (reported ok: not the host's state).
+    written = [loosened, edited]  # in the order of their paths
+    assert task_items(check.stdout, copy) == [("changed", p) for p in written] + [("ok", p) for p in written], (
+        check.stdout[-6000:]
+    )
+    assert task_items(check.stdout, remove) == [("changed", stale), ("ok", stale)], check.stdout[-6000:]
+    assert "+# edited by hand" not in check.stdout and "-# edited by hand" in check.stdout
+    assert snapshot(machine) == before
+
+    run, counts = initialize(workdir, "puppet.yml", "h1")
+    assert run.returncode == 0 and counts.get("failed") == 0, run.stdout[-4000:]
+    assert task_items(run.stdout, copy) == [("changed", p) for p in written], run.stdout[-6000:]
+    assert task_items(run.stdout, remove) == [("changed", stale)], run.stdout[-6000:]
+    listing = ["find", PUPPET_DIR, "-path", f"{PUPPET_DIR}/data", "-prune", "-o", "-printf", "%P %y %m %U %G\n"]
+    on_host = sorted(machine.run(listing, check=True).stdout.split("\n")[:-1])
+    source = Path(PLAYBOOKS.parent / "puppet")
+    shipped = [p for p in source.rglob("*") if str(p.relative_to(source)).split("/")[0] in SHIPPED]
+    wanted = sorted(f"{p.relative_to(source)} {'d 700' if p.is_dir() else 'f 600'} 0 0" for p in shipped)
+    assert on_host[1:] == wanted  # [0]: the directory itself ("" d 700)
+    for path in shipped:
+        if path.is_file():
+            assert machine.read_file(f"{PUPPET_DIR}/{path.relative_to(source)}") == path.read_text(), path
+
+    again, _ = initialize(workdir, "puppet.yml", "h1")
+    assert task_items(again.stdout, copy) == [] and task_items(again.stdout, remove) == [], again.stdout[-6000:]
 
 
 def test_puppet_failed_apply_leaves_no_secrets(testhosts, workdir):
