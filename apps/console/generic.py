@@ -67,6 +67,9 @@ def api_view(viewset_class, request, action: str = "list", *, body: bool = True,
     return view
 
 
+CHECKED = mark_safe(" checked")
+
+
 @dataclass
 class Header:
     """A column heading: its label and, for a sortable column, the link that sorts by it and the current direction."""
@@ -88,6 +91,44 @@ class Shown:
     ident: str
     pick: str = ""
     live: int = 0
+
+    def _head(self, push: str) -> str:
+        cells = []
+        for h in self.headers:
+            if h.url:
+                arrow = {"asc": " ▲", "desc": " ▼"}.get(h.direction, "")
+                cell = html_of(
+                    '<a href="{}" hx-get="{}" hx-select="#{}" hx-push-url="{}">{}</a>{}',
+                    h.url, h.url, self.ident, push, h.column.label, arrow,
+                )  # fmt: skip
+            else:
+                cell = escaped(h.column.label)
+            cells.append(f'<th data-column="{escaped(h.column.key)}">{cell}</th>')
+        return mark_safe("".join(cells))  # noqa: S308 - every part escaped here
+
+    def head(self) -> str:
+        """The headings (a sortable one links to its order, the page's address following it), drawn here as the
+        rows are: the template's loop cost a page of six tables about 2 ms."""
+        return self._head("true")
+
+    def related_head(self) -> str:
+        """The headings of a table among others on an object's page: sorting it leaves the address alone."""
+        return self._head("false")
+
+    def column_choices(self) -> str:
+        """The column chooser's checkboxes, every column of the table, those shown ticked."""
+        shown = {column.key for column in self.columns}
+        return mark_safe(  # noqa: S308 - every part escaped here
+            "".join(
+                html_of(
+                    '<label><input type="checkbox" name="columns" value="{}"{}> {}</label>',
+                    column.key,
+                    CHECKED if column.key in shown else "",
+                    column.label,
+                )  # fmt: skip
+                for column in self.table.columns
+            )
+        )
 
     def body(self) -> str:
         """The rows as HTML, joined here: a template loop costs about 15 µs a cell, 10 ms for a page of hosts."""

@@ -1,8 +1,6 @@
 """REST API of the provisioning app: scale requests and jobs."""
 
-from functools import lru_cache
-
-from django.db.models import Q
+from django.db.models import Count, Q
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import action
@@ -15,7 +13,6 @@ from apps.core.api.schema import CONFLICT
 from apps.core.api.serializers import QuickRepresentationMixin, Serializer, refuse_body
 from apps.core.api.views import ReadOnlyModelViewSet
 from apps.core.choices import Action
-from apps.core.query import count_related
 from apps.inventory.choices import HostStatus
 from apps.inventory.models import Host
 from apps.provisioning import services
@@ -218,24 +215,59 @@ class ProgressSerializer(serializers.Serializer):
 NOT_REACHED = (InitStatus.FAILED, InitStatus.UNREACHABLE)
 
 
-@lru_cache(maxsize=1)
-def _progress_counts() -> dict:
-    """The annotations of with_progress(), built once: Django copies an expression wherever it is used, and
-    building these seven subqueries cost each list of jobs about 4 ms."""
-    return {
-        "n_ready": count_related(Host, "job", Q(ready_at__isnull=False)),
-        "n_failed": count_related(Host, "job", Q(failed_at__isnull=False)),
-        "n_removed": count_related(Host, "removal_job", Q(status=HostStatus.TERMINATED)),
-        "n_runs": count_related(InitRun, "job", Q(rerun=True)),
-        "n_runs_ok": count_related(InitRun, "job", Q(rerun=True, status__in=InitStatus.SUCCEEDED)),
-        "n_runs_failed": count_related(InitRun, "job", Q(rerun=True, status__in=NOT_REACHED)),
-        "n_drifted": count_related(InitRun, "job", Q(rerun=True, drift_check=True, status=InitStatus.CHANGED)),
-    }
+#: What count_progress() sets on each job, each a count of hosts or runs.
+PROGRESS_COUNTS = ("n_ready", "n_failed", "n_removed", "n_runs", "n_runs_ok", "n_runs_failed", "n_drifted")
+
+
+def _grouped(rows, field: str, **counts) -> list[dict]:
+    return list(rows.order_by().values(field).annotate(**counts))
+
+
+def count_progress(jobs: list) -> None:
+    """Set on each job the counts its progress is made of (``PROGRESS_COUNTS``), each kind's own, with one
+    grouped statement per kind of job present: a scale-out's hosts made ready or failed, a scale-in's hosts
+    removed, an initialize's or check's runs. The seven correlated subqueries they replace cost a list of
+    jobs about 2 ms to plan alone."""
+    if not jobs:
+        return
+    for job in jobs:
+        for name in PROGRESS_COUNTS:
+            setattr(job, name, 0)
+    by_pk = {job.pk: job for job in jobs}
+    init = [job.pk for job in jobs if job.kind in JobKind.INIT]
+    removing = [job.pk for job in jobs if job.kind == JobKind.SCALE_IN]
+    making = [job.pk for job in jobs if job.kind not in JobKind.INIT and job.kind != JobKind.SCALE_IN]
+    found = []
+    if making:
+        found += _grouped(
+            Host.objects.filter(job__in=making),
+            "job",
+            n_ready=Count("pk", filter=Q(ready_at__isnull=False)),
+            n_failed=Count("pk", filter=Q(failed_at__isnull=False)),
+        )
+    if removing:
+        hosts = Host.objects.filter(removal_job__in=removing, status=HostStatus.TERMINATED)
+        removed = _grouped(hosts, "removal_job", n_removed=Count("pk"))
+        found += [{"job": row.pop("removal_job"), **row} for row in removed]
+    if init:
+        found += _grouped(
+            InitRun.objects.filter(job__in=init, rerun=True),
+            "job",
+            n_runs=Count("pk"),
+            n_runs_ok=Count("pk", filter=Q(status__in=InitStatus.SUCCEEDED)),
+            n_runs_failed=Count("pk", filter=Q(status__in=NOT_REACHED)),
+            n_drifted=Count("pk", filter=Q(drift_check=True, status=InitStatus.CHANGED)),
+        )
+    for row in found:
+        job = by_pk[row.pop("job")]
+        for name, value in row.items():
+            setattr(job, name, value)
 
 
 def with_progress(queryset):
-    """Annotate jobs with the counts their progress is made of, counted for the rows fetched only."""
-    return queryset.annotate(**_progress_counts())
+    """Jobs that come with the counts their progress is made of, counted for the rows fetched only (see
+    JobQuerySet.with_progress())."""
+    return queryset.with_progress()
 
 
 def progress(job) -> dict:
@@ -297,7 +329,7 @@ class JobSerializer(QuickRepresentationMixin, serializers.ModelSerializer):
     def get_progress(self, job) -> dict:
         """total / ready / removed / failed (see ProgressSerializer)."""
         if not hasattr(job, "n_ready"):
-            job = with_progress(Job.objects.filter(pk=job.pk)).get()
+            count_progress([job])
         return progress(job)
 
 

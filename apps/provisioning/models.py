@@ -10,6 +10,34 @@ from apps.core.querysets import RestrictedQuerySet
 from apps.provisioning.choices import EventKind, JobKind, JobStatus, OrphanState
 
 
+class JobQuerySet(RestrictedQuerySet):
+    """Jobs that can come with their progress counts: ``with_progress()`` counts them once the rows are fetched,
+    for those rows alone, as ``prefetch_related()`` fetches relatives (apps.provisioning.api.count_progress)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._with_progress = False
+
+    def with_progress(self) -> "JobQuerySet":
+        """The same jobs, each fetched with n_ready, n_failed, ... (see count_progress())."""
+        clone = self._chain()
+        clone._with_progress = True
+        return clone
+
+    def _clone(self):
+        clone = super()._clone()
+        clone._with_progress = self._with_progress
+        return clone
+
+    def _fetch_all(self):
+        fetching = self._result_cache is None
+        super()._fetch_all()
+        if fetching and self._with_progress and self._iterable_class is models.query.ModelIterable:
+            from apps.provisioning.api import count_progress
+
+            count_progress(self._result_cache)
+
+
 class Job(BaseModel):
     """One scale request on one pool, with its outcome and event log.
 
@@ -44,6 +72,8 @@ class Job(BaseModel):
 
     cluster_path = "pool__cluster"
     pool_path = "pool"
+
+    objects = JobQuerySet.as_manager()
 
     class Meta:
         ordering = ("-created_at", "-pk")

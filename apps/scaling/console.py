@@ -1,5 +1,6 @@
 """The scaling sections of a pool's console page: its schedules and policies, and what they did."""
 
+from django.db.models import Count, Value
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -11,7 +12,7 @@ from apps.console.formatting import when
 from apps.console.generic import shown
 from apps.console.tables import Column, Table
 from apps.scaling import timing
-from apps.scaling.models import PolicyTrigger, ScheduleOccurrence
+from apps.scaling.models import PolicyTrigger, ScalingPolicy, ScalingSchedule, ScheduleOccurrence
 
 PER_PAGE = 20
 #: How many of a schedule's next occurrences the pool's page shows.
@@ -134,6 +135,26 @@ TRIGGERS = Table(
 )
 
 
+#: The sections of a pool page whose rows section_counts() counts.
+SECTION_COUNTS = {
+    "schedules": (ScalingSchedule, "pool"),
+    "occurrences": (ScheduleOccurrence, "schedule__pool"),
+    "policies": (ScalingPolicy, "pool"),
+    "triggers": (PolicyTrigger, "policy__pool"),
+}
+
+
+def section_counts(pool) -> dict[str, int]:
+    """The rows of each scaling section of the pool, counted in one statement (four counts cost a page four
+    round trips; as annotations of the pool's own query, four subqueries to plan)."""
+    parts = [
+        model.objects.filter(**{field: pool}).order_by().values(section=Value(name)).annotate(n=Count("*"))
+        for name, (model, field) in SECTION_COUNTS.items()
+    ]
+    counted = dict(parts[0].union(*parts[1:], all=True).values_list("section", "n"))
+    return {name: counted.get(name, 0) for name in SECTION_COUNTS}
+
+
 def pool_sections(request, pool, can_operate: bool, can_appoint: bool) -> dict:
     """The context of a pool page's scaling sections (the pool is one the user may see): its schedules and
     policies, with the buttons that change them for those who run the pool (``can_operate``: restrict() allows
@@ -141,6 +162,7 @@ def pool_sections(request, pool, can_operate: bool, can_appoint: bool) -> dict:
     (``can_appoint``: restrict() allows CHANGE on the pool)."""
     occurrences = ScheduleOccurrence.objects.filter(schedule__pool=pool).select_related("schedule", "job")
     triggers = PolicyTrigger.objects.filter(policy__pool=pool).select_related("policy", "job")
+    counted = section_counts(pool)
     return {
         "schedules": shown(
             request,
@@ -148,18 +170,29 @@ def pool_sections(request, pool, can_operate: bool, can_appoint: bool) -> dict:
             pool.scaling_schedules.order_by("name", "pk"),
             PER_PAGE,
             "schedules_page",
+            count=counted["schedules"],
             extra=[SCHEDULE_ACTIONS] if can_operate else (),
         ),
-        "occurrences": shown(request, OCCURRENCES, occurrences.order_by("-time", "-pk"), PER_PAGE, "occurrences_page"),
+        "occurrences": shown(
+            request,
+            OCCURRENCES,
+            occurrences.order_by("-time", "-pk"),
+            PER_PAGE,
+            "occurrences_page",
+            count=counted["occurrences"],
+        ),
         "policies": shown(
             request,
             POLICIES,
             pool.scaling_policies.order_by("name", "pk"),
             PER_PAGE,
             "policies_page",
+            count=counted["policies"],
             extra=[POLICY_ACTIONS] if can_operate else (),
         ),
-        "triggers": shown(request, TRIGGERS, triggers.order_by("-time", "-pk"), PER_PAGE, "triggers_page"),
+        "triggers": shown(
+            request, TRIGGERS, triggers.order_by("-time", "-pk"), PER_PAGE, "triggers_page", count=counted["triggers"]
+        ),
         "pool_admins": [admin.user.username for admin in pool.admins.select_related("user").order_by("user__username")],
         "can_operate": can_operate,
         "can_appoint": can_appoint,

@@ -135,13 +135,31 @@ def test_puppet_check_mode_exact_copy_and_no_secrets_left(testhosts, workdir):
 
     run, counts = initialize(workdir, "puppet.yml", "h1")
     assert run.returncode == 0 and counts["changed"] > 0, run.stdout[-4000:]
+    # The first run writes puppet/ as one archive, not file by file.
+    assert "TASK [dcp_puppet : Unpack it on the host]" in run.stdout, run.stdout[-6000:]
+    assert task_items(run.stdout, "dcp_puppet : Copy DCP's Puppet code to the host") == [], run.stdout[-6000:]
     copied = machine.run(["find", PUPPET_DIR, "-type", "f", "-printf", "%P\\n"], check=True).stdout.split()
     source = Path(PLAYBOOKS.parent / "puppet")
     wanted = {str(p.relative_to(source)) for p in source.rglob("*") if p.is_file()}
     wanted = {p for p in wanted if p == "hiera.yaml" or p.startswith(("manifests/", "modules/"))}
     assert set(copied) == wanted | {"data/dcp.yaml"}
+    assert_exact_copy(machine)
     assert not any(machine.exists(path) for path in stale)
     assert not machine.exists(SECRETS)
+
+
+def assert_exact_copy(machine) -> None:
+    """The host's copy of the Puppet code is puppet/'s shipped part entry by entry: path, type, mode (files
+    0600, directories 0700), owner root and content."""
+    listing = ["find", PUPPET_DIR, "-path", f"{PUPPET_DIR}/data", "-prune", "-o", "-printf", "%P %y %m %U %G\n"]
+    on_host = sorted(machine.run(listing, check=True).stdout.split("\n")[:-1])
+    source = Path(PLAYBOOKS.parent / "puppet")
+    shipped = [p for p in source.rglob("*") if str(p.relative_to(source)).split("/")[0] in SHIPPED]
+    wanted = sorted(f"{p.relative_to(source)} {'d 700' if p.is_dir() else 'f 600'} 0 0" for p in shipped)
+    assert on_host[1:] == wanted  # [0]: the directory itself ("" d 700)
+    for path in shipped:
+        if path.is_file():
+            assert machine.read_file(f"{PUPPET_DIR}/{path.relative_to(source)}") == path.read_text(), path
 
 
 def task_items(output: str, task: str) -> list[tuple[str, str]]:
@@ -183,15 +201,7 @@ def test_puppet_code_changed_on_the_host_is_reported_then_rewritten_alone(testho
     assert run.returncode == 0 and counts.get("failed") == 0, run.stdout[-4000:]
     assert task_items(run.stdout, copy) == [("changed", p) for p in written], run.stdout[-6000:]
     assert task_items(run.stdout, remove) == [("changed", stale)], run.stdout[-6000:]
-    listing = ["find", PUPPET_DIR, "-path", f"{PUPPET_DIR}/data", "-prune", "-o", "-printf", "%P %y %m %U %G\n"]
-    on_host = sorted(machine.run(listing, check=True).stdout.split("\n")[:-1])
-    source = Path(PLAYBOOKS.parent / "puppet")
-    shipped = [p for p in source.rglob("*") if str(p.relative_to(source)).split("/")[0] in SHIPPED]
-    wanted = sorted(f"{p.relative_to(source)} {'d 700' if p.is_dir() else 'f 600'} 0 0" for p in shipped)
-    assert on_host[1:] == wanted  # [0]: the directory itself ("" d 700)
-    for path in shipped:
-        if path.is_file():
-            assert machine.read_file(f"{PUPPET_DIR}/{path.relative_to(source)}") == path.read_text(), path
+    assert_exact_copy(machine)
 
     again, _ = initialize(workdir, "puppet.yml", "h1")
     assert task_items(again.stdout, copy) == [] and task_items(again.stdout, remove) == [], again.stdout[-6000:]
