@@ -205,8 +205,9 @@ class QuickSelect(forms.Select):
     def render(self, name, value, attrs=None, renderer=None):
         """<select> with its options, the current value(s) selected."""
         chosen = {str(item) for item in self.format_value(value)}
+        # html_of's steps, written out: a drop-down of 500 pools draws 500 options.
         options = "".join(
-            html_of('<option value="{}"{}>{}</option>', key, SELECTED if str(key) in chosen else "", text)
+            f'<option value="{escaped(key)}"{SELECTED if str(key) in chosen else ""}>{escaped(text)}</option>'
             for key, text in self.choices
         )
         final = self.build_attrs(self.attrs, attrs)

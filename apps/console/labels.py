@@ -6,6 +6,9 @@ each value is translated. Pills keep the value as their CSS class and CSV
 exports keep the value itself.
 """
 
+from functools import lru_cache
+
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from apps.core import sentences
@@ -142,7 +145,16 @@ LABELS = {
 
 def label(value) -> str:
     """The value's label in the active language, or the value itself when it has none."""
-    return str(LABELS.get(value, value))
+    if value in LABELS:
+        return _label(value, get_language())
+    return str(value)
+
+
+@lru_cache(maxsize=1024)
+def _label(value: str, language: str) -> str:
+    """A label translated once per language: a page draws the same few statuses a hundred times, and each
+    translation of a lazy string looks the language up again."""
+    return str(LABELS[value])
 
 
 def said(line) -> str:

@@ -101,10 +101,17 @@ class Column:
         self.path = self.path or self.key
         if self.order is None:
             self.order = self.key
+        self._names = tuple(self.path.split("."))
 
     def raw(self, obj):
         """The cell's value as read from the object."""
-        return self.value(obj) if self.value else attribute(obj, self.path)
+        if self.value:
+            return self.value(obj)
+        for name in self._names:  # attribute(obj, self.path), the path split once
+            if obj is None:
+                return None
+            obj = getattr(obj, name)
+        return obj
 
     def text(self, obj) -> str:
         """The cell's value as text (what CSV exports)."""
@@ -113,16 +120,19 @@ class Column:
     def html(self, obj) -> str:
         """The cell as HTML: a link, a pill, or the text (times and figures in the reader's format)."""
         raw = self.raw(obj)
-        if isinstance(raw, SafeData):
+        if type(raw) is str:  # most cells: text as it is (not HTML: SafeString is a subclass)
+            text = raw
+        elif isinstance(raw, SafeData):
             return raw
-        if isinstance(raw, list | tuple) and raw and all(isinstance(item, datetime) for item in raw):
+        elif isinstance(raw, list | tuple) and raw and all(isinstance(item, datetime) for item in raw):
             times = ((item.isoformat(), when(item)) for item in raw)
             return format_html_join(mark_safe("<br>"), '<time datetime="{}">{}</time>', times)
-        if isinstance(raw, datetime):
+        elif isinstance(raw, datetime):
             return html_of('<time datetime="{}">{}</time>', raw.isoformat(), when(raw))
-        if isinstance(raw, Decimal):
+        elif isinstance(raw, Decimal):
             return html_of("{}", number(raw))
-        text = plain(raw)
+        else:
+            text = plain(raw)
         if self.pill and text:
             return html_of('<span class="pill status-{}" data-value="{}">{}</span>', text, text, label(text))
         if self.labelled and text:
@@ -133,7 +143,7 @@ class Column:
             target = attribute(obj, self.link_path) if self.link_path else obj
             if target is not None:
                 return html_of('<a href="{}">{}</a>', link_to(self.link, target.pk), text)
-        return html_of("{}", text) if text else "–"
+        return mark_safe(html.escape(text)) if text else "–"  # noqa: S308 - escaped here
 
 
 #: Every table, by name: the column chooser looks a name up here.
