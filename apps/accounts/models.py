@@ -138,9 +138,12 @@ class PoolAdmin(BaseModel):
     @classmethod
     def pools_of(cls, user) -> list[int]:
         """Ids of the pools the user administers, in clusters they are still a member of."""
-        return list(
-            cls.objects.filter(user=user, pool__cluster__memberships__user=user).values_list("pool_id", flat=True)
-        )
+        return list(cls.of(user).values_list("pool_id", flat=True))
+
+    @classmethod
+    def of(cls, user):
+        """The user's appointments that count: to pools of clusters they are still a member of."""
+        return cls.objects.filter(user=user, pool__cluster__memberships__user=user)
 
 
 def hash_key(key: str) -> str:
