@@ -114,11 +114,16 @@ def test_quota_counts_live_instances(aws):
 def test_boot_time_keeps_new_instances_pending(aws):
     """With boot_seconds set, new instances are pending until that time has passed, then running."""
     driver = get_driver(aws.account())
-    aws.set_faults(boot_seconds=0.4)
+    boot = 3.0  # well above a create and a describe on a busy machine (0.4 s was not, once, in CI)
+    aws.set_faults(boot_seconds=boot)
+    started = time.monotonic()
     nodes = driver.create_nodes(aws.spec(), 2, client_token=uuid.uuid4().hex, tags=batch_tags())
+    created = time.monotonic()  # the instances were launched between started and now
     ids = [n.id for n in nodes]
-    assert {n.state for n in driver.get_nodes(ids)} == {NodeState.PENDING}
-    time.sleep(0.5)
+    states = {n.state for n in driver.get_nodes(ids)}
+    if time.monotonic() - started < boot:  # a machine slower than the boot time cannot see them pending
+        assert states == {NodeState.PENDING}
+    time.sleep(max(0.0, created + boot + 0.1 - time.monotonic()))
     assert {n.state for n in driver.get_nodes(ids)} == {NodeState.RUNNING}
 
 
