@@ -23,9 +23,9 @@ from apps.console.formatting import number, when
 from apps.console.labels import label, said
 
 
-def attribute(obj, path: str):
-    """obj.a.b for path "a.b"; None when a link on the way is missing."""
-    for name in path.split("."):
+def attribute(obj, path: str | tuple[str, ...]):
+    """obj.a.b for path "a.b" (or ("a", "b"), split once by the caller); None when a link on the way is missing."""
+    for name in path.split(".") if isinstance(path, str) else path:
         if obj is None:
             return None
         obj = getattr(obj, name)
@@ -105,13 +105,7 @@ class Column:
 
     def raw(self, obj):
         """The cell's value as read from the object."""
-        if self.value:
-            return self.value(obj)
-        for name in self._names:  # attribute(obj, self.path), the path split once
-            if obj is None:
-                return None
-            obj = getattr(obj, name)
-        return obj
+        return self.value(obj) if self.value else attribute(obj, self._names)
 
     def text(self, obj) -> str:
         """The cell's value as text (what CSV exports)."""

@@ -36,7 +36,7 @@ from apps.inventory.api import pool_counts
 from apps.inventory.choices import HostStatus
 from apps.inventory.models import HOST_PAGE_DEFERS, Cluster, Host, ServicePool
 from apps.provisioning import services
-from apps.provisioning.api import progress, with_progress
+from apps.provisioning.api import progress
 from apps.provisioning.choices import JobKind, JobStatus
 from apps.provisioning.models import Job
 from apps.scaling.console import pool_sections
@@ -110,20 +110,6 @@ def _host_statuses(pool: ServicePool) -> dict[str, int]:
     return {status: counts[status] for status in HostStatus.values() if status in counts}
 
 
-def _placement_order(pool: ServicePool) -> list:
-    """The pool's templates in priority order, with what the page shows of them (not the account's secrets,
-    which would be decrypted for nothing)."""
-    links = pool.template_links.select_related("template__provider").only(
-        "pool",
-        "template",
-        "template__name",
-        "template__instance_type",
-        "template__provider",
-        "template__provider__name",
-    )
-    return [link.template for link in links]
-
-
 def _of_pool(pool: ServicePool, hosts) -> None:
     for host in hosts:
         host.pool = pool
@@ -151,7 +137,7 @@ def pool_detail(request, pool_id: int):
         hosts, count = pool.hosts.filter(status=status), statuses.get(status, 0)
     else:
         status, hosts, count = "", pool.hosts.exclude(status=HostStatus.TERMINATED), pool.size
-    jobs = with_progress(pool.jobs.select_related("pool", "requested_by")).order_by("-created_at", "-pk")
+    jobs = pool.jobs.with_progress().select_related("pool", "requested_by").order_by("-created_at", "-pk")
     # Every host of the page is of this pool: given it, rather than joined and built again for each row.
     hosts = hosts.select_related("provider", "template").defer(*HOST_PAGE_DEFERS).order_by("pk")
     context = {
@@ -170,7 +156,7 @@ def pool_detail(request, pool_id: int):
         ),
         "jobs": shown(request, JOBS, jobs, JOBS_PER_PAGE, param="jobs_page"),
         "budgets": with_figures(guard.covering(pool, enforced_only=False)),
-        "templates": _placement_order(pool),
+        "templates": pool.ordered_templates(only=("name", "instance_type", "provider", "provider__name")),
         "can_scale": can_scale,
         "can_edit": pool.may_edit,
         "can_edit_budgets": pool.may_edit_budgets,
@@ -187,7 +173,7 @@ def _job_hosts(job: Job):
 
 
 def _visible_job(user, job_id: int) -> Job:
-    job = with_progress(Job.objects.restrict(user).select_related("pool__cluster", "requested_by"))
+    job = Job.objects.with_progress().restrict(user).select_related("pool__cluster", "requested_by")
     return get_object_or_404(job, pk=job_id)
 
 

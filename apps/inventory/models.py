@@ -85,9 +85,13 @@ class ServicePool(BaseModel):
         self.below_desired_since = timezone.now() if short else None
         self.save(update_fields=["below_desired_since"])
 
-    def ordered_templates(self):
-        """The pool's templates in priority order."""
-        return [link.template for link in self.template_links.select_related("template__provider")]
+    def ordered_templates(self, only: tuple[str, ...] = ()):
+        """The pool's templates in priority order; with ``only``, just those fields of each template (and
+        ``provider__...`` of its account), so a page reading names does not decrypt the account's secrets."""
+        links = self.template_links.select_related("template__provider")
+        if only:
+            links = links.only("pool", "template", *(f"template__{name}" for name in only))
+        return [link.template for link in links]
 
 
 class PoolTemplate(models.Model):

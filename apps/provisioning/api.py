@@ -264,12 +264,6 @@ def count_progress(jobs: list) -> None:
             setattr(job, name, value)
 
 
-def with_progress(queryset):
-    """Jobs that come with the counts their progress is made of, counted for the rows fetched only (see
-    JobQuerySet.with_progress())."""
-    return queryset.with_progress()
-
-
 def progress(job) -> dict:
     """A job's progress from its counts (see ProgressSerializer); an ended job that fell short counts the shortfall."""
     if job.kind in JobKind.INIT:
@@ -368,7 +362,7 @@ class JobFilterSet(BaseFilterSet):
 class JobViewSet(ReadOnlyModelViewSet):
     """Scale jobs of the pools the user may see; developers and admins may cancel them."""
 
-    queryset = with_progress(Job.objects.select_related("pool", "requested_by"))
+    queryset = Job.objects.with_progress().select_related("pool", "requested_by")
     serializer_class = JobSerializer
     filterset_class = JobFilterSet
     object_action = Action.SCALE
